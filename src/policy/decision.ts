@@ -1,0 +1,111 @@
+// The contract between the TypeScript mechanism and the Rego decision: what the gateway tells the
+// policy about a call (`DecisionInput`) and what the policy answers (`Decision`). Rego reads these
+// field names, so a change here is a change to every policy repository: extend, never rename.
+
+/** Which API surface a call came in on. */
+export type Surface =
+  | 'openai.chat'
+  | 'openai.responses'
+  | 'openai.embeddings'
+  | 'openai.models'
+  | 'anthropic.messages'
+  | 'anthropic.count_tokens'
+  | 'gemini.generate'
+  | 'gemini.count_tokens'
+  | 'mcp.tools_list'
+  | 'mcp.tools_call';
+
+export type AuthStatus = 'ok' | 'missing' | 'unknown' | 'expired' | 'disabled';
+
+export interface KeyFacts {
+  id: string;
+  owner: string;
+  team: string;
+  /** The team and its ancestors, nearest first. */
+  teams: string[];
+  providers: string[];
+  models: string[];
+  toolScope?: string;
+  guardrailChain?: string;
+  labels?: Record<string, string>;
+}
+
+export interface BudgetUsage {
+  /** Stable id, e.g. `key:alice-laptop:monthly` or `team:platform:monthly`. */
+  id: string;
+  scope: 'key' | 'team';
+  owner: string;
+  period: 'daily' | 'weekly' | 'monthly' | 'yearly' | 'total';
+  limitUsd: number;
+  /** Settled spend plus reservations in flight, in the current period. */
+  usedUsd: number;
+  /** Worst-case cost of this call, reserved before forwarding. */
+  requestUsd: number;
+  /** ISO-8601 time of the next reset; absent for `total`. */
+  resetsAt?: string;
+}
+
+export interface RateLimitUsage {
+  id: string;
+  scope: 'key' | 'team';
+  owner: string;
+  kind: 'requests_per_minute' | 'tokens_per_hour' | 'requests_in_flight';
+  limit: number;
+  used: number;
+  /** What this call adds: 1 request, or its worst-case tokens. */
+  request: number;
+  resetsAt?: string;
+}
+
+export interface GuardrailFinding {
+  rule: string;
+  /** Detector family: secret, pii, custom, size, external. */
+  type: string;
+  stage: 'request' | 'response';
+  /** Where in the provider payload, e.g. `messages[3].content[0].text`. */
+  path: string;
+  /** What the chain step asks for; Rego makes the final call. */
+  action: 'block' | 'redact' | 'log';
+  /** A salted hash of the match, never the match itself. */
+  fingerprint: string;
+  chain: string;
+  step: number;
+}
+
+export interface DecisionInput {
+  surface: Surface;
+  provider: string;
+  model: string;
+  stream: boolean;
+  /** Tool names the request declares (agent-native tools and MCP tools alike). */
+  tools: string[];
+  sizes: { bodyBytes: number; estimatedInputTokens: number; maxOutputTokens: number };
+  auth: { status: AuthStatus; enforced: boolean };
+  key: KeyFacts | null;
+  session?: string;
+  userAgent?: string;
+  usage: { budgets: BudgetUsage[]; rateLimits: RateLimitUsage[] };
+  guardrails: { findings: GuardrailFinding[] };
+  /** Set for MCP calls. */
+  mcp?: { server: string; tool: string };
+  /** Nanoseconds since the epoch; time.now_ns() in Rego reads the same clock. */
+  nowNs?: number;
+}
+
+export interface Decision {
+  allow: boolean;
+  /** HTTP status for a denial (401, 402, 403, 429, …); 200 when allowed. */
+  status: number;
+  /** Machine-readable code of the first reason, e.g. `model_not_allowed`. */
+  code: string;
+  /** Sentences a developer reads in their agent. */
+  reasons: string[];
+  /** Seconds until a rate limit or budget resets, for `retry-after`. */
+  retryAfterSeconds?: number;
+  /** Finding fingerprints the gateway must redact before forwarding. */
+  redact: string[];
+  /** Declared tools to remove before forwarding. */
+  stripTools: string[];
+  /** Provider id to route to when the policy overrides the default. */
+  route?: string;
+}

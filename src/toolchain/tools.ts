@@ -1,0 +1,115 @@
+// Finds the pinned Go tools (OPA CLI, Regal) or installs them with `go install` into .tools/bin.
+import { spawn, spawnSync } from 'node:child_process';
+import { accessSync, constants, mkdirSync } from 'node:fs';
+import { delimiter, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+export const TOOLS_BIN = join(REPO_ROOT, '.tools', 'bin');
+
+export interface ToolSpec {
+  name: 'opa' | 'regal';
+  envVar: string;
+  module: string;
+  version: string;
+  versionArgs: string[];
+}
+
+export const OPA: ToolSpec = {
+  name: 'opa',
+  envVar: 'OPA_PATH',
+  module: 'github.com/open-policy-agent/opa',
+  version: 'v1.22.2',
+  versionArgs: ['version'],
+};
+
+// Regal moved from StyraInc to the open-policy-agent organisation; the pin is the module path it is
+// published under today. Where the Go module proxy refuses it, lint still runs OPA's own checks.
+export const REGAL: ToolSpec = {
+  name: 'regal',
+  envVar: 'REGAL_PATH',
+  module: 'github.com/open-policy-agent/regal',
+  version: 'v0.38.1',
+  versionArgs: ['version'],
+};
+
+function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Where the tool is, without installing anything: env var, then .tools/bin, then PATH. */
+export function findTool(spec: ToolSpec): string | undefined {
+  const fromEnv = process.env[spec.envVar];
+  if (fromEnv) return isExecutable(fromEnv) ? fromEnv : undefined;
+  const local = join(TOOLS_BIN, spec.name);
+  if (isExecutable(local)) return local;
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (!dir) continue;
+    const candidate = join(dir, spec.name);
+    if (isExecutable(candidate)) return candidate;
+  }
+  return undefined;
+}
+
+export class ToolMissingError extends Error {}
+
+function installHelp(spec: ToolSpec, reason: string): string {
+  return [
+    `${spec.name} ${spec.version} is not available (${reason}).`,
+    `Install it with one of:`,
+    `  GOBIN=${TOOLS_BIN} go install ${spec.module}@${spec.version}   (needs Go 1.24+)`,
+    `  put an '${spec.name}' binary on PATH, or set ${spec.envVar}=/path/to/${spec.name}`,
+  ].join('\n');
+}
+
+/** Installs the pinned version with `go install`, streaming Go's progress to stderr. */
+export async function installTool(spec: ToolSpec, log: (line: string) => void): Promise<string> {
+  const go = spawnSync('go', ['version'], { encoding: 'utf8' });
+  if (go.error || go.status !== 0) throw new ToolMissingError(installHelp(spec, 'Go is not installed'));
+  mkdirSync(TOOLS_BIN, { recursive: true });
+  log(`installing ${spec.module}@${spec.version} with go install (first time only; this takes a few minutes)…`);
+  const started = Date.now();
+  const code = await new Promise<number>((done) => {
+    const child = spawn('go', ['install', `${spec.module}@${spec.version}`], {
+      env: { ...process.env, GOBIN: TOOLS_BIN, CGO_ENABLED: '0' },
+      stdio: ['ignore', 'inherit', 'pipe'],
+    });
+    let downloaded = 0;
+    let tail = '';
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (chunk: string) => {
+      tail = (tail + chunk).slice(-4000);
+      downloaded += chunk.split('go: downloading').length - 1;
+    });
+    const ticker = setInterval(() => {
+      log(`  …still building ${spec.name} (${Math.round((Date.now() - started) / 1000)} s, ${downloaded} modules fetched)`);
+    }, 15_000);
+    child.on('close', (status) => {
+      clearInterval(ticker);
+      if (status !== 0) log(tail.trim());
+      done(status ?? 1);
+    });
+  });
+  const installed = join(TOOLS_BIN, spec.name);
+  if (code !== 0 || !isExecutable(installed)) {
+    throw new ToolMissingError(installHelp(spec, `go install exited with ${code}`));
+  }
+  log(`${spec.name} installed in ${Math.round((Date.now() - started) / 1000)} s → ${installed}`);
+  return installed;
+}
+
+export async function ensureTool(spec: ToolSpec, log: (line: string) => void): Promise<string> {
+  return findTool(spec) ?? installTool(spec, log);
+}
+
+/** The OPA binary, or a ToolMissingError that says exactly what to install. */
+export function requireOpa(): string {
+  const found = findTool(OPA);
+  if (!found) throw new ToolMissingError(installHelp(OPA, 'not found; run `npm run setup`'));
+  return found;
+}
