@@ -22,7 +22,9 @@ async function main(): Promise<number> {
       log(`regal: ${await ensureTool(REGAL, log)}`);
     } catch (err) {
       log(`regal is optional: ${(err as Error).message.split('\n')[0]}`);
-      log('`portcullis policy lint` will run opa check --strict and opa fmt, and say that Regal was skipped.');
+      log(
+        '`portcullis policy lint` will run opa check --strict and opa fmt, and say that Regal was skipped.',
+      );
     }
   }
   if (process.argv.includes('--with-redis')) ensureRedis();

@@ -36,7 +36,9 @@ const commands: Record<string, CommandEntry> = {
 
 function usage(): string {
   const width = Math.max(...Object.keys(commands).map((c) => c.length));
-  const lines = Object.entries(commands).map(([name, c]) => `  portcullis ${name.padEnd(width)}  ${c.summary}`);
+  const lines = Object.entries(commands).map(
+    ([name, c]) => `  portcullis ${name.padEnd(width)}  ${c.summary}`,
+  );
   return `usage:\n${lines.join('\n')}\n\nRun a command with --help for its options.\n`;
 }
 

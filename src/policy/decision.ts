@@ -43,6 +43,8 @@ export interface BudgetUsage {
   requestUsd: number;
   /** ISO-8601 time of the next reset; absent for `total`. */
   resetsAt?: string;
+  /** Whole seconds until `resetsAt`, for `retry-after`. */
+  resetsInSeconds?: number;
 }
 
 export interface RateLimitUsage {
@@ -55,6 +57,7 @@ export interface RateLimitUsage {
   /** What this call adds: 1 request, or its worst-case tokens. */
   request: number;
   resetsAt?: string;
+  resetsInSeconds?: number;
 }
 
 export interface GuardrailFinding {
@@ -76,6 +79,8 @@ export interface DecisionInput {
   surface: Surface;
   provider: string;
   model: string;
+  /** The provider's price entry serving `model` (exact id, or the id a dated model extends); absent when unknown. */
+  pricedModel?: string;
   stream: boolean;
   /** Tool names the request declares (agent-native tools and MCP tools alike). */
   tools: string[];

@@ -72,7 +72,9 @@ export async function installTool(spec: ToolSpec, log: (line: string) => void): 
   const go = spawnSync('go', ['version'], { encoding: 'utf8' });
   if (go.error || go.status !== 0) throw new ToolMissingError(installHelp(spec, 'Go is not installed'));
   mkdirSync(TOOLS_BIN, { recursive: true });
-  log(`installing ${spec.module}@${spec.version} with go install (first time only; this takes a few minutes)…`);
+  log(
+    `installing ${spec.module}@${spec.version} with go install (first time only; this takes a few minutes)…`,
+  );
   const started = Date.now();
   const code = await new Promise<number>((done) => {
     const child = spawn('go', ['install', `${spec.module}@${spec.version}`], {
@@ -87,7 +89,9 @@ export async function installTool(spec: ToolSpec, log: (line: string) => void): 
       downloaded += chunk.split('go: downloading').length - 1;
     });
     const ticker = setInterval(() => {
-      log(`  …still building ${spec.name} (${Math.round((Date.now() - started) / 1000)} s, ${downloaded} modules fetched)`);
+      log(
+        `  …still building ${spec.name} (${Math.round((Date.now() - started) / 1000)} s, ${downloaded} modules fetched)`,
+      );
     }, 15_000);
     child.on('close', (status) => {
       clearInterval(ticker);

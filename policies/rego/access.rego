@@ -1,0 +1,41 @@
+package portcullis.gateway
+
+# Surfaces that name no model (listing models, MCP calls) are not checked against model globs.
+model_free_surfaces := {"openai.models", "mcp.tools_list", "mcp.tools_call"}
+
+denials contains {
+	"priority": 20,
+	"status": 403,
+	"code": "provider_not_allowed",
+	"message": sprintf("Key %s may not use provider %s. Allowed providers: %s.", [input.key.id, input.provider, concat(", ", input.key.providers)]),
+} if {
+	input.key
+	count(input.key.providers) > 0
+	not input.provider in input.key.providers
+}
+
+denials contains {
+	"priority": 21,
+	"status": 404,
+	"code": "model_not_found",
+	"message": sprintf("Model %s is not offered by provider %s through this gateway.", [input.model, input.provider]),
+} if {
+	not input.surface in model_free_surfaces
+	not input.pricedModel
+}
+
+denials contains {
+	"priority": 22,
+	"status": 403,
+	"code": "model_not_allowed",
+	"message": sprintf("Key %s (team %s) may not use model %s. Allowed models: %s.", [input.key.id, input.key.team, input.model, concat(", ", input.key.models)]),
+} if {
+	input.key
+	not input.surface in model_free_surfaces
+	not model_allowed
+}
+
+model_allowed if {
+	some pattern in input.key.models
+	glob.match(pattern, [], input.model)
+}

@@ -1,0 +1,177 @@
+package portcullis.gateway_test
+
+import data.portcullis.gateway
+
+tool_scopes := {"read-only": {
+	"mcp": {"allow": ["*/get_*", "*/list_*"], "deny": ["*/delete_*"]},
+	"agentTools": {"deny": ["Bash", "Write"]},
+}}
+
+base := {
+	"surface": "anthropic.messages",
+	"provider": "anthropic",
+	"model": "claude-haiku-4-5-20251001",
+	"pricedModel": "claude-haiku-4-5",
+	"stream": true,
+	"tools": ["Read", "Bash", "Grep"],
+	"sizes": {"bodyBytes": 1000, "estimatedInputTokens": 250, "maxOutputTokens": 4096},
+	"auth": {"status": "ok", "enforced": true},
+	"key": {
+		"id": "bob-dev", "owner": "bob@acme.example", "team": "app-dev", "teams": ["app-dev", "acme"],
+		"providers": [], "models": ["claude-haiku-4-5*", "gpt-5-mini"], "toolScope": "read-only",
+	},
+	"usage": {"budgets": [], "rateLimits": []},
+	"guardrails": {"findings": []},
+}
+
+# object.union merges nested objects, so replacing the key needs a remove first.
+with_key(k) := object.union(object.remove(base, ["key"]), {"key": k})
+
+decide(i) := d if {
+	d := gateway.decision with input as i with data.portcullis.toolScopes as tool_scopes
+}
+
+test_allowed_call_strips_denied_agent_tools if {
+	d := decide(base)
+	d.allow
+	d.status == 200
+	d.code == "ok"
+	d.stripTools == ["Bash"]
+	d.reasons == []
+}
+
+test_no_scope_strips_nothing if {
+	d := decide(with_key(object.remove(base.key, ["toolScope"])))
+	d.allow
+	d.stripTools == []
+}
+
+test_missing_key_refused_when_enforced if {
+	d := decide(object.union(base, {"auth": {"status": "missing", "enforced": true}, "key": null}))
+	not d.allow
+	d.status == 401
+	d.code == "key_missing"
+}
+
+test_missing_key_allowed_when_not_enforced if {
+	i := object.remove(object.union(base, {"auth": {"status": "missing", "enforced": false}}), ["key"])
+	d := decide(i)
+	d.allow
+}
+
+test_bad_keys_always_refused if {
+	every s in ["unknown", "expired", "disabled"] {
+		d := decide(object.union(base, {"auth": {"status": s, "enforced": false}}))
+		not d.allow
+		d.status == 401
+		d.code == sprintf("key_%s", [s])
+	}
+}
+
+test_model_outside_globs_refused if {
+	d := decide(object.union(base, {"model": "claude-opus-4-5", "pricedModel": "claude-opus-4-5"}))
+	not d.allow
+	d.status == 403
+	d.code == "model_not_allowed"
+	contains(d.reasons[0], "claude-opus-4-5")
+}
+
+test_unpriced_model_not_found if {
+	d := decide(object.remove(base, ["pricedModel"]))
+	d.status == 404
+	d.code == "model_not_found"
+}
+
+test_model_list_needs_no_model if {
+	i := object.remove(object.union(base, {"surface": "openai.models", "model": ""}), ["pricedModel"])
+	decide(i).allow
+}
+
+test_provider_outside_list_refused if {
+	d := decide(object.union(base, {"key": object.union(base.key, {"providers": ["openai"]})}))
+	d.status == 403
+	d.code == "provider_not_allowed"
+}
+
+test_budget_exhausted_is_402_with_reset if {
+	budget := {
+		"id": "team:app-dev:monthly", "scope": "team", "owner": "app-dev", "period": "monthly",
+		"limitUsd": 100, "usedUsd": 99.5, "requestUsd": 0.75,
+		"resetsAt": "2026-12-01T00:00:00-05:00", "resetsInSeconds": 3600,
+	}
+	d := decide(object.union(base, {"usage": {"budgets": [budget], "rateLimits": []}}))
+	not d.allow
+	d.status == 402
+	d.code == "budget_exceeded"
+	d.retryAfterSeconds == 3600
+	contains(d.reasons[0], "monthly budget of team app-dev (100.00 USD)")
+	contains(d.reasons[0], "2026-12-01T00:00:00-05:00")
+}
+
+test_budget_with_room_allows if {
+	budget := {"id": "k", "scope": "key", "owner": "bob-dev", "period": "total", "limitUsd": 100, "usedUsd": 99, "requestUsd": 1}
+	decide(object.union(base, {"usage": {"budgets": [budget], "rateLimits": []}})).allow
+}
+
+test_rate_limit_is_429_with_retry_after if {
+	limit := {
+		"id": "key:bob-dev:rpm", "scope": "key", "owner": "bob-dev", "kind": "requests_per_minute",
+		"limit": 60, "used": 60, "request": 1, "resetsInSeconds": 12,
+	}
+	d := decide(object.union(base, {"usage": {"budgets": [], "rateLimits": [limit]}}))
+	d.status == 429
+	d.retryAfterSeconds == 12
+	contains(d.reasons[0], "60 requests per minute")
+}
+
+test_auth_outranks_everything if {
+	i := object.union(base, {
+		"auth": {"status": "disabled", "enforced": true},
+		"model": "gpt-4.1",
+		"usage": {"budgets": [{"id": "b", "scope": "key", "owner": "x", "period": "total", "limitUsd": 1, "usedUsd": 1, "requestUsd": 1}], "rateLimits": []},
+	})
+	d := decide(i)
+	d.status == 401
+	count(d.reasons) == 3
+}
+
+finding(action) := {
+	"rule": "aws_access_key_id", "type": "secret", "stage": "request", "path": "messages[2].content[0].text",
+	"action": action, "fingerprint": sprintf("fp-%s", [action]), "chain": "default", "step": 0,
+}
+
+test_guardrail_block_refuses_with_location if {
+	d := decide(object.union(base, {"guardrails": {"findings": [finding("block")]}}))
+	d.status == 400
+	d.code == "guardrail_blocked"
+	contains(d.reasons[0], "messages[2].content[0].text")
+	not contains(d.reasons[0], "fp-block")
+}
+
+test_guardrail_redact_allows_and_lists_fingerprints if {
+	d := decide(object.union(base, {"guardrails": {"findings": [finding("redact"), finding("log")]}}))
+	d.allow
+	d.redact == ["fp-redact"]
+}
+
+mcp_call(tool) := object.union(base, {"surface": "mcp.tools_call", "mcp": {"server": "github", "tool": tool}})
+
+test_mcp_tool_scope if {
+	decide(mcp_call("get_issue")).allow
+	d := decide(mcp_call("create_issue"))
+	d.status == 403
+	d.code == "tool_not_allowed"
+	not decide(mcp_call("delete_repo")).allow
+}
+
+test_mcp_unscoped_key_may_call_anything if {
+	i := mcp_call("create_issue")
+	decide(object.union(object.remove(i, ["key"]), {"key": object.remove(i.key, ["toolScope"])})).allow
+}
+
+test_agent_allow_list if {
+	scopes := {"strict": {"agentTools": {"allow": ["Read", "Grep*"]}}}
+	i := object.union(base, {"key": object.union(base.key, {"toolScope": "strict"}), "tools": ["Read", "GrepFiles", "Bash"]})
+	d := gateway.decision with input as i with data.portcullis.toolScopes as scopes
+	d.stripTools == ["Bash"]
+}

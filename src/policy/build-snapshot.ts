@@ -1,0 +1,75 @@
+// The policy plane end to end: load → validate → cross-check → compile → Snapshot. Slow work
+// happens here, never on the request path; a failure leaves nothing behind and throws every problem.
+
+import { compileRego, RegoCompileError, readRegoSources } from './compile.ts';
+import { crossCheck } from './crosscheck.ts';
+import { defaultCredentialDetector } from './credentials.ts';
+import { loadPolicyDocuments } from './load.ts';
+import { pricedModelId } from './models.ts';
+import { PolicyInvalidError, type PolicyProblem } from './problems.ts';
+import { dataDocument, resolvePolicy } from './resolve.ts';
+import { describeRevision } from './revision.ts';
+import type { PolicySource, ProviderApi, ResolvedProvider, Snapshot } from './snapshot.ts';
+import { validateDocument } from './validate.ts';
+import { loadDecider } from './wasm-policy.ts';
+
+export interface BuildOptions {
+  dir: string;
+  /** Revision and commit metadata when the caller knows them (git sync); else derived from `dir`. */
+  source?: PolicySource;
+  cacheDir?: string;
+  env?: NodeJS.ProcessEnv;
+  detectCredential?: (text: string) => string | undefined;
+}
+
+/** Load, validate and cross-check a policy directory; every problem at once. */
+export function checkPolicy(
+  dir: string,
+  detectCredential: ((text: string) => string | undefined) | undefined = defaultCredentialDetector,
+) {
+  const { documents, problems } = loadPolicyDocuments(dir);
+  const schemaProblems: PolicyProblem[] = documents.flatMap(validateDocument);
+  const valid = schemaProblems.length === 0 ? documents : [];
+  const crossProblems = schemaProblems.length === 0 ? crossCheck(valid, { detectCredential }) : [];
+  return { documents, problems: [...problems, ...schemaProblems, ...crossProblems] };
+}
+
+export async function buildSnapshot(options: BuildOptions): Promise<Snapshot> {
+  const { dir } = options;
+  const { documents, problems } = checkPolicy(dir, options.detectCredential ?? defaultCredentialDetector);
+  if (problems.length > 0) throw new PolicyInvalidError(problems);
+  const source = options.source ?? (await describeRevision(dir));
+  const policy = resolvePolicy(documents, options.env);
+  const data = dataDocument(policy, source.revision);
+  let compiled: Awaited<ReturnType<typeof compileRego>>;
+  try {
+    compiled = await compileRego(readRegoSources(dir), {
+      revision: source.revision,
+      cacheDir: options.cacheDir,
+    });
+  } catch (err) {
+    if (err instanceof RegoCompileError) throw new PolicyInvalidError(err.problems);
+    throw err;
+  }
+  const decider = await loadDecider(compiled.wasm, data);
+
+  const byApi = new Map<ProviderApi, ResolvedProvider[]>();
+  for (const p of policy.providers.values()) byApi.set(p.api, [...(byApi.get(p.api) ?? []), p]);
+
+  return {
+    revision: source.revision,
+    source,
+    builtAt: Date.now(),
+    gateway: policy.gateway,
+    keys: policy.keys,
+    keysByHash: policy.keysByHash,
+    teams: policy.teams,
+    providers: policy.providers,
+    documents: policy.documents,
+    providerFor(api, model) {
+      const candidates = byApi.get(api) ?? [];
+      return candidates.find((p) => pricedModelId(p.models, model) !== undefined) ?? candidates[0];
+    },
+    evaluate: decider.evaluate,
+  };
+}
