@@ -55,7 +55,9 @@ export async function create(args: string[]): Promise<number> {
   const dir = resolve(values.dir);
   const file = resolve(values.file ?? join(dir, 'keys', `${name}.yaml`));
   if (existsSync(file)) {
-    process.stderr.write(`${relative(process.cwd(), file)} already exists; choose another --name or --file\n`);
+    process.stderr.write(
+      `${relative(process.cwd(), file)} already exists; choose another --name or --file\n`,
+    );
     return 1;
   }
   const key = generateVirtualKey();
@@ -75,7 +77,10 @@ export async function create(args: string[]): Promise<number> {
     },
   };
   mkdirSync(join(file, '..'), { recursive: true });
-  writeFileSync(file, `# Created with \`portcullis keys create\`; only the hash of the key is stored here.\n${stringify(doc)}`);
+  writeFileSync(
+    file,
+    `# Created with \`portcullis keys create\`; only the hash of the key is stored here.\n${stringify(doc)}`,
+  );
   // The new document must leave the policy valid; otherwise take it back.
   const problems = checkPolicy(dir).problems;
   if (problems.length > 0) {
@@ -84,8 +89,12 @@ export async function create(args: string[]): Promise<number> {
     process.stderr.write('✗ key not created: the policy would be invalid\n');
     return 1;
   }
-  process.stderr.write(`✓ wrote ${relative(process.cwd(), file)} (VirtualKey ${name}); commit it and open a pull request.\n`);
-  process.stderr.write('  The key below is shown once. Hand it to its owner over a secure channel; it is not stored.\n');
+  process.stderr.write(
+    `✓ wrote ${relative(process.cwd(), file)} (VirtualKey ${name}); commit it and open a pull request.\n`,
+  );
+  process.stderr.write(
+    '  The key below is shown once. Hand it to its owner over a secure channel; it is not stored.\n',
+  );
   process.stdout.write(`${key}\n`);
   return 0;
 }

@@ -3,8 +3,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
-import { parseArgs } from 'node:util';
+import { parseArgs, promisify } from 'node:util';
 import { buildSnapshot, checkPolicy } from '../policy/build-snapshot.ts';
 import { compileRego, RegoCompileError, readRegoSources } from '../policy/compile.ts';
 import { defaultCredentialDetector } from '../policy/credentials.ts';
@@ -49,7 +48,8 @@ export async function validate(args: string[]): Promise<number> {
     return reportFailure(e);
   }
   const counts = new Map<string, number>();
-  for (const d of documents) counts.set(d.value.kind as string, (counts.get(d.value.kind as string) ?? 0) + 1);
+  for (const d of documents)
+    counts.set(d.value.kind as string, (counts.get(d.value.kind as string) ?? 0) + 1);
   const summary = [...counts].map(([k, n]) => `${n} ${k}`).join(', ');
   out(`✓ ${dir}: ${documents.length} documents valid (${summary}); Rego compiles to Wasm`);
   return 0;
@@ -164,7 +164,10 @@ export async function evaluate(args: string[]): Promise<number> {
     return 2;
   }
   try {
-    const snapshot = await buildSnapshot({ dir: dirArg(positionals), detectCredential: defaultCredentialDetector });
+    const snapshot = await buildSnapshot({
+      dir: dirArg(positionals),
+      detectCredential: defaultCredentialDetector,
+    });
     const decision = snapshot.evaluate(input as Parameters<typeof snapshot.evaluate>[0]);
     out(JSON.stringify({ revision: snapshot.revision, decision }, null, 2));
     return 0;

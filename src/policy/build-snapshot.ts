@@ -2,8 +2,8 @@
 // happens here, never on the request path; a failure leaves nothing behind and throws every problem.
 
 import { compileRego, RegoCompileError, readRegoSources } from './compile.ts';
-import { crossCheck } from './crosscheck.ts';
 import { defaultCredentialDetector } from './credentials.ts';
+import { crossCheck } from './crosscheck.ts';
 import { loadPolicyDocuments } from './load.ts';
 import { pricedModelId } from './models.ts';
 import { PolicyInvalidError, type PolicyProblem } from './problems.ts';

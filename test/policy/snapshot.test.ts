@@ -1,0 +1,123 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { buildSnapshot } from '../../src/policy/build-snapshot.ts';
+import type { DecisionInput } from '../../src/policy/decision.ts';
+import { PolicyInvalidError } from '../../src/policy/problems.ts';
+import { examplePolicyCopy, TEST_KEYS } from '../fixtures/keys.ts';
+import { edit, policyCopy } from './helpers.ts';
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+
+function inputFor(
+  snapshot: Awaited<ReturnType<typeof buildSnapshot>>,
+  keyPlain: string,
+  model: string,
+): DecisionInput {
+  const key = snapshot.keysByHash.get(sha256(keyPlain))!;
+  const provider = snapshot.providerFor('anthropic', model)!;
+  return {
+    surface: 'anthropic.messages',
+    provider: provider.id,
+    model,
+    pricedModel: [...provider.models.keys()].find((id) => model === id || model.startsWith(`${id}-`)),
+    stream: false,
+    tools: ['Read', 'Bash', 'Write'],
+    sizes: { bodyBytes: 2000, estimatedInputTokens: 500, maxOutputTokens: 1024 },
+    auth: { status: 'ok', enforced: true },
+    key: {
+      id: key.id,
+      owner: key.owner,
+      team: key.team,
+      teams: key.teams,
+      providers: key.providers,
+      models: key.models,
+      toolScope: key.toolScope,
+    },
+    usage: { budgets: [], rateLimits: [] },
+    guardrails: { findings: [] },
+  };
+}
+
+describe('snapshot: the real Rego compiled to Wasm', async () => {
+  const { dir } = examplePolicyCopy();
+  const cacheDir = mkdtempSync(join(tmpdir(), 'portcullis-cache-'));
+  const snapshot = await buildSnapshot({ dir, cacheDir });
+
+  test('indexes keys by hash and resolves the team lineage', () => {
+    const bob = snapshot.keysByHash.get(sha256(TEST_KEYS.member));
+    assert.equal(bob?.id, 'bob-dev');
+    assert.deepEqual(bob?.teams, ['app-dev', 'acme']);
+    assert.equal(snapshot.keys.get('dave-former')?.disabled, true);
+    assert.equal(snapshot.keys.get('erin-contractor')?.expiresAt, Date.parse('2026-06-30T23:59:59Z'));
+  });
+
+  test('a member may use a cost-efficient model; denied agent tools are stripped', () => {
+    const d = snapshot.evaluate(inputFor(snapshot, TEST_KEYS.member, 'claude-haiku-4-5-20251001'));
+    assert.equal(d.allow, true);
+    assert.deepEqual(d.stripTools, ['Bash', 'Write']);
+  });
+
+  test('a member may not use a research-grade model; the principal may', () => {
+    const denied = snapshot.evaluate(inputFor(snapshot, TEST_KEYS.member, 'claude-opus-4-5'));
+    assert.equal(denied.allow, false);
+    assert.equal(denied.status, 403);
+    assert.match(denied.reasons[0], /Key bob-dev \(team app-dev\) may not use model claude-opus-4-5/);
+    const allowed = snapshot.evaluate(inputFor(snapshot, TEST_KEYS.principal, 'claude-opus-4-5'));
+    assert.equal(allowed.allow, true);
+    assert.deepEqual(allowed.stripTools, []);
+  });
+
+  test('the compiled Wasm is cached by Rego content', async () => {
+    assert.equal(readdirSync(cacheDir).filter((f) => f.endsWith('.wasm')).length, 1);
+    const again = await buildSnapshot({ dir, cacheDir });
+    assert.equal(again.revision, snapshot.revision);
+    assert.equal(readdirSync(cacheDir).filter((f) => f.endsWith('.wasm')).length, 1);
+  });
+
+  test('revision outside git is a content hash that changes with the policy', async () => {
+    assert.match(snapshot.revision, /^sha256:[0-9a-f]{64}$/);
+    edit(dir, 'teams/acme.yaml', (t) => t.replace('amountUsd: 20000', 'amountUsd: 25000'));
+    const changed = await buildSnapshot({ dir, cacheDir });
+    assert.notEqual(changed.revision, snapshot.revision);
+  });
+
+  test('PORTCULLIS_UPSTREAM_<PROVIDER> overrides the base URL', async () => {
+    const s = await buildSnapshot({
+      dir,
+      cacheDir,
+      env: { PORTCULLIS_UPSTREAM_OPENAI: 'http://127.0.0.1:9/' },
+    });
+    assert.equal(s.providers.get('openai')?.baseUrl, 'http://127.0.0.1:9');
+    assert.equal(s.providers.get('anthropic')?.baseUrl, 'https://api.anthropic.com');
+  });
+});
+
+describe('snapshot: a broken policy builds nothing', () => {
+  test('a Rego syntax error is reported with its file and line', async () => {
+    const dir = policyCopy();
+    writeFileSync(
+      join(dir, 'rego', 'extra.rego'),
+      'package portcullis.gateway\n\nbroken if {\n\tinput.x ==\n}\n',
+    );
+    await assert.rejects(buildSnapshot({ dir }), (err: unknown) => {
+      assert.ok(err instanceof PolicyInvalidError);
+      assert.equal(err.problems[0].file, 'rego/extra.rego');
+      assert.ok(err.problems[0].line >= 4);
+      assert.match(err.problems[0].message, /rego_parse_error/);
+      return true;
+    });
+  });
+
+  test('a schema error rejects before compiling', async () => {
+    const dir = policyCopy();
+    edit(dir, 'gateway.yaml', (t) => t.replace('failMode: closed', 'failMode: maybe'));
+    await assert.rejects(
+      buildSnapshot({ dir }),
+      /gateway\.yaml:\d+:\d+: spec\.failMode: must be one of: closed, open/,
+    );
+  });
+});
