@@ -10,9 +10,13 @@ denials contains {
 	"message": sprintf("Key %s may not use provider %s. Allowed providers: %s.", [input.key.id, input.provider, concat(", ", input.key.providers)]),
 } if {
 	input.key
+	not input.surface in mcp_surfaces
 	count(input.key.providers) > 0
 	not input.provider in input.key.providers
 }
+
+# MCP calls reach MCP servers, not model providers: the tool scope governs them, not `providers`.
+mcp_surfaces := {"mcp.tools_list", "mcp.tools_call"}
 
 denials contains {
 	"priority": 21,
@@ -35,7 +39,23 @@ denials contains {
 	not model_allowed
 }
 
+# Exact names and `prefix*` patterns, the common cases, avoid compiling a glob per call.
+model_allowed if input.model in input.key.models
+
 model_allowed if {
 	some pattern in input.key.models
+	prefix_glob(pattern)
+	startswith(input.model, trim_suffix(pattern, "*"))
+}
+
+model_allowed if {
+	some pattern in input.key.models
+	is_glob(pattern)
+	not prefix_glob(pattern)
 	glob.match(pattern, [], input.model)
+}
+
+prefix_glob(p) if {
+	endswith(p, "*")
+	not is_glob(trim_suffix(p, "*"))
 }

@@ -8,36 +8,37 @@ package portcullis.gateway
 
 # METADATA
 # entrypoint: true
-decision := {
-	"allow": allow,
-	"status": status,
-	"code": code,
-	"reasons": [d.message | some d in ordered_denials],
-	"retryAfterSeconds": retry_after,
-	"redact": redactions,
-	"stripTools": strip_tools,
+decision := result if {
+	# Bind the denial set once: the Wasm target does not memoise rules between references.
+	found := denials
+	ordered := [d |
+		some key in sort([[x.priority, x.code, x.message] | some x in found])
+		some d in found
+		[d.priority, d.code, d.message] == key
+	]
+	result := {
+		"allow": count(found) == 0,
+		"status": status_of(ordered),
+		"code": code_of(ordered),
+		"reasons": [d.message | some d in ordered],
+		"retryAfterSeconds": retry_after_of(found),
+		"redact": redactions,
+		"stripTools": strip_tools,
+	}
 }
 
-default allow := false
+allow := decision.allow
 
-allow if count(denials) == 0
-
-ordered_denials := [d |
-	some key in sort([[x.priority, x.code, x.message] | some x in denials])
-	some d in denials
-	[d.priority, d.code, d.message] == key
-]
-
-status := ordered_denials[0].status if not allow
+status_of(ordered) := ordered[0].status if count(ordered) > 0
 
 else := 200
 
-code := ordered_denials[0].code if not allow
+code_of(ordered) := ordered[0].code if count(ordered) > 0
 
 else := "ok"
 
 # The longest wait among the denials that ask the client to retry later.
-retry_after := max({d.retryAfterSeconds | some d in denials; d.retryAfterSeconds}) if {
-	some d in denials
+retry_after_of(found) := max({d.retryAfterSeconds | some d in found; d.retryAfterSeconds}) if {
+	some d in found
 	d.retryAfterSeconds
 } else := 0

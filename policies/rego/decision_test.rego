@@ -164,6 +164,11 @@ test_mcp_tool_scope if {
 	not decide(mcp_call("delete_repo")).allow
 }
 
+test_mcp_not_limited_by_provider_list if {
+	i := mcp_call("get_issue")
+	decide(object.union(object.remove(i, ["key"]), {"key": object.union(i.key, {"providers": ["openai"]})})).allow
+}
+
 test_mcp_unscoped_key_may_call_anything if {
 	i := mcp_call("create_issue")
 	decide(object.union(object.remove(i, ["key"]), {"key": object.remove(i.key, ["toolScope"])})).allow
@@ -174,4 +179,14 @@ test_agent_allow_list if {
 	i := object.union(base, {"key": object.union(base.key, {"toolScope": "strict"}), "tools": ["Read", "GrepFiles", "Bash"]})
 	d := gateway.decision with input as i with data.portcullis.toolScopes as scopes
 	d.stripTools == ["Bash"]
+}
+
+test_model_globs_of_every_shape if {
+	models := ["gpt-5-mini", "claude-haiku-*", "gemini-2.?-flash", "o[13]"]
+	every m in ["gpt-5-mini", "claude-haiku-4-5-20251001", "gemini-2.5-flash", "o3"] {
+		decide(object.union(base, {"model": m, "key": object.union(base.key, {"models": models})})).allow
+	}
+	every m in ["gpt-5-mini-2", "claude-sonnet-4-5", "gemini-2.5-pro", "o2", "gpt-5"] {
+		not decide(object.union(base, {"model": m, "key": object.union(base.key, {"models": models})})).allow
+	}
 }

@@ -3,23 +3,43 @@ package portcullis.gateway
 scope := data.portcullis.toolScopes[input.key.toolScope]
 
 # Agent-native tools the key's scope denies are stripped from the request, not refused.
-strip_tools := sort({t |
-	some t in input.tools
-	not agent_tool_allowed(t)
-})
+strip_tools := stripped if {
+	scope.agentTools
 
-agent_tool_allowed(_) if {
-	not scope.agentTools
+	# Split once per decision: plain names are set lookups, only real patterns pay for glob matching.
+	deny := split_patterns(object.get(scope.agentTools, "deny", []))
+	allow_list := object.get(scope.agentTools, "allow", null)
+	allow := split_patterns(object.get(scope.agentTools, "allow", []))
+	stripped := sort({t |
+		some t in input.tools
+		not tool_permitted(t, deny, allow_list, allow)
+	})
+} else := []
+
+tool_permitted(t, deny, allow_list, allow) if {
+	not deny.names[t]
+	not matches_any(deny.globs, t)
+	allow_permits(t, allow_list, allow)
 }
 
-agent_tool_allowed(t) if {
-	not matches_any(object.get(scope.agentTools, "deny", []), t)
-	allowed_by_allow_list(object.get(scope.agentTools, "allow", null), t)
+allow_permits(_, null, _)
+
+allow_permits(t, _, allow) if allow.names[t]
+
+allow_permits(t, _, allow) if matches_any(allow.globs, t)
+
+split_patterns(patterns) := {
+	"names": {p: true | some p in patterns; not is_glob(p)},
+	"globs": [p | some p in patterns; is_glob(p)],
 }
 
-allowed_by_allow_list(null, _)
+is_glob(p) if contains(p, "*")
 
-allowed_by_allow_list(allow, t) if matches_any(allow, t)
+is_glob(p) if contains(p, "?")
+
+is_glob(p) if contains(p, "[")
+
+is_glob(p) if contains(p, "{")
 
 # MCP tools are default-deny under a scope: some allow glob must match and no deny glob may.
 mcp_tool_allowed(server, tool) if {
