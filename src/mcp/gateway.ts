@@ -1,0 +1,402 @@
+// The MCP gateway: one Streamable HTTP endpoint that offers the tools of every upstream MCP server in
+// the active policy, named `<server>__<tool>`, filtered per virtual key by the Rego decision.
+//
+// Stateless: every POST carries its own key, gets a fresh SDK Server + transport bound to the
+// snapshot it started with, and answers with JSON. No session ids, no GET stream; upstream
+// connections are shared per snapshot (see upstream.ts).
+import { performance } from 'node:perf_hooks';
+import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import {
+  CallToolRequestSchema,
+  type CallToolResult,
+  ErrorCode,
+  ListToolsRequestSchema,
+  McpError,
+  type Tool,
+} from '@modelcontextprotocol/sdk/types.js';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Decision, DecisionInput, KeyFacts } from '../policy/decision.ts';
+import type { ResolvedKey, Snapshot } from '../policy/snapshot.ts';
+import { authenticateMcpKey, type McpAuthenticate, type McpAuthResult, presentedMcpKey } from './auth.ts';
+import { gatewayToolName, splitGatewayToolName } from './names.ts';
+import { UpstreamError, type UpstreamOptions, UpstreamPool } from './upstream.ts';
+
+export type McpGuardStage = 'request' | 'response';
+
+export interface McpGuardContext {
+  keyId: string;
+  server: string;
+  tool: string;
+  revision: string;
+}
+
+/** A guardrail over tool arguments (`request`) and tool results (`response`), as JSON/text. */
+export type McpGuard = (
+  stage: McpGuardStage,
+  text: string,
+  context: McpGuardContext,
+) => Promise<{ blocked: boolean; reason?: string }>;
+
+export type McpOutcome = 'ok' | 'tool_error' | 'denied' | 'blocked' | 'upstream_error' | 'unauthenticated';
+
+/** One per tools/call (and per tools/list); never carries arguments or results. */
+export interface McpAuditEvent {
+  kind: 'mcp.tools_list' | 'mcp.tools_call';
+  /** ISO-8601 time the call started. */
+  at: string;
+  revision: string;
+  keyId: string | null;
+  authStatus: McpAuthResult['status'];
+  server?: string;
+  tool?: string;
+  decision: { allow: boolean; status: number; code: string };
+  outcome: McpOutcome;
+  /** Reason shown to the caller when the outcome is not ok. */
+  reason?: string;
+  /** tools/list: how many tools the key was shown. */
+  toolCount?: number;
+  latencyMs: number;
+  userAgent?: string;
+}
+
+export interface McpGatewayOptions {
+  getSnapshot: () => Snapshot;
+  /** Default: SHA-256 of the presented key looked up in `snapshot.keysByHash`. */
+  authenticate?: McpAuthenticate;
+  audit?: (event: McpAuditEvent) => void;
+  guard?: McpGuard;
+  /** Route path (default `/mcp`). */
+  path?: string;
+  upstream?: UpstreamOptions;
+  /** Upstream failures while listing tools (the server's tools are left out of the list). */
+  onUpstreamError?: (server: string, err: unknown) => void;
+}
+
+export interface McpGateway {
+  /** Register on fastify: `app.register(gateway.plugin)`. */
+  plugin: (app: FastifyInstance) => Promise<void>;
+  /** Stops every upstream server (also done by fastify's onClose). */
+  close(): Promise<void>;
+}
+
+const SERVER_INFO = { name: 'portcullis', version: '0.1.0' };
+
+function keyFacts(key: ResolvedKey): KeyFacts {
+  return {
+    id: key.id,
+    owner: key.owner,
+    team: key.team,
+    teams: key.teams,
+    providers: key.providers,
+    models: key.models,
+    toolScope: key.toolScope,
+    guardrailChain: key.guardrailChain,
+    labels: key.labels,
+  };
+}
+
+interface CallContext {
+  snapshot: Snapshot;
+  pool: UpstreamPool;
+  auth: McpAuthResult;
+  key: ResolvedKey;
+  userAgent?: string;
+  bodyBytes: number;
+}
+
+function decisionInput(
+  surface: 'mcp.tools_list' | 'mcp.tools_call',
+  auth: McpAuthResult,
+  extra: { mcp?: { server: string; tool: string }; userAgent?: string; bodyBytes?: number },
+): DecisionInput {
+  return {
+    surface,
+    provider: 'mcp',
+    model: '',
+    stream: false,
+    tools: [],
+    sizes: { bodyBytes: extra.bodyBytes ?? 0, estimatedInputTokens: 0, maxOutputTokens: 0 },
+    auth: { status: auth.status, enforced: true },
+    key: auth.key ? keyFacts(auth.key) : null,
+    userAgent: extra.userAgent,
+    usage: { budgets: [], rateLimits: [] },
+    guardrails: { findings: [] },
+    mcp: extra.mcp,
+    nowNs: Date.now() * 1e6,
+  };
+}
+
+const summary = (d: Decision) => ({ allow: d.allow, status: d.status, code: d.code });
+
+function toolError(text: string): CallToolResult {
+  return { content: [{ type: 'text', text }], isError: true };
+}
+
+/** The text a guardrail sees of a tool result: its text parts and structured content. */
+function resultText(result: CallToolResult): string {
+  const parts: string[] = [];
+  for (const c of result.content ?? []) {
+    if (c.type === 'text') parts.push(c.text);
+    else if (c.type === 'resource' && 'text' in c.resource) parts.push(String(c.resource.text));
+  }
+  if (result.structuredContent !== undefined) parts.push(JSON.stringify(result.structuredContent));
+  return parts.join('\n');
+}
+
+export function createMcpGateway(options: McpGatewayOptions): McpGateway {
+  const authenticate = options.authenticate ?? authenticateMcpKey;
+  const path = options.path ?? '/mcp';
+  let current: UpstreamPool | undefined;
+
+  // A new snapshot gets a new pool; the old one closes once its in-flight calls are done.
+  const poolFor = (snapshot: Snapshot): UpstreamPool => {
+    if (current?.snapshot === snapshot) return current;
+    const previous = current;
+    current = new UpstreamPool(snapshot, options.upstream);
+    previous?.retire();
+    return current;
+  };
+
+  const emit = (event: McpAuditEvent) => {
+    try {
+      options.audit?.(event);
+    } catch {
+      // An audit sink failure must not turn into a tool failure; sinks report their own errors.
+    }
+  };
+
+  const runGuard = async (
+    ctx: CallContext,
+    stage: McpGuardStage,
+    text: string,
+    server: string,
+    tool: string,
+  ): Promise<string | undefined> => {
+    if (!options.guard) return undefined;
+    try {
+      const verdict = await options.guard(stage, text, {
+        keyId: ctx.key.id,
+        server,
+        tool,
+        revision: ctx.snapshot.revision,
+      });
+      return verdict.blocked ? (verdict.reason ?? 'blocked by a guardrail') : undefined;
+    } catch {
+      return ctx.snapshot.gateway.failMode === 'closed' ? 'the guardrail service is unavailable' : undefined;
+    }
+  };
+
+  const listTools = async (ctx: CallContext): Promise<{ tools: Tool[] }> => {
+    const start = performance.now();
+    const base = {
+      kind: 'mcp.tools_list' as const,
+      at: new Date().toISOString(),
+      revision: ctx.snapshot.revision,
+      keyId: ctx.key.id,
+      authStatus: ctx.auth.status,
+      userAgent: ctx.userAgent,
+    };
+    const gate = ctx.snapshot.evaluate(
+      decisionInput('mcp.tools_list', ctx.auth, { userAgent: ctx.userAgent, bodyBytes: ctx.bodyBytes }),
+    );
+    if (!gate.allow) {
+      const reason = gate.reasons.join(' ');
+      emit({
+        ...base,
+        decision: summary(gate),
+        outcome: 'denied',
+        reason,
+        latencyMs: performance.now() - start,
+      });
+      throw new McpError(ErrorCode.InvalidRequest, `Portcullis: ${reason}`);
+    }
+    const perServer = await ctx.pool.use(() =>
+      Promise.all(
+        [...ctx.pool.servers.values()].map(async (conn) => {
+          let tools: Tool[];
+          try {
+            tools = await conn.listTools();
+          } catch (err) {
+            options.onUpstreamError?.(conn.id, err);
+            return [];
+          }
+          return tools
+            .filter(
+              (t) =>
+                ctx.snapshot.evaluate(
+                  decisionInput('mcp.tools_call', ctx.auth, { mcp: { server: conn.id, tool: t.name } }),
+                ).allow,
+            )
+            .map((t) => ({ ...t, name: gatewayToolName(conn.id, t.name) }));
+        }),
+      ),
+    );
+    const tools = perServer.flat();
+    emit({
+      ...base,
+      decision: summary(gate),
+      outcome: 'ok',
+      toolCount: tools.length,
+      latencyMs: performance.now() - start,
+    });
+    return { tools };
+  };
+
+  const callTool = async (
+    ctx: CallContext,
+    name: string,
+    args: Record<string, unknown> | undefined,
+    signal: AbortSignal,
+  ): Promise<CallToolResult> => {
+    const start = performance.now();
+    const target = splitGatewayToolName(name, ctx.pool.servers.keys());
+    const server = target?.server ?? '';
+    const tool = target?.tool ?? name;
+    const input = decisionInput('mcp.tools_call', ctx.auth, {
+      mcp: { server, tool },
+      userAgent: ctx.userAgent,
+      bodyBytes: ctx.bodyBytes,
+    });
+    const decision = ctx.snapshot.evaluate(input);
+    const finish = (outcome: McpOutcome, result: CallToolResult, reason?: string): CallToolResult => {
+      emit({
+        kind: 'mcp.tools_call',
+        at: new Date(Date.now() - (performance.now() - start)).toISOString(),
+        revision: ctx.snapshot.revision,
+        keyId: ctx.key.id,
+        authStatus: ctx.auth.status,
+        server: target?.server,
+        tool,
+        decision: summary(decision),
+        outcome,
+        reason,
+        latencyMs: performance.now() - start,
+        userAgent: ctx.userAgent,
+      });
+      return result;
+    };
+    if (!target) {
+      const reason = `Unknown tool ${name}. Gateway tools are named <server>__<tool>; servers: ${[...ctx.pool.servers.keys()].join(', ') || 'none'}.`;
+      return finish('denied', toolError(`Portcullis: ${reason}`), reason);
+    }
+    if (!decision.allow) {
+      const reason = decision.reasons.join(' ');
+      return finish('denied', toolError(`Portcullis denied this tool call: ${reason}`), reason);
+    }
+    const conn = ctx.pool.servers.get(server);
+    if (!conn) return finish('denied', toolError(`Portcullis: no MCP server ${server}.`), 'unknown server');
+    const blockedArgs = await runGuard(ctx, 'request', JSON.stringify(args ?? {}), server, tool);
+    if (blockedArgs !== undefined) {
+      return finish(
+        'blocked',
+        toolError(`Portcullis blocked the arguments of ${server}/${tool}: ${blockedArgs}`),
+        blockedArgs,
+      );
+    }
+    let result: CallToolResult;
+    try {
+      result = await ctx.pool.use(() => conn.callTool(tool, args, signal));
+    } catch (err) {
+      const reason =
+        err instanceof UpstreamError
+          ? err.message
+          : `MCP server '${server}' failed on ${tool}: ${err instanceof Error ? err.message : String(err)}`;
+      return finish('upstream_error', toolError(`Portcullis: ${reason}`), reason);
+    }
+    const blockedResult = await runGuard(ctx, 'response', resultText(result), server, tool);
+    if (blockedResult !== undefined) {
+      return finish(
+        'blocked',
+        toolError(`Portcullis withheld the result of ${server}/${tool}: ${blockedResult}`),
+        blockedResult,
+      );
+    }
+    return finish(result.isError ? 'tool_error' : 'ok', result);
+  };
+
+  const buildServer = (ctx: CallContext): Server => {
+    const server = new Server(SERVER_INFO, {
+      capabilities: { tools: {} },
+      instructions:
+        'Tools of the MCP servers your Portcullis key may use, named <server>__<tool>. ' +
+        'Tools outside your tool scope are not listed, and calling them returns an error.',
+    });
+    server.setRequestHandler(ListToolsRequestSchema, () => listTools(ctx));
+    server.setRequestHandler(CallToolRequestSchema, (req, extra) =>
+      callTool(ctx, req.params.name, req.params.arguments, extra.signal),
+    );
+    return server;
+  };
+
+  const jsonRpcError = (reply: FastifyReply, status: number, message: string) =>
+    reply
+      .code(status)
+      .type('application/json')
+      .send({ jsonrpc: '2.0', error: { code: -32000, message }, id: null });
+
+  const handle = async (req: FastifyRequest, reply: FastifyReply) => {
+    const snapshot = options.getSnapshot();
+    const start = performance.now();
+    const auth = authenticate(snapshot, presentedMcpKey(req.headers), Date.now());
+    const userAgent = req.headers['user-agent'];
+    if (auth.status !== 'ok' || !auth.key) {
+      const decision = snapshot.evaluate(decisionInput('mcp.tools_list', auth, { userAgent }));
+      const reason = decision.reasons.join(' ') || `Virtual key ${auth.status}.`;
+      emit({
+        kind: 'mcp.tools_list',
+        at: new Date().toISOString(),
+        revision: snapshot.revision,
+        keyId: auth.key?.id ?? null,
+        authStatus: auth.status,
+        decision: summary(decision),
+        outcome: 'unauthenticated',
+        reason,
+        latencyMs: performance.now() - start,
+        userAgent,
+      });
+      return jsonRpcError(reply, decision.allow ? 401 : decision.status, `Portcullis: ${reason}`);
+    }
+    if (req.method !== 'POST') {
+      return jsonRpcError(
+        reply.header('allow', 'POST'),
+        405,
+        'This MCP endpoint is stateless: send JSON-RPC with POST; there is no session stream to open or delete.',
+      );
+    }
+    const ctx: CallContext = {
+      snapshot,
+      pool: poolFor(snapshot),
+      auth,
+      key: auth.key,
+      userAgent,
+      bodyBytes: Number(req.headers['content-length'] ?? 0),
+    };
+    const server = buildServer(ctx);
+    const transport = new StreamableHTTPServerTransport({
+      sessionIdGenerator: undefined,
+      enableJsonResponse: true,
+    });
+    reply.hijack();
+    reply.raw.on('close', () => {
+      void transport.close();
+      void server.close();
+    });
+    await server.connect(transport);
+    await transport.handleRequest(req.raw, reply.raw, req.body);
+  };
+
+  const close = async () => {
+    const pool = current;
+    current = undefined;
+    await pool?.close();
+  };
+
+  return {
+    plugin: async (app: FastifyInstance) => {
+      app.route({ method: ['POST', 'GET', 'DELETE'], url: path, handler: handle });
+      app.addHook('onClose', close);
+    },
+    close,
+  };
+}
