@@ -28,6 +28,22 @@ const commands: Record<string, CommandEntry> = {
     summary: 'evaluate one decision input against the policy',
     load: async () => (await import('./policy.ts')).evaluate,
   },
+  'policy diff': {
+    summary: 'what a policy change does, in words, with risky changes flagged',
+    load: async () => (await import('./policy-diff.ts')).diff,
+  },
+  'policy history': {
+    summary: 'the commits that changed a key or a team, and what each changed',
+    load: async () => (await import('./policy-history.ts')).history,
+  },
+  'policy replay': {
+    summary: 'replay recorded calls under two policy revisions; report changed decisions',
+    load: async () => (await import('./policy-replay.ts')).replay,
+  },
+  init: {
+    summary: 'scaffold a policy repository with examples, schemas, CI workflow and CODEOWNERS',
+    load: async () => (await import('./init.ts')).init,
+  },
   'keys create': {
     summary: 'create a virtual key: prints the key once, writes only its hash',
     load: async () => (await import('./keys.ts')).create,
