@@ -1,0 +1,305 @@
+// The shared counter store: every replica reserves and settles through Lua scripts on one Redis, one
+// round trip each (EVALSHA through ioredis' defineCommand), so replicas never jointly overshoot.
+// Reservations carry a lease in Redis: a replica that dies never settles, and its holds on budgets
+// and in-flight slots expire with the lease. Redis Cluster is not supported (one reservation spans
+// counters in different hash slots); standalone or Sentinel-managed Redis is.
+//
+// When Redis is unreachable, calls reject quickly with StoreUnavailableError (no offline queue, a
+// command timeout) while ioredis reconnects in the background. A settle or release that failed is
+// kept and replayed once Redis is back; the replay is idempotent, so a call that did reach Redis
+// before the connection broke is not counted twice.
+import { Redis } from 'ioredis';
+import type { Registry } from 'prom-client';
+import { FINISH_LUA, RESERVE_LUA } from './redis-scripts.ts';
+import {
+  type ActualUsage,
+  actualFor,
+  type CounterStore,
+  type CounterUnit,
+  type CounterUsage,
+  checkSpecs,
+  DEFAULT_LEASE_MS,
+  type ReserveRequest,
+  type ReserveResult,
+  type StoreOperation,
+  StoreUnavailableError,
+  storeErrorCounter,
+} from './store.ts';
+
+export interface RedisStoreOptions {
+  /** redis:// or rediss:// URL; it may carry a password and is never logged or put in errors. */
+  url: string;
+  registry?: Registry;
+  leaseMs?: number;
+  keyPrefix?: string;
+  /** Longest wait for a reply before the call fails with StoreUnavailableError. */
+  commandTimeoutMs?: number;
+  connectTimeoutMs?: number;
+  /** Called with connection problems (message only); ioredis keeps reconnecting meanwhile. */
+  onConnectionError?: (message: string) => void;
+}
+
+interface HeldCounter {
+  kind: 't' | 'w' | 'c';
+  hashKey: string;
+  zsetKey: string;
+  unit: CounterUnit;
+  amount: number;
+  /** Totals: when the counter may be forgotten (epoch ms, caller's clock); windows: the bucket. */
+  extra: number;
+}
+
+interface LocalReservation {
+  id: string;
+  reservedAtMs: number;
+  realAtMs: number;
+  forgetAtRealMs: number;
+  counters: HeldCounter[];
+}
+
+interface PendingFinish {
+  reservation: LocalReservation;
+  mode: 's' | 'r';
+  actual: ActualUsage;
+  queuedAtRealMs: number;
+}
+
+type ScriptedRedis = Redis & {
+  portcullisReserve(numKeys: number, ...args: (string | number)[]): Promise<number[]>;
+  portcullisFinish(numKeys: number, ...args: (string | number)[]): Promise<number>;
+};
+
+/** Replays are idempotent while the marker lives; older failed settles are given up (and counted). */
+const MARKER_TTL_MS = 60 * 60_000;
+const REPLAY_MAX_AGE_MS = 50 * 60_000;
+const MAX_PENDING = 100_000;
+const LATE_SETTLE_GRACE_MS = 60 * 60_000;
+
+export class RedisCounterStore implements CounterStore {
+  readonly kind = 'redis';
+  readonly #redis: ScriptedRedis;
+  readonly #prefix: string;
+  readonly #leaseMs: number;
+  readonly #errors;
+  readonly #reservations = new Map<string, LocalReservation>();
+  readonly #pending = new Map<string, PendingFinish>();
+  #replaying = false;
+  #closed = false;
+
+  constructor(options: RedisStoreOptions) {
+    this.#prefix = options.keyPrefix ?? 'portcullis:limits:';
+    this.#leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
+    this.#errors = storeErrorCounter(options.registry);
+    const redis = new Redis(options.url, {
+      enableOfflineQueue: false,
+      autoResendUnfulfilledCommands: false,
+      maxRetriesPerRequest: 0,
+      commandTimeout: options.commandTimeoutMs ?? 500,
+      connectTimeout: options.connectTimeoutMs ?? 2_000,
+      retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2_000),
+    });
+    redis.defineCommand('portcullisReserve', { lua: RESERVE_LUA });
+    redis.defineCommand('portcullisFinish', { lua: FINISH_LUA });
+    // Without a listener ioredis stays silent; with one we can report, never crash.
+    redis.on('error', (err: Error) => options.onConnectionError?.(err.message));
+    redis.on('ready', () => void this.#replay());
+    this.#redis = redis as ScriptedRedis;
+  }
+
+  /** Resolves once connected (rejects after `timeoutMs`); calls made before fail fast instead of queueing. */
+  ready(timeoutMs = 5_000): Promise<void> {
+    if (this.#redis.status === 'ready') return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#redis.off('ready', onReady);
+        reject(new StoreUnavailableError('redis', 'reserve', new Error('not connected in time')));
+      }, timeoutMs);
+      const onReady = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.#redis.once('ready', onReady);
+    });
+  }
+
+  /** The underlying client, for diagnostics and benchmarks. */
+  get client(): Redis {
+    return this.#redis;
+  }
+
+  /** Settles and releases waiting to be replayed. */
+  get pendingFinishes(): number {
+    return this.#pending.size;
+  }
+
+  async reserve(req: ReserveRequest): Promise<ReserveResult> {
+    this.#assertOpen();
+    checkSpecs(req.counters);
+    const realNow = Date.now();
+    this.#forgetStale(realNow);
+    if (this.#reservations.has(req.requestId)) {
+      throw new TypeError('a reservation with this request id exists already');
+    }
+    const nowMs = req.now.getTime();
+    const leaseMs = req.leaseMs ?? this.#leaseMs;
+    const keys: string[] = [];
+    const args: (string | number)[] = [nowMs, req.requestId, leaseMs];
+    const held: HeldCounter[] = [];
+    for (const spec of req.counters) {
+      const hashKey = `${this.#prefix}c:${spec.id}`;
+      const zsetKey = `${hashKey}:z`;
+      keys.push(hashKey, zsetKey);
+      if (spec.kind === 'total') {
+        const ttl = spec.expiresAt === undefined ? 0 : Math.max(spec.expiresAt - nowMs, 60_000);
+        args.push('t', spec.limit, spec.amount, ttl, 0);
+        held.push({
+          kind: 't',
+          hashKey,
+          zsetKey,
+          unit: spec.unit,
+          amount: spec.amount,
+          extra: spec.expiresAt ?? 0,
+        });
+      } else if (spec.kind === 'window') {
+        args.push('w', spec.limit, spec.amount, spec.windowMs, spec.bucketMs);
+        const bucket = nowMs - (nowMs % spec.bucketMs);
+        held.push({ kind: 'w', hashKey, zsetKey, unit: spec.unit, amount: spec.amount, extra: bucket });
+      } else {
+        args.push('c', spec.limit, 1, 0, 0);
+        held.push({ kind: 'c', hashKey, zsetKey, unit: 'requests', amount: 1, extra: 0 });
+      }
+    }
+
+    let reply: number[];
+    try {
+      reply = await this.#redis.portcullisReserve(keys.length, ...keys, ...args);
+    } catch (err) {
+      throw this.#failure('reserve', err);
+    }
+
+    if (this.#pending.size > 0) void this.#replay();
+    const ok = reply[0] === 1;
+    const counters: CounterUsage[] = req.counters.map((spec, i) => {
+      const used = Number(reply[2 * i + 1]);
+      const freesAt = Number(reply[2 * i + 2]);
+      const amount = held[i].amount;
+      const usage: CounterUsage = {
+        id: spec.id,
+        used,
+        limit: spec.limit,
+        amount,
+        fits: used + amount <= spec.limit,
+      };
+      if (freesAt >= 0) usage.freesAt = freesAt;
+      return usage;
+    });
+    if (!ok) return { ok: false, reservationId: null, counters };
+    this.#reservations.set(req.requestId, {
+      id: req.requestId,
+      reservedAtMs: nowMs,
+      realAtMs: realNow,
+      forgetAtRealMs: realNow + leaseMs + LATE_SETTLE_GRACE_MS,
+      counters: held,
+    });
+    return { ok: true, reservationId: req.requestId, counters };
+  }
+
+  async settle(reservationId: string, actual: ActualUsage): Promise<void> {
+    await this.#finish(reservationId, 's', actual, 'settle');
+  }
+
+  async release(reservationId: string): Promise<void> {
+    await this.#finish(reservationId, 'r', { costMicroUsd: 0, tokens: 0 }, 'release');
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#redis.status === 'ready') {
+      try {
+        await this.#redis.quit();
+        return;
+      } catch {
+        // fall through to a hard disconnect
+      }
+    }
+    this.#redis.disconnect();
+  }
+
+  async #finish(id: string, mode: 's' | 'r', actual: ActualUsage, operation: StoreOperation): Promise<void> {
+    this.#assertOpen();
+    const reservation = this.#reservations.get(id);
+    if (!reservation) return;
+    this.#reservations.delete(id);
+    try {
+      await this.#runFinish(reservation, mode, actual);
+    } catch (err) {
+      this.#queue({ reservation, mode, actual, queuedAtRealMs: Date.now() });
+      throw this.#failure(operation, err, true);
+    }
+  }
+
+  #runFinish(r: LocalReservation, mode: 's' | 'r', actual: ActualUsage): Promise<number> {
+    const keys = [`${this.#prefix}done:${r.id}`];
+    const args: (string | number)[] = [mode, r.id, MARKER_TTL_MS];
+    // The caller's clock now, for the TTL of a total counter that a late settle re-creates.
+    const callerNow = r.reservedAtMs + (Date.now() - r.realAtMs);
+    for (const c of r.counters) {
+      keys.push(c.hashKey, c.zsetKey);
+      const value = mode === 's' ? actualFor(c.unit, c.amount, actual) : 0;
+      const extra = c.kind === 't' ? (c.extra > 0 ? Math.max(c.extra - callerNow, 60_000) : 0) : c.extra;
+      args.push(c.kind, c.amount, value, extra);
+    }
+    return this.#redis.portcullisFinish(keys.length, ...keys, ...args);
+  }
+
+  #queue(p: PendingFinish): void {
+    if (this.#pending.size >= MAX_PENDING) {
+      const oldest = this.#pending.keys().next().value;
+      if (oldest !== undefined) this.#pending.delete(oldest);
+      this.#errors.inc({ store: 'redis', operation: 'replay_dropped' });
+    }
+    this.#pending.set(p.reservation.id, p);
+  }
+
+  async #replay(): Promise<void> {
+    if (this.#replaying || this.#closed) return;
+    this.#replaying = true;
+    try {
+      for (const [id, p] of this.#pending) {
+        if (this.#closed || this.#redis.status !== 'ready') break;
+        if (Date.now() - p.queuedAtRealMs > REPLAY_MAX_AGE_MS) {
+          this.#pending.delete(id);
+          this.#errors.inc({ store: 'redis', operation: 'replay_dropped' });
+          continue;
+        }
+        try {
+          await this.#runFinish(p.reservation, p.mode, p.actual);
+          this.#pending.delete(id);
+        } catch {
+          this.#errors.inc({ store: 'redis', operation: 'replay' });
+          break;
+        }
+      }
+    } finally {
+      this.#replaying = false;
+    }
+  }
+
+  /** Local bookkeeping of reservations nobody settled: Redis expires their holds by lease. */
+  #forgetStale(realNow: number): void {
+    for (const r of this.#reservations.values()) {
+      if (r.forgetAtRealMs > realNow) break;
+      this.#reservations.delete(r.id);
+    }
+  }
+
+  #failure(operation: StoreOperation, err: unknown, willRetry = false): StoreUnavailableError {
+    this.#errors.inc({ store: 'redis', operation });
+    return new StoreUnavailableError('redis', operation, err, willRetry);
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new Error('the counter store is closed');
+  }
+}

@@ -1,0 +1,187 @@
+// The embedded counter store: one gateway process, counters in memory, settled usage in a SQLite
+// file (WAL). Crash guarantee: settle() returns only after the usage is committed to the WAL, so a
+// crashed or killed process loses no settled spend (synchronous=NORMAL: an OS crash or power loss
+// may lose the commits since the last checkpoint). Reservations and in-flight slots live in memory
+// only: after a restart the requests they belonged to are gone too, so nothing stays held.
+// The file is opened with an exclusive lock: a second process gets a clear error instead of
+// silently keeping its own counts (several replicas need the Redis store).
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import type { Registry } from 'prom-client';
+import { type CounterPersistence, MemoryCounters, type SettledUsage } from './memory-counters.ts';
+import {
+  type ActualUsage,
+  type CounterStore,
+  DEFAULT_LEASE_MS,
+  type ReserveRequest,
+  type ReserveResult,
+  type StoreOperation,
+  StoreUnavailableError,
+  storeErrorCounter,
+} from './store.ts';
+
+export interface SqliteStoreOptions {
+  /** The database file, e.g. `<dataDir>/limits.sqlite`; its folder is created. */
+  path: string;
+  registry?: Registry;
+  leaseMs?: number;
+  /** Housekeeping period (expire leases, drop idle counters and expired rows). */
+  sweepIntervalMs?: number;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS totals (
+  id TEXT PRIMARY KEY,
+  value INTEGER NOT NULL,
+  expires_at INTEGER
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS window_buckets (
+  id TEXT NOT NULL,
+  bucket INTEGER NOT NULL,
+  value INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  PRIMARY KEY (id, bucket)
+) WITHOUT ROWID;
+`;
+
+class SqlitePersistence implements CounterPersistence {
+  readonly #db: DatabaseSync;
+  readonly #getTotal: StatementSync;
+  readonly #getWindow: StatementSync;
+  readonly #addTotal: StatementSync;
+  readonly #addBucket: StatementSync;
+  readonly #dropTotals: StatementSync;
+  readonly #dropBuckets: StatementSync;
+
+  constructor(db: DatabaseSync) {
+    this.#db = db;
+    this.#getTotal = db.prepare('SELECT value FROM totals WHERE id = ?');
+    this.#getWindow = db.prepare(
+      'SELECT bucket, value FROM window_buckets WHERE id = ? AND bucket > ? ORDER BY bucket',
+    );
+    this.#addTotal = db.prepare(
+      `INSERT INTO totals (id, value, expires_at) VALUES (?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET value = value + excluded.value, expires_at = excluded.expires_at`,
+    );
+    this.#addBucket = db.prepare(
+      `INSERT INTO window_buckets (id, bucket, value, expires_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (id, bucket) DO UPDATE SET value = value + excluded.value`,
+    );
+    this.#dropTotals = db.prepare('DELETE FROM totals WHERE expires_at IS NOT NULL AND expires_at < ?');
+    this.#dropBuckets = db.prepare('DELETE FROM window_buckets WHERE expires_at < ?');
+  }
+
+  loadTotal(id: string): number {
+    const row = this.#getTotal.get(id) as { value: number } | undefined;
+    return row ? row.value : 0;
+  }
+
+  loadWindow(id: string, afterBucket: number): { bucket: number; value: number }[] {
+    return this.#getWindow.all(id, afterBucket) as { bucket: number; value: number }[];
+  }
+
+  commit(usage: SettledUsage): void {
+    this.#db.exec('BEGIN');
+    try {
+      for (const t of usage.totals) this.#addTotal.run(t.id, t.delta, t.expiresAt);
+      for (const b of usage.buckets) this.#addBucket.run(b.id, b.bucket, b.delta, b.expiresAt);
+      this.#db.exec('COMMIT');
+    } catch (err) {
+      if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
+      throw err;
+    }
+  }
+
+  dropExpired(nowMs: number): void {
+    this.#dropTotals.run(nowMs);
+    this.#dropBuckets.run(nowMs);
+  }
+}
+
+export class SqliteCounterStore implements CounterStore {
+  readonly kind = 'sqlite';
+  readonly #db: DatabaseSync;
+  readonly #persistence: SqlitePersistence;
+  readonly #counters: MemoryCounters;
+  readonly #errors;
+  readonly #timer: NodeJS.Timeout;
+  #closed = false;
+
+  /** Opens (or creates) the database; throws when another process holds it. */
+  constructor(options: SqliteStoreOptions) {
+    mkdirSync(dirname(options.path), { recursive: true });
+    this.#db = new DatabaseSync(options.path);
+    try {
+      this.#db.exec('PRAGMA locking_mode = EXCLUSIVE');
+      this.#db.exec('PRAGMA journal_mode = WAL');
+      this.#db.exec('PRAGMA synchronous = NORMAL');
+      this.#db.exec(`BEGIN IMMEDIATE; ${SCHEMA} COMMIT;`);
+    } catch (err) {
+      this.#db.close();
+      if (/locked|busy/i.test(String((err as Error).message))) {
+        throw new Error(
+          `the limits database ${options.path} is in use by another process; ` +
+            'several gateway replicas need the redis counter store',
+          { cause: err },
+        );
+      }
+      throw err;
+    }
+    this.#persistence = new SqlitePersistence(this.#db);
+    this.#counters = new MemoryCounters(this.#persistence, options.leaseMs ?? DEFAULT_LEASE_MS);
+    this.#errors = storeErrorCounter(options.registry);
+    this.#timer = setInterval(() => this.#sweep(), options.sweepIntervalMs ?? 60_000);
+    this.#timer.unref();
+  }
+
+  async reserve(req: ReserveRequest): Promise<ReserveResult> {
+    return this.#guard('reserve', () => this.#counters.reserve(req));
+  }
+
+  async settle(reservationId: string, actual: ActualUsage): Promise<void> {
+    this.#guard('settle', () => this.#counters.settle(reservationId, actual));
+  }
+
+  async release(reservationId: string): Promise<void> {
+    this.#guard('release', () => this.#counters.release(reservationId));
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#timer);
+    this.#db.close();
+  }
+
+  /** Counters currently cached in memory (diagnostics). */
+  get cachedCounters(): number {
+    return this.#counters.size;
+  }
+
+  /** Runs housekeeping now (normally on a timer). */
+  sweep(): void {
+    this.#sweep();
+  }
+
+  #sweep(): void {
+    if (this.#closed) return;
+    try {
+      const nowMs = this.#counters.sweep();
+      this.#persistence.dropExpired(nowMs);
+    } catch {
+      this.#errors.inc({ store: 'sqlite', operation: 'sweep' });
+    }
+  }
+
+  #guard<T>(operation: StoreOperation, fn: () => T): T {
+    if (this.#closed) throw new Error('the counter store is closed');
+    try {
+      return fn();
+    } catch (err) {
+      if (err instanceof TypeError) throw err;
+      this.#errors.inc({ store: 'sqlite', operation });
+      throw new StoreUnavailableError('sqlite', operation, err);
+    }
+  }
+}

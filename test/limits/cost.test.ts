@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import {
+  actualCostMicroUsd,
+  microToUsd,
+  totalTokens,
+  usdToMicro,
+  worstCaseCostMicroUsd,
+} from '../../src/limits/index.ts';
+
+describe('money and cost', () => {
+  const price = { inputPerMTok: 3, outputPerMTok: 15, cachedInputPerMTok: 0.3 };
+
+  test('USD and micro-USD convert without drift', () => {
+    assert.equal(usdToMicro(0.1) + usdToMicro(0.2), usdToMicro(0.3));
+    assert.equal(usdToMicro(100), 100_000_000);
+    assert.equal(microToUsd(1_500_000), 1.5);
+    assert.throws(() => usdToMicro(Number.NaN), RangeError);
+  });
+
+  test('worst case prices every estimated input token and every allowed output token', () => {
+    // 10k input at $3/M = $0.03, 4k output at $15/M = $0.06.
+    assert.equal(
+      worstCaseCostMicroUsd(price, { estimatedInputTokens: 10_000, maxOutputTokens: 4_000 }),
+      90_000,
+    );
+  });
+
+  test('worst case rounds up so a reservation never undershoots', () => {
+    const cheap = { inputPerMTok: 0.075, outputPerMTok: 0.3 };
+    assert.equal(worstCaseCostMicroUsd(cheap, { estimatedInputTokens: 1, maxOutputTokens: 0 }), 1);
+    assert.equal(worstCaseCostMicroUsd(cheap, { estimatedInputTokens: 1_000, maxOutputTokens: 0 }), 75);
+  });
+
+  test('actual cost prices cached input at the cached rate', () => {
+    const usage = { inputTokens: 2_000, cachedInputTokens: 8_000, outputTokens: 1_000 };
+    // 2000×3 + 8000×0.3 + 1000×15 micro-USD.
+    assert.equal(actualCostMicroUsd(price, usage), 6_000 + 2_400 + 15_000);
+    assert.equal(totalTokens(usage), 11_000);
+  });
+
+  test('cached input costs the input price when no cached price is declared', () => {
+    const plain = { inputPerMTok: 2, outputPerMTok: 8 };
+    assert.equal(
+      actualCostMicroUsd(plain, { inputTokens: 0, cachedInputTokens: 1_000, outputTokens: 0 }),
+      2_000,
+    );
+  });
+
+  test('sums of many small costs are exact', () => {
+    const tiny = { inputPerMTok: 0.1, outputPerMTok: 0.2 };
+    let total = 0;
+    for (let i = 0; i < 10_000; i++) total += actualCostMicroUsd(tiny, { inputTokens: 10, outputTokens: 10 });
+    assert.equal(total, 30_000);
+  });
+
+  test('a negative price is refused', () => {
+    assert.throws(
+      () =>
+        worstCaseCostMicroUsd(
+          { inputPerMTok: -1, outputPerMTok: 1 },
+          { estimatedInputTokens: 1, maxOutputTokens: 1 },
+        ),
+      RangeError,
+    );
+  });
+});
