@@ -39,10 +39,22 @@ export class GitSource implements RevisionSource {
   }
 
   #client(): SimpleGit {
-    this.#git ??= simpleGit({
+    if (this.#git) return this.#git;
+    // The environment is the operator's (deploy keys via GIT_SSH_COMMAND, proxies, CA bundles,
+    // config paths), not input from a request, so it passes through; arguments stay checked.
+    const env = { ...process.env, GIT_TERMINAL_PROMPT: '0' };
+    this.#git = simpleGit({
       baseDir: this.#repoDir,
       timeout: { block: this.#opts.timeoutMs ?? 60_000 },
-    }).env({ ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: 'true' });
+      allowEnvironment: Object.keys(env),
+      unsafe: {
+        allowUnsafeSshCommand: true,
+        allowUnsafeAskPass: true,
+        allowUnsafeGitProxy: true,
+        allowUnsafeConfigPaths: true,
+        allowUnsafeConfigEnvCount: true,
+      },
+    }).env(env);
     return this.#git;
   }
 
