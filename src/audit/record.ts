@@ -1,0 +1,172 @@
+// The audit record (what one call leaves behind) and its canonical form, which is what the hash
+// chain covers. Changing the canonical form breaks verification of existing logs: extend the record,
+// never reorder or rename.
+import { createHash } from 'node:crypto';
+import type { GuardrailFinding, Surface } from '../policy/decision.ts';
+
+export type AuditOutcome = 'allowed' | 'denied' | 'blocked' | 'aborted' | 'error';
+
+export interface AuditDecision {
+  allow: boolean;
+  status: number;
+  code: string;
+  reasons: string[];
+}
+
+export interface AuditRecord {
+  requestId: string;
+  /** ISO-8601 time the call arrived. */
+  time: string;
+  /** Virtual key id (the name in the policy), never the key itself; null when unauthenticated. */
+  keyId: string | null;
+  owner: string | null;
+  team: string | null;
+  /** Agent session id, e.g. `x-claude-code-session-id` or Codex's session id. */
+  session?: string;
+  userAgent?: string;
+  surface: Surface;
+  provider: string;
+  model: string;
+  stream: boolean;
+  tokens: { input: number; output: number; cached: number };
+  costUsd: number;
+  outcome: AuditOutcome;
+  /** Null when the call failed before the policy was asked (e.g. an unreadable body). */
+  decision: AuditDecision | null;
+  /** Kinds and locations only: the matched text is never part of a finding. */
+  findings: GuardrailFinding[];
+  tools: {
+    /** Declared tools removed before forwarding. */
+    stripped: string[];
+    /** Tool calls refused by the tool scope. */
+    deniedCalls: string[];
+  };
+  /** Set for MCP calls. */
+  mcp?: { server: string; tool: string };
+  latency: { totalMs: number; upstreamMs: number; gatewayMs: number };
+  /** Git commit SHA of the policy that decided the call. */
+  policyRevision: string;
+  /** Which gateway replica handled the call. */
+  instance: string;
+  /** A short machine-readable code when outcome is `error` or `aborted`; never a raw upstream message. */
+  errorCode?: string;
+  /**
+   * Request and response text, present only when the policy turns content logging on. The caller
+   * guarantees it is already redacted: the audit log stores it as given.
+   */
+  content?: { request?: string; response?: string };
+}
+
+/** One stored record with its place in the hash chain. `json` is the canonical record text. */
+export interface AuditEntry {
+  seq: number;
+  prevHash: string;
+  hash: string;
+  json: string;
+}
+
+/** What the first record chains to. */
+export const GENESIS_HASH = '0'.repeat(64);
+
+const str = (v: unknown): string => (v == null ? '' : String(v));
+const strOrNull = (v: unknown): string | null => (v == null ? null : String(v));
+const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
+const strings = (v: unknown): string[] => (Array.isArray(v) ? v.map(str) : []);
+
+function finding(f: GuardrailFinding): GuardrailFinding {
+  // Field by field, so that nothing a detector attached at runtime (such as the match) is stored.
+  return {
+    action: f.action,
+    chain: str(f.chain),
+    fingerprint: str(f.fingerprint),
+    path: str(f.path),
+    rule: str(f.rule),
+    stage: f.stage,
+    step: num(f.step),
+    type: str(f.type),
+  };
+}
+
+/**
+ * The record as stored: exactly the documented fields, coerced to their types. Unknown properties
+ * are dropped, which keeps stray data (a finding's match, a header bag) out of the log. Never throws.
+ *
+ * Keys are created in canonical (sorted) order at every level, so `JSON.stringify` of the result
+ * is its canonical JSON, several times faster than sorting at serialization time.
+ */
+export function normalizeRecord(r: AuditRecord): AuditRecord {
+  const out: Partial<AuditRecord> = {};
+  if (r.content) {
+    const content: { request?: string; response?: string } = {};
+    if (r.content.request != null) content.request = str(r.content.request);
+    if (r.content.response != null) content.response = str(r.content.response);
+    out.content = content;
+  }
+  out.costUsd = num(r.costUsd);
+  out.decision = r.decision
+    ? {
+        allow: r.decision.allow === true,
+        code: str(r.decision.code),
+        reasons: strings(r.decision.reasons),
+        status: num(r.decision.status),
+      }
+    : null;
+  if (r.errorCode != null) out.errorCode = str(r.errorCode);
+  out.findings = Array.isArray(r.findings) ? r.findings.map(finding) : [];
+  out.instance = str(r.instance);
+  out.keyId = strOrNull(r.keyId);
+  out.latency = {
+    gatewayMs: num(r.latency?.gatewayMs),
+    totalMs: num(r.latency?.totalMs),
+    upstreamMs: num(r.latency?.upstreamMs),
+  };
+  if (r.mcp) out.mcp = { server: str(r.mcp.server), tool: str(r.mcp.tool) };
+  out.model = str(r.model);
+  out.outcome = r.outcome;
+  out.owner = strOrNull(r.owner);
+  out.policyRevision = str(r.policyRevision);
+  out.provider = str(r.provider);
+  out.requestId = str(r.requestId);
+  if (r.session != null) out.session = str(r.session);
+  out.stream = r.stream === true;
+  out.surface = r.surface;
+  out.team = strOrNull(r.team);
+  out.time = normalizeTime(r.time);
+  out.tokens = { cached: num(r.tokens?.cached), input: num(r.tokens?.input), output: num(r.tokens?.output) };
+  out.tools = { deniedCalls: strings(r.tools?.deniedCalls), stripped: strings(r.tools?.stripped) };
+  if (r.userAgent != null) out.userAgent = str(r.userAgent);
+  return out as AuditRecord;
+}
+
+function normalizeTime(t: unknown): string {
+  const ms = typeof t === 'string' ? Date.parse(t) : Number.NaN;
+  return Number.isNaN(ms) ? str(t) : new Date(ms).toISOString();
+}
+
+/**
+ * JSON with object keys sorted (by UTF-16 code units) at every level, no whitespace, undefined
+ * members omitted: the same value always serializes to the same bytes. The stored text of a record
+ * is `JSON.stringify(normalizeRecord(r))`, which equals `canonicalJson` of it.
+ */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value))
+    return `[${value.map((v) => (v === undefined ? 'null' : canonicalJson(v))).join(',')}]`;
+  const obj = value as Record<string, unknown>;
+  const parts: string[] = [];
+  for (const k of Object.keys(obj).sort()) {
+    if (obj[k] === undefined) continue;
+    parts.push(`${JSON.stringify(k)}:${canonicalJson(obj[k])}`);
+  }
+  return `{${parts.join(',')}}`;
+}
+
+/** `sha256(prevHash || json)`: the lowercase hex previous hash, then the canonical JSON, both UTF-8. */
+export function chainHash(prevHash: string, json: string): string {
+  return createHash('sha256').update(prevHash).update(json).digest('hex');
+}
+
+/** The line a sink or `query --json` emits for an entry: `{"seq","prevHash","hash","record"}`. */
+export function entryLine(e: AuditEntry): string {
+  return `{"seq":${e.seq},"prevHash":"${e.prevHash}","hash":"${e.hash}","record":${e.json}}`;
+}
