@@ -28,6 +28,14 @@ const commands: Record<string, CommandEntry> = {
     summary: 'evaluate one decision input against the policy',
     load: async () => (await import('./policy.ts')).evaluate,
   },
+  'audit verify': {
+    summary: 'check the audit log: hash chain, sequence and checkpoint',
+    load: async () => (await import('./audit.ts')).verify,
+  },
+  'audit query': {
+    summary: 'filter audit records by key, team, model, outcome, time',
+    load: async () => (await import('./audit.ts')).query,
+  },
   'policy diff': {
     summary: 'what a policy change does, in words, with risky changes flagged',
     load: async () => (await import('./policy-diff.ts')).diff,
