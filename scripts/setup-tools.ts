@@ -1,7 +1,7 @@
-// Makes a fresh machine ready: the pinned OPA (required) and Regal (best effort), and, with
+// Makes a fresh machine ready: the pinned OPA (required), Regal and actionlint (best effort), and, with
 // --with-redis, a redis-server binary for the distributed-store tests.
 import { spawnSync } from 'node:child_process';
-import { ensureTool, findTool, OPA, REGAL, ToolMissingError } from '../src/toolchain/tools.ts';
+import { ACTIONLINT, ensureTool, findTool, OPA, REGAL, ToolMissingError } from '../src/toolchain/tools.ts';
 
 const log = (line: string) => process.stderr.write(`[setup] ${line}\n`);
 
@@ -25,6 +25,16 @@ async function main(): Promise<number> {
       log(
         '`portcullis policy lint` will run opa check --strict and opa fmt, and say that Regal was skipped.',
       );
+    }
+  }
+  if (findTool(ACTIONLINT)) {
+    log(`actionlint: ${findTool(ACTIONLINT)}`);
+  } else if (!process.env.PORTCULLIS_SKIP_ACTIONLINT_INSTALL) {
+    try {
+      log(`actionlint: ${await ensureTool(ACTIONLINT, log)}`);
+    } catch (err) {
+      log(`actionlint is optional: ${(err as Error).message.split('\n')[0]}`);
+      log('the workflow lint test will be skipped.');
     }
   }
   if (process.argv.includes('--with-redis')) ensureRedis();

@@ -8,7 +8,7 @@ export const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)
 export const TOOLS_BIN = join(REPO_ROOT, '.tools', 'bin');
 
 export interface ToolSpec {
-  name: 'opa' | 'regal';
+  name: 'opa' | 'regal' | 'actionlint';
   envVar: string;
   module: string;
   version: string;
@@ -31,6 +31,15 @@ export const REGAL: ToolSpec = {
   module: 'github.com/open-policy-agent/regal',
   version: 'v0.38.1',
   versionArgs: ['version'],
+};
+
+// Lints GitHub Actions workflows (this repository's and those `portcullis init` writes); optional.
+export const ACTIONLINT: ToolSpec = {
+  name: 'actionlint',
+  envVar: 'ACTIONLINT_PATH',
+  module: 'github.com/rhysd/actionlint/cmd/actionlint',
+  version: 'v1.7.12',
+  versionArgs: ['-version'],
 };
 
 function isExecutable(path: string): boolean {
