@@ -75,46 +75,69 @@ export interface Gateway {
       contentLogging?: boolean;
       /**
        * Where audit records are also sent.
+       *
+       * Items: A copy of every audit record, in hash-chain order, for a SIEM. Delivery resumes from where it stopped, so an outage loses nothing.
        */
       sinks?: {
         type: 'jsonl' | 'http';
         /**
-         * jsonl: file path.
+         * Stable name for metrics and the delivery cursor; derived when absent.
+         */
+        name?: string;
+        /**
+         * jsonl: file path, relative to the data directory.
          */
         path?: string;
         /**
-         * jsonl: rotate after this size.
+         * jsonl: rotate before the file passes this size (0: never).
          */
         maxBytes?: number;
+        /**
+         * jsonl: also rotate when the UTC day changes.
+         */
+        daily?: boolean;
         /**
          * jsonl: rotated files kept.
          */
         keep?: number;
         /**
-         * http: collector URL.
+         * http: collector URL (no credentials in the URL).
          */
         url?: string;
         /**
-         * http: headers, values by reference.
+         * http: request headers, values from environment variables.
          */
         headers?: {
-          /**
-           * Where a secret comes from. The policy names the place, never the secret itself.
-           */
           [k: string]:
             | {
+                fromEnv: string;
                 /**
-                 * Name of an environment variable of the gateway process.
+                 * Text before the value, e.g. 'Bearer '.
                  */
-                fromEnv?: string;
-                /**
-                 * Path of a file holding the secret (e.g. a mounted Kubernetes secret).
-                 */
-                fromFile?: string;
+                prefix?: string;
               }
             | undefined;
         };
+        /**
+         * http: records per POST.
+         */
         batchSize?: number;
+        /**
+         * http: timeout per POST.
+         */
+        timeoutMs?: number;
+        /**
+         * http: body format.
+         */
+        format?: 'ndjson' | 'json';
+        /**
+         * First retry delay, doubled per failure.
+         */
+        retryBaseMs?: number;
+        /**
+         * Longest retry delay.
+         */
+        retryMaxMs?: number;
       }[];
     };
   };
