@@ -2,7 +2,7 @@
 // chain covers. Changing the canonical form breaks verification of existing logs: extend the record,
 // never reorder or rename.
 import { createHash } from 'node:crypto';
-import type { GuardrailFinding, Surface } from '../policy/decision.ts';
+import type { AuthStatus, GuardrailFinding, Surface } from '../policy/decision.ts';
 
 export type AuditOutcome = 'allowed' | 'denied' | 'blocked' | 'aborted' | 'error';
 
@@ -55,6 +55,15 @@ export interface AuditRecord {
    * guarantees it is already redacted: the audit log stores it as given.
    */
   content?: { request?: string; response?: string };
+  /** The request facts the decision used, so `portcullis policy replay` can decide the call again. */
+  facts?: AuditRequestFacts;
+}
+
+export interface AuditRequestFacts {
+  /** Tool names the request declared. */
+  tools: string[];
+  sizes: { bodyBytes: number; estimatedInputTokens: number; maxOutputTokens: number };
+  authStatus: AuthStatus;
 }
 
 /** One stored record with its place in the hash chain. `json` is the canonical record text. */
@@ -112,6 +121,18 @@ export function normalizeRecord(r: AuditRecord): AuditRecord {
       }
     : null;
   if (r.errorCode != null) out.errorCode = str(r.errorCode);
+  if (r.facts) {
+    // Keys in sorted order, like every other object here (see canonicalJson).
+    out.facts = {
+      authStatus: r.facts.authStatus,
+      sizes: {
+        bodyBytes: num(r.facts.sizes?.bodyBytes),
+        estimatedInputTokens: num(r.facts.sizes?.estimatedInputTokens),
+        maxOutputTokens: num(r.facts.sizes?.maxOutputTokens),
+      },
+      tools: strings(r.facts.tools),
+    };
+  }
   out.findings = Array.isArray(r.findings) ? r.findings.map(finding) : [];
   out.instance = str(r.instance);
   out.keyId = strOrNull(r.keyId);
