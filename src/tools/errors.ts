@@ -1,0 +1,70 @@
+// What the caller receives when the model called a tool its key may not use: an error in the
+// surface's own format, as a whole response body or as the SSE event that ends a stream.
+import type { Surface } from '../policy/decision.ts';
+
+export const DENIED_TOOL_CODE = 'tool_not_allowed';
+export const DENIED_TOOL_STATUS = 403;
+
+export interface DeniedToolOptions {
+  /** The key's tool scope, named in the message. */
+  scope?: string;
+  /** Responses API: the next `sequence_number` of the stream. */
+  sequenceNumber?: number;
+}
+
+export function deniedToolMessage(tool: string, options: DeniedToolOptions = {}): string {
+  const scope = options.scope ? ` (${options.scope})` : '';
+  return (
+    `Portcullis stopped this response: the model called the tool ${tool}, which your tool scope${scope} does not allow. ` +
+    'The tool was not offered to the model; ask your platform team to widen the scope if you need it.'
+  );
+}
+
+/** Non-streaming: the JSON error body to send with status 403 instead of the model's response. */
+export function deniedToolErrorBody(
+  surface: Surface,
+  tool: string,
+  options: DeniedToolOptions = {},
+): unknown {
+  const message = deniedToolMessage(tool, options);
+  switch (surface) {
+    case 'anthropic.messages':
+      return { type: 'error', error: { type: 'permission_error', message } };
+    case 'gemini.generate':
+      return { error: { code: DENIED_TOOL_STATUS, message, status: 'PERMISSION_DENIED' } };
+    default:
+      return { error: { message, type: 'permission_error', param: null, code: DENIED_TOOL_CODE } };
+  }
+}
+
+/** Streaming: the SSE bytes of the error event that ends the stream on this surface. */
+export function deniedToolErrorEvent(
+  surface: Surface,
+  tool: string,
+  options: DeniedToolOptions = {},
+): Uint8Array {
+  const message = deniedToolMessage(tool, options);
+  let text: string;
+  switch (surface) {
+    case 'anthropic.messages':
+      text = `event: error\ndata: ${JSON.stringify(deniedToolErrorBody(surface, tool, options))}\n\n`;
+      break;
+    case 'openai.responses': {
+      // The Responses `error` event; the nested `error` makes the OpenAI SDKs raise it as an APIError.
+      const event = {
+        type: 'error',
+        code: DENIED_TOOL_CODE,
+        message,
+        param: null,
+        sequence_number: options.sequenceNumber ?? 0,
+        error: { type: 'permission_error', code: DENIED_TOOL_CODE, message },
+      };
+      text = `event: error\ndata: ${JSON.stringify(event)}\n\n`;
+      break;
+    }
+    default:
+      // OpenAI chat and Gemini streams carry errors as a data-only event with an `error` object.
+      text = `data: ${JSON.stringify(deniedToolErrorBody(surface, tool, options))}\n\n`;
+  }
+  return new TextEncoder().encode(text);
+}
