@@ -47,6 +47,14 @@ export class GitSource implements RevisionSource {
       baseDir: this.#repoDir,
       timeout: { block: this.#opts.timeoutMs ?? 60_000 },
       allowEnvironment: Object.keys(env),
+      // Any non-zero exit is a failure; by default simple-git lets a silent one (an unsigned commit
+      // under verify-commit) pass.
+      errors: (error, result) => {
+        if (error || result.exitCode === 0) return error;
+        return new Error(
+          Buffer.concat(result.stdErr).toString('utf8') || `git exited with ${result.exitCode}`,
+        );
+      },
       unsafe: {
         allowUnsafeSshCommand: true,
         allowUnsafeAskPass: true,
