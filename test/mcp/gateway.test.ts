@@ -117,6 +117,16 @@ describe('MCP gateway: a real client, fastify, a stdio and an HTTP upstream', ()
     assert.deepEqual(Object.keys(readNote?.inputSchema.properties ?? {}), ['name']);
   });
 
+  test('the example docs server from policies/ works from the repository root under the read-only scope', async () => {
+    const bob = await connect(keys.member);
+    const names = (await bob.listTools()).tools.map((t) => t.name).filter((n) => n.startsWith('docs__'));
+    assert.deepEqual(names.sort(), ['docs__list_docs', 'docs__read_doc', 'docs__search_docs']);
+    const hits = text(await call(bob, 'docs__search_docs', { query: 'claude mcp add' }));
+    assert.match(hits, /^docs\/mcp\.md:\d+: claude mcp add --transport http portcullis/m);
+    const outside = await call(bob, 'docs__read_doc', { path: '../package.json' });
+    assert.equal(outside.isError, true);
+  });
+
   test('an out-of-scope call is refused as a tool error naming the key and scope, and never reaches upstream', async () => {
     const bob = await connect(keys.member);
     const r = await call(bob, 'notes__write_note', { name: 'evil', text: 'x' });
