@@ -75,6 +75,22 @@ describe('git policy sync', () => {
     }
   });
 
+  test('a tag ref serves the tagged commit, not the branch head', async () => {
+    const repo = policyRepo();
+    const tagged = repo.change('keys/app-dev.yaml', setBobBudget(111), 'Release 1');
+    git(repo.work, 'tag', '-a', 'v1', '-m', 'v1');
+    git(repo.work, 'push', '--quiet', 'origin', 'v1');
+    repo.change('keys/app-dev.yaml', setBobBudget(222), 'After the release');
+    const { m, holder } = manager(repo.remote, { source: { kind: 'git', url: repo.remote, ref: 'v1' } });
+    await m.start();
+    try {
+      assert.equal(holder.current()?.revision, tagged);
+      assert.equal(bobMonthly(holder), 111);
+    } finally {
+      await m.stop();
+    }
+  });
+
   test('a policy in a subdirectory of the repository is served', async () => {
     const repo = policyRepo('policy');
     const { m, holder } = manager(repo.remote, {
