@@ -28,11 +28,9 @@ export async function openPolicyRepo(policyDir: string, cwd: string = process.cw
 
 /** The full commit SHA a revision names; throws a readable error for an unknown revision. */
 export async function resolveRevision(repo: PolicyRepo, rev: string): Promise<string> {
-  try {
-    return (await repo.git.revparse(['--verify', '--quiet', `${rev}^{commit}`])).trim();
-  } catch {
-    throw new Error(`unknown git revision '${rev}' in ${repo.root}`);
-  }
+  const sha = await repo.git.revparse(['--verify', '--quiet', `${rev}^{commit}`]).catch(() => '');
+  if (!/^[0-9a-f]{40,64}$/.test(sha.trim())) throw new Error(`unknown git revision '${rev}' in ${repo.root}`);
+  return sha.trim();
 }
 
 /** Extracts the policy directory at `sha` into `into`; false when the revision has no such directory. */
