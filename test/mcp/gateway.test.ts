@@ -45,6 +45,8 @@ describe('MCP gateway: a real client, fastify, a stdio and an HTTP upstream', ()
   let app: FastifyInstance;
   let gateway: McpGateway;
   let snapshot: Snapshot;
+  let policyDir: string;
+  let cacheDir: string;
   let url: URL;
   let keys: ReturnType<typeof examplePolicyCopy>['keys'];
   let tracker: Awaited<ReturnType<typeof startTrackerServer>>;
@@ -67,10 +69,9 @@ describe('MCP gateway: a real client, fastify, a stdio and an HTTP upstream', ()
     const copy = examplePolicyCopy();
     keys = copy.keys;
     writeFileSync(join(copy.dir, 'mcp-test-servers.yaml'), mcpServersYaml(tracker.url));
-    snapshot = await buildSnapshot({
-      dir: copy.dir,
-      cacheDir: mkdtempSync(join(tmpdir(), 'portcullis-cache-')),
-    });
+    policyDir = copy.dir;
+    cacheDir = mkdtempSync(join(tmpdir(), 'portcullis-cache-'));
+    snapshot = await buildSnapshot({ dir: policyDir, cacheDir });
     gateway = createMcpGateway({
       getSnapshot: () => snapshot,
       audit: (e) => audit.push(e),
@@ -229,5 +230,23 @@ describe('MCP gateway: a real client, fastify, a stdio and an HTTP upstream', ()
 
     const again = Number.parseInt(text(await call(alice, 'notes__get_pid')), 10);
     assert.ok(again > 0 && again !== pid, 'a fresh server process answers');
+  });
+
+  test('a new policy snapshot gets fresh upstreams and the old ones are stopped', async () => {
+    const alice = await connect(keys.principal);
+    const oldPid = Number.parseInt(text(await call(alice, 'notes__get_pid')), 10);
+    snapshot = await buildSnapshot({ dir: policyDir, cacheDir });
+    const newPid = Number.parseInt(text(await call(alice, 'notes__get_pid')), 10);
+    assert.notEqual(newPid, oldPid);
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    while (alive(oldPid)) await sleep(20);
+    assert.equal(audit.findLast((e) => e.tool === 'get_pid')?.revision, snapshot.revision);
   });
 });
