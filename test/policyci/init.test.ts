@@ -106,6 +106,7 @@ describe('portcullis init', () => {
     const bad = join(dir, 'bad.yml');
     writeFileSync(
       bad,
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a GitHub Actions expression, not JavaScript
       'on: push\njobs:\n  x:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ github.nope }}\n',
     );
     const r = spawnSync(actionlint as string, ['-no-color', bad], { encoding: 'utf8' });
