@@ -1,0 +1,70 @@
+// Virtual-key authentication: find the presented key, hash it, look the digest up in the snapshot.
+import { hash, timingSafeEqual } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { AuthStatus, KeyFacts } from '../policy/decision.ts';
+import type { ResolvedKey, Snapshot } from '../policy/snapshot.ts';
+
+/** The credential a client presents, in the places the three SDKs put it. */
+export function presentedKey(headers: IncomingHttpHeaders, queryKey: string | undefined): string | undefined {
+  const auth = headers.authorization;
+  if (auth !== undefined) {
+    const space = auth.indexOf(' ');
+    if (space > 0 && auth.slice(0, space).toLowerCase() === 'bearer') {
+      const token = auth.slice(space + 1).trim();
+      if (token !== '') return token;
+    }
+  }
+  const apiKey = headers['x-api-key'];
+  if (typeof apiKey === 'string' && apiKey !== '') return apiKey;
+  const goog = headers['x-goog-api-key'];
+  if (typeof goog === 'string' && goog !== '') return goog;
+  return queryKey !== undefined && queryKey !== '' ? queryKey : undefined;
+}
+
+export interface AuthResult {
+  status: AuthStatus;
+  key: ResolvedKey | null;
+}
+
+const MISSING: AuthResult = { status: 'missing', key: null };
+const UNKNOWN: AuthResult = { status: 'unknown', key: null };
+
+function storedDigest(h: string): string {
+  return h.startsWith('sha256:') ? h.slice(7) : h;
+}
+
+export function authenticate(snapshot: Snapshot, presented: string | undefined, nowMs: number): AuthResult {
+  if (presented === undefined) return MISSING;
+  const digest = hash('sha256', presented, 'hex');
+  const key = snapshot.keysByHash.get(digest) ?? snapshot.keysByHash.get(`sha256:${digest}`);
+  if (key === undefined) return UNKNOWN;
+  // The map lookup is on a digest, not the secret; compare the digests in constant time all the same.
+  const stored = Buffer.from(storedDigest(key.hash), 'hex');
+  const given = Buffer.from(digest, 'hex');
+  if (stored.length !== given.length || !timingSafeEqual(stored, given)) return UNKNOWN;
+  if (key.disabled) return { status: 'disabled', key };
+  if (key.expiresAt !== undefined && key.expiresAt <= nowMs) return { status: 'expired', key };
+  return { status: 'ok', key };
+}
+
+const factsCache = new WeakMap<ResolvedKey, KeyFacts>();
+
+/** The key as the policy sees it (never its hash); cached per resolved key, which is immutable. */
+export function keyFacts(key: ResolvedKey): KeyFacts {
+  let facts = factsCache.get(key);
+  if (facts === undefined) {
+    facts = {
+      id: key.id,
+      owner: key.owner,
+      team: key.team,
+      teams: key.teams,
+      providers: key.providers,
+      models: key.models,
+      toolScope: key.toolScope,
+      guardrailChain: key.guardrailChain,
+      labels: key.labels,
+    };
+    factsCache.set(key, facts);
+  }
+  return facts;
+}

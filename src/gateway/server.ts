@@ -1,0 +1,220 @@
+// The gateway's HTTP server: fastify with the inference routes, a body reader bounded by the active
+// policy's maxRequestBytes, errors in each API's own format, and the operational endpoints.
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  LogController,
+} from 'fastify';
+import type { Logger } from 'pino';
+import type { Snapshot } from '../policy/snapshot.ts';
+import type { PipelineHooks } from './context.ts';
+import { sendError } from './errors.ts';
+import { createLogger, safeUrl } from './logger.ts';
+import { registerOps } from './ops.ts';
+import { Pipeline } from './pipeline.ts';
+import { API_PREFIXES, apiForUrl, ROUTES, type RouteSpec } from './routes.ts';
+import { SnapshotHolder } from './snapshot-holder.ts';
+import { Upstreams, type UpstreamsOptions } from './upstream.ts';
+import { UsageBus } from './usage-events.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The snapshot this request started with (null before the first one is active). */
+    snapshot: Snapshot | null;
+  }
+}
+
+/** Used for maxRequestBytes before any snapshot is active (requests are refused then anyway). */
+const DEFAULT_MAX_REQUEST_BYTES = 32 * 1024 * 1024;
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export interface GatewayOptions {
+  holder?: SnapshotHolder;
+  hooks?: PipelineHooks;
+  usage?: UsageBus;
+  logger?: Logger;
+  /** Used when no logger is given. */
+  logLevel?: string;
+  upstreams?: UpstreamsOptions;
+}
+
+export interface Gateway {
+  app: FastifyInstance;
+  holder: SnapshotHolder;
+  usage: UsageBus;
+  pipeline: Pipeline;
+  log: Logger;
+  /** Listen and return the base URL (`http://host:port`). */
+  listen(port: number, host?: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+class HttpError extends Error {
+  readonly statusCode: number;
+  readonly code: string;
+  constructor(statusCode: number, code: string, message: string) {
+    super(message);
+    this.statusCode = statusCode;
+    this.code = code;
+  }
+}
+
+function genReqId(req: IncomingMessage): string {
+  const given = req.headers['x-request-id'];
+  return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+}
+
+/** Reads the whole body as a Buffer, refusing it (413) past the active policy's limit. */
+function readBody(
+  request: FastifyRequest,
+  payload: IncomingMessage,
+  done: (err: Error | null, body?: Buffer) => void,
+) {
+  const max = request.snapshot?.gateway.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
+  const tooLarge = () =>
+    new HttpError(
+      413,
+      'request_too_large',
+      `Portcullis: the request body is larger than this gateway accepts (${max} bytes).`,
+    );
+  const declared = Number(request.headers['content-length']);
+  if (declared > max) {
+    payload.resume();
+    done(tooLarge());
+    return;
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let failed = false;
+  payload.on('data', (chunk: Buffer) => {
+    if (failed) return;
+    size += chunk.length;
+    if (size > max) {
+      failed = true;
+      chunks.length = 0;
+      done(tooLarge());
+      return;
+    }
+    chunks.push(chunk);
+  });
+  payload.on('end', () => {
+    if (!failed) done(null, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
+  });
+  payload.on('error', (err) => {
+    if (!failed) {
+      failed = true;
+      done(err);
+    }
+  });
+}
+
+function routeApi(request: FastifyRequest): RouteSpec['api'] {
+  const cfg = request.routeOptions.config as { api?: RouteSpec['api'] } | undefined;
+  return cfg?.api ?? apiForUrl(request.url);
+}
+
+export function createGateway(opts: GatewayOptions = {}): Gateway {
+  const log = opts.logger ?? createLogger(opts.logLevel ?? 'info');
+  const holder = opts.holder ?? new SnapshotHolder();
+  const usage =
+    opts.usage ?? new UsageBus((err) => log.error({ err: (err as Error).message }, 'usage listener failed'));
+  const upstreams = new Upstreams(opts.upstreams);
+  const pipeline = new Pipeline({ hooks: opts.hooks ?? {}, usage, upstreams, log });
+  const startedAt = Date.now();
+
+  const app = Fastify({
+    loggerInstance: log as unknown as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    genReqId,
+    requestIdHeader: false,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    routerOptions: { maxParamLength: 300 },
+  });
+
+  app.decorateRequest('snapshot', null);
+  app.addHook('onRequest', (request, reply, done) => {
+    request.snapshot = holder.current() ?? null;
+    reply.header('x-request-id', request.id);
+    done();
+  });
+
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', readBody);
+
+  app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    const api = routeApi(request);
+    const status =
+      err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    if (err instanceof HttpError) return sendError(reply, api, err.statusCode, err.message, err.code);
+    if (status === 415) {
+      return sendError(
+        reply,
+        api,
+        415,
+        'Portcullis: send the request body as JSON.',
+        'unsupported_media_type',
+      );
+    }
+    if (status === 500) {
+      log.error({ reqId: request.id, url: safeUrl(request.url), err: err.message }, 'request failed');
+      return sendError(
+        reply,
+        api,
+        500,
+        `Portcullis: internal error (request ${request.id}).`,
+        'internal_error',
+      );
+    }
+    return sendError(
+      reply,
+      api,
+      status,
+      `Portcullis could not read the request: ${err.message}`,
+      'bad_request',
+    );
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0].slice(0, 200);
+    sendError(
+      reply,
+      apiForUrl(request.url),
+      404,
+      `Portcullis does not serve ${request.method} ${path}.`,
+      'not_found',
+    );
+  });
+
+  registerOps(app, holder, startedAt);
+  for (const route of ROUTES) {
+    const handler = (request: FastifyRequest, reply: FastifyReply) => pipeline.handle(route, request, reply);
+    const config = { api: route.api };
+    app.route({ method: route.method, url: route.path, handler, config });
+    app.route({ method: route.method, url: API_PREFIXES[route.api] + route.path, handler, config });
+  }
+
+  return {
+    app,
+    holder,
+    usage,
+    pipeline,
+    log,
+    async listen(port: number, host = '127.0.0.1'): Promise<string> {
+      await app.listen({ port, host });
+      const addr = app.server.address();
+      if (addr === null || typeof addr === 'string') throw new Error('gateway is not listening on TCP');
+      const h = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+      return `http://${h}:${addr.port}`;
+    },
+    async close(): Promise<void> {
+      await app.close();
+      await upstreams.close();
+    },
+  };
+}

@@ -1,0 +1,152 @@
+// Anthropic wire format: Messages (as Claude Code calls it) and count_tokens.
+import type { Surface } from '../policy/decision.ts';
+import type { SseEvent } from './sse.ts';
+import { parseJson, SseUsageTracker } from './tracker.ts';
+import {
+  isObject,
+  num,
+  type PathFacts,
+  type ProviderAdapter,
+  type RequestFacts,
+  type StreamTracker,
+  type TokenUsage,
+} from './types.ts';
+
+function errorType(status: number): string {
+  switch (status) {
+    case 401:
+      return 'authentication_error';
+    case 402:
+      return 'billing_error';
+    case 403:
+      return 'permission_error';
+    case 404:
+      return 'not_found_error';
+    case 413:
+      return 'request_too_large';
+    case 429:
+      return 'rate_limit_error';
+    case 504:
+      return 'timeout_error';
+    case 529:
+      return 'overloaded_error';
+    default:
+      return status >= 500 ? 'api_error' : 'invalid_request_error';
+  }
+}
+
+/** Applies the fields an Anthropic usage object carries onto `into` (message_delta carries a subset). */
+function applyUsage(into: TokenUsage, u: Record<string, unknown>): void {
+  if ('input_tokens' in u) into.inputTokens = num(u.input_tokens);
+  if ('cache_read_input_tokens' in u) into.cachedInputTokens = num(u.cache_read_input_tokens);
+  if ('cache_creation_input_tokens' in u) into.cacheWriteTokens = num(u.cache_creation_input_tokens);
+  if ('output_tokens' in u) into.outputTokens = num(u.output_tokens);
+}
+
+export function anthropicUsage(u: unknown): TokenUsage | null {
+  if (!isObject(u)) return null;
+  const usage: TokenUsage = { inputTokens: 0, cachedInputTokens: 0, cacheWriteTokens: 0, outputTokens: 0 };
+  applyUsage(usage, u);
+  return usage;
+}
+
+class MessagesTracker extends SseUsageTracker {
+  constructor() {
+    super(false);
+  }
+  protected onEvent(ev: SseEvent): boolean {
+    const msg = parseJson(ev.data);
+    if (!isObject(msg)) return true;
+    switch (msg.type) {
+      case 'content_block_delta': {
+        const d = msg.delta;
+        if (isObject(d)) {
+          const text = d.text ?? d.thinking ?? d.partial_json;
+          if (typeof text === 'string') this.textChars += text.length;
+        }
+        break;
+      }
+      case 'message_start':
+        if (isObject(msg.message) && isObject(msg.message.usage))
+          applyUsage(this.reported, msg.message.usage);
+        break;
+      case 'message_delta':
+        // Counts here are cumulative for the whole message.
+        if (isObject(msg.usage)) {
+          applyUsage(this.reported, msg.usage);
+          if ('output_tokens' in msg.usage) this.outputReported = true;
+        }
+        break;
+    }
+    return true;
+  }
+}
+
+function toolName(t: unknown): string | undefined {
+  return isObject(t) && typeof t.name === 'string' ? t.name : undefined;
+}
+
+export const anthropicAdapter: ProviderAdapter = {
+  api: 'anthropic',
+  defaultHeaders: { 'anthropic-version': '2023-06-01' },
+
+  authHeaders(credential: string): Record<string, string> {
+    return { 'x-api-key': credential };
+  },
+
+  requestFacts(surface: Surface, body: Record<string, unknown>, _path: PathFacts): RequestFacts {
+    const tools: string[] = [];
+    if (Array.isArray(body.tools)) {
+      for (const t of body.tools) {
+        const n = toolName(t);
+        if (n !== undefined) tools.push(n);
+      }
+    }
+    const counting = surface === 'anthropic.count_tokens';
+    const max = body.max_tokens;
+    return {
+      model: typeof body.model === 'string' ? body.model : '',
+      stream: !counting && body.stream === true,
+      tools,
+      maxOutputTokens: counting ? 0 : typeof max === 'number' && max >= 0 ? max : undefined,
+    };
+  },
+
+  requestUsageReporting(): boolean {
+    return false;
+  },
+
+  stripTools(_surface: Surface, body: Record<string, unknown>, names: readonly string[]): boolean {
+    const tools = body.tools;
+    if (!Array.isArray(tools)) return false;
+    const kept = tools.filter((t) => {
+      const n = toolName(t);
+      return n === undefined || !names.includes(n);
+    });
+    if (kept.length === tools.length) return false;
+    const choice = body.tool_choice;
+    if (kept.length === 0) {
+      delete body.tools;
+      if (isObject(choice) && choice.type !== 'none') delete body.tool_choice;
+    } else {
+      body.tools = kept;
+      if (isObject(choice) && typeof choice.name === 'string' && names.includes(choice.name)) {
+        delete body.tool_choice;
+      }
+    }
+    return true;
+  },
+
+  usageFromJson(surface: Surface, body: unknown): TokenUsage | null {
+    if (surface === 'anthropic.count_tokens' || !isObject(body)) return null;
+    return anthropicUsage(body.usage);
+  },
+
+  streamTracker(): StreamTracker {
+    return new MessagesTracker();
+  },
+
+  errorBody(status: number, message: string, _code: string): unknown {
+    return { type: 'error', error: { type: errorType(status), message } };
+  },
+};

@@ -1,0 +1,21 @@
+// The adapter for each upstream wire format, by API name and by surface.
+import type { Surface } from '../policy/decision.ts';
+import type { ProviderApi } from '../policy/snapshot.ts';
+import { anthropicAdapter } from './anthropic.ts';
+import { geminiAdapter } from './gemini.ts';
+import { openaiAdapter } from './openai.ts';
+import type { ProviderAdapter } from './types.ts';
+
+export const adapters: Readonly<Record<ProviderApi, ProviderAdapter>> = {
+  openai: openaiAdapter,
+  anthropic: anthropicAdapter,
+  gemini: geminiAdapter,
+};
+
+export function apiOfSurface(surface: Surface): ProviderApi {
+  if (surface.startsWith('anthropic.')) return 'anthropic';
+  if (surface.startsWith('gemini.')) return 'gemini';
+  return 'openai';
+}
+
+export type { ProviderAdapter, TokenUsage } from './types.ts';

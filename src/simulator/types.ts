@@ -1,0 +1,30 @@
+// What the simulator computes for a call before speaking it in a provider's wire format.
+
+export interface SimCall {
+  id: string;
+  /** Epoch seconds. */
+  created: number;
+  model: string;
+  /** Output, one word per token. */
+  words: string[];
+  /** The output cut into streamed pieces. */
+  pieces: string[];
+  finish: 'stop' | 'length';
+  /** Input tokens, cached ones included. */
+  inputTokens: number;
+  cachedTokens: number;
+  body: Record<string, unknown>;
+}
+
+export type SimReply =
+  | { kind: 'json'; status: number; body: unknown; headers?: Record<string, string> }
+  /** Each part is written as its own chunk, with the per-chunk delay between parts. */
+  | { kind: 'stream'; contentType: string; parts: string[] };
+
+export function json(body: unknown, status = 200): SimReply {
+  return { kind: 'json', status, body };
+}
+
+export function sse(parts: string[]): SimReply {
+  return { kind: 'stream', contentType: 'text/event-stream; charset=utf-8', parts };
+}

@@ -1,0 +1,411 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { Surface } from '../../src/policy/decision.ts';
+import type { ResolvedProvider } from '../../src/policy/snapshot.ts';
+import { anthropicAdapter } from '../../src/providers/anthropic.ts';
+import { geminiAdapter } from '../../src/providers/gemini.ts';
+import { openaiAdapter } from '../../src/providers/openai.ts';
+import { costUsd, priceFor } from '../../src/providers/pricing.ts';
+import type { ProviderAdapter, TokenUsage } from '../../src/providers/types.ts';
+
+const sse = (events: unknown[], named = false) =>
+  events
+    .map((e) => {
+      const type = (e as { type?: string }).type;
+      return `${named && type ? `event: ${type}\n` : ''}data: ${typeof e === 'string' ? e : JSON.stringify(e)}\n\n`;
+    })
+    .join('');
+
+/** Feed a stream in small chunks; return what the client would see and the tracker. */
+function run(
+  adapter: ProviderAdapter,
+  surface: Surface,
+  text: string,
+  hideUsageChunk = false,
+  cut = text.length,
+) {
+  const tracker = adapter.streamTracker(surface, { hideUsageChunk });
+  const bytes = Buffer.from(text.slice(0, cut));
+  let client = '';
+  for (let i = 0; i < bytes.length; i += 7) {
+    const out = tracker.push(bytes.subarray(i, i + 7));
+    if (out !== null) client += out.toString();
+  }
+  if (cut === text.length) {
+    const out = tracker.end();
+    if (out !== null) client += out.toString();
+  }
+  return { client, usage: tracker.usage(), estimated: tracker.estimated() };
+}
+
+const usage = (
+  inputTokens: number,
+  cachedInputTokens: number,
+  cacheWriteTokens: number,
+  outputTokens: number,
+): TokenUsage => ({
+  inputTokens,
+  cachedInputTokens,
+  cacheWriteTokens,
+  outputTokens,
+});
+
+describe('OpenAI adapter', () => {
+  const chunk = (content: string | null, extra: Record<string, unknown> = {}) => ({
+    id: 'c1',
+    object: 'chat.completion.chunk',
+    choices: content === null ? [] : [{ index: 0, delta: { content }, finish_reason: null }],
+    ...extra,
+  });
+
+  test('chat completion usage, cached tokens split out of the prompt', () => {
+    const body = {
+      usage: { prompt_tokens: 1000, completion_tokens: 50, prompt_tokens_details: { cached_tokens: 800 } },
+    };
+    assert.deepEqual(openaiAdapter.usageFromJson('openai.chat', body), usage(200, 800, 0, 50));
+  });
+
+  test('responses and embeddings usage', () => {
+    const resp = {
+      usage: { input_tokens: 300, output_tokens: 20, input_tokens_details: { cached_tokens: 100 } },
+    };
+    assert.deepEqual(openaiAdapter.usageFromJson('openai.responses', resp), usage(200, 100, 0, 20));
+    const emb = { usage: { prompt_tokens: 12, total_tokens: 12 } };
+    assert.deepEqual(openaiAdapter.usageFromJson('openai.embeddings', emb), usage(12, 0, 0, 0));
+    assert.equal(openaiAdapter.usageFromJson('openai.chat', { choices: [] }), null);
+  });
+
+  test('chat stream: the usage chunk the gateway asked for is counted and hidden, nothing else changes', () => {
+    const withUsage = [
+      chunk('Hel', { usage: null }),
+      chunk('lo', { usage: null }),
+      chunk(null, { usage: { prompt_tokens: 9, completion_tokens: 2 } }),
+      '[DONE]',
+    ];
+    const text = sse(withUsage);
+    const hidden = run(openaiAdapter, 'openai.chat', text, true);
+    assert.deepEqual(hidden.usage, usage(9, 0, 0, 2));
+    assert.equal(hidden.estimated, false);
+    assert.equal(hidden.client, sse([withUsage[0], withUsage[1], '[DONE]']));
+    // A client that asked for usage itself sees every byte.
+    const shown = run(openaiAdapter, 'openai.chat', text, false);
+    assert.equal(shown.client, text);
+    assert.deepEqual(shown.usage, usage(9, 0, 0, 2));
+  });
+
+  test('chat stream cut short: output estimated from the text seen', () => {
+    const text = sse([
+      chunk('x'.repeat(40)),
+      chunk('y'.repeat(40)),
+      chunk(null, { usage: { prompt_tokens: 9, completion_tokens: 99 } }),
+    ]);
+    const cut = text.indexOf('data:', text.indexOf('yyy'));
+    const r = run(openaiAdapter, 'openai.chat', text, false, cut);
+    assert.equal(r.estimated, true);
+    assert.equal(r.usage.outputTokens, 20);
+  });
+
+  test('responses stream: usage from response.completed', () => {
+    const text = sse(
+      [
+        { type: 'response.created', response: { usage: null } },
+        { type: 'response.output_text.delta', delta: 'Hi there' },
+        {
+          type: 'response.completed',
+          response: {
+            usage: { input_tokens: 50, output_tokens: 3, input_tokens_details: { cached_tokens: 10 } },
+          },
+        },
+      ],
+      true,
+    );
+    const r = run(openaiAdapter, 'openai.responses', text);
+    assert.equal(r.client, text);
+    assert.deepEqual(r.usage, usage(40, 10, 0, 3));
+    assert.equal(r.estimated, false);
+  });
+
+  test('request facts: model, stream, tools, max tokens', () => {
+    const facts = openaiAdapter.requestFacts(
+      'openai.chat',
+      {
+        model: 'gpt-5',
+        stream: true,
+        max_completion_tokens: 300,
+        max_tokens: 999,
+        tools: [
+          { type: 'function', function: { name: 'read_file' } },
+          { type: 'custom', custom: { name: 'apply_patch' } },
+        ],
+      },
+      {},
+    );
+    assert.deepEqual(facts, {
+      model: 'gpt-5',
+      stream: true,
+      tools: ['read_file', 'apply_patch'],
+      maxOutputTokens: 300,
+    });
+    const r = openaiAdapter.requestFacts(
+      'openai.responses',
+      {
+        model: 'gpt-5-codex',
+        tools: [
+          { type: 'function', name: 'shell' },
+          { type: 'web_search' },
+          { type: 'mcp', server_label: 'gh' },
+        ],
+      },
+      {},
+    );
+    assert.deepEqual(r.tools, ['shell', 'web_search', 'mcp:gh']);
+    assert.equal(r.maxOutputTokens, undefined);
+    assert.equal(
+      openaiAdapter.requestFacts('openai.embeddings', { model: 'e', input: 'x' }, {}).maxOutputTokens,
+      0,
+    );
+  });
+
+  test('asks for usage on chat streams only when the client did not', () => {
+    const body: Record<string, unknown> = {
+      model: 'gpt-5',
+      stream: true,
+      stream_options: { include_obfuscation: false },
+    };
+    assert.equal(openaiAdapter.requestUsageReporting('openai.chat', body), true);
+    assert.deepEqual(body.stream_options, { include_obfuscation: false, include_usage: true });
+    assert.equal(openaiAdapter.requestUsageReporting('openai.chat', body), false);
+    assert.equal(openaiAdapter.requestUsageReporting('openai.chat', { stream: false }), false);
+    assert.equal(openaiAdapter.requestUsageReporting('openai.responses', { stream: true }), false);
+  });
+
+  test('strips tools by name and drops a tool_choice that named one', () => {
+    const body: Record<string, unknown> = {
+      tools: [
+        { type: 'function', function: { name: 'a' } },
+        { type: 'function', function: { name: 'b' } },
+      ],
+      tool_choice: { type: 'function', function: { name: 'b' } },
+    };
+    assert.equal(openaiAdapter.stripTools('openai.chat', body, ['b']), true);
+    assert.deepEqual(body.tools, [{ type: 'function', function: { name: 'a' } }]);
+    assert.equal(body.tool_choice, undefined);
+    assert.equal(openaiAdapter.stripTools('openai.chat', body, ['zzz']), false);
+    assert.equal(openaiAdapter.stripTools('openai.chat', body, ['a']), true);
+    assert.equal(body.tools, undefined);
+  });
+});
+
+describe('Anthropic adapter', () => {
+  test('message usage with cache reads and writes', () => {
+    const body = {
+      usage: {
+        input_tokens: 20,
+        cache_read_input_tokens: 1000,
+        cache_creation_input_tokens: 300,
+        output_tokens: 70,
+      },
+    };
+    assert.deepEqual(anthropicAdapter.usageFromJson('anthropic.messages', body), usage(20, 1000, 300, 70));
+    assert.equal(anthropicAdapter.usageFromJson('anthropic.count_tokens', { input_tokens: 5 }), null);
+  });
+
+  const stream = [
+    {
+      type: 'message_start',
+      message: {
+        usage: {
+          input_tokens: 12,
+          cache_read_input_tokens: 500,
+          cache_creation_input_tokens: 0,
+          output_tokens: 1,
+        },
+      },
+    },
+    { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } },
+    { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'a'.repeat(80) } },
+    { type: 'content_block_delta', index: 0, delta: { type: 'input_json_delta', partial_json: '{"p":1}' } },
+    { type: 'message_delta', delta: { stop_reason: 'end_turn' }, usage: { output_tokens: 25 } },
+    { type: 'message_stop' },
+  ];
+
+  test('stream: message_start then the cumulative message_delta', () => {
+    const text = sse(stream, true);
+    const r = run(anthropicAdapter, 'anthropic.messages', text);
+    assert.equal(r.client, text);
+    assert.deepEqual(r.usage, usage(12, 500, 0, 25));
+    assert.equal(r.estimated, false);
+  });
+
+  test('stream cut before message_delta: input known, output estimated', () => {
+    const text = sse(stream, true);
+    const r = run(anthropicAdapter, 'anthropic.messages', text, false, text.indexOf('event: message_delta'));
+    assert.equal(r.usage.inputTokens, 12);
+    assert.equal(r.usage.cachedInputTokens, 500);
+    assert.equal(r.usage.outputTokens, Math.ceil((80 + 7) / 4));
+    assert.equal(r.estimated, true);
+  });
+
+  test('request facts and tool stripping', () => {
+    const body: Record<string, unknown> = {
+      model: 'claude-sonnet-4-5-20250929',
+      max_tokens: 32000,
+      stream: true,
+      tools: [
+        { name: 'Bash', input_schema: {} },
+        { name: 'WebFetch', input_schema: {} },
+        { type: 'web_search_20250305', name: 'web_search' },
+      ],
+      tool_choice: { type: 'tool', name: 'WebFetch' },
+    };
+    assert.deepEqual(anthropicAdapter.requestFacts('anthropic.messages', body, {}), {
+      model: 'claude-sonnet-4-5-20250929',
+      stream: true,
+      tools: ['Bash', 'WebFetch', 'web_search'],
+      maxOutputTokens: 32000,
+    });
+    assert.equal(anthropicAdapter.requestFacts('anthropic.count_tokens', body, {}).maxOutputTokens, 0);
+    assert.equal(anthropicAdapter.stripTools('anthropic.messages', body, ['WebFetch']), true);
+    assert.deepEqual(
+      (body.tools as { name: string }[]).map((t) => t.name),
+      ['Bash', 'web_search'],
+    );
+    assert.equal(body.tool_choice, undefined);
+  });
+});
+
+describe('Gemini adapter', () => {
+  test('usageMetadata: cached tokens are part of the prompt count, thoughts are output', () => {
+    const body = {
+      usageMetadata: {
+        promptTokenCount: 1000,
+        cachedContentTokenCount: 600,
+        candidatesTokenCount: 40,
+        thoughtsTokenCount: 60,
+      },
+    };
+    assert.deepEqual(geminiAdapter.usageFromJson('gemini.generate', body), usage(400, 600, 0, 100));
+    // streamGenerateContent without alt=sse: a JSON array, last usage wins.
+    const arr = [
+      { usageMetadata: { promptTokenCount: 10 } },
+      { usageMetadata: { promptTokenCount: 10, candidatesTokenCount: 7 } },
+    ];
+    assert.deepEqual(geminiAdapter.usageFromJson('gemini.generate', arr), usage(10, 0, 0, 7));
+    assert.equal(geminiAdapter.usageFromJson('gemini.count_tokens', { totalTokens: 5 }), null);
+  });
+
+  test('SSE stream: running totals, the last one counts', () => {
+    const part = (text: string, out: number) => ({
+      candidates: [{ content: { role: 'model', parts: [{ text }] } }],
+      usageMetadata: { promptTokenCount: 30, candidatesTokenCount: out },
+    });
+    const text = [part('Hello', 1), part(' world', 2), part('!', 3)]
+      .map((p) => `data: ${JSON.stringify(p)}\r\n\r\n`)
+      .join('');
+    const r = run(geminiAdapter, 'gemini.generate', text);
+    assert.equal(r.client, text);
+    assert.deepEqual(r.usage, usage(30, 0, 0, 3));
+  });
+
+  test('request facts come from the path and generationConfig', () => {
+    const body = {
+      contents: [],
+      generationConfig: { maxOutputTokens: 512 },
+      tools: [
+        { functionDeclarations: [{ name: 'read_file' }, { name: 'run_shell_command' }] },
+        { googleSearch: {} },
+      ],
+    };
+    assert.deepEqual(
+      geminiAdapter.requestFacts('gemini.generate', body, { model: 'gemini-2.5-pro', stream: true }),
+      {
+        model: 'gemini-2.5-pro',
+        stream: true,
+        tools: ['read_file', 'run_shell_command', 'googleSearch'],
+        maxOutputTokens: 512,
+      },
+    );
+    const copy = structuredClone(body) as Record<string, unknown>;
+    assert.equal(
+      geminiAdapter.stripTools('gemini.generate', copy, ['run_shell_command', 'googleSearch']),
+      true,
+    );
+    assert.deepEqual(copy.tools, [{ functionDeclarations: [{ name: 'read_file' }] }]);
+  });
+});
+
+describe('error bodies in each API format', () => {
+  test('OpenAI', () => {
+    assert.deepEqual(openaiAdapter.errorBody(403, 'no', 'model_not_allowed'), {
+      error: { message: 'no', type: 'permission_error', param: null, code: 'model_not_allowed' },
+    });
+    assert.equal(
+      (openaiAdapter.errorBody(429, 'x', 'c') as { error: { type: string } }).error.type,
+      'rate_limit_error',
+    );
+  });
+  test('Anthropic', () => {
+    assert.deepEqual(anthropicAdapter.errorBody(401, 'bad key', 'key_unknown'), {
+      type: 'error',
+      error: { type: 'authentication_error', message: 'bad key' },
+    });
+    assert.equal(
+      (anthropicAdapter.errorBody(413, 'x', 'c') as { error: { type: string } }).error.type,
+      'request_too_large',
+    );
+    assert.equal(
+      (anthropicAdapter.errorBody(402, 'x', 'c') as { error: { type: string } }).error.type,
+      'billing_error',
+    );
+  });
+  test('Gemini', () => {
+    assert.deepEqual(geminiAdapter.errorBody(403, 'no', 'model_not_allowed'), {
+      error: { code: 403, message: 'no', status: 'PERMISSION_DENIED' },
+    });
+    assert.equal(
+      (geminiAdapter.errorBody(504, 'x', 'c') as { error: { status: string } }).error.status,
+      'DEADLINE_EXCEEDED',
+    );
+  });
+});
+
+describe('pricing', () => {
+  const provider = {
+    models: new Map([
+      [
+        'claude-sonnet-4',
+        {
+          id: 'claude-sonnet-4',
+          inputPerMTok: 3,
+          outputPerMTok: 15,
+          cachedInputPerMTok: 0.3,
+          maxOutputTokens: 1,
+        },
+      ],
+      [
+        'claude-sonnet-4-5',
+        {
+          id: 'claude-sonnet-4-5',
+          inputPerMTok: 3,
+          outputPerMTok: 15,
+          cachedInputPerMTok: 0.3,
+          maxOutputTokens: 1,
+        },
+      ],
+    ]),
+  } as unknown as ResolvedProvider;
+
+  test('a dated model is priced by the longest entry it extends', () => {
+    assert.equal(priceFor(provider, 'claude-sonnet-4-5-20250929')?.id, 'claude-sonnet-4-5');
+    assert.equal(priceFor(provider, 'claude-sonnet-4-20250514')?.id, 'claude-sonnet-4');
+    assert.equal(priceFor(provider, 'claude-sonnet-45'), undefined);
+    assert.equal(priceFor(provider, ''), undefined);
+  });
+
+  test('cost: input, cached reads, cache writes at 1.25× input, output', () => {
+    const price = priceFor(provider, 'claude-sonnet-4-5');
+    const cost = costUsd(price, usage(1_000_000, 1_000_000, 1_000_000, 1_000_000));
+    assert.ok(Math.abs(cost - (3 + 0.3 + 3.75 + 15)) < 1e-9);
+    assert.equal(costUsd(undefined, usage(5, 5, 5, 5)), 0);
+  });
+});
