@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 import { diffMarkdown } from '../../src/policyci/diff-report.ts';
 import { diffPolicyDirs, type PolicyChange } from '../../src/policyci/semantic-diff.ts';
 import { openSides } from '../../src/policyci/sides.ts';
-import { fourChanges, policyRepo, runCli } from './helpers.ts';
+import { CHAIN_YAML, fourChanges, policyRepo, runCli } from './helpers.ts';
 
 const find = (changes: PolicyChange[], summary: string) => {
   const c = changes.find((x) => x.summary === summary);
@@ -49,7 +49,15 @@ describe('semantic policy diff', () => {
 
   test('gateway settings, rate limits, expiry, providers and Rego are covered', async (t) => {
     const repo = policyRepo(t);
+    repo.write('guardrails/default.yaml', CHAIN_YAML);
+    repo.edit('teams/acme.yaml', (s) =>
+      s.replace(
+        '  displayName: Platform Engineering\n',
+        '  displayName: Platform Engineering\n  guardrailChain: default\n',
+      ),
+    );
     const base = repo.commit('Example policy');
+    repo.edit('teams/acme.yaml', (s) => s.replace('  guardrailChain: default\n', ''));
     repo.edit('gateway.yaml', (s) =>
       s
         .replace('enforceAuthOnInference: true', 'enforceAuthOnInference: false')
