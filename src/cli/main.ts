@@ -52,6 +52,14 @@ const commands: Record<string, CommandEntry> = {
     summary: 'scaffold a policy repository with examples, schemas, CI workflow and CODEOWNERS',
     load: async () => (await import('./init.ts')).init,
   },
+  serve: {
+    summary: 'serve the inference APIs (OpenAI, Anthropic, Gemini) under the policy',
+    load: async () => (await import('./serve.ts')).serve,
+  },
+  simulator: {
+    summary: 'run a local OpenAI/Anthropic/Gemini stand-in for tests and demos',
+    load: async () => (await import('./simulator.ts')).simulator,
+  },
   'keys create': {
     summary: 'create a virtual key: prints the key once, writes only its hash',
     load: async () => (await import('./keys.ts')).create,
