@@ -16,6 +16,7 @@ import {
   type RequestFacts,
   type TokenUsage,
 } from '../providers/types.ts';
+import { declaredTools, stripTools, TOOLS_STRIPPED_HEADER } from '../tools/index.ts';
 import { authenticate, keyFacts, presentedKey } from './auth.ts';
 import { type PipelineHooks, RequestContext } from './context.ts';
 import { sendDenial, sendError } from './errors.ts';
@@ -34,6 +35,7 @@ interface TrackedResponse extends ServerResponse {
 }
 
 const NO_PATH: PathFacts = {};
+const NONE: string[] = [];
 const SESSION_HEADERS = [
   'x-claude-code-session-id',
   'session-id',
@@ -220,6 +222,7 @@ export class Pipeline {
 
     // Facts.
     let facts: RequestFacts;
+    let tools: string[] = [];
     let bodyBytes = 0;
     if (route.method === 'POST') {
       const raw = request.body as Buffer | undefined;
@@ -246,9 +249,10 @@ export class Pipeline {
       ctx.body = body;
       bodyBytes = ctx.rawBody.length;
       facts = adapter.requestFacts(surface, body, path);
+      tools = declaredTools(surface, body);
     } else {
       const model = (request.params as { model?: string }).model ?? '';
-      facts = { model, stream: false, tools: [], maxOutputTokens: 0 };
+      facts = { model, stream: false, maxOutputTokens: 0 };
     }
     const provider =
       route.local !== undefined
@@ -265,7 +269,7 @@ export class Pipeline {
       model: facts.model,
       pricedModel: ctx.price?.id,
       stream: facts.stream,
-      tools: facts.tools,
+      tools,
       sizes: {
         bodyBytes,
         estimatedInputTokens: Math.ceil(bodyBytes / 4),
@@ -343,10 +347,14 @@ export class Pipeline {
       );
     }
 
-    const body = ctx.body as Record<string, unknown>;
-    if (decision.stripTools.length > 0 && adapter.stripTools(surface, body, decision.stripTools)) {
+    const stripped =
+      decision.stripTools.length > 0 ? decision.stripTools.filter((t) => tools.includes(t)) : NONE;
+    if (stripped.length > 0) {
+      ctx.body = stripTools(surface, ctx.body, stripped);
       ctx.bodyChanged = true;
+      reply.header(TOOLS_STRIPPED_HEADER, stripped.join(','));
     }
+    const body = ctx.body as Record<string, unknown>;
     if (adapter.requestUsageReporting(surface, body)) {
       ctx.hideUsageChunk = true;
       ctx.bodyChanged = true;

@@ -82,10 +82,6 @@ class MessagesTracker extends SseUsageTracker {
   }
 }
 
-function toolName(t: unknown): string | undefined {
-  return isObject(t) && typeof t.name === 'string' ? t.name : undefined;
-}
-
 export const anthropicAdapter: ProviderAdapter = {
   api: 'anthropic',
   defaultHeaders: { 'anthropic-version': '2023-06-01' },
@@ -95,46 +91,17 @@ export const anthropicAdapter: ProviderAdapter = {
   },
 
   requestFacts(surface: Surface, body: Record<string, unknown>, _path: PathFacts): RequestFacts {
-    const tools: string[] = [];
-    if (Array.isArray(body.tools)) {
-      for (const t of body.tools) {
-        const n = toolName(t);
-        if (n !== undefined) tools.push(n);
-      }
-    }
     const counting = surface === 'anthropic.count_tokens';
     const max = body.max_tokens;
     return {
       model: typeof body.model === 'string' ? body.model : '',
       stream: !counting && body.stream === true,
-      tools,
       maxOutputTokens: counting ? 0 : typeof max === 'number' && max >= 0 ? max : undefined,
     };
   },
 
   requestUsageReporting(): boolean {
     return false;
-  },
-
-  stripTools(_surface: Surface, body: Record<string, unknown>, names: readonly string[]): boolean {
-    const tools = body.tools;
-    if (!Array.isArray(tools)) return false;
-    const kept = tools.filter((t) => {
-      const n = toolName(t);
-      return n === undefined || !names.includes(n);
-    });
-    if (kept.length === tools.length) return false;
-    const choice = body.tool_choice;
-    if (kept.length === 0) {
-      delete body.tools;
-      if (isObject(choice) && choice.type !== 'none') delete body.tool_choice;
-    } else {
-      body.tools = kept;
-      if (isObject(choice) && typeof choice.name === 'string' && names.includes(choice.name)) {
-        delete body.tool_choice;
-      }
-    }
-    return true;
   },
 
   usageFromJson(surface: Surface, body: unknown): TokenUsage | null {

@@ -72,24 +72,6 @@ class GenerateTracker extends SseUsageTracker {
   }
 }
 
-function declaredTools(body: Record<string, unknown>): string[] {
-  const names: string[] = [];
-  if (!Array.isArray(body.tools)) return names;
-  for (const t of body.tools) {
-    if (!isObject(t)) continue;
-    for (const k of Object.keys(t)) {
-      if (k === 'functionDeclarations' || k === 'function_declarations') {
-        const decls = t[k];
-        if (!Array.isArray(decls)) continue;
-        for (const d of decls) if (isObject(d) && typeof d.name === 'string') names.push(d.name);
-      } else {
-        names.push(k); // built-in tools: googleSearch, codeExecution, urlContext…
-      }
-    }
-  }
-  return names;
-}
-
 export const geminiAdapter: ProviderAdapter = {
   api: 'gemini',
   defaultHeaders: {},
@@ -110,46 +92,12 @@ export const geminiAdapter: ProviderAdapter = {
     return {
       model: path.model ?? '',
       stream: path.stream === true,
-      tools: declaredTools(body),
       maxOutputTokens,
     };
   },
 
   requestUsageReporting(): boolean {
     return false;
-  },
-
-  stripTools(_surface: Surface, body: Record<string, unknown>, names: readonly string[]): boolean {
-    if (!Array.isArray(body.tools)) return false;
-    let changed = false;
-    const kept: unknown[] = [];
-    for (const t of body.tools) {
-      if (!isObject(t)) {
-        kept.push(t);
-        continue;
-      }
-      const copy: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(t)) {
-        if ((k === 'functionDeclarations' || k === 'function_declarations') && Array.isArray(v)) {
-          const decls = v.filter(
-            (d) => !(isObject(d) && typeof d.name === 'string' && names.includes(d.name)),
-          );
-          if (decls.length !== v.length) changed = true;
-          if (decls.length > 0) copy[k] = decls;
-        } else if (names.includes(k)) {
-          changed = true;
-        } else {
-          copy[k] = v;
-        }
-      }
-      if (Object.keys(copy).length > 0) kept.push(copy);
-    }
-    if (!changed) return false;
-    if (kept.length === 0) {
-      delete body.tools;
-      delete body.toolConfig;
-    } else body.tools = kept;
-    return true;
   },
 
   usageFromJson(surface: Surface, body: unknown): TokenUsage | null {

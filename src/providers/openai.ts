@@ -30,17 +30,6 @@ function errorType(status: number): string {
   }
 }
 
-function toolName(t: unknown): string | undefined {
-  if (!isObject(t)) return undefined;
-  const fn = t.function;
-  if (isObject(fn) && typeof fn.name === 'string') return fn.name;
-  const custom = t.custom;
-  if (isObject(custom) && typeof custom.name === 'string') return custom.name;
-  if (typeof t.name === 'string') return t.name;
-  if (t.type === 'mcp' && typeof t.server_label === 'string') return `mcp:${t.server_label}`;
-  return typeof t.type === 'string' ? t.type : undefined;
-}
-
 function firstNumber(...values: unknown[]): number | undefined {
   for (const v of values) if (typeof v === 'number' && Number.isFinite(v) && v >= 0) return v;
   return undefined;
@@ -129,29 +118,6 @@ class NoUsageTracker extends SseUsageTracker {
   }
 }
 
-function removeTools(body: Record<string, unknown>, names: readonly string[]): boolean {
-  const tools = body.tools;
-  if (!Array.isArray(tools)) return false;
-  const kept = tools.filter((t) => {
-    const n = toolName(t);
-    return n === undefined || !names.includes(n);
-  });
-  if (kept.length === tools.length) return false;
-  if (kept.length === 0) {
-    delete body.tools;
-    delete body.tool_choice;
-    delete body.parallel_tool_calls;
-  } else {
-    body.tools = kept;
-    const choice = body.tool_choice;
-    if (isObject(choice)) {
-      const n = toolName(choice);
-      if (n !== undefined && names.includes(n)) delete body.tool_choice;
-    }
-  }
-  return true;
-}
-
 export const openaiAdapter: ProviderAdapter = {
   api: 'openai',
   defaultHeaders: {},
@@ -162,18 +128,11 @@ export const openaiAdapter: ProviderAdapter = {
 
   requestFacts(surface: Surface, body: Record<string, unknown>, _path: PathFacts): RequestFacts {
     const model = typeof body.model === 'string' ? body.model : '';
-    const tools: string[] = [];
-    if (Array.isArray(body.tools)) {
-      for (const t of body.tools) {
-        const n = toolName(t);
-        if (n !== undefined) tools.push(n);
-      }
-    }
     let maxOutputTokens: number | undefined;
     if (surface === 'openai.chat') maxOutputTokens = firstNumber(body.max_completion_tokens, body.max_tokens);
     else if (surface === 'openai.responses') maxOutputTokens = firstNumber(body.max_output_tokens);
     else maxOutputTokens = 0;
-    return { model, stream: body.stream === true, tools, maxOutputTokens };
+    return { model, stream: body.stream === true, maxOutputTokens };
   },
 
   requestUsageReporting(surface: Surface, body: Record<string, unknown>): boolean {
@@ -182,10 +141,6 @@ export const openaiAdapter: ProviderAdapter = {
     if (isObject(opts) && opts.include_usage === true) return false;
     body.stream_options = isObject(opts) ? { ...opts, include_usage: true } : { include_usage: true };
     return true;
-  },
-
-  stripTools(_surface: Surface, body: Record<string, unknown>, names: readonly string[]): boolean {
-    return removeTools(body, names);
   },
 
   usageFromJson(_surface: Surface, body: unknown): TokenUsage | null {

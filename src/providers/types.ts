@@ -29,7 +29,6 @@ export interface PathFacts {
 export interface RequestFacts {
   model: string;
   stream: boolean;
-  tools: string[];
   /** From the request (max_tokens and friends); undefined when the request sets none. */
   maxOutputTokens: number | undefined;
 }
@@ -67,8 +66,6 @@ export interface ProviderAdapter {
    * the body and the usage chunk must then be hidden from the client.
    */
   requestUsageReporting(surface: Surface, body: Record<string, unknown>): boolean;
-  /** Remove declared tools by name; returns true when the body changed. */
-  stripTools(surface: Surface, body: Record<string, unknown>, names: readonly string[]): boolean;
   /** Usage from a complete JSON response body; null when it reports none. */
   usageFromJson(surface: Surface, body: unknown): TokenUsage | null;
   streamTracker(surface: Surface, opts: StreamOptions): StreamTracker;

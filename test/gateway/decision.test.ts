@@ -143,6 +143,7 @@ describe('the decision', () => {
         { 'x-api-key': KEYS.good },
       );
       assert.equal(r.status, 200);
+      assert.equal(r.headers.get('x-portcullis-tools-stripped'), 'WebFetch');
       const body = s.sim.last('/v1/messages')!.body as { tools: { name: string }[] };
       assert.deepEqual(
         body.tools.map((t) => t.name),

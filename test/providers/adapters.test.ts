@@ -125,47 +125,6 @@ describe('OpenAI adapter', () => {
     assert.equal(r.estimated, false);
   });
 
-  test('request facts: model, stream, tools, max tokens', () => {
-    const facts = openaiAdapter.requestFacts(
-      'openai.chat',
-      {
-        model: 'gpt-5',
-        stream: true,
-        max_completion_tokens: 300,
-        max_tokens: 999,
-        tools: [
-          { type: 'function', function: { name: 'read_file' } },
-          { type: 'custom', custom: { name: 'apply_patch' } },
-        ],
-      },
-      {},
-    );
-    assert.deepEqual(facts, {
-      model: 'gpt-5',
-      stream: true,
-      tools: ['read_file', 'apply_patch'],
-      maxOutputTokens: 300,
-    });
-    const r = openaiAdapter.requestFacts(
-      'openai.responses',
-      {
-        model: 'gpt-5-codex',
-        tools: [
-          { type: 'function', name: 'shell' },
-          { type: 'web_search' },
-          { type: 'mcp', server_label: 'gh' },
-        ],
-      },
-      {},
-    );
-    assert.deepEqual(r.tools, ['shell', 'web_search', 'mcp:gh']);
-    assert.equal(r.maxOutputTokens, undefined);
-    assert.equal(
-      openaiAdapter.requestFacts('openai.embeddings', { model: 'e', input: 'x' }, {}).maxOutputTokens,
-      0,
-    );
-  });
-
   test('asks for usage on chat streams only when the client did not', () => {
     const body: Record<string, unknown> = {
       model: 'gpt-5',
@@ -177,22 +136,6 @@ describe('OpenAI adapter', () => {
     assert.equal(openaiAdapter.requestUsageReporting('openai.chat', body), false);
     assert.equal(openaiAdapter.requestUsageReporting('openai.chat', { stream: false }), false);
     assert.equal(openaiAdapter.requestUsageReporting('openai.responses', { stream: true }), false);
-  });
-
-  test('strips tools by name and drops a tool_choice that named one', () => {
-    const body: Record<string, unknown> = {
-      tools: [
-        { type: 'function', function: { name: 'a' } },
-        { type: 'function', function: { name: 'b' } },
-      ],
-      tool_choice: { type: 'function', function: { name: 'b' } },
-    };
-    assert.equal(openaiAdapter.stripTools('openai.chat', body, ['b']), true);
-    assert.deepEqual(body.tools, [{ type: 'function', function: { name: 'a' } }]);
-    assert.equal(body.tool_choice, undefined);
-    assert.equal(openaiAdapter.stripTools('openai.chat', body, ['zzz']), false);
-    assert.equal(openaiAdapter.stripTools('openai.chat', body, ['a']), true);
-    assert.equal(body.tools, undefined);
   });
 });
 
@@ -245,33 +188,6 @@ describe('Anthropic adapter', () => {
     assert.equal(r.usage.outputTokens, Math.ceil((80 + 7) / 4));
     assert.equal(r.estimated, true);
   });
-
-  test('request facts and tool stripping', () => {
-    const body: Record<string, unknown> = {
-      model: 'claude-sonnet-4-5-20250929',
-      max_tokens: 32000,
-      stream: true,
-      tools: [
-        { name: 'Bash', input_schema: {} },
-        { name: 'WebFetch', input_schema: {} },
-        { type: 'web_search_20250305', name: 'web_search' },
-      ],
-      tool_choice: { type: 'tool', name: 'WebFetch' },
-    };
-    assert.deepEqual(anthropicAdapter.requestFacts('anthropic.messages', body, {}), {
-      model: 'claude-sonnet-4-5-20250929',
-      stream: true,
-      tools: ['Bash', 'WebFetch', 'web_search'],
-      maxOutputTokens: 32000,
-    });
-    assert.equal(anthropicAdapter.requestFacts('anthropic.count_tokens', body, {}).maxOutputTokens, 0);
-    assert.equal(anthropicAdapter.stripTools('anthropic.messages', body, ['WebFetch']), true);
-    assert.deepEqual(
-      (body.tools as { name: string }[]).map((t) => t.name),
-      ['Bash', 'web_search'],
-    );
-    assert.equal(body.tool_choice, undefined);
-  });
 });
 
 describe('Gemini adapter', () => {
@@ -305,32 +221,6 @@ describe('Gemini adapter', () => {
     const r = run(geminiAdapter, 'gemini.generate', text);
     assert.equal(r.client, text);
     assert.deepEqual(r.usage, usage(30, 0, 0, 3));
-  });
-
-  test('request facts come from the path and generationConfig', () => {
-    const body = {
-      contents: [],
-      generationConfig: { maxOutputTokens: 512 },
-      tools: [
-        { functionDeclarations: [{ name: 'read_file' }, { name: 'run_shell_command' }] },
-        { googleSearch: {} },
-      ],
-    };
-    assert.deepEqual(
-      geminiAdapter.requestFacts('gemini.generate', body, { model: 'gemini-2.5-pro', stream: true }),
-      {
-        model: 'gemini-2.5-pro',
-        stream: true,
-        tools: ['read_file', 'run_shell_command', 'googleSearch'],
-        maxOutputTokens: 512,
-      },
-    );
-    const copy = structuredClone(body) as Record<string, unknown>;
-    assert.equal(
-      geminiAdapter.stripTools('gemini.generate', copy, ['run_shell_command', 'googleSearch']),
-      true,
-    );
-    assert.deepEqual(copy.tools, [{ functionDeclarations: [{ name: 'read_file' }] }]);
   });
 });
 
