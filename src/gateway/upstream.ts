@@ -1,5 +1,6 @@
-// Where and how to reach each provider: resolved once per snapshot (base URL override, credential,
-// extra headers), over one keep-alive undici Pool per origin shared across snapshots.
+// Where and how to reach each provider: resolved once per snapshot (credential, extra headers), over one
+// keep-alive undici Pool per origin shared across snapshots. The snapshot's base URL already carries any
+// PORTCULLIS_UPSTREAM_<PROVIDER> override (applied by the snapshot builder).
 import { readFileSync } from 'node:fs';
 import { Pool } from 'undici';
 import type { ResolvedProvider, Snapshot } from '../policy/snapshot.ts';
@@ -17,10 +18,6 @@ export interface Upstream {
   headers: Readonly<Record<string, string>>;
   /** Why this provider cannot be called (e.g. its credential is not set); never contains a secret. */
   error: string | null;
-}
-
-export function upstreamOverrideVar(providerId: string): string {
-  return `PORTCULLIS_UPSTREAM_${providerId.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
 }
 
 function readSecret(ref: { env?: string; file?: string; fromEnv?: string; fromFile?: string }): {
@@ -79,7 +76,7 @@ export class Upstreams {
 
   #resolve(provider: ResolvedProvider): Upstream {
     const adapter = adapters[provider.api];
-    const base = new URL(process.env[upstreamOverrideVar(provider.id)] || provider.baseUrl);
+    const base = new URL(provider.baseUrl);
     const basePath = base.pathname.replace(/\/+$/, '');
     let error: string | null = null;
     const headers: Record<string, string> = {};
