@@ -7,6 +7,8 @@ import { createGateway, type Gateway } from '../gateway/server.ts';
 import { SnapshotHolder } from '../gateway/snapshot-holder.ts';
 import { formatProblem, PolicyInvalidError } from '../policy/problems.ts';
 
+const SHUTDOWN_GRACE_MS = 10_000;
+
 const USAGE =
   'usage: portcullis serve [--policy policies] [--port 8080] [--host 127.0.0.1] [--data-dir .data] [--log-level info]\n';
 
@@ -99,7 +101,11 @@ export async function serve(args: string[]): Promise<number> {
   }
   process.stderr.write(`portcullis listening on ${serving.url}\n`);
   const sig = await untilSignal();
-  serving.gateway.log.info({ signal: sig }, 'shutting down');
+  serving.gateway.log.info({ signal: sig }, 'shutting down: finishing calls in flight');
+  // Streams still running after the grace period are cut rather than holding the shutdown forever.
+  const force = setTimeout(() => serving.gateway.app.server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+  force.unref();
   await serving.gateway.close();
+  clearTimeout(force);
   return 0;
 }

@@ -52,12 +52,10 @@ export class RequestContext {
   /** Upstream failed or timed out (for 502/504 or a stream cut off). */
   upstreamError: string | null = null;
   aborted = false;
-  abort: AbortController | null = null;
+  /** The upstream call in flight, cancelled when the client goes away. */
+  upstream: { cancel(): void } | null = null;
   tracker: StreamTracker | null = null;
-  /** Non-streamed response body chunks kept for usage extraction. */
-  collected: Buffer[] | null = null;
-  collectedBytes = 0;
-  /** Last bytes of a response too large to keep whole. */
+  /** The last bytes of a non-streamed response, where its usage object is. */
   tail: string | null = null;
   usage: UsageEvent | null = null;
   /** Free slots for hooks (reservation ids, scanners…), keyed by the hook's own name. */

@@ -1,10 +1,12 @@
-// Forwarding one call upstream and streaming the answer back: header hygiene, timeouts, aborts, and a
-// tap that counts usage as bytes pass (never holding a stream back, except the one event it hides).
-import type { IncomingHttpHeaders } from 'node:http';
-import { pipeline, Transform, type TransformCallback } from 'node:stream';
+// Forwarding one call upstream and streaming the answer back: header hygiene, timeouts, aborts, and
+// usage counted as bytes pass. Built on undici's dispatch handler API writing straight to the client's
+// socket: no intermediate streams, backpressure by pausing the upstream when the client is slow.
+import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { Transform } from 'node:stream';
 import type { FastifyReply } from 'fastify';
+import type { Dispatcher } from 'undici';
+import { adapters } from '../providers/index.ts';
 import type { RequestContext } from './context.ts';
-import { sendError } from './errors.ts';
 import type { Upstream } from './upstream.ts';
 
 /** Client request headers never sent upstream: hop-by-hop, credentials, proxy and routing hints. */
@@ -73,57 +75,19 @@ export function upstreamHeaders(
   return out;
 }
 
-/** Non-streamed bodies up to this size are kept whole for usage; past it only the tail is. */
-const COLLECT_LIMIT = 8 * 1024 * 1024;
-const TAIL_BYTES = 64 * 1024;
+/** Of a non-streamed response only this much of the end is kept: its usage object is there. */
+const TAIL_CHARS = 16 * 1024;
 
-function collect(ctx: RequestContext, chunk: Buffer): void {
-  if (ctx.collected !== null) {
-    if (ctx.collectedBytes + chunk.length <= COLLECT_LIMIT) {
-      ctx.collected.push(chunk);
-      ctx.collectedBytes += chunk.length;
-      return;
-    }
-    ctx.tail = Buffer.concat([...ctx.collected, chunk])
-      .toString('latin1')
-      .slice(-TAIL_BYTES);
-    ctx.collected = null;
-    return;
-  }
-  if (ctx.tail !== null) ctx.tail = (ctx.tail + chunk.toString('latin1')).slice(-TAIL_BYTES);
+function keepTail(ctx: RequestContext, chunk: Buffer): void {
+  const text =
+    chunk.length > TAIL_CHARS
+      ? chunk.toString('latin1', chunk.length - TAIL_CHARS)
+      : chunk.toString('latin1');
+  const tail = ctx.tail === null || ctx.tail === '' ? text : ctx.tail + text;
+  ctx.tail = tail.length > TAIL_CHARS ? tail.slice(-TAIL_CHARS) : tail;
 }
 
-class ResponseTap extends Transform {
-  readonly ctx: RequestContext;
-  constructor(ctx: RequestContext) {
-    super();
-    this.ctx = ctx;
-  }
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    const ctx = this.ctx;
-    if (ctx.timings.firstByte === 0) ctx.timings.firstByte = ctx.elapsed();
-    const tracker = ctx.tracker;
-    if (tracker === null) {
-      collect(ctx, chunk);
-      cb(null, chunk);
-      return;
-    }
-    const out = tracker.push(chunk);
-    if (out === null) cb();
-    else cb(null, out);
-  }
-  override _flush(cb: TransformCallback): void {
-    const tracker = this.ctx.tracker;
-    const out = tracker === null ? null : tracker.end();
-    if (out === null) cb();
-    else cb(null, out);
-  }
-}
-
-// Failures surface through the destroyed streams and the response's close event.
-function onPipelineDone(): void {}
-
-function upstreamFailure(err: unknown): { status: number; code: string; what: string } {
+function failure(err: Error): { status: number; code: string; what: string } {
   const code = (err as { code?: string }).code ?? '';
   if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
     return { status: 504, code: 'upstream_timeout', what: 'did not answer in time' };
@@ -135,63 +99,173 @@ function upstreamFailure(err: unknown): { status: number; code: string; what: st
   };
 }
 
-export async function forward(
+/** An error response written straight to the socket (the reply is hijacked once forwarding starts). */
+export function writeError(
+  res: ServerResponse,
+  head: OutgoingHttpHeaders,
+  ctx: RequestContext,
+  status: number,
+  message: string,
+  code: string,
+): void {
+  const body = JSON.stringify(adapters[ctx.api].errorBody(status, message, code));
+  head['content-type'] = 'application/json; charset=utf-8';
+  head['content-length'] = Buffer.byteLength(body);
+  res.writeHead(status, head);
+  res.end(body);
+}
+
+/** One upstream call: undici's handler for it, and the thing the pipeline cancels when the client leaves. */
+export class UpstreamCall implements Dispatcher.DispatchHandler {
+  readonly ctx: RequestContext;
+  readonly res: ServerResponse;
+  readonly up: Upstream;
+  /** Headers the gateway already set (x-request-id…), sent with the upstream's. */
+  readonly head: OutgoingHttpHeaders;
+  readonly filter: Transform | undefined;
+  controller: Dispatcher.DispatchController | null = null;
+  cancelled = false;
+  started = false;
+  #resume: (() => void) | null = null;
+
+  constructor(
+    ctx: RequestContext,
+    res: ServerResponse,
+    up: Upstream,
+    head: OutgoingHttpHeaders,
+    filter: Transform | undefined,
+  ) {
+    this.ctx = ctx;
+    this.res = res;
+    this.up = up;
+    this.head = head;
+    this.filter = filter;
+  }
+
+  /** The client went away: stop the upstream request wherever it is. */
+  cancel(): void {
+    this.cancelled = true;
+    this.controller?.abort(new Error('client closed the connection'));
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.cancelled) controller.abort(new Error('client closed the connection'));
+  }
+
+  onResponseStart(_c: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+    if (statusCode < 200) return;
+    const ctx = this.ctx;
+    ctx.timings.upstreamHeaders = ctx.elapsed();
+    ctx.status = statusCode;
+    const ct = headers['content-type'];
+    if (statusCode < 300 && typeof ct === 'string' && ct.startsWith('text/event-stream')) {
+      ctx.tracker = ctx.adapter.streamTracker(ctx.surface, { hideUsageChunk: ctx.hideUsageChunk });
+    } else {
+      ctx.tail = '';
+    }
+    const rewrites = this.filter !== undefined || (ctx.tracker !== null && ctx.hideUsageChunk);
+    const head = this.head;
+    for (const name in headers) {
+      if (DROP_RESPONSE.has(name) || name.startsWith('proxy-')) continue;
+      if (rewrites && name === 'content-length') continue;
+      const v = headers[name];
+      if (v !== undefined && head[name] === undefined) head[name] = v;
+    }
+    this.started = true;
+    if (this.res.destroyed) return;
+    this.res.writeHead(statusCode, head);
+    if (this.filter !== undefined) {
+      this.filter.pipe(this.res);
+      this.filter.once('error', () => this.res.destroy());
+    }
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    const ctx = this.ctx;
+    if (ctx.timings.firstByte === 0) ctx.timings.firstByte = ctx.elapsed();
+    const tracker = ctx.tracker;
+    if (tracker === null) {
+      this.#write(controller, chunk);
+      keepTail(ctx, chunk);
+    } else if (!ctx.hideUsageChunk) {
+      // Bytes go out before they are read for usage, so accounting adds nothing to time to first byte.
+      this.#write(controller, chunk);
+      tracker.push(chunk);
+    } else {
+      const out = tracker.push(chunk);
+      if (out !== null) this.#write(controller, out);
+    }
+  }
+
+  onResponseEnd(controller: Dispatcher.DispatchController): void {
+    const tracker = this.ctx.tracker;
+    const out = tracker === null ? null : tracker.end();
+    if (out !== null) this.#write(controller, out);
+    if (this.filter !== undefined) this.filter.end();
+    else this.res.end();
+  }
+
+  onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
+    const ctx = this.ctx;
+    if (this.cancelled || this.res.destroyed) return;
+    if (this.started) {
+      // Headers are out: the only honest signal left is to cut the connection.
+      ctx.upstreamError = failure(err).code;
+      this.filter?.destroy();
+      this.res.destroy();
+      return;
+    }
+    const f = failure(err);
+    ctx.outcome = 'error';
+    ctx.upstreamError = f.code;
+    ctx.status = f.status;
+    writeError(
+      this.res,
+      this.head,
+      ctx,
+      f.status,
+      `Portcullis: provider ${this.up.provider.id} ${f.what}. Try again; if it persists, tell your platform team (request ${ctx.id}).`,
+      f.code,
+    );
+  }
+
+  #write(controller: Dispatcher.DispatchController, data: Buffer): void {
+    const sink = this.filter ?? this.res;
+    if (sink.destroyed) return;
+    if (!sink.write(data)) {
+      controller.pause();
+      this.#resume ??= () => controller.resume();
+      sink.once('drain', this.#resume);
+    }
+  }
+}
+
+/** Hand the call to undici; the response is written by the handler, so fastify must not send one. */
+export function forward(
   ctx: RequestContext,
   clientHeaders: IncomingHttpHeaders,
   reply: FastifyReply,
   up: Upstream,
   guard: ((ctx: RequestContext) => Transform | undefined) | undefined,
-): Promise<void> {
+): void {
   const body = ctx.bodyChanged ? Buffer.from(JSON.stringify(ctx.body)) : ctx.rawBody;
-  const abort = new AbortController();
-  ctx.abort = abort;
+  const filter = guard?.(ctx);
+  const head = reply.getHeaders() as OutgoingHttpHeaders;
+  reply.hijack();
+  const call = new UpstreamCall(ctx, reply.raw, up, head, filter);
+  ctx.upstream = call;
   ctx.timings.forwarded = ctx.elapsed();
   const timeout = up.provider.timeoutMs;
-  let res: Awaited<ReturnType<typeof up.pool.request>>;
-  try {
-    res = await up.pool.request({
+  up.pool.dispatch(
+    {
       method: 'POST',
       path: ctx.upstreamPath,
       headers: upstreamHeaders(clientHeaders, up, ctx.id),
       body,
-      signal: abort.signal,
       headersTimeout: timeout,
       bodyTimeout: timeout,
-    });
-  } catch (err) {
-    if (ctx.aborted) return;
-    const f = upstreamFailure(err);
-    ctx.outcome = 'error';
-    ctx.upstreamError = f.code;
-    ctx.status = f.status;
-    sendError(
-      reply,
-      ctx.api,
-      f.status,
-      `Portcullis: provider ${up.provider.id} ${f.what}. Try again; if it persists, tell your platform team (request ${ctx.id}).`,
-      f.code,
-    );
-    return;
-  }
-  ctx.timings.upstreamHeaders = ctx.elapsed();
-  ctx.status = res.statusCode;
-  const ct = res.headers['content-type'];
-  if (res.statusCode < 300 && typeof ct === 'string' && ct.startsWith('text/event-stream')) {
-    ctx.tracker = ctx.adapter.streamTracker(ctx.surface, { hideUsageChunk: ctx.hideUsageChunk });
-  } else {
-    ctx.collected = [];
-  }
-  const filter = guard?.(ctx);
-  const rewrites = filter !== undefined || (ctx.tracker !== null && ctx.hideUsageChunk);
-  const headers = res.headers;
-  for (const name in headers) {
-    if (DROP_RESPONSE.has(name) || name.startsWith('proxy-')) continue;
-    if (rewrites && name === 'content-length') continue;
-    const v = headers[name];
-    if (v !== undefined) reply.header(name, v);
-  }
-  const tap = new ResponseTap(ctx);
-  if (filter === undefined) pipeline(res.body, tap, onPipelineDone);
-  else pipeline(res.body, tap, filter, onPipelineDone);
-  reply.code(res.statusCode).send(filter ?? tap);
+    },
+    call,
+  );
 }

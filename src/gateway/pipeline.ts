@@ -9,6 +9,7 @@ import type { Decision, DecisionInput } from '../policy/decision.ts';
 import type { ProviderApi, ResolvedProvider, Snapshot } from '../policy/snapshot.ts';
 import { adapters } from '../providers/index.ts';
 import { costUsd, priceFor } from '../providers/pricing.ts';
+import { trailingObject } from '../providers/tail.ts';
 import {
   emptyUsage,
   isObject,
@@ -126,32 +127,6 @@ const AUTH_MESSAGES: Record<string, string> = {
   expired: 'This Portcullis virtual key has expired.',
   disabled: 'This Portcullis virtual key has been disabled.',
 };
-
-/** A trailing `"usage": {…}` object in text too long to parse whole. */
-export function trailingObject(text: string, key: string): unknown {
-  const at = text.lastIndexOf(`"${key}"`);
-  if (at === -1) return undefined;
-  const open = text.indexOf('{', at);
-  if (open === -1) return undefined;
-  let depth = 0;
-  let inString = false;
-  for (let i = open; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 92) i++;
-      else if (c === 34) inString = false;
-    } else if (c === 34) inString = true;
-    else if (c === 123) depth++;
-    else if (c === 125 && --depth === 0) {
-      try {
-        return JSON.parse(text.slice(open, i + 1));
-      } catch {
-        return undefined;
-      }
-    }
-  }
-  return undefined;
-}
 
 export interface PipelineOptions {
   hooks: PipelineHooks;
@@ -370,7 +345,7 @@ export class Pipeline {
     }
     ctx.upstreamPath = up.basePath + upstreamPath + upstreamQuery(request.url);
     ctx.outcome = 'forwarded';
-    if (!ctx.aborted) await forward(ctx, headers, reply, up, hooks.responseGuardrails);
+    if (!ctx.aborted) forward(ctx, headers, reply, up, hooks.responseGuardrails);
     return reply;
   }
 
@@ -398,20 +373,22 @@ export class Pipeline {
       ctx.usage = event;
       this.usage.publish(event);
     }
-    this.log.info(
-      {
-        reqId: ctx.id,
-        surface: ctx.surface,
-        model: ctx.input?.model,
-        key: ctx.key?.id,
-        status: ctx.status,
-        outcome: ctx.outcome,
-        code: ctx.decision?.code,
-        aborted: ctx.aborted || undefined,
-        ms: Math.round(ctx.timings.end * 1000) / 1000,
-      },
-      'call',
-    );
+    if (this.log.isLevelEnabled('info')) {
+      this.log.info(
+        {
+          reqId: ctx.id,
+          surface: ctx.surface,
+          model: ctx.input?.model,
+          key: ctx.key?.id,
+          status: ctx.status,
+          outcome: ctx.outcome,
+          code: ctx.decision?.code,
+          aborted: ctx.aborted || undefined,
+          ms: Math.round(ctx.timings.end * 1000) / 1000,
+        },
+        'call',
+      );
+    }
     const hooks = this.hooks;
     if (hooks.settle !== undefined || hooks.audit !== undefined) {
       this.#after(ctx).catch((err: unknown) => {
@@ -430,15 +407,8 @@ export class Pipeline {
     if (tracker !== null) return { usage: tracker.usage(), estimated: tracker.estimated() };
     if (ctx.status >= 300) return { usage: emptyUsage(), estimated: false };
     let usage: TokenUsage | null = null;
-    if (ctx.collected !== null && ctx.collectedBytes > 0) {
-      try {
-        const body: unknown = JSON.parse(Buffer.concat(ctx.collected, ctx.collectedBytes).toString('utf8'));
-        usage = ctx.adapter.usageFromJson(ctx.surface, body);
-      } catch {
-        usage = null;
-      }
-    } else if (ctx.tail !== null) {
-      const key = ctx.api === 'gemini' ? 'usageMetadata' : 'usage';
+    if (ctx.tail !== null && ctx.tail !== '') {
+      const key = ctx.adapter.usageKey;
       const obj = trailingObject(ctx.tail, key);
       if (obj !== undefined) usage = ctx.adapter.usageFromJson(ctx.surface, { [key]: obj });
     }
@@ -486,7 +456,7 @@ function onResponseClose(this: TrackedResponse): void {
   ctx.timings.end = ctx.elapsed();
   if (!this.writableFinished) {
     ctx.aborted = true;
-    ctx.abort?.abort();
+    ctx.upstream?.cancel();
   }
   pipeline.finish(ctx, this.statusCode);
 }

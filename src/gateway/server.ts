@@ -132,6 +132,8 @@ export function createGateway(opts: GatewayOptions = {}): Gateway {
     logController: new LogController({ disableRequestLogging: true }),
     genReqId,
     requestIdHeader: false,
+    // One logger for all requests; log lines carry reqId themselves.
+    childLoggerFactory: (logger) => logger,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     routerOptions: { maxParamLength: 300 },

@@ -85,6 +85,7 @@ class MessagesTracker extends SseUsageTracker {
 export const anthropicAdapter: ProviderAdapter = {
   api: 'anthropic',
   defaultHeaders: { 'anthropic-version': '2023-06-01' },
+  usageKey: 'usage',
 
   authHeaders(credential: string): Record<string, string> {
     return { 'x-api-key': credential };

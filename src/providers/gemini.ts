@@ -75,6 +75,7 @@ class GenerateTracker extends SseUsageTracker {
 export const geminiAdapter: ProviderAdapter = {
   api: 'gemini',
   defaultHeaders: {},
+  usageKey: 'usageMetadata',
 
   authHeaders(credential: string): Record<string, string> {
     return { 'x-goog-api-key': credential };

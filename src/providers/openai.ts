@@ -121,6 +121,7 @@ class NoUsageTracker extends SseUsageTracker {
 export const openaiAdapter: ProviderAdapter = {
   api: 'openai',
   defaultHeaders: {},
+  usageKey: 'usage',
 
   authHeaders(credential: string): Record<string, string> {
     return { authorization: `Bearer ${credential}` };

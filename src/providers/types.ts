@@ -66,7 +66,9 @@ export interface ProviderAdapter {
    * the body and the usage chunk must then be hidden from the client.
    */
   requestUsageReporting(surface: Surface, body: Record<string, unknown>): boolean;
-  /** Usage from a complete JSON response body; null when it reports none. */
+  /** The key of the usage object in a JSON response body. */
+  usageKey: 'usage' | 'usageMetadata';
+  /** Usage from a JSON response body (or just `{[usageKey]: …}`); null when it reports none. */
   usageFromJson(surface: Surface, body: unknown): TokenUsage | null;
   streamTracker(surface: Surface, opts: StreamOptions): StreamTracker;
   /** An error body in this API's own format. */

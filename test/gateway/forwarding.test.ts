@@ -173,6 +173,20 @@ describe('forwarding', () => {
     assert.equal(bad.json().error.code, 'sim_400');
   });
 
+  test('a stream reaches the client event by event, before upstream has finished', async () => {
+    const res = await fetch(`${s.url}/v1/messages`, {
+      method: 'POST',
+      headers: { 'x-api-key': KEYS.good, 'content-type': 'application/json', 'x-sim-chunk-delay-ms': '100' },
+      body: JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 100, stream: true, messages: [] }),
+    });
+    const reader = res.body!.getReader();
+    const first = new TextDecoder().decode((await reader.read()).value);
+    assert.match(first, /^event: message_start/);
+    assert.equal(s.sim.last('/v1/messages')!.completed, false, 'upstream still streaming');
+    while (!(await reader.read()).done);
+    assert.equal(s.sim.last('/v1/messages')!.completed, true);
+  });
+
   test('a chat stream shows the client exactly what it asked for', async () => {
     const plain = await call(s.url, '/v1/chat/completions', { ...chat, stream: true }, auth);
     assert.doesNotMatch(plain.text, /"choices":\[\],"usage"/);

@@ -99,6 +99,18 @@ describe('usage events', () => {
     assert.equal(count.surface, 'anthropic.count_tokens');
   });
 
+  test('a long non-streamed answer is counted from the end of its body', async () => {
+    const ev = await usageOf(
+      '/v1/messages',
+      { model: 'claude-sonnet-4-5', max_tokens: 20000 },
+      {
+        'x-api-key': KEYS.good,
+        'x-sim-output-tokens': '12000',
+      },
+    );
+    assert.equal(ev.outputTokens, 12000);
+  });
+
   test('an upstream error is published with no tokens', async () => {
     const ev = s.nextEvent();
     await call(s.url, '/v1/chat/completions', { model: 'gpt-5' }, { ...auth, 'x-sim-status': '500' });

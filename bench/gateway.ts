@@ -1,0 +1,327 @@
+// Gateway overhead, production-like: the simulator and `portcullis serve` (example policy, Rego in Wasm)
+// run as child processes; this process drives load with undici and compares each number, in the same
+// run, with the simulator called directly and through a do-nothing Node proxy (node:http + undici, no
+// auth, no policy, no accounting) — the floor any Node gateway pays on this machine.
+//   node_modules/.bin/node bench/gateway.ts [--seconds 5] [--concurrency 64] [--requests 4000]
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Pool } from 'undici';
+import { REPO_ROOT } from '../src/toolchain/tools.ts';
+import { examplePolicyCopy } from '../test/fixtures/keys.ts';
+
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '5' },
+    concurrency: { type: 'string', default: '64' },
+    requests: { type: 'string', default: '4000' },
+    'log-level': { type: 'string', default: 'warn' },
+    'proxy-only': { type: 'string' },
+  },
+});
+const SECONDS = Number(values.seconds);
+const CONCURRENCY = Number(values.concurrency);
+const REQUESTS = Number(values.requests);
+
+const NODE = join(REPO_ROOT, 'node_modules/.bin/node');
+const CLI = join(REPO_ROOT, 'bin/portcullis.js');
+const children: ChildProcess[] = [];
+
+interface Child {
+  child: ChildProcess;
+  url: string;
+}
+
+function start(
+  script: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  stream: 'stdout' | 'stderr',
+): Promise<Child> {
+  const child = spawn(NODE, [script, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  return new Promise((resolve, reject) => {
+    let text = '';
+    child[stream]!.on('data', (c) => {
+      text += c;
+      const m = /listening on (http:\/\/\S+)/.exec(text);
+      if (m) resolve({ child, url: m[1] });
+    });
+    child.stderr!.on('data', (c) => {
+      if (stream === 'stdout') text += c;
+    });
+    child.once('exit', (code) => reject(new Error(`${args[0]} exited with ${code}: ${text}`)));
+  });
+}
+
+/** The floor: forward to `upstream` with no logic at all. */
+function minimalProxy(upstream: string): void {
+  const pool = new Pool(upstream, { connections: 256 });
+  const srv = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      pool.dispatch(
+        {
+          method: 'POST',
+          path: req.url ?? '/',
+          headers: { 'content-type': 'application/json', authorization: 'Bearer upstream-key' },
+          body: Buffer.concat(chunks),
+        },
+        {
+          onRequestStart() {},
+          onResponseStart(_c, status, headers) {
+            res.writeHead(status, { 'content-type': String(headers['content-type']) });
+          },
+          onResponseData(_c, chunk) {
+            res.write(chunk);
+          },
+          onResponseEnd() {
+            res.end();
+          },
+          onResponseError(_c, err) {
+            res.destroy(err);
+          },
+        },
+      );
+    });
+  });
+  srv.listen(0, '127.0.0.1', () => {
+    const a = srv.address() as { port: number };
+    process.stdout.write(`listening on http://127.0.0.1:${a.port}\n`);
+  });
+}
+
+/** CPU seconds a child has used (Linux /proc; undefined elsewhere). */
+function cpuSeconds(child: ChildProcess): number | undefined {
+  try {
+    const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
+function stopAll(): void {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+}
+process.on('exit', stopAll);
+
+interface Target {
+  name: string;
+  pool: Pool;
+  headers: Record<string, string>;
+}
+
+const CHAT = JSON.stringify({
+  model: 'gpt-5-mini',
+  max_completion_tokens: 64,
+  messages: [
+    { role: 'system', content: 'You are a helpful coding assistant.' },
+    { role: 'user', content: 'Explain what a reverse proxy does in one paragraph.' },
+  ],
+});
+const STREAM = JSON.stringify({
+  model: 'claude-haiku-4-5',
+  max_tokens: 64,
+  stream: true,
+  messages: [{ role: 'user', content: 'Say hello in a few words.' }],
+});
+
+async function once(t: Target, path: string, body: string): Promise<number> {
+  const t0 = performance.now();
+  const res = await t.pool.request({ method: 'POST', path, headers: t.headers, body });
+  await res.body.arrayBuffer();
+  if (res.statusCode !== 200) throw new Error(`${t.name}: HTTP ${res.statusCode}`);
+  return performance.now() - t0;
+}
+
+async function firstByte(t: Target): Promise<number> {
+  const t0 = performance.now();
+  const res = await t.pool.request({
+    method: 'POST',
+    path: '/v1/messages',
+    headers: t.headers,
+    body: STREAM,
+  });
+  let ttfb = 0;
+  for await (const _ of res.body) {
+    if (ttfb === 0) ttfb = performance.now() - t0;
+  }
+  if (res.statusCode !== 200) throw new Error(`${t.name}: HTTP ${res.statusCode}`);
+  return ttfb;
+}
+
+function pct(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+const us = (ms: number) => `${(ms * 1000).toFixed(0)} µs`;
+
+/** Sequential calls at one connection, alternating targets in small batches so drift hits both alike. */
+async function latency(a: Target, b: Target, fn: (t: Target) => Promise<number>, n: number) {
+  const ra: number[] = [];
+  const rb: number[] = [];
+  for (let i = 0; i < Math.min(500, n / 4); i++) {
+    await fn(a);
+    await fn(b);
+  }
+  const batch = 50;
+  for (let i = 0; i < n; i += batch) {
+    for (let j = 0; j < batch; j++) ra.push(await fn(a));
+    for (let j = 0; j < batch; j++) rb.push(await fn(b));
+  }
+  ra.sort((x, y) => x - y);
+  rb.sort((x, y) => x - y);
+  return { a: { p50: pct(ra, 50), p99: pct(ra, 99) }, b: { p50: pct(rb, 50), p99: pct(rb, 99) } };
+}
+
+async function throughput(t: Target, seconds: number, concurrency: number): Promise<number> {
+  let done = 0;
+  let errors = 0;
+  const until = performance.now() + seconds * 1000;
+  const worker = async () => {
+    while (performance.now() < until) {
+      try {
+        const res = await t.pool.request({
+          method: 'POST',
+          path: '/v1/chat/completions',
+          headers: t.headers,
+          body: CHAT,
+        });
+        await res.body.arrayBuffer();
+        if (res.statusCode === 200) done++;
+        else errors++;
+      } catch {
+        errors++;
+      }
+    }
+  };
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const elapsed = (performance.now() - t0) / 1000;
+  if (errors > 0) console.log(`  (${t.name}: ${errors} errors)`);
+  return done / elapsed;
+}
+
+function row(name: string, r: { p50: number; p99: number }, base?: { p50: number; p99: number }): string {
+  const added = base ? `   added p50 ${us(r.p50 - base.p50)}  p99 ${us(r.p99 - base.p99)}` : '';
+  return `  ${name.padEnd(20)} p50 ${us(r.p50).padStart(8)}  p99 ${us(r.p99).padStart(8)}${added}`;
+}
+
+async function main(): Promise<void> {
+  const sim = await start(
+    CLI,
+    ['simulator', '--port', '0', '--output-tokens', '32', '--tokens-per-chunk', '4'],
+    process.env,
+    'stdout',
+  );
+  const floor = await start(process.argv[1], ['--proxy-only', sim.url], process.env, 'stdout');
+  const { dir, keys } = examplePolicyCopy();
+  const gw = await start(
+    CLI,
+    [
+      'serve',
+      '--policy',
+      dir,
+      '--port',
+      '0',
+      '--log-level',
+      values['log-level'],
+      '--data-dir',
+      mkdtempSync(join(tmpdir(), 'pc-bench-')),
+    ],
+    {
+      ...process.env,
+      OPENAI_API_KEY: 'sk-bench-openai',
+      ANTHROPIC_API_KEY: 'sk-ant-bench',
+      GEMINI_API_KEY: 'bench-gemini',
+      PORTCULLIS_UPSTREAM_OPENAI: sim.url,
+      PORTCULLIS_UPSTREAM_ANTHROPIC: sim.url,
+      PORTCULLIS_UPSTREAM_GOOGLE: sim.url,
+    },
+    'stderr',
+  );
+  const headers = (key: string) => ({
+    'content-type': 'application/json',
+    authorization: `Bearer ${key}`,
+    'x-api-key': key,
+  });
+  const target = (name: string, url: string, key: string, c: number): Target => ({
+    name,
+    pool: new Pool(url, { connections: c }),
+    headers: headers(key),
+  });
+
+  console.log(
+    `Portcullis gateway benchmark — ${availableParallelism()} CPUs, load average ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
+  console.log(
+    'Simulator, gateway, floor proxy and this load generator share the machine (and its other users).\n',
+  );
+
+  const d1 = target('simulator direct', sim.url, 'sim-key', 1);
+  const f1 = target('do-nothing proxy', floor.url, 'sim-key', 1);
+  const g1 = target('Portcullis', gw.url, keys.principal, 1);
+  const chat = (t: Target) => once(t, '/v1/chat/completions', CHAT);
+  const floorLat = await latency(d1, f1, chat, REQUESTS);
+  const gwLat = await latency(d1, g1, chat, REQUESTS);
+  console.log(
+    `Chat completion, 1 connection, ${REQUESTS} calls per target (targets: added ≤ 100 µs p50, ≤ 1 ms p99)`,
+  );
+  console.log(row('simulator direct', gwLat.a));
+  console.log(row('do-nothing proxy', floorLat.b, floorLat.a));
+  console.log(row('Portcullis', gwLat.b, gwLat.a));
+  console.log(
+    `  Portcullis over the do-nothing proxy: p50 ${us(gwLat.b.p50 - gwLat.a.p50 - (floorLat.b.p50 - floorLat.a.p50))}\n`,
+  );
+
+  const n = Math.max(200, REQUESTS / 2);
+  const floorTtfb = await latency(d1, f1, firstByte, n);
+  const gwTtfb = await latency(d1, g1, firstByte, n);
+  console.log(
+    `Anthropic stream, time to first byte, 1 connection, ${n} calls per target (target: added ≤ 100 µs)`,
+  );
+  console.log(row('simulator direct', gwTtfb.a));
+  console.log(row('do-nothing proxy', floorTtfb.b, floorTtfb.a));
+  console.log(row('Portcullis', gwTtfb.b, gwTtfb.a));
+  console.log('');
+  for (const t of [d1, f1, g1]) await t.pool.close();
+
+  const runs: [string, Target, ChildProcess][] = [
+    ['simulator direct', target('simulator', sim.url, 'sim-key', CONCURRENCY), sim.child],
+    ['do-nothing proxy', target('floor', floor.url, 'sim-key', CONCURRENCY), floor.child],
+    ['Portcullis', target('gateway', gw.url, keys.principal, CONCURRENCY), gw.child],
+  ];
+  console.log(
+    `Chat completion throughput, ${CONCURRENCY} connections, ${SECONDS} s per target (target: ≥ 10,000 req/s)`,
+  );
+  for (const [name, t, child] of runs) {
+    await throughput(t, 1, CONCURRENCY);
+    const cpu0 = cpuSeconds(child);
+    const t0 = performance.now();
+    const rps = await throughput(t, SECONDS, CONCURRENCY);
+    const cpu1 = cpuSeconds(child);
+    const wall = (performance.now() - t0) / 1000;
+    const perCall =
+      cpu0 === undefined || cpu1 === undefined
+        ? ''
+        : `   server CPU ${(((cpu1 - cpu0) / (rps * wall)) * 1e6).toFixed(0)} µs/call`;
+    console.log(`  ${name.padEnd(20)} ${rps.toFixed(0).padStart(6)} req/s${perCall}`);
+    await t.pool.close();
+  }
+}
+
+if (values['proxy-only'] !== undefined) minimalProxy(values['proxy-only']);
+else
+  main()
+    .catch((err) => {
+      console.error(err);
+      process.exitCode = 1;
+    })
+    .finally(stopAll);
