@@ -1,0 +1,28 @@
+// `npm run bench [name…]`: runs the benchmarks in bench/ one after another (never in parallel: they
+// measure the machine), printing each one's numbers. Names select a subset, e.g. `npm run bench gateway`.
+import { spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const dir = dirname(fileURLToPath(import.meta.url));
+const all = readdirSync(dir)
+  .filter((f) => f.endsWith('.ts') && f !== 'run.ts')
+  .map((f) => basename(f, '.ts'))
+  .sort();
+const wanted = process.argv.slice(2);
+const unknown = wanted.filter((w) => !all.includes(w));
+if (unknown.length > 0) {
+  process.stderr.write(`no such benchmark: ${unknown.join(', ')} (have: ${all.join(', ')})\n`);
+  process.exit(2);
+}
+const failed: string[] = [];
+for (const name of wanted.length > 0 ? wanted : all) {
+  process.stdout.write(`\n=== bench/${name}.ts ===\n`);
+  const r = spawnSync(process.execPath, [join(dir, `${name}.ts`)], { stdio: 'inherit' });
+  if (r.status !== 0) failed.push(name);
+}
+if (failed.length > 0) {
+  process.stderr.write(`\nfailed: ${failed.join(', ')}\n`);
+  process.exitCode = 1;
+}
