@@ -1,0 +1,186 @@
+// Detector results per content block, so the conversation history an agent resends every turn is not
+// scanned again. Bounded by entries and bytes; evicts with CLOCK (second chance), an LRU approximation
+// that costs nothing on a hit.
+//
+// Keying. `content` (default): blocks are bucketed by a cheap hash of their length and first and last
+// characters, and a hit is confirmed by comparing the whole text (V8 compares with memcmp) — exact and
+// fast, but the cache holds the texts themselves, in process memory only. `sha256`: the key is the
+// SHA-256 of the text and nothing else is kept, at the price of hashing every block on every call
+// (about 0.6 µs per KB on a small server core, several times the content comparison).
+import { hash } from 'node:crypto';
+import type { Match } from './types.ts';
+
+export interface ScanCacheOptions {
+  /** Most blocks remembered (default 50 000). */
+  maxEntries?: number;
+  /** Approximate memory bound in bytes, texts included in `content` mode (default 64 MiB). */
+  maxBytes?: number;
+  keyBy?: 'content' | 'sha256';
+}
+
+export interface CacheEntry {
+  readonly key: number | string;
+  readonly text: string | undefined;
+  /** Results per detector signature. */
+  readonly results: Map<string, Match[]>;
+  /** UTF-8 length of the text, memoised for size limits. */
+  utf8?: number;
+  bytes: number;
+  used: boolean;
+  /** Next entry in the same bucket (content keying). */
+  next: CacheEntry | undefined;
+}
+
+export interface ScanCacheStats {
+  entries: number;
+  bytes: number;
+  hits: number;
+  misses: number;
+  evictions: number;
+}
+
+const EDGE = 16;
+const ENTRY_OVERHEAD = 160;
+const MATCH_OVERHEAD = 200;
+
+// Length plus the first and last characters: touches two cache lines of the text, which matters when a
+// call carries a hundred blocks. Blocks that share all three chain in one bucket.
+function edgeHash(text: string): number {
+  const n = text.length;
+  let h = Math.imul(n ^ 0x9e3779b9, 0x85ebca6b);
+  const head = Math.min(n, EDGE);
+  for (let i = 0; i < head; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  for (let i = Math.max(head, n - EDGE); i < n; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return h | 0;
+}
+
+export class ScanCache {
+  readonly maxEntries: number;
+  readonly maxBytes: number;
+  readonly keyBy: 'content' | 'sha256';
+  readonly #buckets = new Map<number | string, CacheEntry>();
+  /** Every entry, in CLOCK order. */
+  readonly #order = new Set<CacheEntry>();
+  #bytes = 0;
+  #hits = 0;
+  #misses = 0;
+  #evictions = 0;
+
+  constructor(options: ScanCacheOptions = {}) {
+    this.maxEntries = options.maxEntries ?? 50_000;
+    this.maxBytes = options.maxBytes ?? 64 * 1024 * 1024;
+    this.keyBy = options.keyBy ?? 'content';
+    if (!(this.maxEntries > 0) || !(this.maxBytes > 0))
+      throw new Error('scan cache: limits must be positive');
+  }
+
+  #keyOf(text: string): number | string {
+    return this.keyBy === 'sha256' ? hash('sha256', text, 'base64') : edgeHash(text);
+  }
+
+  /** The entry for exactly this text, if remembered. */
+  lookup(text: string): CacheEntry | undefined {
+    const e = this.#find(text, this.#keyOf(text));
+    if (e === undefined) {
+      this.#misses++;
+      return undefined;
+    }
+    e.used = true;
+    this.#hits++;
+    return e;
+  }
+
+  #find(text: string, key: number | string): CacheEntry | undefined {
+    for (let e = this.#buckets.get(key); e !== undefined; e = e.next) {
+      if (e.text === undefined || e.text === text) return e;
+    }
+    return undefined;
+  }
+
+  /** Remembers `matches` for `text` under a detector signature; `entry` is what lookup returned, if anything. */
+  store(text: string, signature: string, matches: Match[], entry?: CacheEntry): CacheEntry {
+    let e = entry !== undefined && this.#order.has(entry) ? entry : undefined;
+    const key = e === undefined ? this.#keyOf(text) : e.key;
+    e ??= this.#find(text, key);
+    if (e === undefined) {
+      const keep = this.keyBy === 'content';
+      e = {
+        key,
+        text: keep ? text : undefined,
+        results: new Map(),
+        bytes: ENTRY_OVERHEAD + (typeof key === 'string' ? key.length * 2 : 8) + (keep ? text.length * 2 : 0),
+        used: false,
+        next: keep ? this.#buckets.get(key) : undefined,
+      };
+      if (!keep) {
+        const old = this.#buckets.get(key);
+        if (old) this.#remove(old);
+      }
+      this.#buckets.set(key, e);
+      this.#order.add(e);
+      this.#bytes += e.bytes;
+    }
+    const previous = e.results.get(signature);
+    const delta =
+      signature.length * 2 +
+      matches.length * MATCH_OVERHEAD -
+      (previous ? signature.length * 2 + previous.length * MATCH_OVERHEAD : 0);
+    e.results.set(signature, matches);
+    e.bytes += delta;
+    this.#bytes += delta;
+    this.#evict(e);
+    return e;
+  }
+
+  #remove(e: CacheEntry) {
+    this.#order.delete(e);
+    this.#bytes -= e.bytes;
+    const head = this.#buckets.get(e.key);
+    if (head === e) {
+      if (e.next) this.#buckets.set(e.key, e.next);
+      else this.#buckets.delete(e.key);
+      return;
+    }
+    for (let p = head; p !== undefined; p = p.next) {
+      if (p.next === e) {
+        p.next = e.next;
+        return;
+      }
+    }
+  }
+
+  #evict(keep: CacheEntry) {
+    let guard = this.#order.size * 2 + 2;
+    while ((this.#order.size > this.maxEntries || this.#bytes > this.maxBytes) && guard-- > 0) {
+      const oldest = this.#order.values().next().value as CacheEntry;
+      if (oldest === keep && this.#order.size === 1) break;
+      if (oldest.used || oldest === keep) {
+        oldest.used = false;
+        this.#order.delete(oldest);
+        this.#order.add(oldest);
+      } else {
+        this.#remove(oldest);
+        this.#evictions++;
+      }
+    }
+  }
+
+  clear(): void {
+    this.#buckets.clear();
+    this.#order.clear();
+    this.#bytes = 0;
+  }
+
+  stats(): ScanCacheStats {
+    return {
+      entries: this.#order.size,
+      bytes: this.#bytes,
+      hits: this.#hits,
+      misses: this.#misses,
+      evictions: this.#evictions,
+    };
+  }
+}
+
+/** The process-wide cache chains use unless given their own (or `cache: false`). */
+export const defaultScanCache = new ScanCache();

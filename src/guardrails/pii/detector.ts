@@ -1,0 +1,215 @@
+// The PII detector. Candidates come from three cheap passes (every '@' for email addresses, one
+// combined regular expression for number-shaped data, one for IBANs); validators then decide.
+//
+// Decisions: version and section numbers (a dotted quad after `v`, `version`, `section`, `step`,
+// `§`, `//`, `@` or `-`, with a fifth part, or with every octet below 32) are not addresses; loopback, private, link-local, documentation and other reserved addresses, and
+// the big public DNS resolvers, identify no one and are skipped unless `includePrivateIps`; phone
+// numbers need a leading + or the separators of a North American or 0-trunk national format, so bare
+// digit runs (timestamps, ids) never count; 555-01xx numbers are fiction, and published example SSNs
+// and the jwt.io-style samples of each format are not reported.
+import type { Fingerprinter } from '../fingerprint.ts';
+import type { Match, TextDetector } from '../types.ts';
+import {
+  e164Valid,
+  IBAN_LENGTHS,
+  ibanValid,
+  ipv4Reportable,
+  ipv6Reportable,
+  nanpValid,
+  paymentCardValid,
+  ssnValid,
+  trunkValid,
+} from './validators.ts';
+
+export const PII_TYPES = ['email', 'phone', 'ssn', 'payment_card', 'iban', 'ip_address'] as const;
+export type PiiType = (typeof PII_TYPES)[number];
+
+const ALTERNATIVES: Record<string, string> = {
+  ssn: String.raw`(?<ssn>\d{3}-\d{2}-\d{4})`,
+  card: String.raw`(?<card>\d{13,19}|\d{4}(?<cs>[ -])\d{4}\k<cs>\d{4}\k<cs>\d{4}(?:\k<cs>\d{3})?|\d{4}(?<as>[ -])\d{6}\k<as>\d{4,5})`,
+  ip4: String.raw`(?<ip4>\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})`,
+  ip6: `(?<ip6>(?<!:)[23][0-9A-Fa-f]{3}:[0-9A-Fa-f:]{0,38}[0-9A-Fa-f](?![:]))`,
+  nanp: String.raw`(?<nanp>(?:1[ .-])?(?:\(\d{3}\) ?|\d{3}[ .-])\d{3}[ .-]\d{4})`,
+  trunk: String.raw`(?<trunk>0\d{2,4}[ -]\d{3,4}[ -]\d{3,4}|0\d{2,4} \d{6,8})`,
+  e164: String.raw`(?<e164>\+[1-9][\d ().-]{6,22}\d)`,
+};
+// Not glued to a word or number — but a JSON escape (`\n`) before it is fine.
+const LEAD = String.raw`(?:(?<![\w.+-])|(?<=\\[nrtbf]))`;
+// Every number-shaped format is at least 7 characters of digits and separators. A pattern that starts
+// by consuming a character lets V8 skip through the text quickly; the precise pattern then runs
+// anchored at each such place only.
+const NUMBERISH_RUN = /[\d(+][\d ().:A-Fa-f-]{6}/g;
+const TRAIL = String.raw`(?![\w-]|\.\w)`;
+const IBAN_RE =
+  /(?:(?<![A-Za-z0-9])|(?<=\\[nrtbf]))[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?(?![A-Za-z0-9])/g;
+const IPV6_ANY_RE =
+  /(?<![\w:.])(?=[0-9A-Fa-f]{0,4}::?[0-9A-Fa-f])[0-9A-Fa-f:]{2,39}(?:\.\d{1,3}){0,3}(?![\w:])/g;
+// Dotted numbers that are versions or section numbers, not addresses.
+const VERSION_BEFORE =
+  /(?:\bv|\bver(?:sion)?|\brelease|\bbuild|\brev|\bsec(?:tion)?|\bstep|\bchapter|\bclause|\brfc\s*\d+|§|@|\/\/|#)\s*[:=]?\s*$/i;
+
+const LOCAL_CHARS = new Uint8Array(128);
+const DOMAIN_CHARS = new Uint8Array(128);
+for (let c = 0; c < 128; c++) {
+  const ch = String.fromCharCode(c);
+  if (/[A-Za-z0-9]/.test(ch)) LOCAL_CHARS[c] = DOMAIN_CHARS[c] = 1;
+  if ('._%+-'.includes(ch)) LOCAL_CHARS[c] = 1;
+  if ('.-'.includes(ch)) DOMAIN_CHARS[c] = 1;
+}
+const NOT_PERSONAL_LOCAL = /^(?:git|no-?reply|do-?not-?reply|mailer-daemon|postmaster)$/i;
+const RESERVED_DOMAIN = /(?:^|\.)(?:example\.(?:com|net|org)|example|test|invalid|localhost|local)$|noreply/i;
+const FILE_TLD =
+  /^(?:js|mjs|cjs|jsx|ts|tsx|json|ya?ml|html?|css|scss|png|jpe?g|gif|svg|txt|lock|map|vue|min)$/i;
+
+export class PiiDetector implements TextDetector {
+  readonly signature: string;
+  readonly maxMatchLength = 320;
+  readonly #types: Set<PiiType>;
+  readonly #includePrivate: boolean;
+  readonly #numeric: RegExp | undefined;
+  readonly #fingerprint: Fingerprinter;
+
+  constructor(
+    types: readonly PiiType[],
+    options: { includePrivateIps?: boolean; fingerprint: Fingerprinter },
+  ) {
+    this.#types = new Set(types);
+    this.#includePrivate = options.includePrivateIps ?? false;
+    this.#fingerprint = options.fingerprint;
+    const alts: string[] = [];
+    if (this.#types.has('ssn')) alts.push(ALTERNATIVES.ssn);
+    if (this.#types.has('payment_card')) alts.push(ALTERNATIVES.card);
+    if (this.#types.has('ip_address')) alts.push(ALTERNATIVES.ip4, ALTERNATIVES.ip6);
+    if (this.#types.has('phone')) alts.push(ALTERNATIVES.nanp, ALTERNATIVES.trunk, ALTERNATIVES.e164);
+    this.#numeric = alts.length ? new RegExp(`${LEAD}(?:${alts.join('|')})${TRAIL}`, 'y') : undefined;
+    this.signature = `pii:${[...this.#types].sort().join(',')}:${this.#includePrivate}:${options.fingerprint.saltId}`;
+  }
+
+  scan(text: string): Match[] {
+    const out: Match[] = [];
+    if (this.#types.has('email')) this.#emails(text, out);
+    if (this.#numeric) this.#numbers(text, out);
+    if (this.#types.has('iban')) this.#ibans(text, out);
+    if (this.#includePrivate && this.#types.has('ip_address')) this.#anyIpv6(text, out);
+    if (out.length > 1) {
+      out.sort((a, b) => a.start - b.start || b.end - a.end);
+      return out.filter((m, i) => i === 0 || m.start >= out[i - 1].end);
+    }
+    return out;
+  }
+
+  #push(out: Match[], rule: PiiType, text: string, start: number, end: number) {
+    out.push({ rule, type: 'pii', start, end, fingerprint: this.#fingerprint(text.slice(start, end)) });
+  }
+
+  #emails(text: string, out: Match[]) {
+    const n = text.length;
+    let at = text.indexOf('@');
+    while (at !== -1) {
+      let s = at;
+      while (s > 0 && text.charCodeAt(s - 1) < 128 && LOCAL_CHARS[text.charCodeAt(s - 1)]) s--;
+      let e = at + 1;
+      while (e < n && text.charCodeAt(e) < 128 && DOMAIN_CHARS[text.charCodeAt(e)]) e++;
+      while (e > at + 1 && (text[e - 1] === '.' || text[e - 1] === '-')) e--;
+      while (s < at && text[s] === '.') s++;
+      if (s > 0 && text[s - 1] === '\\' && 'nrtbf'.includes(text[s])) s++; // `\nalice@…` in JSON-encoded text
+      if (s < at && e > at + 1 && this.#emailOk(text, s, at, e)) this.#push(out, 'email', text, s, e);
+      at = text.indexOf('@', Math.max(at + 1, e));
+    }
+  }
+
+  #emailOk(text: string, s: number, at: number, e: number): boolean {
+    const local = text.slice(s, at);
+    const domain = text.slice(at + 1, e);
+    if (local.length > 64 || local.endsWith('.') || local.includes('..') || NOT_PERSONAL_LOCAL.test(local))
+      return false;
+    if (s >= 2 && text[s - 1] === '/' && text[s - 2] === '/') return false; // scheme://user@host
+    const labels = domain.split('.');
+    if (labels.length < 2 || domain.length > 253) return false;
+    for (const l of labels) if (!/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(l)) return false;
+    const tld = labels[labels.length - 1];
+    if (!/^(?:[A-Za-z]{2,24}|xn--[a-z0-9]{2,20})$/.test(tld) || FILE_TLD.test(tld)) return false;
+    return !RESERVED_DOMAIN.test(domain);
+  }
+
+  #numbers(text: string, out: Match[]) {
+    const re = this.#numeric!;
+    const run = NUMBERISH_RUN;
+    run.lastIndex = 0;
+    for (let r = run.exec(text); r !== null; r = run.exec(text)) {
+      re.lastIndex = r.index;
+      const m = re.exec(text);
+      if (m === null) {
+        run.lastIndex = r.index + 1;
+        continue;
+      }
+      run.lastIndex = r.index + m[0].length;
+      const g = m.groups!;
+      const start = m.index;
+      const end = start + m[0].length;
+      const found = m[0];
+      let rule: PiiType | undefined;
+      if (g.ssn !== undefined) rule = ssnValid(found) ? 'ssn' : undefined;
+      else if (g.card !== undefined)
+        rule = paymentCardValid(found.replace(/[ -]/g, '')) ? 'payment_card' : undefined;
+      else if (g.ip4 !== undefined) rule = this.#ipv4Ok(text, start, found) ? 'ip_address' : undefined;
+      else if (g.ip6 !== undefined)
+        rule = ipv6Reportable(found, this.#includePrivate) ? 'ip_address' : undefined;
+      else if (g.nanp !== undefined) rule = nanpOk(found) ? 'phone' : undefined;
+      else if (g.trunk !== undefined) rule = trunkOk(found) ? 'phone' : undefined;
+      else if (g.e164 !== undefined) rule = e164Valid(found) ? 'phone' : undefined;
+      if (rule) this.#push(out, rule, text, start, end);
+    }
+  }
+
+  #ipv4Ok(text: string, start: number, found: string): boolean {
+    if (!ipv4Reportable(found, this.#includePrivate)) return false;
+    // Outline numbering (4.2.6.1, 12.1.1.3) looks like an address with only small octets.
+    if (found.split('.').every((o) => Number(o) < 32)) return false;
+    return !VERSION_BEFORE.test(text.slice(Math.max(0, start - 12), start));
+  }
+
+  #ibans(text: string, out: Match[]) {
+    IBAN_RE.lastIndex = 0;
+    for (let m = IBAN_RE.exec(text); m !== null; m = IBAN_RE.exec(text)) {
+      const len = IBAN_LENGTHS[m[0].slice(0, 2)];
+      if (len === undefined) continue;
+      // The pattern may run into a following all-caps word: cut at the country's length if that is a group edge.
+      let seen = 0;
+      let cut = -1;
+      for (let i = 0; i < m[0].length; i++) {
+        if (m[0][i] !== ' ') seen++;
+        if (seen === len) {
+          cut = i + 1;
+          break;
+        }
+      }
+      if (cut === -1 || (cut < m[0].length && m[0][cut] !== ' ')) continue;
+      const candidate = m[0].slice(0, cut);
+      if (ibanValid(candidate)) this.#push(out, 'iban', text, m.index, m.index + cut);
+    }
+  }
+
+  #anyIpv6(text: string, out: Match[]) {
+    IPV6_ANY_RE.lastIndex = 0;
+    for (let m = IPV6_ANY_RE.exec(text); m !== null; m = IPV6_ANY_RE.exec(text)) {
+      const a = m[0];
+      const groups = a.split(':').filter(Boolean).length;
+      if ((groups >= 2 || a === '::1') && ipv6Reportable(a, true))
+        this.#push(out, 'ip_address', text, m.index, m.index + a.length);
+    }
+  }
+}
+
+function nanpOk(found: string): boolean {
+  const m = /^(?:1([ .-]))?(?:\((\d{3})\) ?|(\d{3})([ .-]))(\d{3})([ .-])(\d{4})$/.exec(found);
+  if (!m) return false;
+  const [, , parenArea, area, sep1, exchange, sep2, line] = m;
+  if (area !== undefined && sep1 !== sep2) return false;
+  return nanpValid(parenArea ?? area, exchange, line);
+}
+
+function trunkOk(found: string): boolean {
+  const seps = found.replace(/\d/g, '');
+  return new Set(seps).size === 1 && trunkValid(found);
+}

@@ -1,0 +1,173 @@
+// The secrets detector: one keyword pass over the text, then each rule's regular expression only at
+// the places its keywords occur, then validation (entropy, checksums, placeholders) and overlap
+// resolution (a specific rule beats a generic one on the same characters).
+import { shannonEntropy as shannon } from '../entropy.ts';
+import type { Fingerprinter } from '../fingerprint.ts';
+import { KeywordIndex } from '../keyword-index.ts';
+import { maxMatchLength, parseRegex } from '../regex-safety.ts';
+import type { Match, TextDetector } from '../types.ts';
+import { familyOfKey, metaName, plausibleSecretValue } from './generic.ts';
+import type { SecretRule } from './rule-kit.ts';
+import { SECRET_RULES } from './rules.ts';
+
+export const DEFAULT_MIN_ENTROPY = 3;
+// Random 32-hex-digit keys average 3.7 bits/char and occasionally dip near 3; placeholders sit far below.
+const SPECIFIC_MIN_ENTROPY = 2.5;
+const MAX_WINDOW = 4096;
+
+// Documentation placeholders (AWS's AKIAIOSFODNN7EXAMPLE, `sk_live_xxxxxxxx…`).
+const PLACEHOLDER = /example|placeholder|dummy|redacted|x{8,}|\*{4,}|0{16,}/i;
+
+interface CompiledRule {
+  rule: SecretRule;
+  index: number;
+  re: RegExp;
+  offset: number;
+  maxLength: number;
+}
+
+/** Expands include/exclude id globs over the built-in rules; throws on a selector that matches none. */
+export function selectRules(include?: readonly string[], exclude?: readonly string[]): SecretRule[] {
+  const toRe = (glob: string) =>
+    new RegExp(
+      `^${glob
+        .split('*')
+        .map((p) => p.replace(/[^a-z0-9_]/g, ''))
+        .join('.*')}$`,
+    );
+  const matching = (sel: string) => {
+    const re = toRe(sel);
+    const hit = SECRET_RULES.filter((r) => re.test(r.id));
+    if (hit.length === 0) throw new Error(`no secret rule matches '${sel}'`);
+    return new Set(hit.map((r) => r.id));
+  };
+  let chosen = include
+    ? new Set(include.flatMap((s) => [...matching(s)]))
+    : new Set(SECRET_RULES.map((r) => r.id));
+  if (exclude) {
+    const drop = new Set(exclude.flatMap((s) => [...matching(s)]));
+    chosen = new Set([...chosen].filter((id) => !drop.has(id)));
+  }
+  return SECRET_RULES.filter((r) => chosen.has(r.id));
+}
+
+export class SecretsDetector implements TextDetector {
+  readonly signature: string;
+  readonly maxMatchLength: number;
+  readonly #rules: CompiledRule[];
+  readonly #index: KeywordIndex;
+  /** Rule indices per keyword of the index. */
+  readonly #byKeyword: number[][];
+  readonly #minEntropy: number;
+  readonly #fingerprint: Fingerprinter;
+  readonly #enabled: Set<string>;
+
+  constructor(rules: readonly SecretRule[], options: { minEntropy?: number; fingerprint: Fingerprinter }) {
+    this.#minEntropy = options.minEntropy ?? DEFAULT_MIN_ENTROPY;
+    this.#fingerprint = options.fingerprint;
+    this.#enabled = new Set(rules.map((r) => r.id));
+    this.#rules = rules.map((rule, index) => ({
+      rule,
+      index,
+      re: new RegExp(rule.pattern, 'dy'),
+      offset: rule.offset ?? 0,
+      maxLength: Math.min(MAX_WINDOW, maxMatchLength(parseRegex(rule.pattern, ''))),
+    }));
+    const keywords = new Map<string, number[]>();
+    this.#rules.forEach((c, i) => {
+      for (const kw of c.rule.keywords) {
+        const k = kw.toLowerCase();
+        const list = keywords.get(k) ?? [];
+        if (!list.includes(i)) list.push(i);
+        keywords.set(k, list);
+      }
+    });
+    this.#index = new KeywordIndex([...keywords.keys()]);
+    this.#byKeyword = [...keywords.values()];
+    this.maxMatchLength = Math.max(0, ...this.#rules.map((r) => r.maxLength + r.offset));
+    this.signature = `secrets:${this.#minEntropy}:${[...this.#enabled].join(',')}:${options.fingerprint.saltId}`;
+  }
+
+  get ruleIds(): string[] {
+    return [...this.#enabled];
+  }
+
+  scan(text: string): Match[] {
+    const hits: number[] = [];
+    this.#index.scan(text, (kw, pos) => {
+      hits.push(kw, pos);
+    });
+    if (hits.length === 0) return [];
+
+    const found: { c: CompiledRule; start: number; end: number }[] = [];
+    const seen = new Set<number>();
+    for (let h = 0; h < hits.length; h += 2) {
+      const pos = hits[h + 1];
+      for (const ri of this.#byKeyword[hits[h]]) {
+        const c = this.#rules[ri];
+        const at = pos - c.offset;
+        if (at < 0) continue;
+        c.re.lastIndex = at;
+        const m = c.re.exec(text);
+        if (m === null) continue;
+        const span = m.indices?.groups?.s ?? m.indices![0]!;
+        const key = span[0] * 1024 + ri;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        if (c.rule.generic && metaName(text.slice(m.index, span[0]).split(/[\s"'`:=\]\\]/)[0])) continue;
+        if (this.#accept(c.rule, text.slice(span[0], span[1])))
+          found.push({ c, start: span[0], end: span[1] });
+      }
+    }
+    if (found.length === 0) return [];
+    return this.#resolve(found, text);
+  }
+
+  scanKeyed(key: string, text: string): Match[] {
+    const family = familyOfKey(key);
+    if (family === undefined || !this.#enabled.has(family)) return [];
+    const value = text.trim();
+    if (!plausibleSecretValue(value, this.#minEntropy)) return [];
+    const start = text.indexOf(value);
+    return [
+      {
+        rule: family,
+        type: 'secret',
+        start,
+        end: start + value.length,
+        fingerprint: this.#fingerprint(value),
+      },
+    ];
+  }
+
+  #accept(rule: SecretRule, secret: string): boolean {
+    if (rule.generic) return plausibleSecretValue(secret, this.#minEntropy);
+    if (PLACEHOLDER.test(secret)) return false;
+    const min = rule.minEntropy ?? SPECIFIC_MIN_ENTROPY;
+    if (min > 0 && shannon(secret) < min) return false;
+    return rule.validate === undefined || rule.validate(secret);
+  }
+
+  /** Keeps one finding per stretch of text: specific over generic, then longer, then earlier rule. */
+  #resolve(found: { c: CompiledRule; start: number; end: number }[], text: string): Match[] {
+    found.sort(
+      (a, b) =>
+        Number(a.c.rule.generic ?? false) - Number(b.c.rule.generic ?? false) ||
+        b.end - b.start - (a.end - a.start) ||
+        a.c.index - b.c.index,
+    );
+    const kept: { c: CompiledRule; start: number; end: number }[] = [];
+    for (const f of found) {
+      if (kept.some((k) => f.start < k.end && k.start < f.end)) continue;
+      kept.push(f);
+    }
+    kept.sort((a, b) => a.start - b.start);
+    return kept.map((k) => ({
+      rule: k.c.rule.id,
+      type: 'secret',
+      start: k.start,
+      end: k.end,
+      fingerprint: this.#fingerprint(text.slice(k.start, k.end)),
+    }));
+  }
+}

@@ -1,0 +1,151 @@
+// Scanning a streamed response as it passes. Each text (per path: a choice's content, a tool call's
+// arguments, a content block) keeps a carry-over window — the chain's longest match, bounded — so a
+// secret split across deltas is still seen whole. A match is reported once text has arrived beyond it
+// (it cannot grow or change any more); `end()` reports what is left. A match that keeps growing holds
+// the window open from its start, up to MAX_CARRY characters, after which it is reported as it stands.
+//
+// Offsets in findings are absolute within the streamed text at that path. External steps see the
+// complete texts at `end()` (each bounded by MAX_EXTERNAL_CHARS); size steps count bytes as they pass.
+import type { Surface } from '../policy/decision.ts';
+import type { CompiledChain, CompiledStep } from './compile.ts';
+import { finding, runExternal, type ScanResult, sizeFindings } from './scan.ts';
+import { streamDeltas } from './surfaces.ts';
+import type { ScanFinding } from './types.ts';
+
+/** Characters past a match that must have arrived before it is reported (covers detectors' look-ahead). */
+const LOOKAHEAD = 16;
+const MAX_CARRY = 16 * 1024;
+const MAX_EXTERNAL_CHARS = 1024 * 1024;
+
+export interface ResponseScanner {
+  /** Feeds one text delta for `path`; returns the findings that became certain. */
+  push(path: string, delta: string): ScanFinding[];
+  /** Feeds one parsed SSE event (its `data:` JSON) of the chain's surface. */
+  pushEvent(event: unknown): ScanFinding[];
+  /** Flushes every window and runs external steps over the full texts. */
+  end(): Promise<ScanResult>;
+}
+
+interface PathState {
+  buf: string;
+  /** Absolute offset of buf[0] in the streamed text. */
+  base: number;
+  /** Reported matches: key → absolute span, pruned as the window moves on. */
+  reported: Map<string, { start: number; end: number }>;
+  full: string;
+}
+
+export function createResponseScanner(chain: CompiledChain, surface: Surface): ResponseScanner {
+  const steps = chain.steps.filter((s) => s.stages.has('response'));
+  const textSteps = steps.filter((s) => s.text !== undefined);
+  const sizeSteps = steps.filter((s) => s.size !== undefined);
+  const externalSteps = steps.filter((s) => s.external !== undefined);
+  const window = chain.streamWindow + LOOKAHEAD;
+  const states = new Map<string, PathState>();
+  const sizeReported = new Set<string>();
+  let bytes = 0;
+  let externalChars = 0;
+  let ended = false;
+
+  const scan = (path: string, st: PathState, final: boolean): ScanFinding[] => {
+    const out: ScanFinding[] = [];
+    const certainEnd = final ? Number.POSITIVE_INFINITY : st.buf.length - LOOKAHEAD;
+    let pendingFrom = st.buf.length;
+    for (const step of textSteps) {
+      for (const m of step.text!.scan(st.buf)) {
+        const absStart = st.base + m.start;
+        const key = `${step.index}:${m.rule}:${absStart}`;
+        if (st.reported.has(key)) continue;
+        if (m.end <= certainEnd) {
+          st.reported.set(key, { start: absStart, end: st.base + m.end });
+          out.push(finding(chain, step, 'response', path, { ...m, start: absStart, end: st.base + m.end }));
+        } else {
+          pendingFrom = Math.min(pendingFrom, m.start);
+        }
+      }
+    }
+    if (!final) {
+      let cut = Math.max(0, st.buf.length - window);
+      // Never keep the tail of a reported match: rescanned alone it could look like a new one.
+      for (let moved = true; moved; ) {
+        moved = false;
+        for (const r of st.reported.values()) {
+          if (st.base + cut > r.start && st.base + cut < r.end) {
+            cut = r.end - st.base;
+            moved = true;
+          }
+        }
+      }
+      cut = Math.min(cut, pendingFrom);
+      if (st.buf.length - cut > MAX_CARRY) {
+        // A match still growing past the bound: report it as it stands and let the window move on.
+        out.push(...scan(path, st, true));
+        cut = st.buf.length - window;
+      }
+      if (cut > 0) {
+        st.buf = st.buf.slice(cut);
+        st.base += cut;
+        for (const [k, r] of st.reported) if (r.end <= st.base) st.reported.delete(k);
+      }
+    }
+    return out;
+  };
+
+  const push = (path: string, delta: string): ScanFinding[] => {
+    if (ended) throw new Error('response scanner: push after end()');
+    if (delta.length === 0) return [];
+    let st = states.get(path);
+    if (!st) {
+      st = { buf: '', base: 0, reported: new Map(), full: '' };
+      states.set(path, st);
+    }
+    st.buf += delta;
+    if (externalSteps.length > 0 && externalChars < MAX_EXTERNAL_CHARS) {
+      const take = delta.slice(0, MAX_EXTERNAL_CHARS - externalChars);
+      st.full += take;
+      externalChars += take.length;
+    }
+    const out = textSteps.length > 0 ? scan(path, st, false) : [];
+    if (sizeSteps.length > 0) {
+      bytes += Buffer.byteLength(delta, 'utf8');
+      for (const step of sizeSteps) {
+        for (const f of sizeFindings(chain, step, 'response', bytes)) {
+          const key = `${step.index}:${f.rule}`;
+          if (sizeReported.has(key)) continue;
+          sizeReported.add(key);
+          out.push(f);
+        }
+      }
+    }
+    return out;
+  };
+
+  return {
+    push,
+    pushEvent(event: unknown): ScanFinding[] {
+      const out: ScanFinding[] = [];
+      for (const d of streamDeltas(surface, event)) out.push(...push(d.path, d.text));
+      return out;
+    },
+    async end(): Promise<ScanResult> {
+      if (ended) return { findings: [], errors: [] };
+      ended = true;
+      const findings: ScanFinding[] = [];
+      for (const [path, st] of states) findings.push(...scan(path, st, true));
+      const errors: ScanResult['errors'] = [];
+      if (externalSteps.length > 0) {
+        const texts = [...states]
+          .map(([path, st]) => ({ path, text: st.full }))
+          .filter((t) => t.text.length > 0);
+        const results = await Promise.all(
+          externalSteps.map((step: CompiledStep) => runExternal(chain, step, 'response', surface, texts)),
+        );
+        for (const r of results) {
+          findings.push(...r.findings);
+          if (r.error) errors.push(r.error);
+        }
+      }
+      return { findings, errors };
+    },
+  };
+}

@@ -1,0 +1,38 @@
+// Shapes shared by the detectors, the cache and the chain runner.
+import type { GuardrailFinding } from '../policy/decision.ts';
+
+/** One hit inside one text. Offsets are UTF-16 code units into that text, end exclusive. */
+export interface Match {
+  rule: string;
+  /** Detector family: secret, pii, custom, size, external. */
+  type: string;
+  start: number;
+  end: number;
+  /** Salted hash of `text.slice(start, end)`; see fingerprint.ts. */
+  fingerprint: string;
+  /** Set when the hit lies inside a JSON document carried as a string (tool-call arguments): the path of the value within it, e.g. `.command` or `.env[0]`. */
+  sub?: string;
+}
+
+/**
+ * A finding as the chain runner reports it: the policy contract plus where the match sits inside the
+ * text at `path` (absent for findings about the whole call, such as size limits). Offsets are locations,
+ * never content; `redactRequest` uses them.
+ */
+export interface ScanFinding extends GuardrailFinding {
+  start?: number;
+  end?: number;
+}
+
+/** A detector that looks at one text at a time, so its results can be cached per text. */
+export interface TextDetector {
+  /** Identifies the detector and its configuration: equal signatures give equal results for equal text. */
+  readonly signature: string;
+  /** Longest match it can report (bounded), for the stream scanner's carry-over window. */
+  readonly maxMatchLength: number;
+  scan(text: string): Match[];
+  /** Optional check of a value together with the object key that holds it (`{"password": "…"}`). */
+  scanKeyed?(key: string, text: string): Match[];
+}
+
+export type Stage = 'request' | 'response';
