@@ -36,7 +36,10 @@ export class RequestContext {
   /** The parsed body; stages that rewrite it set `bodyChanged`. */
   body: Record<string, unknown> | null = null;
   bodyChanged = false;
-  /** Filled progressively: facts, then `usage` by limits, `guardrails` by request guardrails. */
+  /**
+   * Filled progressively: facts, then `usage` by limits, `guardrails` by request guardrails. Set before
+   * any hook runs; undefined only for calls refused before (no snapshot yet, unreadable body).
+   */
   input!: DecisionInput;
   decision: Decision | null = null;
   provider: ResolvedProvider | undefined = undefined;
@@ -96,7 +99,7 @@ export interface PipelineHooks {
   responseGuardrails?(ctx: RequestContext): Transform | undefined;
   /**
    * The call is over (`ctx.outcome`, `ctx.usage` when forwarded): settle or release reservations.
-   * Called for every request that reached authentication, denied ones included.
+   * Called for every call whose facts were built (so `ctx.input` is set), denied ones included.
    */
   settle?(ctx: RequestContext): MaybePromise;
   /** Record the call. Runs after settle. */

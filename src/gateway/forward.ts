@@ -257,15 +257,20 @@ export function forward(
   ctx.upstream = call;
   ctx.timings.forwarded = ctx.elapsed();
   const timeout = up.provider.timeoutMs;
-  up.pool.dispatch(
-    {
-      method: 'POST',
-      path: ctx.upstreamPath,
-      headers: upstreamHeaders(clientHeaders, up, ctx.id),
-      body,
-      headersTimeout: timeout,
-      bodyTimeout: timeout,
-    },
-    call,
-  );
+  try {
+    up.pool.dispatch(
+      {
+        method: 'POST',
+        path: ctx.upstreamPath,
+        headers: upstreamHeaders(clientHeaders, up, ctx.id),
+        body,
+        headersTimeout: timeout,
+        bodyTimeout: timeout,
+      },
+      call,
+    );
+  } catch (err) {
+    // The reply is hijacked: an error must be answered here, not by fastify.
+    call.onResponseError(null as unknown as Dispatcher.DispatchController, err as Error);
+  }
 }

@@ -390,7 +390,8 @@ export class Pipeline {
       );
     }
     const hooks = this.hooks;
-    if (hooks.settle !== undefined || hooks.audit !== undefined) {
+    // Calls refused before their facts were known (no snapshot, unreadable body) reserved nothing.
+    if (ctx.input !== undefined && (hooks.settle !== undefined || hooks.audit !== undefined)) {
       this.#after(ctx).catch((err: unknown) => {
         this.log.error({ reqId: ctx.id, err: (err as Error).message }, 'settle/audit hook failed');
       });
