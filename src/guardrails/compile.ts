@@ -84,7 +84,8 @@ function validator(ref = '') {
 }
 
 function describe(errors: ErrorObject[] | null | undefined): string {
-  const e = errors?.[0];
+  // An unexpected property (say, a literal header `value`) explains more than what is then missing.
+  const e = errors?.find((x) => x.keyword === 'additionalProperties') ?? errors?.[0];
   if (!e) return 'invalid';
   const where = e.instancePath || '(document)';
   const extra =

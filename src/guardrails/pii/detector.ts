@@ -2,7 +2,7 @@
 // combined regular expression for number-shaped data, one for IBANs); validators then decide.
 //
 // Decisions: version and section numbers (a dotted quad after `v`, `version`, `section`, `step`,
-// `§`, `//`, `@` or `-`, with a fifth part, or with every octet below 32) are not addresses; loopback, private, link-local, documentation and other reserved addresses, and
+// `§`, `//`, `@` or `-`, with a fifth part, or outside 10/8 with every octet below 32) are not addresses; loopback, private, link-local, documentation and other reserved addresses, and
 // the big public DNS resolvers, identify no one and are skipped unless `includePrivateIps`; phone
 // numbers need a leading + or the separators of a North American or 0-trunk national format, so bare
 // digit runs (timestamps, ids) never count; 555-01xx numbers are fiction, and published example SSNs
@@ -165,7 +165,8 @@ export class PiiDetector implements TextDetector {
   #ipv4Ok(text: string, start: number, found: string): boolean {
     if (!ipv4Reportable(found, this.#includePrivate)) return false;
     // Outline numbering (4.2.6.1, 12.1.1.3) looks like an address with only small octets.
-    if (found.split('.').every((o) => Number(o) < 32)) return false;
+    const octets = found.split('.').map(Number);
+    if (octets[0] !== 10 && octets.every((o) => o < 32)) return false;
     return !VERSION_BEFORE.test(text.slice(Math.max(0, start - 12), start));
   }
 

@@ -276,10 +276,13 @@ export function e164Valid(written: string): boolean {
     return false;
   if (CC1.has(digits[0]) && digits.length !== 11) return false;
   if (digits[0] === '1' && !nanpValid(digits.slice(1, 4), digits.slice(4, 7), digits.slice(7))) return false;
-  // One separator between digit groups (a parenthesised group may be followed by a space), balanced parens.
-  if (/[ .-]{2,}|[ .-]\(|\)[.-]|\(\)|\(\d*\(/.test(written.replace(/\) /g, ')'))) return false;
-  const opens = written.split('(').length;
-  return opens === written.split(')').length && opens <= 2;
+  // Single separators between digit groups; at most one parenthesised group, which may have a space
+  // on either side: `+1 (415) 867-5309`, `+44 20 7946 0958`, `+49-30-1234567`.
+  const tidy = written.replace(/ \(/g, '(').replace(/\) /g, ')');
+  if (/[ .-]{2,}|[ .-]\(|\)[ .-]|\(\)/.test(tidy)) return false;
+  const opens = tidy.split('(').length - 1;
+  const closes = tidy.split(')').length - 1;
+  return opens === closes && opens <= 1 && (opens === 0 || /\(\d+\)/.test(tidy));
 }
 
 /** A 0-trunk national number (UK, EU, AU…) of 10 or 11 digits. */

@@ -167,7 +167,7 @@ export function url(
     id,
     title,
     keywords,
-    pattern: String.raw`${lead('A-Za-z0-9+.-')}(?:${scheme})://[^\s:@/?#"'\\<>]{0,128}:(?<s>[^\s@/?#"'\\<>]{1,128})@(?=[A-Za-z0-9[._-])`,
+    pattern: String.raw`${lead('A-Za-z0-9+.-')}(?:${scheme})://[^\s:@/?#"'\\<>[\]]{0,128}:(?<s>[^\s@/?#"'\\<>[\]]{1,128})@(?=[A-Za-z0-9[._-])`,
     sample,
     minEntropy: 0,
     validate: realPassword,

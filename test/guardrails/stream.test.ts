@@ -1,0 +1,163 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { compileChain, createResponseScanner, type ScanFinding } from '../../src/guardrails/index.ts';
+import { randomFrom } from './fakes.ts';
+
+const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+const gh = () => `ghp_${randomFrom(ALNUM, 36)}`;
+
+const doc = (steps: unknown[]) => ({
+  apiVersion: 'portcullis.dev/v1',
+  kind: 'GuardrailChain',
+  metadata: { name: 'stream' },
+  spec: { steps },
+});
+const chain = compileChain(
+  doc([
+    { detector: 'secrets', action: 'block', stage: 'response' },
+    { detector: 'pii', action: 'log', stage: 'response', types: ['email', 'phone'] },
+  ]),
+  { cache: false, fingerprintSalt: 'stream-test-salt-0123456789' },
+);
+
+describe('streaming response scanner', () => {
+  test('a secret split at every possible point is found exactly once, with absolute offsets', async () => {
+    const token = gh();
+    const text = `Sure, use ${token} for the remote. Anything else?`;
+    for (let cut = 1; cut < text.length; cut++) {
+      const s = createResponseScanner(chain, 'openai.chat');
+      const got: ScanFinding[] = [];
+      got.push(...s.push('choices[0].message.content', text.slice(0, cut)));
+      got.push(...s.push('choices[0].message.content', text.slice(cut)));
+      got.push(...(await s.end()).findings);
+      assert.deepEqual(
+        got.map((f) => [f.rule, f.path, f.start, f.end, f.stage]),
+        [
+          [
+            'github_pat',
+            'choices[0].message.content',
+            text.indexOf(token),
+            text.indexOf(token) + token.length,
+            'response',
+          ],
+        ],
+        `split at ${cut}`,
+      );
+    }
+  });
+
+  test('token by token, the finding arrives as soon as the text after it does — not at the end', async () => {
+    const token = gh();
+    const text = `Your token is ${token} and it expires tomorrow, so rotate it before then please.`;
+    const s = createResponseScanner(chain, 'anthropic.messages');
+    let reportedAt = -1;
+    for (let i = 0; i < text.length; i += 3) {
+      const found = s.pushEvent({
+        type: 'content_block_delta',
+        index: 0,
+        delta: { type: 'text_delta', text: text.slice(i, i + 3) },
+      });
+      if (found.length > 0) {
+        assert.equal(reportedAt, -1, 'reported once');
+        assert.equal(found[0].rule, 'github_pat');
+        assert.equal(found[0].path, 'content[0].text');
+        reportedAt = i + 3;
+      }
+    }
+    const tokenEnd = text.indexOf(token) + token.length;
+    assert.ok(
+      reportedAt >= tokenEnd && reportedAt <= tokenEnd + 16 + 3,
+      `reported at ${reportedAt}, token ends at ${tokenEnd}`,
+    );
+    assert.deepEqual((await s.end()).findings, []);
+  });
+
+  test('a secret at the very end is flushed by end()', async () => {
+    const token = gh();
+    const s = createResponseScanner(chain, 'gemini.generate');
+    const event = (t: string) => ({
+      candidates: [{ index: 0, content: { role: 'model', parts: [{ text: t }] } }],
+    });
+    assert.deepEqual(s.pushEvent(event('here: ')), []);
+    assert.deepEqual(s.pushEvent(event(token.slice(0, 20))), []);
+    assert.deepEqual(s.pushEvent(event(token.slice(20))), []);
+    const { findings } = await s.end();
+    assert.deepEqual(
+      findings.map((f) => [f.rule, f.path]),
+      [['github_pat', 'candidates[0].content.parts[0].text']],
+    );
+  });
+
+  test('texts at different paths keep separate windows', async () => {
+    const token = gh();
+    const s = createResponseScanner(chain, 'openai.chat');
+    const delta = (content: string | undefined, args: string | undefined) => ({
+      choices: [
+        {
+          index: 0,
+          delta: {
+            ...(content !== undefined ? { content } : {}),
+            ...(args !== undefined ? { tool_calls: [{ index: 0, function: { arguments: args } }] } : {}),
+          },
+        },
+      ],
+    });
+    const got: ScanFinding[] = [];
+    got.push(...s.pushEvent(delta(token.slice(0, 10), '{"cmd": "git push https://')));
+    got.push(...s.pushEvent(delta(undefined, `${token}@github.com/a/b"}`)));
+    got.push(...s.pushEvent(delta(' is not a token on its own line.', undefined)));
+    got.push(...(await s.end()).findings);
+    assert.deepEqual(
+      got.map((f) => [f.rule, f.path]),
+      [['github_pat', 'choices[0].message.tool_calls[0].function.arguments']],
+    );
+  });
+
+  test('long streams: every email reported once as the window moves on', async () => {
+    const s = createResponseScanner(chain, 'openai.responses');
+    const emails: string[] = [];
+    const got: ScanFinding[] = [];
+    for (let i = 0; i < 200; i++) {
+      const email = `${randomFrom('abcdefghijklmnopqrstuvwxyz', 8)}.${i}@acme-corp.io`;
+      emails.push(email);
+      const chunk = `Line ${i}: contact ${email} about the invoice. `;
+      for (let j = 0; j < chunk.length; j += 7) {
+        got.push(
+          ...s.pushEvent({
+            type: 'response.output_text.delta',
+            output_index: 0,
+            content_index: 0,
+            delta: chunk.slice(j, j + 7),
+          }),
+        );
+      }
+    }
+    got.push(...(await s.end()).findings);
+    assert.equal(got.length, emails.length);
+    assert.ok(got.every((f) => f.rule === 'email' && f.path === 'output[0].content[0].text'));
+    assert.equal(new Set(got.map((f) => f.start)).size, emails.length);
+  });
+
+  test('size limits trip once while streaming', async () => {
+    const sized = compileChain(
+      doc([{ detector: 'size', action: 'block', stage: 'response', maxBytes: 20 }]),
+      { cache: false },
+    );
+    const s = createResponseScanner(sized, 'openai.chat');
+    const push = (t: string) => s.push('choices[0].message.content', t);
+    assert.deepEqual(push('0123456789'), []);
+    assert.deepEqual(
+      push('0123456789!').map((f) => f.rule),
+      ['max_bytes'],
+    );
+    assert.deepEqual(push('more'), []);
+    assert.deepEqual((await s.end()).findings, []);
+  });
+
+  test('request-only steps do not run on responses', async () => {
+    const requestOnly = compileChain(doc([{ detector: 'secrets', action: 'block' }]), { cache: false });
+    const s = createResponseScanner(requestOnly, 'openai.chat');
+    assert.deepEqual(s.push('choices[0].message.content', `${gh()} and more text after it`), []);
+    assert.deepEqual((await s.end()).findings, []);
+  });
+});

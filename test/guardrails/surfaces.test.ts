@@ -1,0 +1,494 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import {
+  compileChain,
+  redactRequest,
+  redactResponse,
+  scanRequest,
+  scanResponse,
+  streamDeltas,
+  walkRequest,
+  walkResponse,
+} from '../../src/guardrails/index.ts';
+import type { Surface } from '../../src/policy/decision.ts';
+import { randomFrom } from './fakes.ts';
+
+const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+const gh = () => `ghp_${randomFrom(ALNUM, 36)}`;
+const aws = () => `AKIA${randomFrom('ABCDEFGHIJKLMNOPQRSTUVWXYZ234567', 16)}`;
+const pw = () => `${randomFrom(ALNUM, 18)}!7`;
+// Base64 image data that happens to contain a credential-shaped run: never text, never scanned.
+const imageData = () => Buffer.from(`\x89PNG....${aws()}....`).toString('base64') + aws();
+
+const chain = compileChain(
+  {
+    apiVersion: 'portcullis.dev/v1',
+    kind: 'GuardrailChain',
+    metadata: { name: 'surfaces' },
+    spec: { steps: [{ detector: 'secrets', action: 'redact', stage: 'both' }] },
+  },
+  { cache: false, fingerprintSalt: 'surfaces-test-salt-0123456789' },
+);
+
+function paths(walk: typeof walkRequest, surface: Surface, body: unknown): string[] {
+  const out: string[] = [];
+  walk(surface, body, (s) => {
+    out.push(s.json ? `${s.path} (json)` : s.path);
+  });
+  return out;
+}
+
+interface Case {
+  surface: Surface;
+  body: () => { body: unknown; secrets: string[] };
+  paths: string[];
+  /** Paths of the findings, in order. */
+  found: string[];
+}
+
+const requests: Case[] = [
+  {
+    surface: 'openai.chat',
+    body: () => {
+      const s = [gh(), aws(), gh(), pw(), gh()];
+      return {
+        secrets: s,
+        body: {
+          model: 'gpt-5',
+          messages: [
+            { role: 'system', content: `You deploy with ${s[0]}.` },
+            {
+              role: 'user',
+              content: [
+                { type: 'text', text: `keys: ${s[1]}` },
+                { type: 'image_url', image_url: { url: `data:image/png;base64,${imageData()}` } },
+              ],
+            },
+            {
+              role: 'assistant',
+              content: null,
+              tool_calls: [
+                {
+                  id: 'call_1',
+                  type: 'function',
+                  function: {
+                    name: 'bash',
+                    arguments: JSON.stringify({
+                      command: `git push https://${s[2]}@github.com/a/b`,
+                      env: { DB_PASSWORD: s[3] },
+                    }),
+                  },
+                },
+              ],
+            },
+            { role: 'tool', tool_call_id: 'call_1', content: `remote: token ${s[4]} accepted` },
+          ],
+        },
+      };
+    },
+    paths: [
+      'messages[0].content',
+      'messages[1].content[0].text',
+      'messages[2].tool_calls[0].function.arguments (json)',
+      'messages[3].content',
+    ],
+    found: [
+      'messages[0].content',
+      'messages[1].content[0].text',
+      'messages[2].tool_calls[0].function.arguments.command',
+      'messages[2].tool_calls[0].function.arguments.env.DB_PASSWORD',
+      'messages[3].content',
+    ],
+  },
+  {
+    surface: 'openai.responses',
+    body: () => {
+      const s = [gh(), aws(), gh(), gh()];
+      return {
+        secrets: s,
+        body: {
+          model: 'gpt-5',
+          instructions: `Use ${s[0]} for GitHub.`,
+          input: [
+            {
+              role: 'user',
+              content: [
+                { type: 'input_text', text: `my key ${s[1]}` },
+                { type: 'input_image', image_url: `data:image/png;base64,${imageData()}` },
+              ],
+            },
+            {
+              type: 'function_call',
+              call_id: 'c1',
+              name: 'shell',
+              arguments: JSON.stringify({ cmd: ['curl', '-H', `Authorization: token ${s[2]}`] }),
+            },
+            { type: 'function_call_output', call_id: 'c1', output: `{"token":"${s[3]}"}` },
+            { type: 'reasoning', summary: [{ type: 'summary_text', text: 'Checked the remote.' }] },
+          ],
+        },
+      };
+    },
+    paths: [
+      'instructions',
+      'input[0].content[0].text',
+      'input[1].arguments (json)',
+      'input[2].output',
+      'input[3].summary[0].text',
+    ],
+    found: ['instructions', 'input[0].content[0].text', 'input[1].arguments.cmd[2]', 'input[2].output'],
+  },
+  {
+    surface: 'openai.embeddings',
+    body: () => {
+      const s = [gh()];
+      return {
+        secrets: s,
+        body: { model: 'text-embedding-3-small', input: ['plain text', `leaked ${s[0]}`] },
+      };
+    },
+    paths: ['input[0]', 'input[1]'],
+    found: ['input[1]'],
+  },
+  {
+    surface: 'anthropic.messages',
+    body: () => {
+      const s = [gh(), aws(), gh(), gh()];
+      return {
+        secrets: s,
+        body: {
+          model: 'claude-sonnet-4-5',
+          system: [{ type: 'text', text: `Deploy key ${s[0]}` }],
+          messages: [
+            {
+              role: 'user',
+              content: [
+                { type: 'text', text: `aws ${s[1]}` },
+                { type: 'image', source: { type: 'base64', media_type: 'image/png', data: imageData() } },
+              ],
+            },
+            {
+              role: 'assistant',
+              content: [
+                { type: 'thinking', thinking: 'signed reasoning', signature: 'sig' },
+                {
+                  type: 'tool_use',
+                  id: 'tu1',
+                  name: 'Bash',
+                  input: { command: `export GH=${s[2]}`, timeout: 30 },
+                },
+              ],
+            },
+            {
+              role: 'user',
+              content: [
+                {
+                  type: 'tool_result',
+                  tool_use_id: 'tu1',
+                  content: [{ type: 'text', text: `echo: ${s[3]}` }],
+                },
+              ],
+            },
+          ],
+        },
+      };
+    },
+    paths: [
+      'system[0].text',
+      'messages[0].content[0].text',
+      'messages[1].content[1].input.command',
+      'messages[2].content[0].content[0].text',
+    ],
+    found: [
+      'system[0].text',
+      'messages[0].content[0].text',
+      'messages[1].content[1].input.command',
+      'messages[2].content[0].content[0].text',
+    ],
+  },
+  {
+    surface: 'gemini.generate',
+    body: () => {
+      const s = [gh(), aws(), gh(), gh()];
+      return {
+        secrets: s,
+        body: {
+          systemInstruction: { parts: [{ text: `Token ${s[0]}` }] },
+          contents: [
+            {
+              role: 'user',
+              parts: [{ text: `key ${s[1]}` }, { inlineData: { mimeType: 'image/png', data: imageData() } }],
+            },
+            {
+              role: 'model',
+              parts: [
+                {
+                  functionCall: {
+                    name: 'run',
+                    args: { argv: ['gh', 'auth', 'login', '--with-token', s[2]] },
+                  },
+                },
+              ],
+            },
+            {
+              role: 'user',
+              parts: [{ functionResponse: { name: 'run', response: { stdout: `logged in with ${s[3]}` } } }],
+            },
+          ],
+        },
+      };
+    },
+    paths: [
+      'systemInstruction.parts[0].text',
+      'contents[0].parts[0].text',
+      'contents[1].parts[0].functionCall.args.argv[0]',
+      'contents[1].parts[0].functionCall.args.argv[1]',
+      'contents[1].parts[0].functionCall.args.argv[2]',
+      'contents[1].parts[0].functionCall.args.argv[3]',
+      'contents[1].parts[0].functionCall.args.argv[4]',
+      'contents[2].parts[0].functionResponse.response.stdout',
+    ],
+    found: [
+      'systemInstruction.parts[0].text',
+      'contents[0].parts[0].text',
+      'contents[1].parts[0].functionCall.args.argv[4]',
+      'contents[2].parts[0].functionResponse.response.stdout',
+    ],
+  },
+];
+
+describe('request surfaces', () => {
+  for (const c of requests) {
+    test(`${c.surface}: texts, findings and redaction`, async () => {
+      const { body, secrets } = c.body();
+      const original = structuredClone(body);
+      assert.deepEqual(paths(walkRequest, c.surface, body), c.paths);
+      const { findings } = await scanRequest(chain, c.surface, body);
+      assert.deepEqual(
+        findings.map((f) => f.path),
+        c.found,
+      );
+      const redacted = redactRequest(c.surface, body, findings);
+      assert.deepEqual(body, original, 'the input body is not modified');
+      const json = JSON.stringify(redacted);
+      for (const s of secrets) assert.ok(!json.includes(s), 'every secret is gone');
+      assert.ok(json.includes('[REDACTED:github_pat]'));
+      // Same shape: only strings changed, images untouched, JSON arguments still JSON.
+      assert.deepEqual(shape(redacted), shape(body));
+      walkRequest(c.surface, redacted, (s) => {
+        if (s.json) JSON.parse(s.holder[s.prop] as string);
+      });
+      assert.deepEqual((await scanRequest(chain, c.surface, redacted)).findings, []);
+    });
+  }
+
+  test('redaction keeps the text around the secret', async () => {
+    const token = gh();
+    const body = { messages: [{ role: 'user', content: `before ${token} after` }] };
+    const { findings } = await scanRequest(chain, 'openai.chat', body);
+    assert.equal(
+      redactRequest('openai.chat', body, findings).messages[0].content,
+      'before [REDACTED:github_pat] after',
+    );
+  });
+
+  test('a finding without a span redacts its whole text; size findings redact nothing', () => {
+    const body = { input: ['one', 'two'] };
+    const out = redactRequest('openai.embeddings', body, [
+      {
+        rule: 'classified',
+        type: 'external',
+        stage: 'request',
+        path: 'input[1]',
+        action: 'redact',
+        fingerprint: 'f',
+        chain: 'c',
+        step: 0,
+      },
+      {
+        rule: 'max_bytes',
+        type: 'size',
+        stage: 'request',
+        path: '$',
+        action: 'redact',
+        fingerprint: 'g',
+        chain: 'c',
+        step: 1,
+      },
+    ]);
+    assert.deepEqual(out, { input: ['one', '[REDACTED:classified]'] });
+  });
+});
+
+function shape(v: unknown): unknown {
+  if (typeof v === 'string') return v.startsWith('data:') || /^[A-Za-z0-9+/=]{40,}$/.test(v) ? v : 'string';
+  if (Array.isArray(v)) return v.map(shape);
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, shape(x)]));
+  return v;
+}
+
+describe('response surfaces', () => {
+  const token = gh();
+  const cases: [Surface, unknown, string[]][] = [
+    [
+      'openai.chat',
+      {
+        choices: [
+          {
+            index: 0,
+            message: {
+              role: 'assistant',
+              content: `use ${token}`,
+              tool_calls: [
+                {
+                  id: 'c',
+                  type: 'function',
+                  function: { name: 'f', arguments: JSON.stringify({ t: token }) },
+                },
+              ],
+            },
+          },
+        ],
+      },
+      ['choices[0].message.content', 'choices[0].message.tool_calls[0].function.arguments.t'],
+    ],
+    [
+      'openai.responses',
+      {
+        output: [
+          { type: 'reasoning', summary: [{ type: 'summary_text', text: 'thinking' }] },
+          { type: 'message', role: 'assistant', content: [{ type: 'output_text', text: `use ${token}` }] },
+          { type: 'function_call', name: 'f', call_id: 'c', arguments: JSON.stringify({ t: token }) },
+        ],
+      },
+      ['output[1].content[0].text', 'output[2].arguments.t'],
+    ],
+    [
+      'anthropic.messages',
+      {
+        content: [
+          { type: 'text', text: `use ${token}` },
+          { type: 'tool_use', id: 't', name: 'f', input: { t: token } },
+        ],
+      },
+      ['content[0].text', 'content[1].input.t'],
+    ],
+    [
+      'gemini.generate',
+      {
+        candidates: [
+          {
+            content: {
+              role: 'model',
+              parts: [{ text: `use ${token}` }, { functionCall: { name: 'f', args: { t: token } } }],
+            },
+          },
+        ],
+      },
+      ['candidates[0].content.parts[0].text', 'candidates[0].content.parts[1].functionCall.args.t'],
+    ],
+  ];
+  for (const [surface, body, expected] of cases) {
+    test(`${surface}: findings and redaction`, async () => {
+      const { findings } = await scanResponse(chain, surface, body);
+      assert.deepEqual(
+        findings.map((f) => f.path),
+        expected,
+      );
+      assert.ok(findings.every((f) => f.stage === 'response'));
+      const redacted = JSON.stringify(redactResponse(surface, body, findings));
+      assert.ok(!redacted.includes(token));
+    });
+  }
+
+  test('embeddings responses carry no text', () => {
+    assert.deepEqual(paths(walkResponse, 'openai.embeddings', { data: [{ embedding: [0.1, 0.2] }] }), []);
+  });
+});
+
+describe('stream deltas', () => {
+  test('OpenAI chat: content and tool-call argument deltas', () => {
+    assert.deepEqual(
+      streamDeltas('openai.chat', {
+        choices: [
+          {
+            index: 0,
+            delta: { content: 'Hel', tool_calls: [{ index: 1, function: { arguments: '{"a":' } }] },
+          },
+        ],
+      }),
+      [
+        { path: 'choices[0].message.content', text: 'Hel' },
+        { path: 'choices[0].message.tool_calls[1].function.arguments', text: '{"a":' },
+      ],
+    );
+    assert.deepEqual(
+      streamDeltas('openai.chat', { choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] }),
+      [],
+    );
+  });
+
+  test('OpenAI Responses: output text and function-call argument events', () => {
+    assert.deepEqual(
+      streamDeltas('openai.responses', {
+        type: 'response.output_text.delta',
+        output_index: 1,
+        content_index: 0,
+        delta: 'Hi',
+      }),
+      [{ path: 'output[1].content[0].text', text: 'Hi' }],
+    );
+    assert.deepEqual(
+      streamDeltas('openai.responses', {
+        type: 'response.function_call_arguments.delta',
+        output_index: 2,
+        delta: '{"x"',
+      }),
+      [{ path: 'output[2].arguments', text: '{"x"' }],
+    );
+    assert.deepEqual(streamDeltas('openai.responses', { type: 'response.completed', response: {} }), []);
+  });
+
+  test('Anthropic: text and input_json deltas', () => {
+    assert.deepEqual(
+      streamDeltas('anthropic.messages', {
+        type: 'content_block_delta',
+        index: 0,
+        delta: { type: 'text_delta', text: 'Hi' },
+      }),
+      [{ path: 'content[0].text', text: 'Hi' }],
+    );
+    assert.deepEqual(
+      streamDeltas('anthropic.messages', {
+        type: 'content_block_delta',
+        index: 2,
+        delta: { type: 'input_json_delta', partial_json: '{"cmd' },
+      }),
+      [{ path: 'content[2].input', text: '{"cmd' }],
+    );
+    assert.deepEqual(
+      streamDeltas('anthropic.messages', { type: 'message_delta', delta: { stop_reason: 'end_turn' } }),
+      [],
+    );
+  });
+
+  test('Gemini: candidate part text and function calls', () => {
+    assert.deepEqual(
+      streamDeltas('gemini.generate', {
+        candidates: [
+          {
+            index: 0,
+            content: {
+              role: 'model',
+              parts: [{ text: 'Hi' }, { functionCall: { name: 'f', args: { a: 1 } } }],
+            },
+          },
+        ],
+      }),
+      [
+        { path: 'candidates[0].content.parts[0].text', text: 'Hi' },
+        { path: 'candidates[0].content.parts[1].functionCall.args', text: '{"a":1}' },
+      ],
+    );
+  });
+});
