@@ -132,3 +132,25 @@ for (let i = 0; i < Math.min(ITER, 100) + 10; i++) {
   if (i >= 10) raw.push((performance.now() - t) * 1000);
 }
 stats('first scan (no cache at all)', raw);
+
+// Hostile input: long runs that put a keyword or a number-shaped candidate at every position.
+const hostile: [string, string][] = [
+  ['runs of A', 'A'.repeat(200_000)],
+  ['runs of a digit', '1'.repeat(200_000)],
+  ['password= repeated', 'password='.repeat(22_000)],
+  ['dotted numbers', '1.'.repeat(100_000)],
+  ['eyJ repeated', 'eyJ'.repeat(66_000)],
+];
+for (const [label, text] of hostile) {
+  const t: number[] = [];
+  for (let i = 0; i < 12; i++) {
+    const a = performance.now();
+    await scanRequest(nocache, 'openai.chat', { messages: [{ role: 'user', content: text }] });
+    if (i >= 2) t.push(performance.now() - a);
+  }
+  t.sort((x, y) => x - y);
+  const ms = t[t.length >> 1];
+  console.log(
+    `hostile: ${label.padEnd(22)} ${(text.length / 1000).toFixed(0)} KB in ${ms.toFixed(1)} ms (${(text.length / 1e3 / ms).toFixed(1)} MB/s)`,
+  );
+}

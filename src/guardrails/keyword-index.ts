@@ -18,6 +18,8 @@ export class KeywordIndex {
   readonly #out: (Int32Array | undefined)[];
   readonly #hasOut: Uint8Array;
   readonly #cls: Uint8Array;
+  readonly #lengths: Int32Array;
+  #hits = new Int32Array(256);
 
   constructor(keywords: readonly string[]) {
     this.keywords = keywords.map((k) => {
@@ -86,13 +88,15 @@ export class KeywordIndex {
     this.#delta = delta;
     this.#out = ends.map((e) => (e.length ? Int32Array.from(new Set(e)) : undefined));
     this.#hasOut = Uint8Array.from(this.#out, (o) => (o ? 1 : 0));
+    this.#lengths = Int32Array.from(this.keywords, (k) => k.length);
   }
 
   /**
-   * Calls `onHit(keywordIndex, start)` for every occurrence of every keyword, in order of where the
-   * occurrence ends.
+   * Finds every occurrence of every keyword. Returns how many there are; occurrence i is keyword
+   * `hits[2i]` starting at `hits[2i + 1]`, in order of where occurrences end. `hits` is reused by the
+   * next call.
    */
-  scan(text: string, onHit: (keyword: number, start: number) => void): void {
+  scan(text: string): { count: number; hits: Int32Array } {
     const n = text.length;
     if (scratch.length < n) scratch = Buffer.allocUnsafe(Math.max(n, scratch.length * 2));
     const buf = scratch;
@@ -101,13 +105,26 @@ export class KeywordIndex {
     const cls = this.#cls;
     const hasOut = this.#hasOut;
     const shift = this.#shift;
+    const lengths = this.#lengths;
+    let hits = this.#hits;
+    let count = 0;
     let s = 0;
     for (let i = 0; i < n; i++) {
       s = delta[(s << shift) | cls[buf[i]]];
       if (hasOut[s] !== 0) {
-        const hit = this.#out[s]!;
-        for (let j = 0; j < hit.length; j++) onHit(hit[j], i + 1 - this.keywords[hit[j]].length);
+        const out = this.#out[s]!;
+        if ((count + out.length) * 2 > hits.length) {
+          const grown = new Int32Array(Math.max(hits.length * 2, (count + out.length) * 2));
+          grown.set(hits);
+          hits = this.#hits = grown;
+        }
+        for (let j = 0; j < out.length; j++) {
+          hits[count * 2] = out[j];
+          hits[count * 2 + 1] = i + 1 - lengths[out[j]];
+          count++;
+        }
       }
     }
+    return { count, hits };
   }
 }

@@ -99,7 +99,8 @@ async function scanBody(
         for (const m of matches)
           into.push(finding(chain, step, stage, m.sub ? `${slot.path}${m.sub}` : slot.path, m));
         if (slot.key !== undefined && det.scanKeyed) {
-          for (const m of det.scanKeyed(slot.key, text)) into.push(finding(chain, step, stage, slot.path, m));
+          for (const m of keyedOnly(det, slot.key, text, matches))
+            into.push(finding(chain, step, stage, slot.path, m));
         }
       }
       if (sizing) {
@@ -180,11 +181,19 @@ export function scanJson(det: TextDetector, raw: string): Match[] {
   if (parsed === undefined) return det.scan(raw);
   const out: Match[] = [];
   for (const leaf of parsed.leaves) {
-    for (const m of det.scan(leaf.text)) out.push({ ...m, sub: leaf.sub });
+    const found = det.scan(leaf.text);
+    for (const m of found) out.push({ ...m, sub: leaf.sub });
     if (leaf.key !== undefined && det.scanKeyed)
-      for (const m of det.scanKeyed(leaf.key, leaf.text)) out.push({ ...m, sub: leaf.sub });
+      for (const m of keyedOnly(det, leaf.key, leaf.text, found)) out.push({ ...m, sub: leaf.sub });
   }
   return out;
+}
+
+/** Key-aware hits (`{"api_key": "…"}`) that no text rule already reported on the same characters. */
+function keyedOnly(det: TextDetector, key: string, text: string, found: readonly Match[]): Match[] {
+  const keyed = det.scanKeyed!(key, text);
+  if (keyed.length === 0 || found.length === 0) return keyed;
+  return keyed.filter((k) => !found.some((m) => m.sub === undefined && k.start < m.end && m.start < k.end));
 }
 
 export interface JsonLeaf {

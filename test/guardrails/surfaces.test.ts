@@ -492,3 +492,19 @@ describe('stream deltas', () => {
     );
   });
 });
+
+test('a value named by its key and matched by a rule is reported once, under the specific rule', async () => {
+  const key = `sk-proj-${randomFrom(ALNUM, 80)}`;
+  const { findings } = await scanRequest(chain, 'anthropic.messages', {
+    messages: [
+      {
+        role: 'assistant',
+        content: [{ type: 'tool_use', id: 't', name: 'configure', input: { api_key: key } }],
+      },
+    ],
+  });
+  assert.deepEqual(
+    findings.map((f) => [f.rule, f.path]),
+    [['openai_project_key', 'messages[0].content[0].input.api_key']],
+  );
+});

@@ -140,7 +140,7 @@ export class PiiDetector implements TextDetector {
       re.lastIndex = r.index;
       const m = re.exec(text);
       if (m === null) {
-        run.lastIndex = r.index + 1;
+        run.lastIndex = nextUnblocked(text, r.index + 1);
         continue;
       }
       run.lastIndex = r.index + m[0].length;
@@ -200,6 +200,23 @@ export class PiiDetector implements TextDetector {
         this.#push(out, 'ip_address', text, m.index, m.index + a.length);
     }
   }
+}
+
+// Characters that, before a candidate, rule it out (LEAD): word characters, '.', '+', '-'.
+const BLOCKS = new Uint8Array(128);
+for (let c = 0; c < 128; c++) BLOCKS[c] = /[\w.+-]/.test(String.fromCharCode(c)) ? 1 : 0;
+
+/** The first position at or after `from` that LEAD allows, skipping long digit or word runs in one go. */
+function nextUnblocked(text: string, from: number): number {
+  let j = from;
+  const n = text.length;
+  while (j < n) {
+    const c = text.charCodeAt(j - 1);
+    if (c >= 128 || BLOCKS[c] === 0) break;
+    if (j > 1 && text.charCodeAt(j - 2) === 92 && 'nrtbf'.includes(text[j - 1])) break;
+    j++;
+  }
+  return j;
 }
 
 function nanpOk(found: string): boolean {

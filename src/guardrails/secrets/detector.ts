@@ -24,6 +24,31 @@ interface CompiledRule {
   re: RegExp;
   offset: number;
   maxLength: number;
+  /** ASCII characters that may not precede a match (from the rule's leading lookbehind), if any. */
+  blockedBefore: Uint8Array | undefined;
+}
+
+const LEADING_LOOKBEHIND = /^\(\?:\(\?<!\[([^\]]+)\]\)\|\(\?<=\\\\\[nrtbf\]\)\)/;
+
+/**
+ * The rule's leading `lead(...)` lookbehind as a lookup table, so the many keyword hits inside longer
+ * words (`sk` in `task`, runs of `AAAA…`) are dismissed without running the rule's regex.
+ */
+function blockedBefore(pattern: string): Uint8Array | undefined {
+  const m = LEADING_LOOKBEHIND.exec(pattern);
+  if (!m) return undefined;
+  const cls = new RegExp(`[${m[1]}]`);
+  const table = new Uint8Array(128);
+  for (let c = 0; c < 128; c++) table[c] = cls.test(String.fromCharCode(c)) ? 1 : 0;
+  return table;
+}
+
+/** Whether the character before `at` rules a match out (an escape like `\n` before it does not). */
+function blocked(table: Uint8Array, text: string, at: number): boolean {
+  if (at === 0) return false;
+  const c = text.charCodeAt(at - 1);
+  if (c >= 128 || table[c] === 0) return false;
+  return !(at > 1 && text.charCodeAt(at - 2) === 92 && 'nrtbf'.includes(text[at - 1]));
 }
 
 /** Expands include/exclude id globs over the built-in rules; throws on a selector that matches none. */
@@ -72,6 +97,7 @@ export class SecretsDetector implements TextDetector {
       re: new RegExp(rule.pattern, 'dy'),
       offset: rule.offset ?? 0,
       maxLength: Math.min(MAX_WINDOW, maxMatchLength(parseRegex(rule.pattern, ''))),
+      blockedBefore: blockedBefore(rule.pattern),
     }));
     const keywords = new Map<string, number[]>();
     this.#rules.forEach((c, i) => {
@@ -93,20 +119,17 @@ export class SecretsDetector implements TextDetector {
   }
 
   scan(text: string): Match[] {
-    const hits: number[] = [];
-    this.#index.scan(text, (kw, pos) => {
-      hits.push(kw, pos);
-    });
-    if (hits.length === 0) return [];
+    const { count, hits } = this.#index.scan(text);
+    if (count === 0) return [];
 
     const found: { c: CompiledRule; start: number; end: number }[] = [];
     const seen = new Set<number>();
-    for (let h = 0; h < hits.length; h += 2) {
+    for (let h = 0; h < count * 2; h += 2) {
       const pos = hits[h + 1];
       for (const ri of this.#byKeyword[hits[h]]) {
         const c = this.#rules[ri];
         const at = pos - c.offset;
-        if (at < 0) continue;
+        if (at < 0 || (c.blockedBefore !== undefined && blocked(c.blockedBefore, text, at))) continue;
         c.re.lastIndex = at;
         const m = c.re.exec(text);
         if (m === null) continue;

@@ -1327,7 +1327,10 @@ const connections: SecretRule[] = [
 // Generic assignments: `<name> = <value>` where the name says secret and the value looks random.
 const IDENT = '[A-Za-z0-9_.-]{0,24}';
 const ASSIGN = String.raw`(?:\\?["'])?\]?\s{0,4}(?::=|=>|=(?![=>~])|:(?![:=]))\s{0,4}`;
-const VALUE = String.raw`(?:(?<q>\\?["'\x60])(?<s>[^\s"'\x60\\]{8,200})\k<q>|(?<s>[^\s"'\x60\\,;(){}[\]<>|&]{8,200})(?=[\s,;)}\]\\]|$))`;
+// The value: quoted, or bare up to a delimiter. `(?=(?<v>…))\k<v>` takes the longest run and never gives
+// characters back (lookahead is atomic), so a run with no closing quote or delimiter fails at once
+// instead of retrying every shorter length.
+const VALUE = String.raw`(?:(?<q>\\?["'\x60])(?=(?<v1>[^\s"'\x60\\]{8,200}))(?<s>\k<v1>)\k<q>|(?=(?<v2>[^\s"'\x60\\,;(){}[\]<>|&]{8,200}))(?<s>\k<v2>)(?=[\s,;)}\]\\]|$))`;
 const generic = (id: string, title: string, names: string[], sample: string): SecretRule => ({
   id,
   title,
