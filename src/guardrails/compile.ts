@@ -194,7 +194,13 @@ function compileStep(step: Record<string, unknown>, index: number, fingerprint: 
           maxTokens: step.maxTokens as number | undefined,
         },
       };
-    case 'external':
+    case 'external': {
+      const url = new URL(step.url as string);
+      if (url.username || url.password) {
+        throw new Error(
+          'url must not carry credentials; send them in a header read from the environment (headers: [{name, fromEnv}])',
+        );
+      }
       return {
         ...base,
         external: {
@@ -204,6 +210,7 @@ function compileStep(step: Record<string, unknown>, index: number, fingerprint: 
           headers: (step.headers as { name: string; fromEnv: string }[] | undefined) ?? [],
         },
       };
+    }
     default:
       throw new Error(`unknown detector ${String(step.detector)}`);
   }

@@ -6,6 +6,10 @@
 // `rule` defaults to `external`; without start/end a finding covers the whole text at `path`. Any
 // other answer (non-2xx, not JSON, unknown path) counts as a failure of the service.
 import { type Dispatcher, request } from 'undici';
+import type { CompiledChain, CompiledStep } from './compile.ts';
+import { finding } from './findings.ts';
+import type { StepError } from './scan.ts';
+import type { ScanFinding, Stage } from './types.ts';
 
 export interface ExternalHeader {
   name: string;
@@ -124,4 +128,70 @@ function parseVerdicts(answer: unknown, texts: { path: string; text: string }[])
     }
     return verdict;
   });
+}
+
+/** The URL without query or fragment, for messages. */
+function displayUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.origin}${u.pathname}`;
+  } catch {
+    return '(invalid url)';
+  }
+}
+
+/** Runs one external step; failures become an error and, when the step fails closed, a blocking finding. */
+export async function runExternal(
+  chain: CompiledChain,
+  step: CompiledStep,
+  stage: Stage,
+  surface: string,
+  texts: { path: string; text: string }[],
+): Promise<{ findings: ScanFinding[]; error?: StepError }> {
+  const cfg = step.external!;
+  try {
+    const verdicts = await callExternal(
+      cfg,
+      { chain: chain.name, step: step.index, stage, surface, texts },
+      chain.env,
+      chain.dispatcher,
+    );
+    const byPath = new Map(texts.map((t) => [t.path, t.text]));
+    return {
+      findings: verdicts.map((v) => {
+        const text = byPath.get(v.path)!;
+        const start = v.start ?? 0;
+        const end = v.end ?? text.length;
+        return finding(chain, step, stage, v.path, {
+          rule: v.rule,
+          type: 'external',
+          start,
+          end,
+          fingerprint: chain.fingerprint(text.slice(start, end)),
+        });
+      }),
+    };
+  } catch (err) {
+    const error: StepError = {
+      step: step.index,
+      detector: 'external',
+      message: `external guardrail ${displayUrl(cfg.url)}: ${(err as Error).message}`,
+    };
+    if (cfg.failMode === 'open') return { findings: [], error };
+    return {
+      findings: [
+        {
+          rule: 'external_unavailable',
+          type: 'external',
+          stage,
+          path: '$',
+          action: 'block',
+          fingerprint: chain.fingerprint(`external_unavailable:${displayUrl(cfg.url)}`),
+          chain: chain.name,
+          step: step.index,
+        },
+      ],
+      error,
+    };
+  }
 }

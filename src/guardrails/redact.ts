@@ -2,7 +2,7 @@
 // Values inside JSON-in-a-string fields (tool-call arguments) are rewritten in the parsed document,
 // which is then serialised again, so the field stays valid JSON.
 import type { GuardrailFinding, Surface } from '../policy/decision.ts';
-import { jsonLeaves } from './scan.ts';
+import { jsonLeaves } from './json-text.ts';
 import { type Slot, walkRequest, walkResponse } from './surfaces.ts';
 import type { ScanFinding } from './types.ts';
 

@@ -6,9 +6,11 @@
 import type { Surface } from '../policy/decision.ts';
 import type { CacheEntry } from './cache.ts';
 import type { CompiledChain, CompiledStep } from './compile.ts';
-import { callExternal } from './external.ts';
-import { type Slot, walkRequest, walkResponse, walkValue } from './surfaces.ts';
-import type { Match, ScanFinding, Stage, TextDetector } from './types.ts';
+import { runExternal } from './external.ts';
+import { finding, sizeFindings } from './findings.ts';
+import { jsonLeaves, keyedOnly, scanJson } from './json-text.ts';
+import { type Slot, walkRequest, walkResponse } from './surfaces.ts';
+import type { ScanFinding, Stage } from './types.ts';
 
 export interface StepError {
   step: number;
@@ -37,8 +39,8 @@ interface Plan {
   text: CompiledStep[];
   size: CompiledStep[];
   external: CompiledStep[];
-  /** Position of each step in the chain's step list filtered to the stage. */
-  slot: Map<CompiledStep, number>;
+  /** Where each step's findings go: its position among the steps of this stage. */
+  position: Map<CompiledStep, number>;
   count: number;
 }
 
@@ -53,7 +55,7 @@ function planOf(chain: CompiledChain, stage: Stage): Plan {
         text: steps.filter((s) => s.text !== undefined),
         size: steps.filter((s) => s.size !== undefined),
         external: steps.filter((s) => s.external !== undefined),
-        slot: new Map(steps.map((s, i) => [s, i])),
+        position: new Map(steps.map((s, i) => [s, i])),
         count: steps.length,
       };
     };
@@ -95,7 +97,7 @@ async function scanBody(
           matches = slot.json ? scanJson(det, text) : det.scan(text);
           if (cache) entry = cache.store(text, det.signature, matches, entry);
         }
-        const into = perStep[plan.slot.get(step)!];
+        const into = perStep[plan.position.get(step)!];
         for (const m of matches)
           into.push(finding(chain, step, stage, m.sub ? `${slot.path}${m.sub}` : slot.path, m));
         if (slot.key !== undefined && det.scanKeyed) {
@@ -114,125 +116,19 @@ async function scanBody(
     }
   }
   for (const step of plan.size)
-    perStep[plan.slot.get(step)!].push(...sizeFindings(chain, step, stage, totalBytes));
+    perStep[plan.position.get(step)!].push(...sizeFindings(chain, step, stage, totalBytes));
 
   if (plan.external.length > 0) {
     const leaves = leafTexts(slots);
     await Promise.all(
       plan.external.map(async (step) => {
         const r = await runExternal(chain, step, stage, surface, leaves);
-        perStep[plan.slot.get(step)!].push(...r.findings);
+        perStep[plan.position.get(step)!].push(...r.findings);
         if (r.error) errors.push(r.error);
       }),
     );
   }
   return { findings: perStep.length === 1 ? perStep[0] : perStep.flat(), errors };
-}
-
-export function finding(
-  chain: CompiledChain,
-  step: CompiledStep,
-  stage: Stage,
-  path: string,
-  m: Match,
-): ScanFinding {
-  return {
-    rule: m.rule,
-    type: m.type,
-    stage,
-    path,
-    action: step.action,
-    fingerprint: m.fingerprint,
-    chain: chain.name,
-    step: step.index,
-    start: m.start,
-    end: m.end,
-  };
-}
-
-/** Findings of a size step for `bytes` of text (tokens estimated as ceil(bytes / 4)). */
-export function sizeFindings(
-  chain: CompiledChain,
-  step: CompiledStep,
-  stage: Stage,
-  bytes: number,
-): ScanFinding[] {
-  const out: ScanFinding[] = [];
-  const { maxBytes, maxTokens } = step.size!;
-  const add = (rule: string) =>
-    out.push({
-      rule,
-      type: 'size',
-      stage,
-      path: '$',
-      action: step.action,
-      fingerprint: chain.fingerprint(`size:${rule}`),
-      chain: chain.name,
-      step: step.index,
-    });
-  if (maxBytes !== undefined && bytes > maxBytes) add('max_bytes');
-  if (maxTokens !== undefined && Math.ceil(bytes / 4) > maxTokens) add('max_tokens');
-  return out;
-}
-
-/** Parses a JSON-in-a-string field and scans each string value in it; falls back to the raw text. */
-export function scanJson(det: TextDetector, raw: string): Match[] {
-  const parsed = jsonLeaves(raw);
-  if (parsed === undefined) return det.scan(raw);
-  const out: Match[] = [];
-  for (const leaf of parsed.leaves) {
-    const found = det.scan(leaf.text);
-    for (const m of found) out.push({ ...m, sub: leaf.sub });
-    if (leaf.key !== undefined && det.scanKeyed)
-      for (const m of keyedOnly(det, leaf.key, leaf.text, found)) out.push({ ...m, sub: leaf.sub });
-  }
-  return out;
-}
-
-/** Key-aware hits (`{"api_key": "…"}`) that no text rule already reported on the same characters. */
-function keyedOnly(det: TextDetector, key: string, text: string, found: readonly Match[]): Match[] {
-  const keyed = det.scanKeyed!(key, text);
-  if (keyed.length === 0 || found.length === 0) return keyed;
-  return keyed.filter((k) => !found.some((m) => m.sub === undefined && k.start < m.end && m.start < k.end));
-}
-
-export interface JsonLeaf {
-  /** Path inside the document: `.command`, `[0].name`. */
-  sub: string;
-  text: string;
-  key?: string;
-  slot: Slot;
-}
-
-/**
- * The string values inside a JSON object or array carried as a string, with their slots in the parsed
- * `root.$` (so redaction can rewrite them and re-serialise); undefined when it is not one.
- */
-export function jsonLeaves(raw: string): { root: { $: unknown }; leaves: JsonLeaf[] } | undefined {
-  const first = raw.trimStart()[0];
-  if (first !== '{' && first !== '[') return undefined;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw);
-  } catch {
-    return undefined;
-  }
-  const root = { $: parsed };
-  const out: JsonLeaf[] = [];
-  walkValue(
-    (slot) => {
-      out.push({
-        sub: slot.path.slice(1),
-        text: slot.holder[slot.prop] as string,
-        key: slot.key === '$' ? undefined : slot.key,
-        slot,
-      });
-    },
-    root,
-    '$',
-    '$',
-  );
-  return { root, leaves: out };
 }
 
 function leafTexts(slots: Slot[]): { path: string; text: string }[] {
@@ -244,59 +140,4 @@ function leafTexts(slots: Slot[]): { path: string; text: string }[] {
     else if (text.length > 0) out.push({ path: slot.path, text });
   }
   return out;
-}
-
-export async function runExternal(
-  chain: CompiledChain,
-  step: CompiledStep,
-  stage: Stage,
-  surface: string,
-  texts: { path: string; text: string }[],
-): Promise<{ findings: ScanFinding[]; error?: StepError }> {
-  const cfg = step.external!;
-  try {
-    const verdicts = await callExternal(
-      cfg,
-      { chain: chain.name, step: step.index, stage, surface, texts },
-      chain.env,
-      chain.dispatcher,
-    );
-    const byPath = new Map(texts.map((t) => [t.path, t.text]));
-    return {
-      findings: verdicts.map((v) => {
-        const text = byPath.get(v.path)!;
-        const start = v.start ?? 0;
-        const end = v.end ?? text.length;
-        return finding(chain, step, stage, v.path, {
-          rule: v.rule,
-          type: 'external',
-          start,
-          end,
-          fingerprint: chain.fingerprint(text.slice(start, end)),
-        });
-      }),
-    };
-  } catch (err) {
-    const error: StepError = {
-      step: step.index,
-      detector: 'external',
-      message: `external guardrail ${cfg.url}: ${(err as Error).message}`,
-    };
-    if (cfg.failMode === 'open') return { findings: [], error };
-    return {
-      findings: [
-        {
-          rule: 'external_unavailable',
-          type: 'external',
-          stage,
-          path: '$',
-          action: 'block',
-          fingerprint: chain.fingerprint(`external_unavailable:${cfg.url}`),
-          chain: chain.name,
-          step: step.index,
-        },
-      ],
-      error,
-    };
-  }
 }

@@ -8,7 +8,9 @@
 // complete texts at `end()` (each bounded by MAX_EXTERNAL_CHARS); size steps count bytes as they pass.
 import type { Surface } from '../policy/decision.ts';
 import type { CompiledChain, CompiledStep } from './compile.ts';
-import { finding, runExternal, type ScanResult, sizeFindings } from './scan.ts';
+import { runExternal } from './external.ts';
+import { finding, sizeFindings } from './findings.ts';
+import type { ScanResult } from './scan.ts';
 import { streamDeltas } from './surfaces.ts';
 import type { ScanFinding } from './types.ts';
 

@@ -74,6 +74,11 @@ describe('compileChain rejects bad configuration with the step named', () => {
       /steps\[0\] \(external\): \/url must match pattern/,
     ],
     [
+      'credentials in the url',
+      [{ detector: 'external', action: 'block', url: 'https://svc:hunter2hunter2@guard.internal/scan' }],
+      /steps\[0\] \(external\): url must not carry credentials/,
+    ],
+    [
       'catastrophic regex',
       [
         {
