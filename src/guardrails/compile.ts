@@ -54,12 +54,22 @@ export interface CompileOptions {
 export class GuardrailChainError extends Error {
   readonly chain: string;
   readonly step?: number;
-  constructor(chain: string, message: string, step?: number) {
-    super(`GuardrailChain ${chain}: ${message}`);
+  /** Where the document came from, when it was loaded from a policy repository. */
+  readonly location?: SourceLocation;
+  constructor(chain: string, message: string, step?: number, location?: SourceLocation) {
+    const where = location ? ` (${location.file}:${location.line})` : '';
+    super(`GuardrailChain ${chain}${where}: ${message}`);
     this.name = 'GuardrailChainError';
     this.chain = chain;
     this.step = step;
+    this.location = location;
   }
+}
+
+export interface SourceLocation {
+  file: string;
+  line: number;
+  column?: number;
 }
 
 const STREAM_WINDOW_CAP = 1024;
@@ -100,30 +110,34 @@ function describe(errors: ErrorObject[] | null | undefined): string {
 // Building the secrets detector (249 rules) takes a moment; chains with the same selection share one.
 const secretsMemo = new Map<string, SecretsDetector>();
 
-/** Validates and compiles a GuardrailChain document. Throws GuardrailChainError naming the step on bad config. */
+/**
+ * Validates and compiles a GuardrailChain document (as parsed from YAML, or the policy loader's
+ * document with its `location`). Throws GuardrailChainError naming the step on bad config.
+ */
 export function compileChain(doc: unknown, options: CompileOptions = {}): CompiledChain {
-  const d = doc as { metadata?: { name?: unknown }; spec?: { steps?: unknown } };
-  const name = typeof d?.metadata?.name === 'string' ? d.metadata.name : '(unnamed)';
-  const steps = Array.isArray(d?.spec?.steps) ? (d.spec.steps as Record<string, unknown>[]) : [];
+  const { location, ...bare } = (typeof doc === 'object' && doc !== null ? doc : {}) as {
+    location?: SourceLocation;
+    metadata?: { name?: unknown };
+    spec?: { steps?: unknown };
+  };
+  const d = typeof doc === 'object' && doc !== null ? bare : doc;
+  const name = typeof bare.metadata?.name === 'string' ? bare.metadata.name : '(unnamed)';
+  const steps = Array.isArray(bare.spec?.steps) ? (bare.spec.steps as Record<string, unknown>[]) : [];
+  const fail = (message: string, step?: number) => new GuardrailChainError(name, message, step, location);
 
   const validate = validator();
-  if (!validate(doc)) {
+  if (!validate(d)) {
     const stepError = validate.errors?.find((e) => /^\/spec\/steps\/\d+/.test(e.instancePath));
-    if (!stepError) throw new GuardrailChainError(name, describe(validate.errors));
+    if (!stepError) throw fail(describe(validate.errors));
     const index = Number(/^\/spec\/steps\/(\d+)/.exec(stepError.instancePath)![1]);
     const step = steps[index];
     const def = STEP_DEFS[String(step?.detector)];
-    if (!def) {
-      throw new GuardrailChainError(
-        name,
-        `steps[${index}]: detector must be one of ${Object.keys(STEP_DEFS).join(', ')}`,
-        index,
-      );
-    }
+    if (!def)
+      throw fail(`steps[${index}]: detector must be one of ${Object.keys(STEP_DEFS).join(', ')}`, index);
     const stepValidate = validator(`#/$defs/${def}`);
     stepValidate(step);
     const message = describe(stepValidate.errors ?? validate.errors).replace(/^\(document\)/, '');
-    throw new GuardrailChainError(name, `steps[${index}] (${step.detector}): ${message.trim()}`, index);
+    throw fail(`steps[${index}] (${step.detector}): ${message.trim()}`, index);
   }
 
   const fingerprint = createFingerprinter(options.fingerprintSalt);
@@ -131,11 +145,7 @@ export function compileChain(doc: unknown, options: CompileOptions = {}): Compil
     try {
       return compileStep(step, index, fingerprint);
     } catch (err) {
-      throw new GuardrailChainError(
-        name,
-        `steps[${index}] (${step.detector}): ${(err as Error).message}`,
-        index,
-      );
+      throw fail(`steps[${index}] (${step.detector}): ${(err as Error).message}`, index);
     }
   });
   const windows = compiled.map((s) => s.text?.maxMatchLength ?? 0);

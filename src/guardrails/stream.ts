@@ -5,7 +5,7 @@
 // the window open from its start, up to MAX_CARRY characters, after which it is reported as it stands.
 //
 // Offsets in findings are absolute within the streamed text at that path. External steps see the
-// complete texts at `end()` (each bounded by MAX_EXTERNAL_CHARS); size steps count bytes as they pass.
+// complete texts at `end()` (MAX_EXTERNAL_CHARS of them in all); size steps count bytes as they pass.
 import type { Surface } from '../policy/decision.ts';
 import type { CompiledChain, CompiledStep } from './compile.ts';
 import { runExternal } from './external.ts';

@@ -375,3 +375,21 @@ describe('external guardrail', () => {
     assert.match(errors[0].message, /environment variable MISSING_VAR is not set/);
   });
 });
+
+test('accepts the policy loader’s documents and names their file in errors', () => {
+  const location = { file: 'policies/guardrails/default.yaml', line: 1, column: 1 };
+  const ok = compileChain(
+    { ...chainDoc([{ detector: 'secrets', action: 'block' }]), location },
+    { cache: false },
+  );
+  assert.equal(ok.name, 'test-chain');
+  assert.throws(
+    () => compileChain({ ...chainDoc([{ detector: 'size', action: 'block' }]), location }),
+    (err: unknown) =>
+      err instanceof GuardrailChainError &&
+      err.step === 0 &&
+      err.message.startsWith(
+        'GuardrailChain test-chain (policies/guardrails/default.yaml:1): steps[0] (size)',
+      ),
+  );
+});
