@@ -2,18 +2,30 @@
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { PipelineHooks } from '../gateway/context.ts';
+import { createLogger } from '../gateway/logger.ts';
 import { createGateway, type Gateway } from '../gateway/server.ts';
 import { SnapshotHolder } from '../gateway/snapshot-holder.ts';
+import { createMcpGateway } from '../mcp/index.ts';
 import { formatProblem, PolicyInvalidError } from '../policy/problems.ts';
+import { createPolicyManager, type PolicyManager, registerWebhookRoutes } from '../sync/index.ts';
 
 const SHUTDOWN_GRACE_MS = 10_000;
 
-const USAGE =
-  'usage: portcullis serve [--policy policies] [--port 8080] [--host 127.0.0.1] [--data-dir .data] [--log-level info]\n';
+const USAGE = `usage: portcullis serve [--policy policies | --git URL-or-path [--ref main] [--subdir policies]]
+                        [--poll 30] [--allowed-signers FILE] [--port 8080] [--host 127.0.0.1]
+                        [--data-dir .data] [--log-level info]
+  --policy DIR     serve a local policy directory, reloaded when its files change
+  --git REPO       follow a git repository (URL or path): fetched every --poll seconds and on
+                   POST /webhooks/github|gitlab (PORTCULLIS_WEBHOOK_SECRET / PORTCULLIS_GITLAB_TOKEN)
+`;
 
 export interface ServeOptions {
   policyDir: string;
+  git?: { url: string; ref?: string; subdir?: string };
+  pollSeconds?: number;
+  allowedSigners?: string;
   port: number;
   host: string;
   dataDir: string;
@@ -23,22 +35,65 @@ export interface ServeOptions {
 
 export interface Serving {
   gateway: Gateway;
+  manager: PolicyManager;
   url: string;
+  /** Stop following the policy, stop MCP upstreams, finish calls in flight. */
+  close(): Promise<void>;
 }
 
-/** Build the snapshot and listen; the caller owns shutdown (`gateway.close()`). */
+/**
+ * Start following the policy source and listen. A local directory must be valid at start (its
+ * problems are thrown); a git source may start not ready (503) until a valid revision arrives.
+ */
 export async function startServing(opts: ServeOptions): Promise<Serving> {
   mkdirSync(opts.dataDir, { recursive: true });
-  const { buildSnapshot } = await import('../policy/build-snapshot.ts');
-  const snapshot = await buildSnapshot({ dir: opts.policyDir });
-  const gateway = createGateway({
-    holder: new SnapshotHolder(snapshot),
-    hooks: opts.hooks,
-    logLevel: opts.logLevel,
+  const log = createLogger(opts.logLevel);
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'portcullis_process_' });
+  const holder = new SnapshotHolder();
+  const manager = createPolicyManager({
+    source: opts.git ? { kind: 'git', ...opts.git } : { kind: 'dir', dir: opts.policyDir },
+    holder,
+    dataDir: opts.dataDir,
+    pollSeconds: opts.pollSeconds,
+    allowedSigners: opts.allowedSigners,
+    logger: log,
+    registry,
   });
+  const mcp = createMcpGateway({
+    getSnapshot: () => holder.current(),
+    onUpstreamError: (server, err) =>
+      log.warn({ server, err: (err as Error).message }, 'MCP upstream failed'),
+  });
+  const gateway = createGateway({
+    holder,
+    hooks: opts.hooks,
+    logger: log,
+    registry,
+    status: () => ({ sync: manager.status() }),
+  });
+  await gateway.app.register(mcp.plugin);
+  await registerWebhookRoutes(gateway.app, manager);
+  const stopAll = async () => {
+    await manager.stop();
+    await gateway.close();
+    await mcp.close();
+  };
+
+  await manager.start();
+  if (!opts.git && holder.current() === undefined) {
+    const rejected = manager.status().rejected;
+    await stopAll();
+    if (rejected) throw new PolicyInvalidError(rejected.problems);
+    throw new Error(manager.status().lastError?.message ?? `cannot load the policy in ${opts.policyDir}`);
+  }
   const url = await gateway.listen(opts.port, opts.host);
-  gateway.log.info({ url, revision: snapshot.revision, policy: opts.policyDir }, 'portcullis is serving');
-  return { gateway, url };
+  const active = holder.current();
+  log.info(
+    { url, revision: active?.revision ?? null, source: manager.status().source },
+    'portcullis is serving',
+  );
+  return { gateway, manager, url, close: stopAll };
 }
 
 export function parseServeArgs(args: string[]): ServeOptions | null {
@@ -46,6 +101,11 @@ export function parseServeArgs(args: string[]): ServeOptions | null {
     args,
     options: {
       policy: { type: 'string', default: 'policies' },
+      git: { type: 'string' },
+      ref: { type: 'string' },
+      subdir: { type: 'string' },
+      poll: { type: 'string', default: '30' },
+      'allowed-signers': { type: 'string' },
       port: { type: 'string', default: '8080' },
       host: { type: 'string', default: '127.0.0.1' },
       'data-dir': { type: 'string', default: '.data' },
@@ -54,9 +114,14 @@ export function parseServeArgs(args: string[]): ServeOptions | null {
     },
   });
   const port = Number(values.port);
+  const poll = Number(values.poll);
   if (values.help || !Number.isInteger(port) || port < 0 || port > 65535) return null;
+  if (!Number.isFinite(poll) || poll < 0) return null;
   return {
     policyDir: resolve(values.policy),
+    git: values.git ? { url: values.git, ref: values.ref, subdir: values.subdir } : undefined,
+    pollSeconds: poll,
+    allowedSigners: values['allowed-signers'] ? resolve(values['allowed-signers']) : undefined,
     port,
     host: values.host,
     dataDir: resolve(values['data-dir']),
@@ -105,7 +170,7 @@ export async function serve(args: string[]): Promise<number> {
   // Streams still running after the grace period are cut rather than holding the shutdown forever.
   const force = setTimeout(() => serving.gateway.app.server.closeAllConnections(), SHUTDOWN_GRACE_MS);
   force.unref();
-  await serving.gateway.close();
+  await serving.close();
   clearTimeout(force);
   return 0;
 }

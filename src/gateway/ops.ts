@@ -1,8 +1,25 @@
 // Operational endpoints: liveness, readiness (a snapshot is active) and what policy is being served.
 import type { FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
 import type { SnapshotHolder } from './snapshot-holder.ts';
 
-export function registerOps(app: FastifyInstance, holder: SnapshotHolder, startedAt: number): void {
+export interface OpsOptions {
+  status?: () => Record<string, unknown>;
+  registry?: Registry;
+}
+
+export function registerOps(
+  app: FastifyInstance,
+  holder: SnapshotHolder,
+  startedAt: number,
+  opts: OpsOptions = {},
+): void {
+  const registry = opts.registry;
+  if (registry !== undefined) {
+    app.get('/metrics', async (_req, reply) => {
+      reply.header('content-type', registry.contentType).send(await registry.metrics());
+    });
+  }
   app.get('/healthz', (_req, reply) => {
     reply.send({ status: 'ok' });
   });
@@ -31,6 +48,7 @@ export function registerOps(app: FastifyInstance, holder: SnapshotHolder, starte
               providers: [...snap.providers.keys()],
               keys: snap.keys.size,
             },
+      ...(opts.status?.() ?? {}),
     });
   });
 }

@@ -11,6 +11,7 @@ import Fastify, {
   LogController,
 } from 'fastify';
 import type { Logger } from 'pino';
+import { type Registry, register } from 'prom-client';
 import type { Snapshot } from '../policy/snapshot.ts';
 import type { PipelineHooks } from './context.ts';
 import { sendError } from './errors.ts';
@@ -41,6 +42,10 @@ export interface GatewayOptions {
   /** Used when no logger is given. */
   logLevel?: string;
   upstreams?: UpstreamsOptions;
+  /** Extra fields for `/status` (e.g. the policy sync state). */
+  status?: () => Record<string, unknown>;
+  /** Prometheus registry served at `/metrics`; the default registry when absent. */
+  registry?: Registry;
 }
 
 export interface Gateway {
@@ -193,7 +198,7 @@ export function createGateway(opts: GatewayOptions = {}): Gateway {
     );
   });
 
-  registerOps(app, holder, startedAt);
+  registerOps(app, holder, startedAt, { status: opts.status, registry: opts.registry ?? register });
   for (const route of ROUTES) {
     const handler = (request: FastifyRequest, reply: FastifyReply) => pipeline.handle(route, request, reply);
     const config = { api: route.api };

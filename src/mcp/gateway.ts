@@ -61,7 +61,8 @@ export interface McpAuditEvent {
 }
 
 export interface McpGatewayOptions {
-  getSnapshot: () => Snapshot;
+  /** The active snapshot; undefined until the first policy is loaded (calls get 503). */
+  getSnapshot: () => Snapshot | undefined;
   /** Default: SHA-256 of the presented key looked up in `snapshot.keysByHash`. */
   authenticate?: McpAuthenticate;
   audit?: (event: McpAuditEvent) => void;
@@ -337,6 +338,9 @@ export function createMcpGateway(options: McpGatewayOptions): McpGateway {
 
   const handle = async (req: FastifyRequest, reply: FastifyReply) => {
     const snapshot = options.getSnapshot();
+    if (snapshot === undefined) {
+      return jsonRpcError(reply, 503, 'Portcullis: no policy is active yet; the gateway is not ready.');
+    }
     const start = performance.now();
     const auth = authenticate(snapshot, presentedMcpKey(req.headers), Date.now());
     const userAgent = req.headers['user-agent'];

@@ -27,7 +27,8 @@ export function composeHooks(...parts: PipelineHooks[]): PipelineHooks {
     out.responseGuardrails = (ctx) => {
       const active = transforms.map((t) => t(ctx)).filter((t) => t !== undefined);
       if (active.length <= 1) return active[0];
-      return compose(...active) as unknown as Transform;
+      // node:stream's compose() types want a tuple; the streams are plain Transforms.
+      return (compose as (...streams: Transform[]) => unknown)(...active) as Transform;
     };
   }
   return out;
