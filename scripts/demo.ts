@@ -1,0 +1,93 @@
+// `npm start`: the gateway on the example policy with embedded storage, in front of the provider
+// simulator, so a newcomer without provider credentials sees governance working. It mints demo keys
+// for a private copy of policies/ (the repository's keys are hashes of keys nobody holds), shows a
+// few decisions, and keeps serving until Ctrl-C.
+import { cpSync, mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { startServing, untilSignal } from '../src/cli/serve.ts';
+import { Simulator } from '../src/simulator/server.ts';
+import { REPO_ROOT } from '../src/toolchain/tools.ts';
+import { KEY_IDS, setKeyHashes, TEST_KEYS } from '../test/fixtures/keys.ts';
+
+const port = Number(process.env.PORT ?? 8080);
+const dataDir = join(REPO_ROOT, '.data', 'demo');
+const policyDir = join(dataDir, 'policy');
+
+rmSync(policyDir, { recursive: true, force: true });
+mkdirSync(dataDir, { recursive: true });
+cpSync(join(REPO_ROOT, 'policies'), policyDir, { recursive: true });
+const keys = TEST_KEYS;
+setKeyHashes(
+  policyDir,
+  Object.fromEntries(Object.entries(KEY_IDS).map(([role, id]) => [id, keys[role as keyof typeof keys]])),
+);
+
+const simulator = new Simulator({ firstByteDelayMs: 20, chunkDelayMs: 5 });
+const simUrl = await simulator.listen(0);
+for (const provider of ['OPENAI', 'ANTHROPIC', 'GOOGLE'])
+  process.env[`PORTCULLIS_UPSTREAM_${provider}`] = simUrl;
+// The simulator wants a provider key like the real APIs do; these are not secrets.
+process.env.OPENAI_API_KEY ??= 'simulator-openai-key';
+process.env.ANTHROPIC_API_KEY ??= 'simulator-anthropic-key';
+process.env.GEMINI_API_KEY ??= 'simulator-gemini-key';
+
+const serving = await startServing({ policyDir, port, host: '127.0.0.1', dataDir, logLevel: 'warn' });
+const base = serving.url;
+
+async function call(label: string, key: string | undefined, body: Record<string, unknown>) {
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    'anthropic-version': '2023-06-01',
+  };
+  if (key) headers['x-api-key'] = key;
+  const res = await fetch(`${base}/v1/messages`, { method: 'POST', headers, body: JSON.stringify(body) });
+  const json = (await res.json()) as { error?: { message?: string }; usage?: unknown };
+  const stripped = res.headers.get('x-portcullis-tools-stripped');
+  const what = res.ok
+    ? `ok, usage ${JSON.stringify(json.usage)}${stripped ? `, tools stripped: ${stripped}` : ''}`
+    : json.error?.message;
+  console.log(`  ${String(res.status).padEnd(4)} ${label}\n       ${what}`);
+}
+
+const msg = (model: string, extra: Record<string, unknown> = {}) => ({
+  model,
+  max_tokens: 256,
+  messages: [{ role: 'user', content: 'Summarise the last commit.' }],
+  ...extra,
+});
+
+console.log(`\nPortcullis is serving the example policy at ${base} (upstreams: simulator at ${simUrl})\n`);
+console.log('A few calls, decided by the Rego policy compiled to WebAssembly:');
+await call(
+  'bob-dev (app-dev) → claude-haiku-4-5, declares Bash and Read',
+  keys.member,
+  msg('claude-haiku-4-5', {
+    tools: [
+      { name: 'Bash', description: 'run a command', input_schema: { type: 'object' } },
+      { name: 'Read', description: 'read a file', input_schema: { type: 'object' } },
+    ],
+  }),
+);
+await call('bob-dev (app-dev) → claude-opus-4-5', keys.member, msg('claude-opus-4-5'));
+await call('alice-principal (platform) → claude-opus-4-5', keys.principal, msg('claude-opus-4-5'));
+await call('dave-former (disabled key)', keys.disabled, msg('claude-haiku-4-5'));
+await call('no key at all', undefined, msg('claude-haiku-4-5'));
+
+console.log(`
+Demo keys for this run (fresh each start; the policy copy is in ${policyDir}):
+  alice-principal  ${keys.principal}
+  bob-dev          ${keys.member}
+  ci-review-bot    ${keys.ciBot}
+
+Try it with Claude Code (any prompt is answered by the simulator):
+  ANTHROPIC_BASE_URL=${base} ANTHROPIC_AUTH_TOKEN=${keys.member} claude -p "hello"
+or curl:
+  curl -s ${base}/v1/chat/completions -H "authorization: Bearer ${keys.member}" \\
+       -H 'content-type: application/json' -d '{"model":"gpt-5-mini","messages":[{"role":"user","content":"hi"}]}'
+
+Status: ${base}/status   Metrics: ${base}/metrics   Audit: npm run portcullis -- audit query --data-dir ${dataDir}
+Press Ctrl-C to stop.`);
+
+await untilSignal();
+await serving.close();
+await simulator.close();
