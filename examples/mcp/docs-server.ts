@@ -8,7 +8,9 @@ import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js'
 import { z } from 'zod';
 
 const base = process.cwd();
-const roots = (process.argv.length > 2 ? process.argv.slice(2) : ['docs', 'README.md']).map((r) => resolve(base, r));
+const roots = (process.argv.length > 2 ? process.argv.slice(2) : ['docs', 'README.md']).map((r) =>
+  resolve(base, r),
+);
 const MAX_HITS = 30;
 
 function markdownFiles(): string[] {
@@ -57,7 +59,8 @@ server.registerTool(
       const lines = readFileSync(resolve(base, file), 'utf8').split('\n');
       lines.forEach((line, i) => {
         const l = line.toLowerCase();
-        if (hits.length < MAX_HITS && words.every((w) => l.includes(w))) hits.push(`${file}:${i + 1}: ${line.trim()}`);
+        if (hits.length < MAX_HITS && words.every((w) => l.includes(w)))
+          hits.push(`${file}:${i + 1}: ${line.trim()}`);
       });
     }
     return text(hits.length ? hits.join('\n') : `no line contains: ${query}`);
