@@ -9,6 +9,8 @@
 
 const MAX_STATES = 0xffff;
 let scratch = Buffer.allocUnsafe(64 * 1024);
+const MAX_KEPT_SCRATCH = 4 * 1024 * 1024;
+const MAX_KEPT_HITS = 1 << 20;
 
 export class KeywordIndex {
   readonly keywords: readonly string[];
@@ -98,8 +100,13 @@ export class KeywordIndex {
    */
   scan(text: string): { count: number; hits: Int32Array } {
     const n = text.length;
-    if (scratch.length < n) scratch = Buffer.allocUnsafe(Math.max(n, scratch.length * 2));
-    const buf = scratch;
+    // One reused buffer for ordinary texts; an outsized one is not kept after the call.
+    let buf = scratch;
+    if (buf.length < n) {
+      buf = Buffer.allocUnsafe(n);
+      if (n <= MAX_KEPT_SCRATCH) scratch = buf;
+    }
+    if (this.#hits.length > MAX_KEPT_HITS) this.#hits = new Int32Array(256);
     buf.write(text, 0, n, 'latin1');
     const delta = this.#delta;
     const cls = this.#cls;

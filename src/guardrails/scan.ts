@@ -39,8 +39,6 @@ interface Plan {
   text: CompiledStep[];
   size: CompiledStep[];
   external: CompiledStep[];
-  /** Where each step's findings go: its position among the steps of this stage. */
-  position: Map<CompiledStep, number>;
   count: number;
 }
 
@@ -55,7 +53,6 @@ function planOf(chain: CompiledChain, stage: Stage): Plan {
         text: steps.filter((s) => s.text !== undefined),
         size: steps.filter((s) => s.size !== undefined),
         external: steps.filter((s) => s.external !== undefined),
-        position: new Map(steps.map((s, i) => [s, i])),
         count: steps.length,
       };
     };
@@ -78,8 +75,9 @@ async function scanBody(
   (stage === 'request' ? walkRequest : walkResponse)(surface, body, (s) => {
     slots.push(s);
   });
+  // Findings per step, by the step's index in the chain, so they come out in step order.
   const perStep: ScanFinding[][] = [];
-  for (let i = 0; i < plan.count; i++) perStep.push([]);
+  for (let i = 0; i < chain.steps.length; i++) perStep.push([]);
 
   const cache = chain.cache;
   const sizing = plan.size.length > 0;
@@ -97,7 +95,7 @@ async function scanBody(
           matches = slot.json ? scanJson(det, text) : det.scan(text);
           if (cache) entry = cache.store(text, det.signature, matches, entry);
         }
-        const into = perStep[plan.position.get(step)!];
+        const into = perStep[step.index];
         for (const m of matches)
           into.push(finding(chain, step, stage, m.sub ? `${slot.path}${m.sub}` : slot.path, m));
         if (slot.key !== undefined && det.scanKeyed) {
@@ -115,20 +113,19 @@ async function scanBody(
       }
     }
   }
-  for (const step of plan.size)
-    perStep[plan.position.get(step)!].push(...sizeFindings(chain, step, stage, totalBytes));
+  for (const step of plan.size) perStep[step.index].push(...sizeFindings(chain, step, stage, totalBytes));
 
   if (plan.external.length > 0) {
     const leaves = leafTexts(slots);
     await Promise.all(
       plan.external.map(async (step) => {
         const r = await runExternal(chain, step, stage, surface, leaves);
-        perStep[plan.position.get(step)!].push(...r.findings);
+        perStep[step.index].push(...r.findings);
         if (r.error) errors.push(r.error);
       }),
     );
   }
-  return { findings: perStep.length === 1 ? perStep[0] : perStep.flat(), errors };
+  return { findings: perStep.flat(), errors };
 }
 
 function leafTexts(slots: Slot[]): { path: string; text: string }[] {

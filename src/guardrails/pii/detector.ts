@@ -91,11 +91,12 @@ export class PiiDetector implements TextDetector {
     if (this.#numeric) this.#numbers(text, out);
     if (this.#types.has('iban')) this.#ibans(text, out);
     if (this.#includePrivate && this.#types.has('ip_address')) this.#anyIpv6(text, out);
-    if (out.length > 1) {
-      out.sort((a, b) => a.start - b.start || b.end - a.end);
-      return out.filter((m, i) => i === 0 || m.start >= out[i - 1].end);
-    }
-    return out;
+    if (out.length < 2) return out;
+    // Candidates of different kinds can overlap; keep the earliest (then longest) of each stretch.
+    out.sort((a, b) => a.start - b.start || b.end - a.end);
+    const kept: Match[] = [];
+    for (const m of out) if (kept.length === 0 || m.start >= kept[kept.length - 1].end) kept.push(m);
+    return kept;
   }
 
   #push(out: Match[], rule: PiiType, text: string, start: number, end: number) {
