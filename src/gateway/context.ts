@@ -61,6 +61,8 @@ export class RequestContext {
   /** The last bytes of a non-streamed response, where its usage object is. */
   tail: string | null = null;
   usage: UsageEvent | null = null;
+  /** Headers a hook adds to an allowed, forwarded response (e.g. remaining budget); upstream's never override them. */
+  readonly responseHeaders: Record<string, string> = {};
   /** Free slots for hooks (reservation ids, scanners…), keyed by the hook's own name. */
   readonly locals: Record<string, unknown> = {};
 

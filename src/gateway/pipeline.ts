@@ -148,6 +148,14 @@ export class Pipeline {
     this.log = opts.log;
   }
 
+  /** Settle/audit hooks still running for calls that already ended. */
+  readonly #after = new Set<Promise<void>>();
+
+  /** Resolves once the settle/audit hooks of every call that ended so far have run (for shutdown). */
+  async drain(): Promise<void> {
+    while (this.#after.size > 0) await Promise.allSettled([...this.#after]);
+  }
+
   async handle(route: RouteSpec, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     const snapshot = request.snapshot;
     if (snapshot === null) {
@@ -335,6 +343,8 @@ export class Pipeline {
       ctx.bodyChanged = true;
     }
     if (hooks.beforeForward !== undefined) await hooks.beforeForward(ctx);
+    const extra = ctx.responseHeaders;
+    for (const name in extra) reply.header(name, extra[name]);
 
     const up = this.upstreams.get(snapshot, target);
     if (up.error !== null) {
@@ -392,13 +402,15 @@ export class Pipeline {
     const hooks = this.hooks;
     // Calls refused before their facts were known (no snapshot, unreadable body) reserved nothing.
     if (ctx.input !== undefined && (hooks.settle !== undefined || hooks.audit !== undefined)) {
-      this.#after(ctx).catch((err: unknown) => {
+      const done = this.#runAfter(ctx).catch((err: unknown) => {
         this.log.error({ reqId: ctx.id, err: (err as Error).message }, 'settle/audit hook failed');
       });
+      this.#after.add(done);
+      done.finally(() => this.#after.delete(done));
     }
   }
 
-  async #after(ctx: RequestContext): Promise<void> {
+  async #runAfter(ctx: RequestContext): Promise<void> {
     if (this.hooks.settle !== undefined) await this.hooks.settle(ctx);
     if (this.hooks.audit !== undefined) await this.hooks.audit(ctx);
   }

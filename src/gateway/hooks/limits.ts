@@ -1,0 +1,242 @@
+// Budgets and rate limits in the request pipeline: reserve the worst case before the decision (the
+// usage facts Rego reads), then settle to what the call actually used, or release when nothing was
+// forwarded. The store refuses atomically when a counter has no room, so no budget is ever exceeded,
+// whatever a custom policy answers.
+import { randomUUID } from 'node:crypto';
+import { Counter, type Registry, register } from 'prom-client';
+import {
+  type CounterStore,
+  type LimitPlan,
+  microToUsd,
+  type OwnerLimits,
+  planLimits,
+  type ReserveResult,
+  usageFacts,
+  usdToMicro,
+  worstCaseCostMicroUsd,
+} from '../../limits/index.ts';
+import type { Decision, Surface } from '../../policy/decision.ts';
+import type { PipelineHooks, RequestContext } from '../context.ts';
+
+/** The slice of a pino logger the hooks use. */
+export interface HookLogger {
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+export interface LimitsHooksOptions {
+  store: CounterStore;
+  logger: HookLogger;
+  /** Where `portcullis_limits_store_unavailable_calls_total` lives (prom-client's default when absent). */
+  registry?: Registry;
+}
+
+export const BUDGET_REMAINING_HEADER = 'x-portcullis-budget-remaining-usd';
+
+interface Held {
+  reservationId: string;
+}
+
+const LOCAL = 'limits';
+/** Answered by the gateway itself: nothing upstream, nothing to count. */
+const UNCOUNTED: ReadonlySet<Surface> = new Set<Surface>(['openai.models']);
+/** Free upstream calls: they count as requests, never as spend or tokens. */
+const FREE: ReadonlySet<Surface> = new Set<Surface>(['anthropic.count_tokens', 'gemini.count_tokens']);
+
+const STORE_DOWN: Decision = {
+  allow: false,
+  status: 503,
+  code: 'limits_unavailable',
+  reasons: [
+    'The budget store is unavailable, so Portcullis cannot check budgets and refused the call. Retry shortly; if it persists, tell your platform team.',
+  ],
+  retryAfterSeconds: 5,
+  redact: [],
+  stripTools: [],
+};
+
+function unavailableCounter(registry: Registry): Counter<'fail_mode'> {
+  const name = 'portcullis_limits_store_unavailable_calls_total';
+  const existing = registry.getSingleMetric(name);
+  if (existing) return existing as Counter<'fail_mode'>;
+  return new Counter({
+    name,
+    help: 'Calls that met an unavailable counter store: refused (fail_mode=closed) or forwarded unchecked (fail_mode=open).',
+    labelNames: ['fail_mode'],
+    registers: [registry],
+  });
+}
+
+/** The denial for the first counter without room, worded like the example policy's. */
+export function strictDenial(facts: ReturnType<typeof usageFacts>): Decision {
+  for (const b of facts.budgets) {
+    if (usdToMicro(b.usedUsd) + usdToMicro(b.requestUsd) <= usdToMicro(b.limitUsd)) continue;
+    const reset = b.resetsAt === undefined ? '' : ` It resets at ${b.resetsAt}.`;
+    return {
+      allow: false,
+      status: 402,
+      code: 'budget_exceeded',
+      reasons: [
+        `The ${b.period} budget of ${b.scope} ${b.owner} (${b.limitUsd} USD) does not cover this call: ${b.usedUsd} USD used, this call may cost up to ${b.requestUsd} USD.${reset}`,
+      ],
+      retryAfterSeconds: b.resetsInSeconds,
+      redact: [],
+      stripTools: [],
+    };
+  }
+  for (const r of facts.rateLimits) {
+    if (r.used + r.request <= r.limit) continue;
+    const reset = r.resetsAt === undefined ? '' : ` It resets at ${r.resetsAt}.`;
+    return {
+      allow: false,
+      status: 429,
+      code: 'rate_limited',
+      reasons: [
+        `Rate limit of ${r.scope} ${r.owner} reached: ${r.limit} ${r.kind.replaceAll('_', ' ')}.${reset}`,
+      ],
+      retryAfterSeconds: Math.max(1, r.resetsInSeconds ?? 1),
+      redact: [],
+      stripTools: [],
+    };
+  }
+  // The store said no but every fact fits (a race between replicas): still refuse.
+  return {
+    allow: false,
+    status: 429,
+    code: 'rate_limited',
+    reasons: ['A budget or rate limit has no room for this call right now.'],
+    retryAfterSeconds: 1,
+    redact: [],
+    stripTools: [],
+  };
+}
+
+/** Remaining budget and rate headroom after this call's reservation, as response headers. */
+export function remainingHeaders(plan: LimitPlan, result: ReserveResult): Record<string, string> {
+  const out: Record<string, string> = {};
+  let budget = Number.POSITIVE_INFINITY;
+  let requests = Number.POSITIVE_INFINITY;
+  let requestLimit = 0;
+  let tokens = Number.POSITIVE_INFINITY;
+  let tokenLimit = 0;
+  plan.facts.forEach((fact, i) => {
+    const c = result.counters[i];
+    const left = Math.max(0, c.limit - c.used - c.amount);
+    if (fact.type === 'budget') budget = Math.min(budget, left);
+    else if (fact.kind === 'requests_per_minute' && left < requests) {
+      requests = left;
+      requestLimit = c.limit;
+    } else if (fact.kind === 'tokens_per_hour' && left < tokens) {
+      tokens = left;
+      tokenLimit = c.limit;
+    }
+  });
+  if (budget !== Number.POSITIVE_INFINITY) out[BUDGET_REMAINING_HEADER] = microToUsd(budget).toFixed(6);
+  if (requests !== Number.POSITIVE_INFINITY) {
+    out['x-ratelimit-limit-requests'] = String(requestLimit);
+    out['x-ratelimit-remaining-requests'] = String(requests);
+  }
+  if (tokens !== Number.POSITIVE_INFINITY) {
+    out['x-ratelimit-limit-tokens'] = String(tokenLimit);
+    out['x-ratelimit-remaining-tokens'] = String(tokens);
+  }
+  return out;
+}
+
+function teamLimits(ctx: RequestContext, teamIds: readonly string[]): OwnerLimits[] {
+  const out: OwnerLimits[] = [];
+  for (const id of teamIds) {
+    const team = ctx.snapshot.teams.get(id);
+    if (team !== undefined) out.push({ id, budgets: team.budgets, rateLimits: team.rateLimits });
+  }
+  return out;
+}
+
+function worstCase(ctx: RequestContext): { costMicroUsd: number; tokens: number } {
+  if (FREE.has(ctx.surface)) return { costMicroUsd: 0, tokens: 0 };
+  const sizes = ctx.input.sizes;
+  const price = ctx.price;
+  return {
+    costMicroUsd: price === undefined ? 0 : worstCaseCostMicroUsd(price, sizes),
+    tokens: sizes.estimatedInputTokens + sizes.maxOutputTokens,
+  };
+}
+
+export interface LimitsHooks extends PipelineHooks {
+  reserve(ctx: RequestContext): Promise<void>;
+  settle(ctx: RequestContext): Promise<void>;
+}
+
+export function createLimitsHooks(opts: LimitsHooksOptions): LimitsHooks {
+  const { store, logger } = opts;
+  const unavailable = unavailableCounter(opts.registry ?? register);
+
+  return {
+    async reserve(ctx) {
+      const key = ctx.key;
+      if (key === null || ctx.input.auth.status !== 'ok' || UNCOUNTED.has(ctx.surface)) return;
+      const now = new Date(ctx.startedAt);
+      const plan = planLimits({
+        key: { id: key.id, keyHash: key.hash, budgets: key.budgets, rateLimits: key.rateLimits },
+        teams: teamLimits(ctx, key.teams),
+        budgetTimezone: ctx.snapshot.gateway.budgetTimezone,
+        worstCase: worstCase(ctx),
+        now,
+      });
+      if (plan.counters.length === 0) return;
+      let result: ReserveResult;
+      try {
+        // Not ctx.id: a client may choose its x-request-id, and reservation ids must be unique.
+        result = await store.reserve({ requestId: randomUUID(), counters: plan.counters, now });
+      } catch (err) {
+        const failMode = ctx.snapshot.gateway.failMode;
+        unavailable.inc({ fail_mode: failMode });
+        logger.error(
+          { reqId: ctx.id, key: key.id, failMode, err: (err as Error).message },
+          failMode === 'open'
+            ? 'counter store unavailable: forwarding without limits (failMode open)'
+            : 'counter store unavailable: refusing the call (failMode closed)',
+        );
+        if (failMode !== 'open') ctx.decision = STORE_DOWN;
+        return;
+      }
+      const facts = usageFacts(plan, result);
+      ctx.input.usage = facts;
+      if (result.reservationId !== null)
+        ctx.locals[LOCAL] = { reservationId: result.reservationId } satisfies Held;
+      if (result.ok) {
+        Object.assign(ctx.responseHeaders, remainingHeaders(plan, result));
+        return;
+      }
+      // No room: let the policy word the refusal, but refuse even if a custom policy would allow.
+      let decision: Decision | undefined;
+      try {
+        decision = ctx.snapshot.evaluate(ctx.input);
+      } catch (err) {
+        logger.error({ reqId: ctx.id, err: (err as Error).message }, 'policy evaluation failed');
+      }
+      ctx.decision = decision !== undefined && !decision.allow ? decision : strictDenial(facts);
+    },
+
+    async settle(ctx) {
+      const held = ctx.locals[LOCAL] as Held | undefined;
+      if (held === undefined) return;
+      try {
+        const usage = ctx.usage;
+        if (usage === null) {
+          await store.release(held.reservationId);
+          return;
+        }
+        const tokens = FREE.has(ctx.surface)
+          ? 0
+          : usage.inputTokens + usage.cachedInputTokens + usage.cacheWriteTokens + usage.outputTokens;
+        await store.settle(held.reservationId, { costMicroUsd: usdToMicro(usage.costUsd), tokens });
+      } catch (err) {
+        logger.error(
+          { reqId: ctx.id, key: ctx.key?.id, err: (err as Error).message },
+          'settling the reservation failed',
+        );
+      }
+    },
+  };
+}

@@ -1,0 +1,124 @@
+// The limits and audit hooks with their stores, for `portcullis serve`: composed as
+// limits → (extra parts: guardrails, tool governance) → audit.
+//
+// The stores follow the Gateway settings of the first active snapshot: `open` them as soon as one is
+// active (so a bad audit log stops the start); a gateway following a git source that starts without a
+// valid revision opens them on its first call instead. Changing `limits.store` or the audit sinks in
+// policy takes effect at the next restart.
+import { hostname } from 'node:os';
+import type { Registry } from 'prom-client';
+import { AuditLog } from '../../audit/index.ts';
+import { type CounterStore, openCounterStore } from '../../limits/index.ts';
+import type { GatewaySettings } from '../../policy/snapshot.ts';
+import type { PipelineHooks, RequestContext } from '../context.ts';
+import { auditSinkConfigs, createAuditHooks } from './audit.ts';
+import { composeHooks } from './compose.ts';
+import { createLimitsHooks, type HookLogger } from './limits.ts';
+
+export interface GatewayHooksOptions {
+  dataDir: string;
+  registry?: Registry;
+  logger: HookLogger;
+  /** Recorded in audit records; `PORTCULLIS_INSTANCE`, else `<hostname>:<pid>`. */
+  instance?: string;
+  /** Parts run between limits and audit, in order (guardrails, tool governance). */
+  extra?: PipelineHooks | PipelineHooks[];
+  env?: Record<string, string | undefined>;
+}
+
+export interface GatewayHooks {
+  hooks: PipelineHooks;
+  /** Opens the counter store and the audit log for these settings (once; later calls do nothing). */
+  open(settings: GatewaySettings): void;
+  /** After the server stopped and the pipeline drained: closes the store and flushes the audit log. */
+  close(): Promise<void>;
+}
+
+/**
+ * The counter store the settings name. `PORTCULLIS_REDIS_URL`, when set, replaces the policy's Redis
+ * URL (tests, operations); the store kind still comes from policy.
+ */
+export function counterStoreFor(
+  settings: GatewaySettings,
+  opts: {
+    dataDir: string;
+    registry?: Registry;
+    logger: HookLogger;
+    env?: Record<string, string | undefined>;
+  },
+): CounterStore {
+  const env = opts.env ?? process.env;
+  return openCounterStore({
+    store: settings.limits.store,
+    redisUrl: env.PORTCULLIS_REDIS_URL || settings.limits.redisUrl,
+    dataDir: opts.dataDir,
+    registry: opts.registry,
+    onConnectionError: (message) =>
+      opts.logger.warn({ err: message }, 'redis counter store connection error'),
+  });
+}
+
+export function createGatewayHooks(opts: GatewayHooksOptions): GatewayHooks {
+  const env = opts.env ?? process.env;
+  const instance = opts.instance ?? (env.PORTCULLIS_INSTANCE || `${hostname()}:${process.pid}`);
+  let store: CounterStore | undefined;
+  let audit: AuditLog | undefined;
+  let composed: PipelineHooks = {};
+  let closed = false;
+
+  const open = (settings: GatewaySettings): void => {
+    if (store !== undefined) return;
+    const s = counterStoreFor(settings, { ...opts, env });
+    let log: AuditLog;
+    try {
+      log = AuditLog.open({
+        dataDir: opts.dataDir,
+        registry: opts.registry,
+        logger: opts.logger,
+        sinks: auditSinkConfigs(settings.audit.sinks),
+        env,
+      });
+    } catch (err) {
+      void s.close();
+      throw err;
+    }
+    store = s;
+    audit = log;
+    const extra = opts.extra === undefined ? [] : Array.isArray(opts.extra) ? opts.extra : [opts.extra];
+    composed = composeHooks(
+      createLimitsHooks({ store: s, logger: opts.logger, registry: opts.registry }),
+      ...extra,
+      createAuditHooks({ log, instance, logger: opts.logger }),
+    );
+  };
+
+  const ensure = (ctx: RequestContext): PipelineHooks => {
+    if (store === undefined && !closed) open(ctx.snapshot.gateway);
+    return composed;
+  };
+
+  // Fixed methods (the pipeline reads its hooks once) that delegate to the composition.
+  const hooks: PipelineHooks = {
+    reserve: (ctx) => ensure(ctx).reserve?.(ctx),
+    requestGuardrails: (ctx) => ensure(ctx).requestGuardrails?.(ctx),
+    beforeForward: (ctx) => ensure(ctx).beforeForward?.(ctx),
+    responseGuardrails: (ctx) => ensure(ctx).responseGuardrails?.(ctx),
+    settle: (ctx) => ensure(ctx).settle?.(ctx),
+    audit: (ctx) => ensure(ctx).audit?.(ctx),
+  };
+
+  return {
+    hooks,
+    open,
+    async close() {
+      closed = true;
+      const s = store;
+      const a = audit;
+      store = undefined;
+      audit = undefined;
+      composed = {};
+      await s?.close();
+      await a?.close();
+    },
+  };
+}
