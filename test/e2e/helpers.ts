@@ -1,7 +1,7 @@
 // End-to-end helpers: `portcullis serve` as child processes over a copy of the example policy with
 // keys and prices chosen so budget arithmetic is exact, and the simulator as every upstream.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
@@ -36,9 +36,13 @@ export interface E2ePolicy {
 
 /**
  * A private copy of policies/ plus keys of team app-dev that may use only the metered model.
- * `redis: true` switches the counter store to Redis at `$PORTCULLIS_REDIS_URL`.
+ * `redis: true` switches the counter store to Redis at `$PORTCULLIS_REDIS_URL`; `withoutLimitRules`
+ * deletes the Rego that denies on budgets and rate limits (a custom policy that never does).
  */
-export function e2ePolicy(specs: E2eKeySpec[], opts: { redis?: boolean } = {}): E2ePolicy {
+export function e2ePolicy(
+  specs: E2eKeySpec[],
+  opts: { redis?: boolean; withoutLimitRules?: boolean } = {},
+): E2ePolicy {
   const { dir } = examplePolicyCopy();
   for (const provider of ['anthropic', 'openai']) {
     const file = join(dir, 'providers', `${provider}.yaml`);
@@ -78,6 +82,7 @@ export function e2ePolicy(specs: E2eKeySpec[], opts: { redis?: boolean } = {}): 
     })
     .join('\n---\n');
   writeFileSync(join(dir, 'keys', 'e2e.yaml'), `${yaml}\n`);
+  if (opts.withoutLimitRules) rmSync(join(dir, 'rego', 'limits.rego'));
   if (opts.redis) {
     const file = join(dir, 'gateway.yaml');
     const text = readFileSync(file, 'utf8').replace(

@@ -79,6 +79,27 @@ describe('budgets, SQLite store', () => {
   });
 });
 
+test('a policy without budget rules still never exceeds a budget: the gateway refuses with 402 itself', async () => {
+  const { sim, url: simUrl } = await startSimulator();
+  const policy = e2ePolicy([{ id: 'e2e-lax', budgets: [{ amountUsd: 2 * CALL_USD, period: 'weekly' }] }], {
+    withoutLimitRules: true,
+  });
+  const key = policy.keys['e2e-lax'];
+  const gw = await startGateway({ policyDir: policy.dir, simUrl });
+  try {
+    assert.equal((await anthropicCall(gw.url, key)).status, 200);
+    assert.equal((await openaiCall(gw.url, key)).status, 200);
+    const denied = await openaiCall(gw.url, key);
+    assert.equal(denied.status, 402, denied.text);
+    assert.equal(denied.json().error.code, 'budget_exceeded');
+    assert.match(denied.json().error.message, /weekly budget of key e2e-lax \(0\.02 USD\).*0\.02 USD used/);
+    assert.ok(Number(denied.headers.get('retry-after')) > 0);
+  } finally {
+    assert.equal(await gw.stop(), 0);
+    await sim.close();
+  }
+});
+
 describe('rate limits', () => {
   test('tokens per hour with Anthropic streams: settled stream usage counts, then 429 with retry-after', async () => {
     const { sim, url: simUrl } = await startSimulator();
