@@ -33,7 +33,7 @@ test('records for allow, deny, stream, client abort and a bad key; the chain ver
   const gw = await startGateway({ policyDir: policy.dir, simUrl, env: { PORTCULLIS_INSTANCE: 'gw-e2e-1' } });
   let revision = '';
   try {
-    revision = (await (await fetch(`${gw.url}/readyz`)).json()).revision;
+    revision = ((await (await fetch(`${gw.url}/readyz`)).json()) as { revision: string }).revision;
 
     const allowed = await post(
       gw.url,

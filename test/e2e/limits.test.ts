@@ -173,7 +173,7 @@ describe('budgets, Redis shared by two gateway processes', { skip: !redisAvailab
         if (back.status === 200) break;
         await new Promise((r) => setTimeout(r, 100));
       }
-      assert.equal(back?.status, 200, back?.text);
+      assert.equal(back?.status, 200, back?.text ?? '');
       assert.equal((await anthropicCall(gws[0].url, open)).status, 200);
       // The spend kept in Redis (AOF) is still there.
       assertBudgetDenial(await anthropicCall(gws[0].url, policy.keys['e2e-fifty']), 'anthropic');
