@@ -1,16 +1,17 @@
 // The policy plane end to end: load → validate → cross-check → compile → Snapshot. Slow work
 // happens here, never on the request path; a failure leaves nothing behind and throws every problem.
 
+import { compileChain, GuardrailChainError } from '../guardrails/index.ts';
 import { compileRego, RegoCompileError, readRegoSources } from './compile.ts';
 import { defaultCredentialDetector } from './credentials.ts';
 import { crossCheck } from './crosscheck.ts';
-import { loadPolicyDocuments } from './load.ts';
+import { type LoadedDocument, loadPolicyDocuments, positionOf } from './load.ts';
 import { pricedModelId } from './models.ts';
 import { PolicyInvalidError, type PolicyProblem } from './problems.ts';
 import { dataDocument, resolvePolicy } from './resolve.ts';
 import { describeRevision } from './revision.ts';
 import type { PolicySource, ProviderApi, ResolvedProvider, Snapshot } from './snapshot.ts';
-import { validateDocument } from './validate.ts';
+import { offsetOf, validateDocument } from './validate.ts';
 import { loadDecider } from './wasm-policy.ts';
 
 export interface BuildOptions {
@@ -31,7 +32,22 @@ export function checkPolicy(
   const schemaProblems: PolicyProblem[] = documents.flatMap(validateDocument);
   const valid = schemaProblems.length === 0 ? documents : [];
   const crossProblems = schemaProblems.length === 0 ? crossCheck(valid, { detectCredential }) : [];
-  return { documents, problems: [...problems, ...schemaProblems, ...crossProblems] };
+  const chainProblems = valid.flatMap(chainProblem);
+  return { documents, problems: [...problems, ...schemaProblems, ...crossProblems, ...chainProblems] };
+}
+
+/** Compiles a GuardrailChain as the gateway will, so a rule that cannot run (say, a regex open to catastrophic backtracking) rejects the revision, pointing at its step. */
+function chainProblem(doc: LoadedDocument): PolicyProblem[] {
+  if (doc.value.kind !== 'GuardrailChain') return [];
+  try {
+    compileChain(doc.value, { cache: false });
+    return [];
+  } catch (err) {
+    if (!(err instanceof GuardrailChainError)) throw err;
+    const path = err.step === undefined ? ['spec'] : ['spec', 'steps', err.step];
+    const message = err.message.replace(/^GuardrailChain [^:]*: /, '');
+    return [{ file: doc.file, ...positionOf(doc, offsetOf(doc, path)), message }];
+  }
 }
 
 export async function buildSnapshot(options: BuildOptions): Promise<Snapshot> {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -99,13 +100,17 @@ describe('policy validation', () => {
 
   test('a plaintext credential anywhere is refused without echoing it', () => {
     const dir = policyCopy();
-    const fake = `sk-proj-${'Ab3'.repeat(16)}`;
+    // Random like a real one: the secret rules dismiss low-entropy placeholders.
+    const fake = `sk-proj-${randomBytes(36).toString('base64url')}`;
     edit(dir, 'keys/bots.yaml', (t) =>
       t.replace('description: Pull-request review bot', `description: key ${fake} bot`),
     );
     const problems = problemsOf(dir);
     assert.equal(problems.length, 1);
-    assert.match(problems[0], /metadata\.description: looks like a plaintext credential \(openai_api_key\)/);
+    assert.match(
+      problems[0],
+      /metadata\.description: looks like a plaintext credential \(openai_project_key\)/,
+    );
     assert.ok(!problems[0].includes(fake));
   });
 
