@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { PipelineHooks } from '../gateway/context.ts';
+import { createGatewayHooks } from '../gateway/hooks/wiring.ts';
 import { createLogger } from '../gateway/logger.ts';
 import { createGateway, type Gateway } from '../gateway/server.ts';
 import { SnapshotHolder } from '../gateway/snapshot-holder.ts';
@@ -65,9 +66,11 @@ export async function startServing(opts: ServeOptions): Promise<Serving> {
     onUpstreamError: (server, err) =>
       log.warn({ server, err: (err as Error).message }, 'MCP upstream failed'),
   });
+  // Limits → opts.hooks (guardrails…) → audit; stores opened from the first active snapshot's settings.
+  const wired = createGatewayHooks({ dataDir: opts.dataDir, registry, logger: log, extra: opts.hooks });
   const gateway = createGateway({
     holder,
-    hooks: opts.hooks,
+    hooks: wired.hooks,
     logger: log,
     registry,
     status: () => ({ sync: manager.status() }),
@@ -77,6 +80,8 @@ export async function startServing(opts: ServeOptions): Promise<Serving> {
   const stopAll = async () => {
     await manager.stop();
     await gateway.close();
+    await gateway.pipeline.drain();
+    await wired.close();
     await mcp.close();
   };
 
@@ -86,6 +91,15 @@ export async function startServing(opts: ServeOptions): Promise<Serving> {
     await stopAll();
     if (rejected) throw new PolicyInvalidError(rejected.problems);
     throw new Error(manager.status().lastError?.message ?? `cannot load the policy in ${opts.policyDir}`);
+  }
+  const first = holder.current();
+  if (first !== undefined) {
+    try {
+      wired.open(first.gateway);
+    } catch (err) {
+      await stopAll();
+      throw err;
+    }
   }
   const url = await gateway.listen(opts.port, opts.host);
   const active = holder.current();
