@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { PipelineHooks } from '../gateway/context.ts';
+import { createGuardrailHooks, createMcpGuard } from '../gateway/hooks/guardrails.ts';
 import { createGatewayHooks } from '../gateway/hooks/wiring.ts';
 import { createLogger } from '../gateway/logger.ts';
 import { createGateway, type Gateway } from '../gateway/server.ts';
@@ -63,11 +64,13 @@ export async function startServing(opts: ServeOptions): Promise<Serving> {
   });
   const mcp = createMcpGateway({
     getSnapshot: () => holder.current(),
+    guard: createMcpGuard(() => holder.current()),
     onUpstreamError: (server, err) =>
       log.warn({ server, err: (err as Error).message }, 'MCP upstream failed'),
   });
   // Limits → opts.hooks (guardrails…) → audit; stores opened from the first active snapshot's settings.
-  const wired = createGatewayHooks({ dataDir: opts.dataDir, registry, logger: log, extra: opts.hooks });
+  const extra = [createGuardrailHooks({ logger: log }), ...(opts.hooks ? [opts.hooks] : [])];
+  const wired = createGatewayHooks({ dataDir: opts.dataDir, registry, logger: log, extra });
   const gateway = createGateway({
     holder,
     hooks: wired.hooks,

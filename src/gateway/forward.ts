@@ -75,6 +75,13 @@ export function upstreamHeaders(
   return out;
 }
 
+/**
+ * Set (true) on a response transform that may replace a non-streamed response whole: forward then
+ * writes the head only when the transform first outputs (or ends), with `ctx.status`, which the
+ * transform may have changed (a refused answer becomes the surface's error). Streams are unaffected.
+ */
+export const REWRITES_HEAD = Symbol.for('portcullis.rewritesHead');
+
 /** Of a non-streamed response only this much of the end is kept: its usage object is there. */
 const TAIL_CHARS = 16 * 1024;
 
@@ -174,7 +181,18 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
     }
     this.started = true;
     if (this.res.destroyed) return;
-    this.res.writeHead(statusCode, head);
+    const filter = this.filter as (Transform & { [REWRITES_HEAD]?: boolean }) | undefined;
+    if (filter?.[REWRITES_HEAD] === true && ctx.tracker === null) {
+      // Registered before pipe() so the head goes out before the first byte pipe() writes.
+      const res = this.res;
+      const writeHead = () => {
+        if (!res.headersSent && !res.destroyed) res.writeHead(ctx.status, head);
+      };
+      filter.once('data', writeHead);
+      filter.once('end', writeHead);
+    } else {
+      this.res.writeHead(statusCode, head);
+    }
     if (this.filter !== undefined) {
       this.filter.pipe(this.res);
       this.filter.once('error', () => this.res.destroy());

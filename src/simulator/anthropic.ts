@@ -5,7 +5,15 @@ const event = (type: string, payload: Record<string, unknown>) =>
   `event: ${type}\ndata: ${JSON.stringify({ type, ...payload })}\n\n`;
 
 export function messages(c: SimCall, stream: boolean): SimReply {
-  const stop = c.finish === 'stop' ? 'end_turn' : 'max_tokens';
+  const stop = c.toolCall ? 'tool_use' : c.finish === 'stop' ? 'end_turn' : 'max_tokens';
+  const tool = c.toolCall
+    ? {
+        type: 'tool_use',
+        id: `toolu_${c.id}`,
+        name: c.toolCall.name,
+        input: JSON.parse(c.toolCall.arguments),
+      }
+    : undefined;
   const input = c.inputTokens - c.cachedTokens;
   if (!stream) {
     return json({
@@ -13,7 +21,7 @@ export function messages(c: SimCall, stream: boolean): SimReply {
       type: 'message',
       role: 'assistant',
       model: c.model,
-      content: [{ type: 'text', text: c.words.join(' ') }],
+      content: [{ type: 'text', text: c.words.join(' ') }, ...(tool ? [tool] : [])],
       stop_reason: stop,
       stop_sequence: null,
       usage: {
@@ -48,8 +56,18 @@ export function messages(c: SimCall, stream: boolean): SimReply {
   for (const p of c.pieces) {
     parts.push(event('content_block_delta', { index: 0, delta: { type: 'text_delta', text: p } }));
   }
+  parts.push(event('content_block_stop', { index: 0 }));
+  if (tool) {
+    parts.push(
+      event('content_block_start', { index: 1, content_block: { ...tool, input: {} } }),
+      event('content_block_delta', {
+        index: 1,
+        delta: { type: 'input_json_delta', partial_json: c.toolCall?.arguments },
+      }),
+      event('content_block_stop', { index: 1 }),
+    );
+  }
   parts.push(
-    event('content_block_stop', { index: 0 }),
     event('message_delta', {
       delta: { stop_reason: stop, stop_sequence: null },
       usage: { output_tokens: c.words.length },

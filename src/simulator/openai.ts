@@ -14,7 +14,14 @@ function chatUsage(c: SimCall) {
 }
 
 export function chat(c: SimCall, stream: boolean): SimReply {
-  const finish = c.finish;
+  const finish = c.toolCall ? 'tool_calls' : c.finish;
+  const call = c.toolCall
+    ? {
+        id: `call_${c.id}`,
+        type: 'function',
+        function: { name: c.toolCall.name, arguments: c.toolCall.arguments },
+      }
+    : undefined;
   if (!stream) {
     return json({
       id: c.id,
@@ -24,7 +31,12 @@ export function chat(c: SimCall, stream: boolean): SimReply {
       choices: [
         {
           index: 0,
-          message: { role: 'assistant', content: c.words.join(' '), refusal: null },
+          message: {
+            role: 'assistant',
+            content: c.words.join(' '),
+            refusal: null,
+            ...(call ? { tool_calls: [call] } : {}),
+          },
           logprobs: null,
           finish_reason: finish,
         },
@@ -47,6 +59,15 @@ export function chat(c: SimCall, stream: boolean): SimReply {
   for (const p of c.pieces) {
     parts.push(
       data({ ...base, choices: [{ index: 0, delta: { content: p }, finish_reason: null }], ...extra }),
+    );
+  }
+  if (call) {
+    parts.push(
+      data({
+        ...base,
+        choices: [{ index: 0, delta: { tool_calls: [{ index: 0, ...call }] }, finish_reason: null }],
+        ...extra,
+      }),
     );
   }
   parts.push(data({ ...base, choices: [{ index: 0, delta: {}, finish_reason: finish }], ...extra }));

@@ -2,7 +2,9 @@
 // included, deterministic output, and latency, usage, length and errors under the caller's control.
 // Per request: `x-sim-status: 500`, `x-sim-delay-ms` (first byte), `x-sim-chunk-delay-ms`,
 // `x-sim-output-tokens`, `x-sim-cached-tokens`, `x-sim-fail-after` (cut the stream after N chunks),
-// or a model named `sim-error-<status>`.
+// or a model named `sim-error-<status>`. Chosen output: `x-sim-text` (URI-encoded) with
+// `x-sim-chunk-chars` (stream it in pieces of N characters), `x-sim-tool-call: <name>` (the answer
+// calls that tool, Anthropic and OpenAI chat).
 import { hash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -55,6 +57,16 @@ function intHeader(req: IncomingMessage, name: string): number | undefined {
   if (typeof v !== 'string') return undefined;
   const n = Number.parseInt(v, 10);
   return Number.isFinite(n) && n >= 0 ? n : undefined;
+}
+
+function textHeader(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  if (typeof v !== 'string' || v === '') return undefined;
+  try {
+    return decodeURIComponent(v);
+  } catch {
+    return v;
+  }
 }
 
 function errorReply(api: Api, status: number, message: string): SimReply {
@@ -263,18 +275,25 @@ export class Simulator {
       raw.length > 4096
         ? `${raw.length}:${raw.subarray(0, 4096).toString('latin1')}`
         : raw.toString('latin1');
-    const words = generateWords(seedOf(seedText), count);
+    const chosen = textHeader(req, 'x-sim-text');
+    const words = chosen !== undefined ? chosen.split(' ') : generateWords(seedOf(seedText), count);
+    const chunkChars = intHeader(req, 'x-sim-chunk-chars');
+    const tool = textHeader(req, 'x-sim-tool-call');
     const inputTokens = Math.max(1, Math.ceil(raw.length / 4));
     const call: SimCall = {
       id: `sim${rec.seq}`,
       created: 1_700_000_000 + rec.seq,
       model,
       words,
-      pieces: pieces(words, this.opts.tokensPerChunk),
+      pieces:
+        chosen !== undefined && chunkChars !== undefined && chunkChars > 0
+          ? (chosen.match(new RegExp(`[^]{1,${chunkChars}}`, 'g')) ?? [])
+          : pieces(words, this.opts.tokensPerChunk),
       finish: max !== undefined && max < wanted ? 'length' : 'stop',
       inputTokens,
       cachedTokens: Math.min(inputTokens, intHeader(req, 'x-sim-cached-tokens') ?? this.opts.cachedTokens),
       body,
+      toolCall: tool === undefined ? undefined : { name: tool, arguments: '{"command":"ls"}' },
     };
     const stream = r.stream ?? body.stream === true;
     this.#write(res, r.run(call, { stream, sse: true }), rec, intHeader(req, 'x-sim-delay-ms'), req);

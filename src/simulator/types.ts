@@ -14,6 +14,8 @@ export interface SimCall {
   inputTokens: number;
   cachedTokens: number;
   body: Record<string, unknown>;
+  /** The answer calls this tool after its text (Anthropic, OpenAI chat). */
+  toolCall?: { name: string; arguments: string };
 }
 
 export type SimReply =

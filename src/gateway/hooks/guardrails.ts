@@ -1,0 +1,478 @@
+// Guardrail chains and agent-tool refusal on the request pipeline:
+//   requestGuardrails  scan what the provider would see with the key's chain → ctx.input.guardrails
+//   beforeForward      redact the findings the decision lists (decision.redact)
+//   responseGuardrails a Transform over the bytes to the client: stream events are scanned and watched
+//                      for denied tool calls as they pass; a response-stage `block` finding or a denied
+//                      call ends the stream with the surface's error event and cancels the upstream.
+//                      Non-streamed bodies are held whole and replaced (status included) when refused.
+// Chains compile once per snapshot; no Transform at all when the chain has no response step and no
+// tool is denied.
+import { Transform, type TransformCallback } from 'node:stream';
+import {
+  type CompiledChain,
+  compileChain,
+  createResponseScanner,
+  type ResponseScanner,
+  redactRequest,
+  redactResponse,
+  type ScanFinding,
+  type ScanResult,
+  scanRequest,
+  scanResponse,
+  streamDeltas,
+} from '../../guardrails/index.ts';
+import type { McpGuard } from '../../mcp/index.ts';
+import type { GuardrailFinding, Surface } from '../../policy/decision.ts';
+import type { ResolvedKey, Snapshot } from '../../policy/snapshot.ts';
+import { adapters } from '../../providers/index.ts';
+import { type SseEvent, SseParser } from '../../providers/sse.ts';
+import {
+  createToolCallWatcher,
+  DENIED_TOOL_STATUS,
+  type DeniedToolCall,
+  deniedToolErrorBody,
+  deniedToolErrorEvent,
+  findDeniedToolCalls,
+  type ToolCallWatcher,
+} from '../../tools/index.ts';
+import type { PipelineHooks, RequestContext } from '../context.ts';
+import { REWRITES_HEAD } from '../forward.ts';
+import type { HookLogger } from './limits.ts';
+import { type DeniedTools, deniedToolsFor } from './tool-guard.ts';
+
+export const GUARDRAIL_BLOCKED_CODE = 'guardrail_blocked';
+export const GUARDRAIL_BLOCKED_STATUS = 400;
+/** Non-streamed bodies larger than this are passed through unscanned (and logged), never held in memory. */
+const MAX_HELD_BYTES = 32 * 1024 * 1024;
+
+/**
+ * Streamed text is held back this far (at most) behind the model so a credential is reported before
+ * any of it reaches the client: covers every token format up to this length (provider API keys are
+ * shorter); longer matches (private key blocks) may start streaming before the stop. Costs a few dozen
+ * tokens of latency on chains with a response step, none on others.
+ */
+const MAX_HOLD_CHARS = 240;
+/** The stream scanner reports a match once this much text followed it (guardrails/stream.ts). */
+const SCANNER_LOOKAHEAD = 16;
+
+const compiled = new WeakMap<Snapshot, Map<string, CompiledChain | null>>();
+
+/** The snapshot's chain of that name, compiled on first use and kept as long as the snapshot lives. */
+export function chainOf(snapshot: Snapshot, name: string | undefined): CompiledChain | undefined {
+  if (name === undefined) return undefined;
+  let chains = compiled.get(snapshot);
+  if (chains === undefined) {
+    chains = new Map();
+    compiled.set(snapshot, chains);
+  }
+  let chain = chains.get(name);
+  if (chain === undefined) {
+    const doc = snapshot.documents.get('GuardrailChain')?.get(name);
+    // The policy plane compiled every chain already (build-snapshot's checkPolicy); this cannot throw
+    // for a snapshot that was built, and the shared ScanCache is kept across snapshots.
+    chain = doc === undefined ? null : compileChain(doc);
+    chains.set(name, chain);
+  }
+  return chain ?? undefined;
+}
+
+/** The chain a call runs under: its key's effective chain, or the gateway default for keyless calls. */
+export function chainFor(snapshot: Snapshot, key: ResolvedKey | null): CompiledChain | undefined {
+  return chainOf(snapshot, key === null ? snapshot.gateway.defaultGuardrailChain : key.guardrailChain);
+}
+
+function hasStage(chain: CompiledChain | undefined, stage: 'request' | 'response'): boolean {
+  return chain?.steps.some((s) => s.stages.has(stage)) === true;
+}
+
+/** The policy's view of a finding: where and what, without offsets. */
+export function policyFinding(f: ScanFinding): GuardrailFinding {
+  const { start: _s, end: _e, ...rest } = f;
+  return rest;
+}
+
+export function guardrailBlockMessage(f: GuardrailFinding): string {
+  return (
+    `Portcullis stopped this response: guardrail chain ${f.chain} found ${f.rule} (${f.type}) at ${f.path} ` +
+    "in the model's output. Ask again without it, or tell your platform team if this is a mistake."
+  );
+}
+
+/** Non-streaming: the surface's JSON error body for a response-stage block. */
+export function guardrailErrorBody(surface: Surface, f: GuardrailFinding): unknown {
+  const api = surface.startsWith('anthropic')
+    ? 'anthropic'
+    : surface.startsWith('gemini')
+      ? 'gemini'
+      : 'openai';
+  return adapters[api].errorBody(GUARDRAIL_BLOCKED_STATUS, guardrailBlockMessage(f), GUARDRAIL_BLOCKED_CODE);
+}
+
+/** Streaming: the SSE error event that ends the stream, in the same shapes as a denied tool's. */
+export function guardrailErrorEvent(surface: Surface, f: GuardrailFinding, sequenceNumber = 0): Uint8Array {
+  const message = guardrailBlockMessage(f);
+  let text: string;
+  switch (surface) {
+    case 'anthropic.messages':
+      text = `event: error\ndata: ${JSON.stringify(guardrailErrorBody(surface, f))}\n\n`;
+      break;
+    case 'openai.responses': {
+      const event = {
+        type: 'error',
+        code: GUARDRAIL_BLOCKED_CODE,
+        message,
+        param: null,
+        sequence_number: sequenceNumber,
+        error: { type: 'invalid_request_error', code: GUARDRAIL_BLOCKED_CODE, message },
+      };
+      text = `event: error\ndata: ${JSON.stringify(event)}\n\n`;
+      break;
+    }
+    default:
+      text = `data: ${JSON.stringify(guardrailErrorBody(surface, f))}\n\n`;
+  }
+  return new TextEncoder().encode(text);
+}
+
+interface RequestState {
+  chain: CompiledChain;
+  /** With offsets, for redaction. */
+  findings: ScanFinding[];
+}
+
+export interface GuardrailHooksOptions {
+  logger: HookLogger;
+}
+
+function logErrors(log: HookLogger, ctx: RequestContext, errors: ScanResult['errors']): void {
+  for (const e of errors) {
+    log.warn({ reqId: ctx.id, step: e.step, detector: e.detector, err: e.message }, 'guardrail step failed');
+  }
+}
+
+export function createGuardrailHooks(opts: GuardrailHooksOptions): PipelineHooks {
+  const log = opts.logger;
+  return {
+    async requestGuardrails(ctx) {
+      const chain = chainFor(ctx.snapshot, ctx.key);
+      if (chain === undefined || ctx.body === null || !hasStage(chain, 'request')) return;
+      const r = await scanRequest(chain, ctx.surface, ctx.body);
+      logErrors(log, ctx, r.errors);
+      if (r.findings.length === 0) return;
+      ctx.locals.guardrails = { chain, findings: r.findings } satisfies RequestState;
+      ctx.input.guardrails.findings.push(...r.findings.map(policyFinding));
+    },
+
+    beforeForward(ctx) {
+      const redact = ctx.decision?.redact;
+      const state = ctx.locals.guardrails as RequestState | undefined;
+      if (redact === undefined || redact.length === 0 || state === undefined || ctx.body === null) return;
+      const wanted = new Set(redact);
+      const findings = state.findings.filter((f) => wanted.has(f.fingerprint));
+      if (findings.length === 0) return;
+      ctx.body = redactRequest(ctx.surface, ctx.body, findings);
+      ctx.bodyChanged = true;
+    },
+
+    responseGuardrails(ctx) {
+      const chain = chainFor(ctx.snapshot, ctx.key);
+      const scans = hasStage(chain, 'response') ? chain : undefined;
+      const denied = deniedToolsFor(ctx);
+      if (scans === undefined && denied === undefined) return undefined;
+      return new ResponseGuard(ctx, scans, denied, log);
+    },
+  };
+}
+
+/** Events held back until the stream is known clean: after them a client stops reading. */
+function isTerminal(ev: SseEvent): boolean {
+  return (
+    ev.data === '[DONE]' ||
+    ev.event === 'message_stop' ||
+    ev.event === 'response.completed' ||
+    ev.event === 'response.incomplete' ||
+    ev.event === 'response.failed'
+  );
+}
+
+/**
+ * The response filter. Streams: SSE events go out once complete and checked — with a response chain,
+ * once enough text followed them (MAX_HOLD_CHARS) that a credential in them was seen whole; a block
+ * ends the stream with the error event its SDK raises, and what was held is never sent. Non-streamed: the body is held, checked
+ * and sent or replaced; `REWRITES_HEAD` lets forward.ts write the head from `ctx.status` afterwards.
+ */
+class ResponseGuard extends Transform {
+  readonly [REWRITES_HEAD] = true;
+  readonly #ctx: RequestContext;
+  readonly #chain: CompiledChain | undefined;
+  readonly #denied: DeniedTools | undefined;
+  readonly #log: HookLogger;
+  #mode: 'stream' | 'held' | 'pass' | 'done' | undefined;
+  #parser: SseParser | undefined;
+  #scanner: ResponseScanner | undefined;
+  #watcher: ToolCallWatcher | undefined;
+  #held: Buffer[] = [];
+  #heldBytes = 0;
+  #terminal: string[] = [];
+  #sequence = 0;
+  /** Scanned events not yet sent, with how much text each path had at their end. */
+  #queue: { raw: string; marks: [string, number][] }[] = [];
+  #fed = new Map<string, number>();
+  /** Characters of text that must follow an event before it is sent. */
+  #hold = 0;
+
+  constructor(
+    ctx: RequestContext,
+    chain: CompiledChain | undefined,
+    denied: DeniedTools | undefined,
+    log: HookLogger,
+  ) {
+    super();
+    this.#ctx = ctx;
+    this.#chain = chain;
+    this.#denied = denied;
+    this.#log = log;
+  }
+
+  #start(): void {
+    const ctx = this.#ctx;
+    if (ctx.status >= 300) this.#mode = 'pass';
+    else if (ctx.tracker !== null) {
+      this.#mode = 'stream';
+      this.#parser = new SseParser();
+      if (this.#chain !== undefined) {
+        this.#scanner = createResponseScanner(this.#chain, ctx.surface);
+        this.#hold = Math.min(this.#chain.streamWindow, MAX_HOLD_CHARS) + SCANNER_LOOKAHEAD;
+      }
+      if (this.#denied !== undefined) this.#watcher = createToolCallWatcher(ctx.surface, this.#denied);
+    } else this.#mode = 'held';
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    if (this.#mode === undefined) this.#start();
+    switch (this.#mode) {
+      case 'stream': {
+        const events: SseEvent[] = [];
+        this.#parser!.push(chunk, events);
+        this.#events(events);
+        break;
+      }
+      case 'held':
+        this.#heldBytes += chunk.length;
+        this.#held.push(chunk);
+        if (this.#heldBytes > MAX_HELD_BYTES) {
+          this.#log.warn(
+            { reqId: this.#ctx.id, bytes: this.#heldBytes },
+            'response too large to scan; sent unscanned',
+          );
+          this.#mode = 'pass';
+          for (const c of this.#held) this.push(c);
+          this.#held = [];
+        }
+        break;
+      case 'pass':
+        this.push(chunk);
+        break;
+    }
+    done();
+  }
+
+  override _flush(done: TransformCallback): void {
+    if (this.#mode === 'stream') {
+      const events: SseEvent[] = [];
+      this.#parser!.end(events);
+      this.#events(events);
+      if (this.#mode !== 'stream') {
+        done();
+        return;
+      }
+      if (this.#scanner === undefined) {
+        for (const raw of this.#terminal) this.push(raw);
+        done();
+        return;
+      }
+      // Nothing more will arrive: what the scanner still holds is reported now, then the rest goes out.
+      this.#scanner.end().then(
+        (r) => {
+          logErrors(this.#log, this.#ctx, r.errors);
+          if (!this.#findings(r.findings)) {
+            this.#release(true);
+            for (const raw of this.#terminal) this.push(raw);
+          }
+          done();
+        },
+        (err: unknown) => done(err as Error),
+      );
+      return;
+    }
+    if (this.#mode === 'held') {
+      this.#checkHeld().then(
+        () => done(),
+        (err: unknown) => done(err as Error),
+      );
+      return;
+    }
+    done();
+  }
+
+  #events(events: SseEvent[]): void {
+    for (const ev of events) {
+      if (this.#mode !== 'stream') return;
+      let data: unknown;
+      if (ev.data !== '' && ev.data !== '[DONE]') {
+        try {
+          data = JSON.parse(ev.data);
+        } catch {
+          data = undefined;
+        }
+      }
+      if (typeof data === 'object' && data !== null) {
+        const seq = (data as { sequence_number?: unknown }).sequence_number;
+        if (typeof seq === 'number') this.#sequence = seq + 1;
+      }
+      const call = this.#watcher?.push({ event: ev.event, data });
+      if (call !== undefined) {
+        this.#refuseTool(call);
+        return;
+      }
+      if (isTerminal(ev)) {
+        this.#terminal.push(ev.raw);
+        continue;
+      }
+      const scanner = this.#scanner;
+      if (scanner === undefined) {
+        this.push(ev.raw);
+        continue;
+      }
+      const marks: [string, number][] = [];
+      const found: ScanFinding[] = [];
+      if (data !== undefined) {
+        for (const d of streamDeltas(this.#ctx.surface, data)) {
+          for (const f of scanner.push(d.path, d.text)) found.push(f);
+          const fed = (this.#fed.get(d.path) ?? 0) + d.text.length;
+          this.#fed.set(d.path, fed);
+          marks.push([d.path, fed]);
+        }
+      }
+      if (this.#findings(found)) return;
+      this.#queue.push({ raw: ev.raw, marks });
+      this.#release(false);
+    }
+  }
+
+  /** Sends held events, in order, once enough text followed each that any match in it was reported. */
+  #release(all: boolean): void {
+    const queue = this.#queue;
+    let i = 0;
+    for (; i < queue.length; i++) {
+      const held = queue[i];
+      if (!all && !held.marks.every(([path, at]) => (this.#fed.get(path) ?? 0) - at >= this.#hold)) break;
+      this.push(held.raw);
+    }
+    if (i > 0) queue.splice(0, i);
+  }
+
+  /** Records response findings for the audit hook; ends the stream on a block. True when blocked. */
+  #findings(found: ScanFinding[]): boolean {
+    if (found.length === 0) return false;
+    const ctx = this.#ctx;
+    const findings = found.map(policyFinding);
+    ctx.input.guardrails.findings.push(...findings);
+    const block = findings.find((f) => f.action === 'block');
+    if (block === undefined) return false;
+    this.#end(guardrailErrorEvent(ctx.surface, block, this.#sequence));
+    return true;
+  }
+
+  #refuseTool(call: DeniedToolCall): void {
+    const ctx = this.#ctx;
+    ctx.locals.deniedToolCall = call;
+    this.#end(
+      deniedToolErrorEvent(ctx.surface, call.name, {
+        scope: ctx.key?.toolScope,
+        sequenceNumber: this.#sequence,
+      }),
+    );
+  }
+
+  #end(event: Uint8Array): void {
+    this.#mode = 'done';
+    this.push(event);
+    this.push(null);
+    this.#ctx.upstream?.cancel();
+  }
+
+  async #checkHeld(): Promise<void> {
+    const ctx = this.#ctx;
+    const raw = Buffer.concat(this.#held);
+    this.#held = [];
+    let body: unknown;
+    try {
+      body = JSON.parse(raw.toString('utf8'));
+    } catch {
+      this.push(raw);
+      return;
+    }
+    if (this.#denied !== undefined) {
+      const calls = findDeniedToolCalls(ctx.surface, body, this.#denied);
+      if (calls.length > 0) {
+        ctx.locals.deniedToolCall = calls[0];
+        this.#replace(
+          DENIED_TOOL_STATUS,
+          deniedToolErrorBody(ctx.surface, calls[0].name, { scope: ctx.key?.toolScope }),
+        );
+        return;
+      }
+    }
+    if (this.#chain !== undefined) {
+      const r = await scanResponse(this.#chain, ctx.surface, body);
+      logErrors(this.#log, ctx, r.errors);
+      if (r.findings.length > 0) {
+        const findings = r.findings.map(policyFinding);
+        ctx.input.guardrails.findings.push(...findings);
+        const block = findings.find((f) => f.action === 'block');
+        if (block !== undefined) {
+          this.#replace(GUARDRAIL_BLOCKED_STATUS, guardrailErrorBody(ctx.surface, block));
+          return;
+        }
+        const redact = r.findings.filter((f) => f.action === 'redact');
+        if (redact.length > 0) {
+          this.push(Buffer.from(JSON.stringify(redactResponse(ctx.surface, body, redact))));
+          return;
+        }
+      }
+    }
+    this.push(raw);
+  }
+
+  #replace(status: number, body: unknown): void {
+    this.#ctx.status = status;
+    this.push(Buffer.from(JSON.stringify(body)));
+  }
+}
+
+/**
+ * The MCP gateway's guard: the key's chain over tool arguments (request) and results (response) as
+ * text. A finding whose step asks to block refuses the call; redaction is not possible there, so
+ * redact and log findings only pass.
+ */
+export function createMcpGuard(getSnapshot: () => Snapshot | undefined): McpGuard {
+  return async (stage, text, context) => {
+    const snapshot = getSnapshot();
+    if (snapshot === undefined || text === '') return { blocked: false };
+    const chain = chainFor(snapshot, snapshot.keys.get(context.keyId) ?? null);
+    if (chain === undefined) return { blocked: false };
+    for (const step of chain.steps) {
+      if (step.action !== 'block' || step.text === undefined || !step.stages.has(stage)) continue;
+      const hit = step.text.scan(text)[0];
+      if (hit !== undefined) {
+        const where = stage === 'request' ? 'the tool arguments' : 'the tool result';
+        return {
+          blocked: true,
+          reason: `guardrail chain ${chain.name} found ${hit.rule} (${hit.type}) in ${where}`,
+        };
+      }
+    }
+    return { blocked: false };
+  };
+}

@@ -1,0 +1,54 @@
+// Which agent-native tools a call may not use, for refusing a model that calls one anyway: the tools
+// the decision stripped from the request, plus every name the key's tool scope denies (a model may
+// call a tool the request never declared, from earlier context or by hallucination).
+import type { Snapshot } from '../../policy/snapshot.ts';
+import { isToolSurface } from '../../tools/index.ts';
+import type { RequestContext } from '../context.ts';
+import { globMatch } from '../models.ts';
+
+interface AgentTools {
+  allow?: string[];
+  deny?: string[];
+}
+
+export type DeniedTools = (name: string) => boolean;
+
+const byScope = new WeakMap<Snapshot, Map<string, DeniedTools | null>>();
+
+/** The scope's verdict as tools.rego reaches it: denied by a deny pattern, or not matched by an allow list. */
+function scopePredicate(tools: AgentTools): DeniedTools | null {
+  const deny = tools.deny ?? [];
+  const allow = tools.allow;
+  if (deny.length === 0 && allow === undefined) return null;
+  return (name) =>
+    deny.some((p) => globMatch(p, name)) || (allow !== undefined && !allow.some((p) => globMatch(p, name)));
+}
+
+function scopeDenies(snapshot: Snapshot, scope: string): DeniedTools | null {
+  let cache = byScope.get(snapshot);
+  if (cache === undefined) {
+    cache = new Map();
+    byScope.set(snapshot, cache);
+  }
+  let pred = cache.get(scope);
+  if (pred === undefined) {
+    const spec = snapshot.documents.get('ToolScope')?.get(scope)?.spec as
+      | { agentTools?: AgentTools }
+      | undefined;
+    pred = spec?.agentTools ? scopePredicate(spec.agentTools) : null;
+    cache.set(scope, pred);
+  }
+  return pred;
+}
+
+/** The denied-tool predicate for an allowed call, or undefined when nothing is denied (no watching needed). */
+export function deniedToolsFor(ctx: RequestContext): DeniedTools | undefined {
+  if (!isToolSurface(ctx.surface)) return undefined;
+  const stripped = ctx.decision?.stripTools ?? [];
+  const scope = ctx.key?.toolScope;
+  const byPolicy = scope === undefined ? null : scopeDenies(ctx.snapshot, scope);
+  if (stripped.length === 0 && byPolicy === null) return undefined;
+  if (byPolicy === null) return (name) => stripped.includes(name);
+  if (stripped.length === 0) return byPolicy;
+  return (name) => stripped.includes(name) || byPolicy(name);
+}
