@@ -2,7 +2,7 @@
 // else a content hash of its files (prefixed `sha256:`), so every snapshot is traceable.
 import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { simpleGit } from 'simple-git';
+import { gitClient } from '../toolchain/git.ts';
 import { readRegoSources } from './compile.ts';
 import { listPolicyFiles } from './load.ts';
 import { contentHash } from './resolve.ts';
@@ -19,7 +19,7 @@ export function policyContentHash(dir: string): string {
 export async function describeRevision(dir: string): Promise<PolicySource> {
   const fallback = (): PolicySource => ({ revision: `sha256:${policyContentHash(dir)}`, dir });
   try {
-    const git = simpleGit({ baseDir: dir });
+    const git = gitClient(dir);
     if (!(await git.checkIsRepo())) return fallback();
     const status = await git.status(['--porcelain', '--', '.']);
     if (!status.isClean()) return fallback();

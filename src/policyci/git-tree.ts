@@ -5,8 +5,9 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { type SimpleGit, simpleGit } from 'simple-git';
+import type { SimpleGit } from 'simple-git';
 import * as tar from 'tar';
+import { gitClient } from '../toolchain/git.ts';
 
 export interface PolicyRepo {
   git: SimpleGit;
@@ -20,10 +21,10 @@ export interface PolicyRepo {
 export async function openPolicyRepo(policyDir: string, cwd: string = process.cwd()): Promise<PolicyRepo> {
   const abs = resolve(cwd, policyDir);
   const base = existsSync(abs) && statSync(abs).isDirectory() ? abs : cwd;
-  const root = (await simpleGit({ baseDir: base }).revparse(['--show-toplevel'])).trim();
+  const root = (await gitClient(base).revparse(['--show-toplevel'])).trim();
   const rel = relative(root, abs).split(sep).join('/');
   if (rel.startsWith('..')) throw new Error(`${abs} is outside the git repository at ${root}`);
-  return { git: simpleGit({ baseDir: root }), root, rel };
+  return { git: gitClient(root), root, rel };
 }
 
 /** The full commit SHA a revision names; throws a readable error for an unknown revision. */

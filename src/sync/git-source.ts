@@ -2,9 +2,11 @@
 // every fetch force-updates one private ref from the remote (so force-pushes are followed), and each
 // candidate revision gets its own detached worktree, so a checkout never disturbs the tree a running
 // snapshot was built from.
+
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { type SimpleGit, simpleGit } from 'simple-git';
+import { gitEnvironment } from '../toolchain/git.ts';
 import { redactCredentials } from './redact.ts';
 import type { Checkout, RevisionSource } from './types.ts';
 
@@ -42,7 +44,7 @@ export class GitSource implements RevisionSource {
     if (this.#git) return this.#git;
     // The environment is the operator's (deploy keys via GIT_SSH_COMMAND, proxies, CA bundles,
     // config paths), not input from a request, so it passes through; arguments stay checked.
-    const env = { ...process.env, GIT_TERMINAL_PROMPT: '0' };
+    const env = gitEnvironment();
     this.#git = simpleGit({
       baseDir: this.#repoDir,
       timeout: { block: this.#opts.timeoutMs ?? 60_000 },

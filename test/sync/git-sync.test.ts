@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { pino } from 'pino';
+import { Registry } from 'prom-client';
 import { SnapshotHolder } from '../../src/gateway/snapshot-holder.ts';
 import { readLastGood } from '../../src/sync/last-good.ts';
 import { createPolicyManager, type PolicyManagerOptions } from '../../src/sync/manager.ts';
@@ -296,4 +298,28 @@ describe('git policy sync', () => {
       await m.stop();
     }
   });
+});
+
+test('git sync works with EDITOR set, as it is under npm scripts', async () => {
+  const saved = process.env.EDITOR;
+  process.env.EDITOR = 'vi';
+  try {
+    const repo = policyRepo();
+    const holder = new SnapshotHolder();
+    const manager = createPolicyManager({
+      source: { kind: 'git', url: repo.remote },
+      holder,
+      dataDir: tempDir('editor'),
+      pollSeconds: 0,
+      logger: pino({ level: 'silent' }),
+      registry: new Registry(),
+    });
+    await manager.start();
+    await manager.stop();
+    assert.equal(manager.status().lastError, undefined);
+    assert.equal(holder.current()?.revision, git(repo.work, 'rev-parse', 'HEAD'));
+  } finally {
+    if (saved === undefined) delete process.env.EDITOR;
+    else process.env.EDITOR = saved;
+  }
 });

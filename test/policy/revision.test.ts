@@ -1,0 +1,37 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { describeRevision } from '../../src/policy/revision.ts';
+import { policyCopy } from './helpers.ts';
+
+const gitEnv = {
+  ...process.env,
+  GIT_AUTHOR_NAME: 'Pat',
+  GIT_AUTHOR_EMAIL: 'pat@acme.example',
+  GIT_COMMITTER_NAME: 'Pat',
+  GIT_COMMITTER_EMAIL: 'pat@acme.example',
+};
+
+test('the revision is the commit SHA of a clean checkout, even with EDITOR set (as under npm)', async () => {
+  const dir = policyCopy();
+  const git = (...args: string[]) =>
+    execFileSync('git', args, { cwd: dir, env: gitEnv, encoding: 'utf8' }).trim();
+  git('init', '-q', '-b', 'main');
+  git('add', '.');
+  git('commit', '-q', '-m', 'Raise the platform budget');
+  const head = git('rev-parse', 'HEAD');
+  const saved = process.env.EDITOR;
+  process.env.EDITOR = 'vi';
+  try {
+    const source = await describeRevision(dir);
+    assert.equal(source.revision, head);
+    assert.equal(source.commit?.subject, 'Raise the platform budget');
+    writeFileSync(join(dir, 'gateway.yaml'), '# uncommitted edit\n', { flag: 'a' });
+    assert.match((await describeRevision(dir)).revision, /^sha256:/, 'a dirty tree is named by content');
+  } finally {
+    if (saved === undefined) delete process.env.EDITOR;
+    else process.env.EDITOR = saved;
+  }
+});
