@@ -52,6 +52,8 @@ export class RequestContext {
   outcome: Outcome = 'pending';
   /** Status sent to the client. */
   status = 0;
+  /** Status the upstream answered with; differs from `status` when a response guard replaced the answer. */
+  upstreamStatus = 0;
   /** Upstream failed or timed out (for 502/504 or a stream cut off). */
   upstreamError: string | null = null;
   aborted = false;

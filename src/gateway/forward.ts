@@ -165,6 +165,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
     const ctx = this.ctx;
     ctx.timings.upstreamHeaders = ctx.elapsed();
     ctx.status = statusCode;
+    ctx.upstreamStatus = statusCode;
     const ct = headers['content-type'];
     if (statusCode < 300 && typeof ct === 'string' && ct.startsWith('text/event-stream')) {
       ctx.tracker = ctx.adapter.streamTracker(ctx.surface, { hideUsageChunk: ctx.hideUsageChunk });

@@ -418,7 +418,9 @@ export class Pipeline {
   #tokens(ctx: RequestContext): { usage: TokenUsage; estimated: boolean } {
     const tracker = ctx.tracker;
     if (tracker !== null) return { usage: tracker.usage(), estimated: tracker.estimated() };
-    if (ctx.status >= 300) return { usage: emptyUsage(), estimated: false };
+    // What the provider billed: a response the guardrails replaced (e.g. a 400 for a leaked
+    // credential) still consumed the upstream's tokens.
+    if ((ctx.upstreamStatus || ctx.status) >= 300) return { usage: emptyUsage(), estimated: false };
     let usage: TokenUsage | null = null;
     if (ctx.tail !== null && ctx.tail !== '') {
       const key = ctx.adapter.usageKey;

@@ -8,6 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import Anthropic from '@anthropic-ai/sdk';
+import { readAuditRecords } from '../../src/policyci/replay.ts';
 import type { Simulator } from '../../src/simulator/server.ts';
 import { REPO_ROOT } from '../../src/toolchain/tools.ts';
 import { examplePolicyCopy, TEST_KEYS } from '../fixtures/keys.ts';
@@ -200,8 +201,9 @@ describe('guardrail chains through portcullis serve', { timeout: 120_000 }, () =
     assert.ok(!clean.text.includes('"error"'));
   });
 
-  test('a non-streamed answer carrying a credential is replaced by a 400 error', async () => {
+  test('a non-streamed answer carrying a credential is replaced by a 400 error, and its tokens are still billed', async () => {
     const secret = fakeAwsKey();
+    const requestId = `guard-nonstream-${randomInt(1e9)}`;
     const res = await post(
       gw.url,
       '/v1/messages',
@@ -210,12 +212,22 @@ describe('guardrail chains through portcullis serve', { timeout: 120_000 }, () =
         'x-api-key': member.key,
         'anthropic-version': '2023-06-01',
         'x-sim-text': encodeURIComponent(`the key is ${secret}`),
+        'x-request-id': requestId,
       },
     );
     assert.equal(res.status, 400, res.text);
     assert.equal(res.json().type, 'error');
     assert.match(res.json().error.message, /found aws_access_key_id \(secret\) at content\[0\]\.text/);
     assert.ok(!res.text.includes(secret));
+    // The provider billed the answer even though the client never saw it.
+    let record: ReturnType<typeof readAuditRecords>[number] | undefined;
+    for (let i = 0; i < 50 && record === undefined; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      record = readAuditRecords(gw.dataDir).find((r) => r.requestId === requestId);
+    }
+    assert.ok(record, 'an audit record for the replaced answer');
+    assert.ok(record.tokens.output > 0, JSON.stringify(record.tokens));
+    assert.ok(record.costUsd > 0);
   });
 });
 
