@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { PipelineHooks } from '../gateway/context.ts';
 import { createGuardrailHooks, createMcpGuard } from '../gateway/hooks/guardrails.ts';
+import { mcpAuditRecord } from '../gateway/hooks/mcp-audit.ts';
 import { createGatewayHooks } from '../gateway/hooks/wiring.ts';
 import { createLogger } from '../gateway/logger.ts';
 import { createGateway, type Gateway } from '../gateway/server.ts';
@@ -62,15 +63,19 @@ export async function startServing(opts: ServeOptions): Promise<Serving> {
     logger: log,
     registry,
   });
-  const mcp = createMcpGateway({
-    getSnapshot: () => holder.current(),
-    guard: createMcpGuard(() => holder.current()),
-    onUpstreamError: (server, err) =>
-      log.warn({ server, err: (err as Error).message }, 'MCP upstream failed'),
-  });
   // Limits → opts.hooks (guardrails…) → audit; stores opened from the first active snapshot's settings.
   const extra = [createGuardrailHooks({ logger: log }), ...(opts.hooks ? [opts.hooks] : [])];
   const wired = createGatewayHooks({ dataDir: opts.dataDir, registry, logger: log, extra });
+  const mcp = createMcpGateway({
+    getSnapshot: () => holder.current(),
+    guard: createMcpGuard(() => holder.current()),
+    audit: (event) => {
+      const snapshot = holder.current();
+      wired.appendAudit(mcpAuditRecord(event, snapshot, wired.instance), snapshot?.gateway);
+    },
+    onUpstreamError: (server, err) =>
+      log.warn({ server, err: (err as Error).message }, 'MCP upstream failed'),
+  });
   const gateway = createGateway({
     holder,
     hooks: wired.hooks,

@@ -368,6 +368,23 @@ export function createMcpGateway(options: McpGatewayOptions): McpGateway {
         'This MCP endpoint is stateless: send JSON-RPC with POST; there is no session stream to open or delete.',
       );
     }
+    // Mounted inside the inference gateway the body arrives as raw bytes (its JSON parser keeps them
+    // for forwarding); mounted alone, fastify has parsed it already.
+    let body: unknown = req.body;
+    if (Buffer.isBuffer(body)) {
+      try {
+        body = JSON.parse(body.toString('utf8'));
+      } catch {
+        return reply
+          .code(400)
+          .type('application/json')
+          .send({
+            jsonrpc: '2.0',
+            error: { code: -32700, message: 'Parse error: the body is not JSON' },
+            id: null,
+          });
+      }
+    }
     const ctx: CallContext = {
       snapshot,
       pool: poolFor(snapshot),
@@ -387,7 +404,7 @@ export function createMcpGateway(options: McpGatewayOptions): McpGateway {
       void server.close();
     });
     await server.connect(transport);
-    await transport.handleRequest(req.raw, reply.raw, req.body);
+    await transport.handleRequest(req.raw, reply.raw, body);
   };
 
   const close = async () => {

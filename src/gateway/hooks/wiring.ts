@@ -7,7 +7,7 @@
 // policy takes effect at the next restart.
 import { hostname } from 'node:os';
 import type { Registry } from 'prom-client';
-import { AuditLog } from '../../audit/index.ts';
+import { AuditLog, type AuditRecord } from '../../audit/index.ts';
 import { type CounterStore, openCounterStore } from '../../limits/index.ts';
 import type { GatewaySettings } from '../../policy/snapshot.ts';
 import type { PipelineHooks, RequestContext } from '../context.ts';
@@ -32,6 +32,10 @@ export interface GatewayHooks {
   open(settings: GatewaySettings): void;
   /** After the server stopped and the pipeline drained: closes the store and flushes the audit log. */
   close(): Promise<void>;
+  /** Records a call that does not run through the inference pipeline (MCP); opens the log if needed. */
+  appendAudit(record: AuditRecord, settings: GatewaySettings | undefined): void;
+  /** The id written into every record. */
+  instance: string;
 }
 
 /**
@@ -110,6 +114,11 @@ export function createGatewayHooks(opts: GatewayHooksOptions): GatewayHooks {
   return {
     hooks,
     open,
+    instance,
+    appendAudit(record, settings) {
+      if (audit === undefined && settings !== undefined && !closed) open(settings);
+      audit?.append(record);
+    },
     async close() {
       closed = true;
       const s = store;

@@ -1,0 +1,67 @@
+// MCP tool calls through `portcullis serve` are audit records like inference calls: key, server,
+// tool, decision and policy revision — never the arguments or results.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { readAuditRecords } from '../../src/policyci/replay.ts';
+import type { Simulator } from '../../src/simulator/server.ts';
+import { examplePolicyCopy, TEST_KEYS } from '../fixtures/keys.ts';
+import { type GatewayProcess, killAll, startGateway, startSimulator } from './helpers.ts';
+
+describe('MCP calls are audited', { timeout: 120_000 }, () => {
+  let sim: Simulator;
+  let gw: GatewayProcess;
+
+  before(async () => {
+    const s = await startSimulator({});
+    sim = s.sim;
+    gw = await startGateway({ policyDir: examplePolicyCopy().dir, simUrl: s.url });
+  });
+
+  after(async () => {
+    await gw?.stop();
+    await sim?.close();
+    killAll();
+  });
+
+  test('tools/list and tools/call leave records with key, server, tool and revision', async () => {
+    const client = new Client({ name: 'audit-test', version: '1.0.0' });
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(`${gw.url}/mcp`), {
+        requestInit: { headers: { authorization: `Bearer ${TEST_KEYS.member}` } },
+      }),
+    );
+    const { tools } = await client.listTools();
+    assert.ok(
+      tools.some((t) => t.name === 'docs__search_docs'),
+      JSON.stringify(tools.map((t) => t.name)),
+    );
+    const result = await client.callTool({ name: 'docs__search_docs', arguments: { query: 'budget' } });
+    assert.notEqual(result.isError, true);
+    await client.close();
+
+    const refused = await fetch(`${gw.url}/mcp`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} }),
+    });
+    assert.equal(refused.status, 401);
+
+    assert.equal(await gw.stop(), 0);
+    const records = readAuditRecords(gw.dataDir).filter((r) => r.surface.startsWith('mcp.'));
+    const call = records.find((r) => r.surface === 'mcp.tools_call');
+    assert.ok(call, JSON.stringify(records));
+    assert.equal(call.keyId, 'bob-dev');
+    assert.equal(call.team, 'app-dev');
+    assert.deepEqual(call.mcp, { server: 'docs', tool: 'search_docs' });
+    assert.equal(call.outcome, 'allowed');
+    assert.equal(call.decision?.allow, true);
+    assert.match(call.policyRevision, /^(sha256:)?[0-9a-f]{40,64}$/);
+    assert.ok(!JSON.stringify(call).includes('budget'), 'arguments are not recorded');
+    assert.ok(records.some((r) => r.surface === 'mcp.tools_list' && r.keyId === 'bob-dev'));
+    const unauthenticated = records.find((r) => r.keyId === null);
+    assert.equal(unauthenticated?.outcome, 'denied');
+    assert.equal(unauthenticated?.decision?.status, 401);
+  });
+});
