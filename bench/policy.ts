@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { generateVirtualKey, hashVirtualKey } from '../src/cli/keys.ts';
 import { buildSnapshot } from '../src/policy/build-snapshot.ts';
 import type { DecisionInput } from '../src/policy/decision.ts';
+import { keyFacts } from '../src/policy/key-facts.ts';
 import { EXAMPLE_POLICY_DIR } from '../test/fixtures/keys.ts';
 
 const KEYS = Number(process.env.BENCH_KEYS ?? 10_000);
@@ -53,15 +54,7 @@ const input: DecisionInput = {
   tools: ['Task', 'Bash', 'Glob', 'Grep', 'Read', 'Edit', 'Write', 'WebFetch', 'TodoWrite'],
   sizes: { bodyBytes: 48_000, estimatedInputTokens: 12_000, maxOutputTokens: 32_000 },
   auth: { status: 'ok', enforced: true },
-  key: {
-    id: key.id,
-    owner: key.owner,
-    team: key.team,
-    teams: key.teams,
-    providers: key.providers,
-    models: key.models,
-    toolScope: key.toolScope,
-  },
+  key: keyFacts(key),
   session: '2d7c3c1e-8a4f-4d0b-9f5e-3c2b1a0d9e8f',
   usage: {
     budgets: [

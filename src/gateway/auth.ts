@@ -1,7 +1,7 @@
 // Virtual-key authentication: find the presented key, hash it, look the digest up in the snapshot.
 import { hash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import type { AuthStatus, KeyFacts } from '../policy/decision.ts';
+import type { AuthStatus } from '../policy/decision.ts';
 import type { ResolvedKey, Snapshot } from '../policy/snapshot.ts';
 
 /** The credential a client presents, in the places the three SDKs put it. */
@@ -47,24 +47,4 @@ export function authenticate(snapshot: Snapshot, presented: string | undefined, 
   return { status: 'ok', key };
 }
 
-const factsCache = new WeakMap<ResolvedKey, KeyFacts>();
-
-/** The key as the policy sees it (never its hash); cached per resolved key, which is immutable. */
-export function keyFacts(key: ResolvedKey): KeyFacts {
-  let facts = factsCache.get(key);
-  if (facts === undefined) {
-    facts = {
-      id: key.id,
-      owner: key.owner,
-      team: key.team,
-      teams: key.teams,
-      providers: key.providers,
-      models: key.models,
-      toolScope: key.toolScope,
-      guardrailChain: key.guardrailChain,
-      labels: key.labels,
-    };
-    factsCache.set(key, facts);
-  }
-  return facts;
-}
+export { keyFacts } from '../policy/key-facts.ts';

@@ -4,6 +4,7 @@
 // Stateless: every POST carries its own key, gets a fresh SDK Server + transport bound to the
 // snapshot it started with, and answers with JSON. No session ids, no GET stream; upstream
 // connections are shared per snapshot (see upstream.ts).
+
 import { performance } from 'node:perf_hooks';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
@@ -16,7 +17,8 @@ import {
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Decision, DecisionInput, KeyFacts } from '../policy/decision.ts';
+import type { Decision, DecisionInput } from '../policy/decision.ts';
+import { keyFacts } from '../policy/key-facts.ts';
 import type { ResolvedKey, Snapshot } from '../policy/snapshot.ts';
 import { authenticateMcpKey, type McpAuthenticate, type McpAuthResult, presentedMcpKey } from './auth.ts';
 import { gatewayToolName, splitGatewayToolName } from './names.ts';
@@ -82,20 +84,6 @@ export interface McpGateway {
 }
 
 const SERVER_INFO = { name: 'portcullis', version: '0.1.0' };
-
-function keyFacts(key: ResolvedKey): KeyFacts {
-  return {
-    id: key.id,
-    owner: key.owner,
-    team: key.team,
-    teams: key.teams,
-    providers: key.providers,
-    models: key.models,
-    toolScope: key.toolScope,
-    guardrailChain: key.guardrailChain,
-    labels: key.labels,
-  };
-}
 
 interface CallContext {
   snapshot: Snapshot;

@@ -1,11 +1,13 @@
 // Replays recorded calls under two policy revisions: each audit record becomes the DecisionInput the
 // gateway would build under each revision's snapshot (its keys, providers and models), and every
 // call whose decision differs is reported, grouped by key and reason.
+
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AuditRecord } from '../audit/record.ts';
 import { AuditStore } from '../audit/store.ts';
-import type { AuthStatus, Decision, DecisionInput, KeyFacts } from '../policy/decision.ts';
+import type { AuthStatus, Decision, DecisionInput } from '../policy/decision.ts';
+import { keyFacts } from '../policy/key-facts.ts';
 import { pricedModelId } from '../policy/models.ts';
 import type { ProviderApi, ResolvedKey, Snapshot } from '../policy/snapshot.ts';
 import { escapeMd } from './diff-report.ts';
@@ -60,20 +62,6 @@ export const REPLAY_NOTES = [
 ];
 
 const API_OF: Record<string, ProviderApi> = { openai: 'openai', anthropic: 'anthropic', gemini: 'gemini' };
-
-function keyFacts(k: ResolvedKey): KeyFacts {
-  return {
-    id: k.id,
-    owner: k.owner,
-    team: k.team,
-    teams: k.teams,
-    providers: k.providers,
-    models: k.models,
-    toolScope: k.toolScope,
-    guardrailChain: k.guardrailChain,
-    labels: k.labels,
-  };
-}
 
 /** The DecisionInput for a recorded call under `snapshot`: key facts come from that revision. */
 export function decisionInputFor(record: ReplayRecord, snapshot: Snapshot): DecisionInput {

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { buildSnapshot } from '../../src/policy/build-snapshot.ts';
 import type { DecisionInput } from '../../src/policy/decision.ts';
+import { keyFacts } from '../../src/policy/key-facts.ts';
 import { PolicyInvalidError } from '../../src/policy/problems.ts';
 import { examplePolicyCopy, TEST_KEYS } from '../fixtures/keys.ts';
 import { edit, policyCopy } from './helpers.ts';
@@ -28,15 +29,7 @@ function inputFor(
     tools: ['Read', 'Bash', 'Write'],
     sizes: { bodyBytes: 2000, estimatedInputTokens: 500, maxOutputTokens: 1024 },
     auth: { status: 'ok', enforced: true },
-    key: {
-      id: key.id,
-      owner: key.owner,
-      team: key.team,
-      teams: key.teams,
-      providers: key.providers,
-      models: key.models,
-      toolScope: key.toolScope,
-    },
+    key: keyFacts(key),
     usage: { budgets: [], rateLimits: [] },
     guardrails: { findings: [] },
   };
