@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateVirtualKey, hashVirtualKey } from '../src/cli/keys.ts';
 import { buildSnapshot } from '../src/policy/build-snapshot.ts';
-import type { DecisionInput } from '../src/policy/decision.ts';
+import type { BudgetUsage, DecisionInput } from '../src/policy/decision.ts';
 import { keyFacts } from '../src/policy/key-facts.ts';
 import { EXAMPLE_POLICY_DIR } from '../test/fixtures/keys.ts';
 
@@ -44,6 +44,26 @@ const t0 = performance.now();
 const snapshot = await buildSnapshot({ dir });
 const buildMs = performance.now() - t0;
 
+/** A monthly budget with room, as the limits planner reports it (this call may cost up to 0.49 USD). */
+function budget(
+  id: string,
+  scope: 'key' | 'team',
+  owner: string,
+  limitUsd: number,
+  usedUsd: number,
+): BudgetUsage {
+  return {
+    id,
+    scope,
+    owner,
+    period: 'monthly',
+    limitUsd,
+    usedUsd,
+    requestUsd: 0.49,
+    resetsInSeconds: 86400,
+  };
+}
+
 const key = snapshot.keys.get(`dev-${KEYS - 1}`)!;
 const input: DecisionInput = {
   surface: 'anthropic.messages',
@@ -58,36 +78,9 @@ const input: DecisionInput = {
   session: '2d7c3c1e-8a4f-4d0b-9f5e-3c2b1a0d9e8f',
   usage: {
     budgets: [
-      {
-        id: `key:${key.id}:monthly`,
-        scope: 'key',
-        owner: key.id,
-        period: 'monthly',
-        limitUsd: 100,
-        usedUsd: 12.5,
-        requestUsd: 0.49,
-        resetsInSeconds: 86400,
-      },
-      {
-        id: 'team:app-dev:monthly',
-        scope: 'team',
-        owner: 'app-dev',
-        period: 'monthly',
-        limitUsd: 3000,
-        usedUsd: 812,
-        requestUsd: 0.49,
-        resetsInSeconds: 86400,
-      },
-      {
-        id: 'team:acme:monthly',
-        scope: 'team',
-        owner: 'acme',
-        period: 'monthly',
-        limitUsd: 20000,
-        usedUsd: 9120,
-        requestUsd: 0.49,
-        resetsInSeconds: 86400,
-      },
+      budget(`key:${key.id}:monthly`, 'key', key.id, 100, 12.5),
+      budget('team:app-dev:monthly', 'team', 'app-dev', 3000, 812),
+      budget('team:acme:monthly', 'team', 'acme', 20000, 9120),
     ],
     rateLimits: [
       {
