@@ -1,7 +1,7 @@
 // A local stand-in for the OpenAI, Anthropic and Gemini APIs: same routes and wire formats, streaming
 // included, deterministic output, and latency, usage, length and errors under the caller's control.
 // Per request: `x-sim-status: 500`, `x-sim-delay-ms` (first byte), `x-sim-chunk-delay-ms`,
-// `x-sim-output-tokens`, `x-sim-cached-tokens`, `x-sim-fail-after` (cut the stream after N chunks),
+// `x-sim-output-tokens`, `x-sim-input-tokens`, `x-sim-cached-tokens`, `x-sim-fail-after` (cut the stream after N chunks),
 // or a model named `sim-error-<status>`. Chosen output: `x-sim-text` (URI-encoded) with
 // `x-sim-chunk-chars` (stream it in pieces of N characters), `x-sim-tool-call: <name>` (the answer
 // calls that tool, Anthropic and OpenAI chat).
@@ -279,7 +279,7 @@ export class Simulator {
     const words = chosen !== undefined ? chosen.split(' ') : generateWords(seedOf(seedText), count);
     const chunkChars = intHeader(req, 'x-sim-chunk-chars');
     const tool = textHeader(req, 'x-sim-tool-call');
-    const inputTokens = Math.max(1, Math.ceil(raw.length / 4));
+    const inputTokens = intHeader(req, 'x-sim-input-tokens') ?? Math.max(1, Math.ceil(raw.length / 4));
     const call: SimCall = {
       id: `sim${rec.seq}`,
       created: 1_700_000_000 + rec.seq,

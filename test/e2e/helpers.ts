@@ -20,6 +20,8 @@ const CLI = join(REPO_ROOT, 'bin/portcullis.js');
  * exactly its worst case, 0.01 USD, and settling frees nothing.
  */
 export const METERED_MODEL = 'e2e-metered';
+/** Priced on input only: 1,000 USD per million input tokens, one output token at most. */
+export const INPUT_METERED_MODEL = 'e2e-input-metered';
 export const CALL_USD = 0.01;
 export const MAX_TOKENS = 1000;
 
@@ -59,6 +61,15 @@ export function e2ePolicy(
         maxOutputTokens: 4096,
       }),
     );
+    models.add(
+      doc.createNode({
+        id: INPUT_METERED_MODEL,
+        inputPerMTok: 1000,
+        outputPerMTok: 0,
+        cachedInputPerMTok: 1000,
+        maxOutputTokens: 1,
+      }),
+    );
     writeFileSync(file, docs.map((d) => String(d)).join(''));
   }
   const keys: Record<string, string> = {};
@@ -73,7 +84,7 @@ export function e2ePolicy(
           owner: `${spec.id}@acme.example`,
           team: 'app-dev',
           keyHash: `sha256:${hashVirtualKey(keys[spec.id])}`,
-          models: [METERED_MODEL],
+          models: [METERED_MODEL, INPUT_METERED_MODEL],
           ...(spec.budgets ? { budgets: spec.budgets } : {}),
           ...(spec.rateLimits ? { rateLimits: spec.rateLimits } : {}),
         },

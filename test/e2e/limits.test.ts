@@ -7,6 +7,7 @@ import {
   anthropicCall,
   CALL_USD,
   e2ePolicy,
+  INPUT_METERED_MODEL,
   killAll,
   openaiCall,
   startGateway,
@@ -77,6 +78,44 @@ describe('budgets, SQLite store', () => {
       await sim.close();
     }
   });
+});
+
+test('input is reserved at one token per byte, so a provider counting more tokens than bytes/4 cannot overshoot', async () => {
+  const { sim, url: simUrl } = await startSimulator();
+  const body = JSON.stringify({
+    model: INPUT_METERED_MODEL,
+    max_tokens: 1,
+    messages: [{ role: 'user', content: 'x'.repeat(900) }],
+  });
+  const bytes = Buffer.byteLength(body);
+  // Room for two and a half calls at their worst case (every byte a token at 0.001 USD): admitted on
+  // a bytes/4 estimate, the third call would take spend past the budget.
+  const policy = e2ePolicy([
+    { id: 'e2e-input', budgets: [{ amountUsd: (2.5 * bytes) / 1000, period: 'daily' }] },
+  ]);
+  const gw = await startGateway({ policyDir: policy.dir, simUrl });
+  try {
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const res = await fetch(`${gw.url}/v1/messages`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'anthropic-version': '2023-06-01',
+          'x-api-key': policy.keys['e2e-input'],
+          // The provider bills every byte as a token: four times the bytes/4 estimate.
+          'x-sim-input-tokens': String(bytes),
+        },
+        body,
+      });
+      statuses.push(res.status);
+      await res.text();
+    }
+    assert.deepEqual(statuses, [200, 200, 402, 402]);
+  } finally {
+    assert.equal(await gw.stop(), 0);
+    await sim.close();
+  }
 });
 
 test('a policy without budget rules still never exceeds a budget: the gateway refuses with 402 itself', async () => {

@@ -152,13 +152,19 @@ function teamLimits(ctx: RequestContext, teamIds: readonly string[]): OwnerLimit
   return out;
 }
 
+/**
+ * What a call can cost at most. Input is counted as one token per byte of request body: a token is
+ * never shorter than a byte of the text it encodes, and the JSON around the text outweighs message
+ * framing, so this bounds the input from above where bytes/4 (the policy's estimate) does not.
+ */
 function worstCase(ctx: RequestContext): { costMicroUsd: number; tokens: number } {
   if (FREE.has(ctx.surface)) return { costMicroUsd: 0, tokens: 0 };
   const sizes = ctx.input.sizes;
   const price = ctx.price;
+  const bounded = { estimatedInputTokens: sizes.bodyBytes, maxOutputTokens: sizes.maxOutputTokens };
   return {
-    costMicroUsd: price === undefined ? 0 : worstCaseCostMicroUsd(price, sizes),
-    tokens: sizes.estimatedInputTokens + sizes.maxOutputTokens,
+    costMicroUsd: price === undefined ? 0 : worstCaseCostMicroUsd(price, bounded),
+    tokens: bounded.estimatedInputTokens + bounded.maxOutputTokens,
   };
 }
 
