@@ -1,10 +1,11 @@
 // One audit record per inference call, built from the request context once the call is over (after
 // settle), and the mapping from the Gateway policy's sink settings to the audit library's.
 //
-// Content is never recorded here: the pipeline cannot guarantee that the request text it holds was
-// redacted by a guardrail chain (a key may have none), and the audit log stores content as given.
+// Content (request and response text) is recorded only for keys whose policy turns `contentLogging`
+// on, and only as audit-content.ts redacts it; other keys pay nothing for it.
 import type { AuditLog, AuditOutcome, AuditRecord, AuditSinkConfig, HeaderValue } from '../../audit/index.ts';
 import type { PipelineHooks, RequestContext } from '../context.ts';
+import { CAPTURE_LOCAL, ResponseCapture, requestContent, responseContent } from './audit-content.ts';
 import type { HookLogger } from './limits.ts';
 
 export interface AuditHooksOptions {
@@ -87,15 +88,39 @@ export function auditRecord(ctx: RequestContext, instance: string): AuditRecord 
 export function createAuditHooks(opts: AuditHooksOptions): PipelineHooks {
   const { log, instance, logger } = opts;
   return {
-    audit(ctx) {
+    responseGuardrails(ctx) {
+      if (ctx.key?.contentLogging !== true) return undefined;
+      const capture = new ResponseCapture(ctx);
+      ctx.locals[CAPTURE_LOCAL] = capture;
+      return capture;
+    },
+
+    async audit(ctx) {
+      const record = auditRecord(ctx, instance);
+      if (ctx.key?.contentLogging === true) {
+        try {
+          record.content = await contentOf(ctx);
+        } catch (err) {
+          // Never store what could not be redacted; the record itself still goes in.
+          logger?.error({ reqId: ctx.id, err: (err as Error).message }, 'audit content not recorded');
+        }
+      }
       try {
-        log.append(auditRecord(ctx, instance));
+        log.append(record);
       } catch (err) {
         // The queue was full and the inline write failed too: the disk is gone. The call is over.
         logger?.error({ reqId: ctx.id, err: (err as Error).message }, 'audit record not written');
       }
     },
   };
+}
+
+async function contentOf(ctx: RequestContext): Promise<AuditRecord['content']> {
+  const [request, response] = await Promise.all([requestContent(ctx), responseContent(ctx)]);
+  const content: NonNullable<AuditRecord['content']> = {};
+  if (request !== undefined) content.request = request;
+  if (response !== undefined) content.response = response;
+  return content;
 }
 
 /** A sink as the Gateway kind declares it (headers reference env vars as `{fromEnv, prefix?}`). */

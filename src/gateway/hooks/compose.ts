@@ -2,6 +2,7 @@
 // this runs them in the order given, and chains their response transforms.
 import { compose, type Transform } from 'node:stream';
 import type { PipelineHooks, RequestContext } from '../context.ts';
+import { REWRITES_HEAD } from '../forward.ts';
 
 type SequentialHook = 'reserve' | 'requestGuardrails' | 'beforeForward' | 'settle' | 'audit';
 const SEQUENTIAL: SequentialHook[] = ['reserve', 'requestGuardrails', 'beforeForward', 'settle', 'audit'];
@@ -28,7 +29,11 @@ export function composeHooks(...parts: PipelineHooks[]): PipelineHooks {
       const active = transforms.map((t) => t(ctx)).filter((t) => t !== undefined);
       if (active.length <= 1) return active[0];
       // node:stream's compose() types want a tuple; the streams are plain Transforms.
-      return (compose as (...streams: Transform[]) => unknown)(...active) as Transform;
+      const out = (compose as (...streams: Transform[]) => unknown)(...active) as Transform;
+      // forward.ts delays the head for a filter that may replace the answer; composing must keep that.
+      if (active.some((t) => (t as { [REWRITES_HEAD]?: boolean })[REWRITES_HEAD] === true))
+        Object.defineProperty(out, REWRITES_HEAD, { value: true });
+      return out;
     };
   }
   return out;

@@ -138,6 +138,8 @@ interface RequestState {
   chain: CompiledChain;
   /** With offsets, for redaction. */
   findings: ScanFinding[];
+  /** The body the offsets refer to (the audit hook redacts its stored copy from it). */
+  body: Record<string, unknown>;
 }
 
 export interface GuardrailHooksOptions {
@@ -159,7 +161,7 @@ export function createGuardrailHooks(opts: GuardrailHooksOptions): PipelineHooks
       const r = await scanRequest(chain, ctx.surface, ctx.body);
       logErrors(log, ctx, r.errors);
       if (r.findings.length === 0) return;
-      ctx.locals.guardrails = { chain, findings: r.findings } satisfies RequestState;
+      ctx.locals.guardrails = { chain, findings: r.findings, body: ctx.body } satisfies RequestState;
       ctx.input.guardrails.findings.push(...r.findings.map(policyFinding));
     },
 
