@@ -22,7 +22,7 @@ export interface CounterPersistence {
   loadTotal(id: string): number;
   /** Settled buckets of a window starting after `afterBucket`, oldest first. */
   loadWindow(id: string, afterBucket: number): { bucket: number; value: number }[];
-  /** Adds settled usage durably; throws when it cannot. */
+  /** Adds settled usage (durably, or queued for a commit the store awaits); throws when it cannot. */
   commit(usage: SettledUsage): void;
 }
 

@@ -1,8 +1,11 @@
 // The embedded counter store: one gateway process, counters in memory, settled usage in a SQLite
 // file (WAL). Crash guarantee: settle() returns only after the usage is committed to the WAL, so a
 // crashed or killed process loses no settled spend (synchronous=NORMAL: an OS crash or power loss
-// may lose the commits since the last checkpoint). Reservations and in-flight slots live in memory
-// only: after a restart the requests they belonged to are gone too, so nothing stays held.
+// may lose the commits since the last checkpoint). Settles of the same event-loop turn share one
+// transaction (group commit, deltas summed per counter): under load a call pays a share of one
+// commit instead of a commit each, and no settle resolves before its transaction committed.
+// Reservations and in-flight slots live in memory only: after a restart the requests they belonged
+// to are gone too, so nothing stays held.
 // The file is opened with an exclusive lock: a second process gets a clear error instead of
 // silently keeping its own counts (several replicas need the Redis store).
 import { mkdirSync } from 'node:fs';
@@ -45,8 +48,24 @@ CREATE TABLE IF NOT EXISTS window_buckets (
 ) WITHOUT ROWID;
 `;
 
+/** Usage accepted but not yet committed, summed per counter (and bucket). */
+interface PendingUsage {
+  totals: Map<string, { delta: number; expiresAt: number | null }>;
+  buckets: Map<string, { id: string; bucket: number; delta: number; expiresAt: number }>;
+}
+
+function emptyPending(): PendingUsage {
+  return { totals: new Map(), buckets: new Map() };
+}
+
 class SqlitePersistence implements CounterPersistence {
   readonly #db: DatabaseSync;
+  #pending = emptyPending();
+  /** Settles waiting for the pending usage to commit. */
+  #waiters: { resolve: () => void; reject: (err: unknown) => void }[] = [];
+  #scheduled: NodeJS.Immediate | undefined;
+  /** Called when a group commit fails (the usage stays pending and is retried). */
+  onCommitError: (err: unknown) => void = () => {};
   readonly #getTotal: StatementSync;
   readonly #getWindow: StatementSync;
   readonly #addTotal: StatementSync;
@@ -81,16 +100,75 @@ class SqlitePersistence implements CounterPersistence {
     return this.#getWindow.all(id, afterBucket) as { bucket: number; value: number }[];
   }
 
+  /** Accepts settled usage; it is written by the next group commit (`committed()` waits for it). */
   commit(usage: SettledUsage): void {
-    this.#db.exec('BEGIN');
+    this.#merge(usage);
+    this.#scheduled ??= setImmediate(this.#flushScheduled);
+  }
+
+  #merge(usage: SettledUsage): void {
+    const pending = this.#pending;
+    for (const t of usage.totals) {
+      const p = pending.totals.get(t.id);
+      if (p === undefined) pending.totals.set(t.id, { delta: t.delta, expiresAt: t.expiresAt });
+      else {
+        p.delta += t.delta;
+        p.expiresAt = t.expiresAt;
+      }
+    }
+    for (const b of usage.buckets) {
+      const key = `${b.bucket}:${b.id}`;
+      const p = pending.buckets.get(key);
+      if (p === undefined) pending.buckets.set(key, { ...b });
+      else p.delta += b.delta;
+    }
+  }
+
+  /** Resolves once everything accepted so far is committed; rejects if that commit fails. */
+  committed(): Promise<void> {
+    if (this.#pending.totals.size === 0 && this.#pending.buckets.size === 0) return Promise.resolve();
+    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
+  }
+
+  readonly #flushScheduled = (): void => {
+    this.#scheduled = undefined;
     try {
-      for (const t of usage.totals) this.#addTotal.run(t.id, t.delta, t.expiresAt);
-      for (const b of usage.buckets) this.#addBucket.run(b.id, b.bucket, b.delta, b.expiresAt);
+      this.flush();
+    } catch (err) {
+      this.onCommitError(err);
+    }
+  };
+
+  /** Commits the pending usage in one transaction now; on failure it stays pending and this throws. */
+  flush(): void {
+    if (this.#scheduled !== undefined) {
+      clearImmediate(this.#scheduled);
+      this.#scheduled = undefined;
+    }
+    const pending = this.#pending;
+    const waiters = this.#waiters;
+    if (pending.totals.size === 0 && pending.buckets.size === 0) return;
+    this.#pending = emptyPending();
+    this.#waiters = [];
+    try {
+      this.#db.exec('BEGIN');
+      for (const [id, t] of pending.totals) this.#addTotal.run(id, t.delta, t.expiresAt);
+      for (const b of pending.buckets.values()) this.#addBucket.run(b.id, b.bucket, b.delta, b.expiresAt);
       this.#db.exec('COMMIT');
     } catch (err) {
       if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
+      // Keep the usage (memory already counts it) for the next commit: a settle, a sweep or close
+      // (not sooner: a disk that just failed would be retried in a busy loop).
+      const accepted = this.#pending;
+      this.#pending = pending;
+      this.#merge({
+        totals: [...accepted.totals].map(([id, t]) => ({ id, ...t })),
+        buckets: [...accepted.buckets.values()],
+      });
+      for (const w of waiters) w.reject(err);
       throw err;
     }
+    for (const w of waiters) w.resolve();
   }
 
   dropExpired(nowMs: number): void {
@@ -129,6 +207,7 @@ export class SqliteCounterStore implements CounterStore {
       throw err;
     }
     this.#persistence = new SqlitePersistence(this.#db);
+    this.#persistence.onCommitError = () => this.#errors.inc({ store: 'sqlite', operation: 'settle' });
     this.#counters = new MemoryCounters(this.#persistence, options.leaseMs ?? DEFAULT_LEASE_MS);
     this.#errors = storeErrorCounter(options.registry);
     this.#timer = setInterval(() => this.#sweep(), options.sweepIntervalMs ?? 60_000);
@@ -141,6 +220,11 @@ export class SqliteCounterStore implements CounterStore {
 
   async settle(reservationId: string, actual: ActualUsage): Promise<void> {
     this.#guard('settle', () => this.#counters.settle(reservationId, actual));
+    try {
+      await this.#persistence.committed();
+    } catch (err) {
+      throw new StoreUnavailableError('sqlite', 'settle', err);
+    }
   }
 
   async release(reservationId: string): Promise<void> {
@@ -151,7 +235,11 @@ export class SqliteCounterStore implements CounterStore {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#timer);
-    this.#db.close();
+    try {
+      this.#persistence.flush();
+    } finally {
+      this.#db.close();
+    }
   }
 
   /** Counters currently cached in memory (diagnostics). */
@@ -167,6 +255,8 @@ export class SqliteCounterStore implements CounterStore {
   #sweep(): void {
     if (this.#closed) return;
     try {
+      // Counters are dropped from memory below and reload from the file: it must hold their usage.
+      this.#persistence.flush();
       const nowMs = this.#counters.sweep();
       this.#persistence.dropExpired(nowMs);
     } catch {

@@ -68,6 +68,21 @@ describe('sqlite counter store', () => {
       });
   });
 
+  test('every settle of a burst is on disk once it resolved, though they share commits', () => {
+    const path = join(tempDir(), 'limits.sqlite');
+    const worker = fileURLToPath(new URL('./fixtures/sqlite-crash-batch-worker.ts', import.meta.url));
+    const child = spawnSync(process.execPath, [worker, path], { encoding: 'utf8' });
+    assert.equal(child.signal, 'SIGKILL', child.stderr);
+    const store = new SqliteCounterStore({ path });
+    return store
+      .reserve({ requestId: randomUUID(), counters: [budget('crash-batch', 1_000_000, 0)], now })
+      .then(async (r) => {
+        // 50 settles of 100..149 micro-USD.
+        assert.equal(r.counters[0].used, 50 * 100 + (49 * 50) / 2);
+        await store.close();
+      });
+  });
+
   test('idle counters leave memory and come back with their usage', async () => {
     const store = new SqliteCounterStore({ path: join(tempDir(), 'limits.sqlite') });
     const spec = budget('idle', 1_000_000, 500);
