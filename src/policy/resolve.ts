@@ -97,8 +97,10 @@ export function resolvePolicy(
       budgets: t.spec.budgets ?? [],
       rateLimits: t.spec.rateLimits ?? {},
       guardrailChain: lineage.map((id) => teamDocs.get(id)?.spec.guardrailChain).find(Boolean),
+      // Nearest team that says, else the gateway-wide setting.
       contentLogging:
-        lineage.map((id) => teamDocs.get(id)?.spec.contentLogging).find((v) => v !== undefined) ?? false,
+        lineage.map((id) => teamDocs.get(id)?.spec.contentLogging).find((v) => v !== undefined) ??
+        gateway.audit.contentLogging,
     });
   }
 

@@ -78,6 +78,24 @@ describe('snapshot: the real Rego compiled to Wasm', async () => {
     assert.notEqual(changed.revision, snapshot.revision);
   });
 
+  test('content logging resolves key → nearest team → gateway', async () => {
+    const copy = policyCopy();
+    edit(copy, 'gateway.yaml', (t) => t.replace('contentLogging: false', 'contentLogging: true'));
+    edit(copy, 'teams/acme.yaml', (t) =>
+      t.replace(
+        '  displayName: Platform Engineering',
+        '  displayName: Platform Engineering\n  contentLogging: false',
+      ),
+    );
+    edit(copy, 'keys/app-dev.yaml', (t) =>
+      t.replace('  owner: carol@acme.example', '  owner: carol@acme.example\n  contentLogging: false'),
+    );
+    const s = await buildSnapshot({ dir: copy, cacheDir });
+    assert.equal(s.keys.get('bob-dev')?.contentLogging, true, 'app-dev says nothing: the gateway default');
+    assert.equal(s.keys.get('carol-dev')?.contentLogging, false, 'the key itself');
+    assert.equal(s.keys.get('alice-principal')?.contentLogging, false, 'platform turns it off');
+  });
+
   test('PORTCULLIS_UPSTREAM_<PROVIDER> overrides the base URL', async () => {
     const s = await buildSnapshot({
       dir,
