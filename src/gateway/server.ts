@@ -1,6 +1,5 @@
 // The gateway's HTTP server: fastify with the inference routes, a body reader bounded by the active
 // policy's maxRequestBytes, errors in each API's own format, and the operational endpoints.
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import Fastify, {
   type FastifyBaseLogger,
@@ -18,6 +17,7 @@ import { sendError } from './errors.ts';
 import { createLogger, safeUrl } from './logger.ts';
 import { registerOps } from './ops.ts';
 import { Pipeline } from './pipeline.ts';
+import { timeOrderedId } from './request-id.ts';
 import { API_PREFIXES, apiForUrl, ROUTES, type RouteSpec } from './routes.ts';
 import { SnapshotHolder } from './snapshot-holder.ts';
 import { Upstreams, type UpstreamsOptions } from './upstream.ts';
@@ -71,7 +71,7 @@ class HttpError extends Error {
 
 function genReqId(req: IncomingMessage): string {
   const given = req.headers['x-request-id'];
-  return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+  return typeof given === 'string' && REQUEST_ID.test(given) ? given : timeOrderedId();
 }
 
 /** Reads the whole body as a Buffer, refusing it (413) past the active policy's limit. */
