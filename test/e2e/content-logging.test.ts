@@ -1,6 +1,7 @@
 // Content logging through `portcullis serve`: a key whose policy turns it on leaves the prompt and the
 // answer in its audit records, every credential and personal datum redacted even when its chain only
 // logs them; a key without it leaves no content at all.
+
 import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
@@ -9,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import type { AuditRecord } from '../../src/audit/index.ts';
 import { generateVirtualKey, hashVirtualKey } from '../../src/cli/keys.ts';
 import type { Simulator } from '../../src/simulator/server.ts';
+import { fakeAwsKey } from '../fixtures/fake-credentials.ts';
 import {
   auditCli,
   e2ePolicy,
@@ -19,14 +21,6 @@ import {
   startGateway,
   startSimulator,
 } from './helpers.ts';
-
-/** An AWS access key id in the real format, fresh for this run. */
-function fakeAwsKey(): string {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  let s = 'AKIA';
-  for (let i = 0; i < 16; i++) s += alphabet[randomInt(alphabet.length)];
-  return s;
-}
 
 /** A personal address in a real mail domain (reserved domains are not personal data). */
 function fakeEmail(): string {

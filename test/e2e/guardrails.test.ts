@@ -11,16 +11,9 @@ import Anthropic from '@anthropic-ai/sdk';
 import { readAuditRecords } from '../../src/policyci/replay.ts';
 import type { Simulator } from '../../src/simulator/server.ts';
 import { REPO_ROOT } from '../../src/toolchain/tools.ts';
+import { fakeAwsKey } from '../fixtures/fake-credentials.ts';
 import { examplePolicyCopy, TEST_KEYS } from '../fixtures/keys.ts';
 import { type GatewayProcess, killAll, post, startGateway, startSimulator } from './helpers.ts';
-
-/** An AWS access key id in the real format, fresh for this run (so no scanner has seen it). */
-function fakeAwsKey(): string {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  let s = 'AKIA';
-  for (let i = 0; i < 16; i++) s += alphabet[randomInt(alphabet.length)];
-  return s;
-}
 
 const REDACTED = '[REDACTED:aws_access_key_id]';
 const member = { key: TEST_KEYS.member }; // bob-dev: default chain

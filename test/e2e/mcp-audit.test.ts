@@ -1,15 +1,16 @@
-// MCP tool calls through `portcullis serve` are audit records like inference calls: key, server,
-// tool, decision and policy revision — never the arguments or results.
+// MCP through `portcullis serve`: tool arguments pass the key's guardrail chain, and every call is an
+// audit record like an inference call — key, server, tool, decision, revision; never the arguments.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { readAuditRecords } from '../../src/policyci/replay.ts';
 import type { Simulator } from '../../src/simulator/server.ts';
+import { fakeAwsKey } from '../fixtures/fake-credentials.ts';
 import { examplePolicyCopy, TEST_KEYS } from '../fixtures/keys.ts';
 import { type GatewayProcess, killAll, startGateway, startSimulator } from './helpers.ts';
 
-describe('MCP calls are audited', { timeout: 120_000 }, () => {
+describe('MCP through portcullis serve', { timeout: 120_000 }, () => {
   let sim: Simulator;
   let gw: GatewayProcess;
 
@@ -23,6 +24,24 @@ describe('MCP calls are audited', { timeout: 120_000 }, () => {
     await gw?.stop();
     await sim?.close();
     killAll();
+  });
+
+  test('a credential in tool arguments is blocked by a key whose chain blocks secrets', async () => {
+    const client = new Client({ name: 'guard-test', version: '1.0.0' });
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(`${gw.url}/mcp`), {
+        requestInit: { headers: { authorization: `Bearer ${TEST_KEYS.ciBot}` } },
+      }),
+    );
+    const secret = fakeAwsKey();
+    const blocked = await client.callTool({ name: 'docs__search_docs', arguments: { query: secret } });
+    assert.equal(blocked.isError, true);
+    const text = JSON.stringify(blocked.content);
+    assert.match(text, /aws_access_key_id/);
+    assert.ok(!text.includes(secret), 'the refusal does not echo the secret');
+    const clean = await client.callTool({ name: 'docs__search_docs', arguments: { query: 'budget' } });
+    assert.notEqual(clean.isError, true);
+    await client.close();
   });
 
   test('tools/list and tools/call leave records with key, server, tool and revision', async () => {
@@ -50,7 +69,7 @@ describe('MCP calls are audited', { timeout: 120_000 }, () => {
 
     assert.equal(await gw.stop(), 0);
     const records = readAuditRecords(gw.dataDir).filter((r) => r.surface.startsWith('mcp.'));
-    const call = records.find((r) => r.surface === 'mcp.tools_call');
+    const call = records.find((r) => r.surface === 'mcp.tools_call' && r.keyId === 'bob-dev');
     assert.ok(call, JSON.stringify(records));
     assert.equal(call.keyId, 'bob-dev');
     assert.equal(call.team, 'app-dev');
@@ -60,6 +79,8 @@ describe('MCP calls are audited', { timeout: 120_000 }, () => {
     assert.match(call.policyRevision, /^(sha256:)?[0-9a-f]{40,64}$/);
     assert.ok(!JSON.stringify(call).includes('budget'), 'arguments are not recorded');
     assert.ok(records.some((r) => r.surface === 'mcp.tools_list' && r.keyId === 'bob-dev'));
+    const blocked = records.find((r) => r.keyId === 'ci-review-bot' && r.outcome === 'blocked');
+    assert.deepEqual(blocked?.mcp, { server: 'docs', tool: 'search_docs' });
     const unauthenticated = records.find((r) => r.keyId === null);
     assert.equal(unauthenticated?.outcome, 'denied');
     assert.equal(unauthenticated?.decision?.status, 401);
