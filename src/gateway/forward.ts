@@ -122,6 +122,10 @@ export function writeError(
   res.end(body);
 }
 
+function uncork(res: ServerResponse): void {
+  if (res.writableCorked > 0) res.uncork();
+}
+
 /** One upstream call: undici's handler for it, and the thing the pipeline cancels when the client leaves. */
 export class UpstreamCall implements Dispatcher.DispatchHandler {
   readonly ctx: RequestContext;
@@ -187,7 +191,13 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
       // Registered before pipe() so the head goes out before the first byte pipe() writes.
       const res = this.res;
       const writeHead = () => {
-        if (!res.headersSent && !res.destroyed) res.writeHead(ctx.status, head);
+        if (res.headersSent || res.destroyed) return;
+        res.writeHead(ctx.status, head);
+        // A held answer comes out whole, then its end: corked, head, body and the chunked terminator
+        // leave in one write instead of two (end() uncorks). Uncorked after this turn regardless, so
+        // an answer too large to hold still streams with backpressure.
+        res.cork();
+        setImmediate(uncork, res);
       };
       filter.once('data', writeHead);
       filter.once('end', writeHead);
