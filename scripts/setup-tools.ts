@@ -1,7 +1,18 @@
 // Makes a fresh machine ready: the pinned OPA (required), Regal and actionlint (best effort), and, with
 // --with-redis, a redis-server binary for the distributed-store tests.
 import { spawnSync } from 'node:child_process';
-import { ACTIONLINT, ensureTool, findTool, OPA, REGAL, ToolMissingError } from '../src/toolchain/tools.ts';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  ACTIONLINT,
+  ensureTool,
+  findTool,
+  OPA,
+  REGAL,
+  TOOLS_BIN,
+  ToolMissingError,
+  type ToolSpec,
+} from '../src/toolchain/tools.ts';
 
 const log = (line: string) => process.stderr.write(`[setup] ${line}\n`);
 
@@ -15,30 +26,41 @@ async function main(): Promise<number> {
     }
     throw err;
   }
-  if (findTool(REGAL)) {
-    log(`regal: ${findTool(REGAL)}`);
-  } else if (!process.env.PORTCULLIS_SKIP_REGAL_INSTALL) {
-    try {
-      log(`regal: ${await ensureTool(REGAL, log)}`);
-    } catch (err) {
-      log(`regal is optional: ${(err as Error).message.split('\n')[0]}`);
-      log(
-        '`portcullis policy lint` will run opa check --strict and opa fmt, and say that Regal was skipped.',
-      );
-    }
-  }
-  if (findTool(ACTIONLINT)) {
-    log(`actionlint: ${findTool(ACTIONLINT)}`);
-  } else if (!process.env.PORTCULLIS_SKIP_ACTIONLINT_INSTALL) {
-    try {
-      log(`actionlint: ${await ensureTool(ACTIONLINT, log)}`);
-    } catch (err) {
-      log(`actionlint is optional: ${(err as Error).message.split('\n')[0]}`);
-      log('the workflow lint test will be skipped.');
-    }
-  }
+  await optionalTool(
+    REGAL,
+    'PORTCULLIS_SKIP_REGAL_INSTALL',
+    '`portcullis policy lint` runs opa check --strict and opa fmt, and says that Regal was skipped.',
+  );
+  await optionalTool(ACTIONLINT, 'PORTCULLIS_SKIP_ACTIONLINT_INSTALL', 'the workflow lint test is skipped.');
   if (process.argv.includes('--with-redis')) ensureRedis();
   return 0;
+}
+
+/**
+ * Installs a best-effort tool once. A failed `go install` (e.g. a module proxy that refuses the module)
+ * is remembered in .tools/, so later runs do not spend time and output failing again.
+ */
+async function optionalTool(spec: ToolSpec, skipEnv: string, without: string): Promise<void> {
+  const found = findTool(spec);
+  if (found) {
+    log(`${spec.name}: ${found}`);
+    return;
+  }
+  const marker = join(TOOLS_BIN, '..', `${spec.name}-${spec.version}.unavailable`);
+  if (process.env[skipEnv] || existsSync(marker)) {
+    log(
+      `${spec.name} ${spec.version} is not installed (go install failed earlier; delete ${marker} to retry): ${without}`,
+    );
+    return;
+  }
+  try {
+    log(`${spec.name}: ${await ensureTool(spec, log)}`);
+  } catch (err) {
+    log(`${spec.name} is optional: ${(err as Error).message.split('\n')[0]}`);
+    log(without);
+    mkdirSync(TOOLS_BIN, { recursive: true });
+    writeFileSync(marker, `${new Date().toISOString()} ${(err as Error).message}\n`);
+  }
 }
 
 function ensureRedis(): void {
