@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { startServing, untilSignal } from '../src/cli/serve.ts';
 import { Simulator } from '../src/simulator/server.ts';
 import { REPO_ROOT } from '../src/toolchain/tools.ts';
+import { fakeAwsKey } from '../test/fixtures/fake-credentials.ts';
 import { KEY_IDS, setKeyHashes, TEST_KEYS } from '../test/fixtures/keys.ts';
 
 const port = Number(process.env.PORT ?? 8080);
@@ -71,6 +72,18 @@ await call(
 await call('bob-dev (app-dev) → claude-opus-4-5', keys.member, msg('claude-opus-4-5'));
 await call('alice-principal (platform) → claude-opus-4-5', keys.principal, msg('claude-opus-4-5'));
 await call('dave-former (disabled key)', keys.disabled, msg('claude-haiku-4-5'));
+const leaked = fakeAwsKey();
+await call(
+  'bob-dev → claude-haiku-4-5, a prompt with an AWS key pasted in',
+  keys.member,
+  msg('claude-haiku-4-5', {
+    messages: [{ role: 'user', content: `Why does this fail?\nAWS_ACCESS_KEY_ID=${leaked} aws s3 ls` }],
+  }),
+);
+const seen = JSON.stringify(simulator.last('/v1/messages')?.body ?? {});
+console.log(
+  `       the provider received: ${seen.includes(leaked) ? 'THE KEY (not redacted!)' : seen.match(/AWS_ACCESS_KEY_ID=\S+/)?.[0]}`,
+);
 await call('no key at all', undefined, msg('claude-haiku-4-5'));
 
 console.log(`
