@@ -3,20 +3,23 @@ package portcullis.gateway
 # Surfaces that name no model (listing models, MCP calls) are not checked against model globs.
 model_free_surfaces := {"openai.models", "mcp.tools_list", "mcp.tools_call"}
 
+# MCP calls reach MCP servers, not model providers: the tool scope governs them, not `providers`.
+mcp_surfaces := {"mcp.tools_list", "mcp.tools_call"}
+
 denials contains {
 	"priority": 20,
 	"status": 403,
 	"code": "provider_not_allowed",
-	"message": sprintf("Key %s may not use provider %s. Allowed providers: %s.", [input.key.id, input.provider, concat(", ", input.key.providers)]),
+	"message": sprintf(
+		"Key %s may not use provider %s. Allowed providers: %s.",
+		[input.key.id, input.provider, concat(", ", input.key.providers)],
+	),
 } if {
 	input.key
 	not input.surface in mcp_surfaces
 	count(input.key.providers) > 0
 	not input.provider in input.key.providers
 }
-
-# MCP calls reach MCP servers, not model providers: the tool scope governs them, not `providers`.
-mcp_surfaces := {"mcp.tools_list", "mcp.tools_call"}
 
 denials contains {
 	"priority": 21,
@@ -32,7 +35,10 @@ denials contains {
 	"priority": 22,
 	"status": 403,
 	"code": "model_not_allowed",
-	"message": sprintf("Key %s (team %s) may not use model %s. Allowed models: %s.", [input.key.id, input.key.team, input.model, concat(", ", input.key.models)]),
+	"message": sprintf(
+		"Key %s (team %s) may not use model %s. Allowed models: %s.",
+		[input.key.id, input.key.team, input.model, concat(", ", input.key.models)],
+	),
 } if {
 	input.key
 	not input.surface in model_free_surfaces

@@ -1,8 +1,14 @@
 package portcullis.gateway
 
 auth_messages := {
-	"missing": "No API key was sent. Set your client's API key to the Portcullis virtual key your platform team gave you.",
-	"unknown": "The API key is not a valid Portcullis virtual key. Check that you copied it whole, or ask your platform team for a new one.",
+	"missing": concat(" ", [
+		"No API key was sent.",
+		"Set your client's API key to the Portcullis virtual key your platform team gave you.",
+	]),
+	"unknown": concat(" ", [
+		"The API key is not a valid Portcullis virtual key.",
+		"Check that you copied it whole, or ask your platform team for a new one.",
+	]),
 	"expired": "This Portcullis virtual key has expired. Ask your platform team for a new one.",
 	"disabled": "This Portcullis virtual key has been disabled. Ask your platform team for help.",
 }

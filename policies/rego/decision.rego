@@ -10,6 +10,7 @@ package portcullis.gateway
 # entrypoint: true
 decision := result if {
 	# Bind the denial set once: the Wasm target does not memoise rules between references.
+	# regal ignore:pointless-reassignment
 	found := denials
 	ordered := [d |
 		some key in sort([[x.priority, x.code, x.message] | some x in found])

@@ -128,7 +128,10 @@ test_auth_outranks_everything if {
 	i := object.union(base, {
 		"auth": {"status": "disabled", "enforced": true},
 		"model": "gpt-4.1",
-		"usage": {"budgets": [{"id": "b", "scope": "key", "owner": "x", "period": "total", "limitUsd": 1, "usedUsd": 1, "requestUsd": 1}], "rateLimits": []},
+		"usage": {
+			"budgets": [{"id": "b", "scope": "key", "owner": "x", "period": "total", "limitUsd": 1, "usedUsd": 1, "requestUsd": 1}],
+			"rateLimits": [],
+		},
 	})
 	d := decide(i)
 	d.status == 401

@@ -3,6 +3,8 @@ package portcullis.gateway
 scope := data.portcullis.toolScopes[input.key.toolScope]
 
 # Agent-native tools the key's scope denies are stripped from the request, not refused.
+default strip_tools := []
+
 strip_tools := stripped if {
 	scope.agentTools
 
@@ -14,7 +16,7 @@ strip_tools := stripped if {
 		some t in input.tools
 		not tool_permitted(t, deny, allow_list, allow)
 	})
-} else := []
+}
 
 tool_permitted(t, deny, allow_list, allow) if {
 	not deny.names[t]
@@ -59,7 +61,10 @@ denials contains {
 	"priority": 25,
 	"status": 403,
 	"code": "tool_not_allowed",
-	"message": sprintf("Key %s may not call MCP tool %s/%s (tool scope %s).", [input.key.id, input.mcp.server, input.mcp.tool, input.key.toolScope]),
+	"message": sprintf(
+		"Key %s may not call MCP tool %s/%s (tool scope %s).",
+		[input.key.id, input.mcp.server, input.mcp.tool, input.key.toolScope],
+	),
 } if {
 	input.surface == "mcp.tools_call"
 	not mcp_tool_allowed(input.mcp.server, input.mcp.tool)

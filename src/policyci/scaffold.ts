@@ -51,6 +51,8 @@ export function scaffoldPolicyRepo(target: string, options: ScaffoldOptions = {}
     cpSync(join(examples, 'rego'), join(target, 'rego'), { recursive: true });
     for (const f of readdirSync(join(target, 'rego'), { recursive: true })) written.push(`rego/${f}`);
   }
+  const regalConfig = join(examples, '.regal', 'config.yaml');
+  if (existsSync(regalConfig)) write('.regal/config.yaml', readFileSync(regalConfig, 'utf8'));
   write('.github/workflows/policy.yml', workflow(options.action ?? DEFAULT_ACTION));
   write('.github/CODEOWNERS', codeowners(options.owners ?? ['@your-org/platform-team']));
   write('.gitignore', '.data/\n');

@@ -1,6 +1,7 @@
 // Finds the pinned Go tools (OPA CLI, Regal) or installs them with `go install` into .tools/bin.
 import { spawn, spawnSync } from 'node:child_process';
-import { accessSync, constants, mkdirSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -23,13 +24,15 @@ export const OPA: ToolSpec = {
   versionArgs: ['version'],
 };
 
-// Regal moved from StyraInc to the open-policy-agent organisation; the pin is the module path it is
-// published under today. Where the Go module proxy refuses it, lint still runs OPA's own checks.
+// Pinned at the last release published under its StyraInc module path (Regal later moved to the
+// open-policy-agent organisation). Some module proxies serve this version but refuse the module's
+// version list, which `go install m@v` reads: installTool then builds it from a scratch module.
+// Where it cannot be had at all, lint still runs OPA's own checks and says Regal was skipped.
 export const REGAL: ToolSpec = {
   name: 'regal',
   envVar: 'REGAL_PATH',
-  module: 'github.com/open-policy-agent/regal',
-  version: 'v0.38.1',
+  module: 'github.com/styrainc/regal',
+  version: 'v0.35.1',
   versionArgs: ['version'],
 };
 
@@ -76,18 +79,18 @@ function installHelp(spec: ToolSpec, reason: string): string {
   ].join('\n');
 }
 
-/** Installs the pinned version with `go install`, streaming Go's progress to stderr. */
-export async function installTool(spec: ToolSpec, log: (line: string) => void): Promise<string> {
-  const go = spawnSync('go', ['version'], { encoding: 'utf8' });
-  if (go.error || go.status !== 0) throw new ToolMissingError(installHelp(spec, 'Go is not installed'));
-  mkdirSync(TOOLS_BIN, { recursive: true });
-  log(
-    `installing ${spec.module}@${spec.version} with go install (first time only; this takes a few minutes)…`,
-  );
+/** Runs one `go install`, streaming Go's progress to the log; resolves to its exit code and stderr tail. */
+function goInstall(
+  spec: ToolSpec,
+  args: string[],
+  cwd: string | undefined,
+  log: (line: string) => void,
+): Promise<{ code: number; tail: string }> {
   const started = Date.now();
-  const code = await new Promise<number>((done) => {
-    const child = spawn('go', ['install', `${spec.module}@${spec.version}`], {
-      env: { ...process.env, GOBIN: TOOLS_BIN, CGO_ENABLED: '0' },
+  return new Promise((done) => {
+    const child = spawn('go', ['install', ...args], {
+      cwd,
+      env: { ...process.env, GOBIN: TOOLS_BIN, CGO_ENABLED: '0', GOFLAGS: '-mod=mod' },
       stdio: ['ignore', 'inherit', 'pipe'],
     });
     let downloaded = 0;
@@ -104,13 +107,40 @@ export async function installTool(spec: ToolSpec, log: (line: string) => void): 
     }, 15_000);
     child.on('close', (status) => {
       clearInterval(ticker);
-      if (status !== 0) log(tail.trim());
-      done(status ?? 1);
+      done({ code: status ?? 1, tail: tail.trim() });
     });
   });
+}
+
+/** Installs the pinned version with `go install` into .tools/bin. */
+export async function installTool(spec: ToolSpec, log: (line: string) => void): Promise<string> {
+  const go = spawnSync('go', ['version'], { encoding: 'utf8' });
+  if (go.error || go.status !== 0) throw new ToolMissingError(installHelp(spec, 'Go is not installed'));
+  mkdirSync(TOOLS_BIN, { recursive: true });
+  log(
+    `installing ${spec.module}@${spec.version} with go install (first time only; this takes a few minutes)…`,
+  );
+  const started = Date.now();
+  let result = await goInstall(spec, [`${spec.module}@${spec.version}`], undefined, log);
+  if (result.code !== 0 && /@v\/list|loading deprecation/.test(result.tail)) {
+    // The proxy serves the pinned version but not the module's version list: require it from a
+    // scratch module and install from there, which needs no version list.
+    log(`  the module proxy refuses ${spec.module}'s version list; building from a scratch module`);
+    const scratch = mkdtempSync(join(tmpdir(), `portcullis-${spec.name}-`));
+    try {
+      writeFileSync(
+        join(scratch, 'go.mod'),
+        `module scratch\n\ngo 1.24\n\nrequire ${spec.module} ${spec.version}\n`,
+      );
+      result = await goInstall(spec, [spec.module], scratch, log);
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
+  }
   const installed = join(TOOLS_BIN, spec.name);
-  if (code !== 0 || !isExecutable(installed)) {
-    throw new ToolMissingError(installHelp(spec, `go install exited with ${code}`));
+  if (result.code !== 0 || !isExecutable(installed)) {
+    log(result.tail);
+    throw new ToolMissingError(installHelp(spec, `go install exited with ${result.code}`));
   }
   log(`${spec.name} installed in ${Math.round((Date.now() - started) / 1000)} s → ${installed}`);
   return installed;

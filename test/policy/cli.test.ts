@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { buildSnapshot } from '../../src/policy/build-snapshot.ts';
-import { REPO_ROOT } from '../../src/toolchain/tools.ts';
+import { findTool, REGAL, REPO_ROOT } from '../../src/toolchain/tools.ts';
 import { edit, policyCopy } from './helpers.ts';
 
 const run = promisify(execFile);
@@ -109,6 +109,19 @@ describe('portcullis CLI', () => {
     assert.match(out.revision, /^sha256:/);
     assert.equal(out.decision.status, 401);
     assert.equal(out.decision.code, 'key_missing');
+  });
+
+  test('policy lint runs Regal when it is installed', {
+    skip: findTool(REGAL) ? false : 'regal is not installed (npm run setup)',
+  }, async () => {
+    const dir = policyCopy();
+    writeFileSync(
+      join(dir, 'rego', 'extra.rego'),
+      'package portcullis.gateway\n\n# METADATA\n# description: camelCase is not Rego style\nisAdmin if input.key.id == "root"\n',
+    );
+    const r = await cli(['policy', 'lint', dir]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /regal lint:[^]*prefer-snake-case/);
   });
 
   test('policy lint fails on unformatted Rego', async () => {

@@ -70,6 +70,9 @@ describe('portcullis init', () => {
     // The full check a policy repository's CI runs first: schemas, cross-references, Rego to Wasm.
     const validate = await runCli(['policy', 'validate', dir]);
     assert.equal(validate.code, 0, validate.stderr);
+    // And its lint, with the Regal settings the example carries.
+    const lint = await runCli(['policy', 'lint', dir]);
+    assert.equal(lint.code, 0, lint.stdout + lint.stderr);
   });
 
   test('refuses a non-empty directory and leaves it alone', async (t) => {
