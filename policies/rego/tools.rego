@@ -5,30 +5,37 @@ scope := data.portcullis.toolScopes[input.key.toolScope]
 # Agent-native tools the key's scope denies are stripped from the request, not refused.
 default strip_tools := []
 
-strip_tools := stripped if {
+strip_tools := sort({t |
+	some t in input.tools
+	not tool_permitted(t, agent_patterns)
+})
+
+# The scope's agent-tool patterns split into plain names (set lookups) and real globs. The gateway
+# splits them once per policy revision (data.portcullis.agentToolPatterns, src/policy/resolve.ts);
+# they are split here when absent, as in unit tests that mock only toolScopes.
+agent_patterns := data.portcullis.agentToolPatterns[input.key.toolScope]
+
+agent_patterns := derived if {
+	not data.portcullis.agentToolPatterns[input.key.toolScope]
 	scope.agentTools
-
-	# Split once per decision: plain names are set lookups, only real patterns pay for glob matching.
-	deny := split_patterns(object.get(scope.agentTools, "deny", []))
-	allow_list := object.get(scope.agentTools, "allow", null)
-	allow := split_patterns(object.get(scope.agentTools, "allow", []))
-	stripped := sort({t |
-		some t in input.tools
-		not tool_permitted(t, deny, allow_list, allow)
-	})
+	derived := {
+		"deny": split_patterns(object.get(scope.agentTools, "deny", [])),
+		"allowList": object.get(scope.agentTools, "allow", null) != null,
+		"allow": split_patterns(object.get(scope.agentTools, "allow", [])),
+	}
 }
 
-tool_permitted(t, deny, allow_list, allow) if {
-	not deny.names[t]
-	not matches_any(deny.globs, t)
-	allow_permits(t, allow_list, allow)
+tool_permitted(t, patterns) if {
+	not patterns.deny.names[t]
+	not matches_any(patterns.deny.globs, t)
+	allow_permits(t, patterns)
 }
 
-allow_permits(_, null, _)
+allow_permits(_, patterns) if not patterns.allowList
 
-allow_permits(t, _, allow) if allow.names[t]
+allow_permits(t, patterns) if patterns.allow.names[t]
 
-allow_permits(t, _, allow) if matches_any(allow.globs, t)
+allow_permits(t, patterns) if matches_any(patterns.allow.globs, t)
 
 split_patterns(patterns) := {
 	"names": {p: true | some p in patterns; not is_glob(p)},

@@ -162,6 +162,7 @@ export function dataDocument(policy: ResolvedPolicy, revision: string): Record<s
       keys,
       providers,
       toolScopes: specs('ToolScope'),
+      agentToolPatterns: agentToolPatterns(policy),
       guardrailChains: specs('GuardrailChain'),
       mcpServers: Object.fromEntries(
         [...(policy.documents.get('McpServer')?.values() ?? [])].map((d) => [
@@ -171,6 +172,33 @@ export function dataDocument(policy: ResolvedPolicy, revision: string): Record<s
       ),
     },
   };
+}
+
+const GLOB_CHARS = /[*?[{]/;
+
+function splitPatterns(patterns: readonly string[] = []) {
+  return {
+    names: Object.fromEntries(patterns.filter((p) => !GLOB_CHARS.test(p)).map((p) => [p, true])),
+    globs: patterns.filter((p) => GLOB_CHARS.test(p)),
+  };
+}
+
+/**
+ * Each scope's agent-tool patterns split once per revision into plain names and real globs, in the
+ * shape policies/rego/tools.rego reads (it splits them itself when this is absent).
+ */
+function agentToolPatterns(policy: ResolvedPolicy): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const doc of policy.documents.get('ToolScope')?.values() ?? []) {
+    const agent = (doc.spec as { agentTools?: { allow?: string[]; deny?: string[] } }).agentTools;
+    if (agent === undefined) continue;
+    out[doc.metadata.name] = {
+      deny: splitPatterns(agent.deny),
+      allowList: agent.allow !== undefined,
+      allow: splitPatterns(agent.allow),
+    };
+  }
+  return out;
 }
 
 /** Content hash of a set of files, used as the revision outside git and as a compile-cache key. */

@@ -18,13 +18,51 @@ export interface WasmDecider {
   evaluate(input: DecisionInput): Decision;
 }
 
+interface OpaExports {
+  opa_eval(
+    reserved: number,
+    entrypoint: number,
+    data: number,
+    input: number,
+    inputLen: number,
+    heap: number,
+    format: number,
+  ): number;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/**
+ * The SDK's own ABI 1.2 evaluation (`opa_eval`: input JSON in, result JSON out) without its per-call
+ * allocations: the input is encoded straight into Wasm memory and the encoder and decoder are reused.
+ * Policies built for an older ABI use the SDK's evaluate.
+ */
+function fastEvaluator(policy: LoadedPolicy): ((input: unknown) => unknown) | undefined {
+  if (!(Number(policy.minorVersion) >= 2)) return undefined;
+  const exports = (policy.wasmInstance as unknown as { exports: OpaExports }).exports;
+  const mem = policy.mem;
+  return (input) => {
+    const json = JSON.stringify(input);
+    const inputAddr: number = policy.dataHeapPtr;
+    // UTF-8 needs at most three bytes per UTF-16 unit.
+    const room = inputAddr + json.length * 3 - mem.buffer.byteLength;
+    if (room > 0) mem.grow(Math.ceil(room / 65536));
+    const { written } = encoder.encodeInto(json, new Uint8Array(mem.buffer, inputAddr));
+    const out = exports.opa_eval(0, 0, policy.dataAddr, inputAddr, written, inputAddr + written, 0);
+    const bytes = new Uint8Array(mem.buffer, out);
+    return JSON.parse(decoder.decode(bytes.subarray(0, bytes.indexOf(0))));
+  };
+}
+
 export async function loadDecider(wasm: Buffer, data: unknown): Promise<WasmDecider> {
   const policy: LoadedPolicy = await loadPolicy(wasm, { initial: 16 }, hostBuiltins);
   policy.setData(data as object);
+  const run = fastEvaluator(policy) ?? ((input: unknown) => policy.evaluate(input));
   return {
     evaluate(input: DecisionInput): Decision {
-      const results = policy.evaluate(input);
-      const decision = results?.[0]?.result as Decision | undefined;
+      const results = run(input) as { result?: Decision }[] | undefined;
+      const decision = results?.[0]?.result;
       if (!decision || typeof decision.allow !== 'boolean') {
         // An undefined decision is a policy bug; refuse rather than guess.
         throw new DecisionError(

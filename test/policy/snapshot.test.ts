@@ -64,6 +64,13 @@ describe('snapshot: the real Rego compiled to Wasm', async () => {
     assert.deepEqual(allowed.stripTools, []);
   });
 
+  test('text outside ASCII survives the trip through Wasm memory', () => {
+    const model = 'modèle-ü-模型-🚀';
+    const d = snapshot.evaluate(inputFor(snapshot, TEST_KEYS.member, model));
+    assert.equal(d.allow, false);
+    assert.ok(d.reasons.some((r) => r.includes(model)), d.reasons.join(' | '));
+  });
+
   test('the compiled Wasm is cached by Rego content', async () => {
     assert.equal(readdirSync(cacheDir).filter((f) => f.endsWith('.wasm')).length, 1);
     const again = await buildSnapshot({ dir, cacheDir });
