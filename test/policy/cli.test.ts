@@ -121,7 +121,7 @@ describe('portcullis CLI', () => {
     );
     const r = await cli(['policy', 'lint', dir]);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /regal lint:[^]*prefer-snake-case/);
+    assert.match(r.stderr, /regal lint:[\s\S]*prefer-snake-case/);
   });
 
   test('policy lint fails on unformatted Rego', async () => {

@@ -68,7 +68,10 @@ describe('snapshot: the real Rego compiled to Wasm', async () => {
     const model = 'modèle-ü-模型-🚀';
     const d = snapshot.evaluate(inputFor(snapshot, TEST_KEYS.member, model));
     assert.equal(d.allow, false);
-    assert.ok(d.reasons.some((r) => r.includes(model)), d.reasons.join(' | '));
+    assert.ok(
+      d.reasons.some((r) => r.includes(model)),
+      d.reasons.join(' | '),
+    );
   });
 
   test('the compiled Wasm is cached by Rego content', async () => {
