@@ -81,26 +81,32 @@ async function scanBody(
 
   const cache = chain.cache;
   const sizing = plan.size.length > 0;
+  const textSteps = plan.text;
   let totalBytes = 0;
-  if (plan.text.length > 0 || sizing) {
+  // Index loops and no per-slot allocation on a cache hit: this loop runs over the whole history on
+  // every call, and nearly every slot is a hit.
+  if (textSteps.length > 0 || sizing) {
     for (let i = 0; i < slots.length; i++) {
       const slot = slots[i];
       const text = slot.holder[slot.prop] as string;
       if (text.length === 0) continue;
-      let entry: CacheEntry | undefined = cache?.lookup(text);
-      for (const step of plan.text) {
+      let entry: CacheEntry | undefined = cache === undefined ? undefined : cache.lookup(text);
+      for (let s = 0; s < textSteps.length; s++) {
+        const step = textSteps[s];
         const det = step.text!;
-        let matches = entry?.results.get(det.signature);
+        let matches = entry === undefined ? undefined : entry.results.get(det.signature);
         if (matches === undefined) {
           matches = slot.json ? scanJson(det, text) : det.scan(text);
           if (cache) entry = cache.store(text, det.signature, matches, entry);
         }
         const into = perStep[step.index];
-        for (const m of matches)
+        for (let k = 0; k < matches.length; k++) {
+          const m = matches[k];
           into.push(finding(chain, step, stage, m.sub ? `${slot.path}${m.sub}` : slot.path, m));
+        }
         if (slot.key !== undefined && det.scanKeyed) {
-          for (const m of keyedOnly(det, slot.key, text, matches))
-            into.push(finding(chain, step, stage, slot.path, m));
+          const keyed = keyedOnly(det, slot.key, text, matches);
+          for (let k = 0; k < keyed.length; k++) into.push(finding(chain, step, stage, slot.path, keyed[k]));
         }
       }
       if (sizing) {
