@@ -6,11 +6,15 @@
 //
 // The walkers hand out the object holding each string and its property, so the same walk serves
 // scanning (read it) and redaction (write it).
+//
+// The walk runs over the whole history on every call, and most texts are cache hits with no finding,
+// whose path nobody reads: paths are kept as small linked nodes and rendered to a string on first read.
+// Loops are plain index loops, so V8 optimises these once-per-call functions within the first calls.
 import type { Surface } from '../policy/decision.ts';
 
 export interface Slot {
   /** Path of the text in the body. */
-  path: string;
+  readonly path: string;
   holder: Record<string | number, unknown>;
   prop: string | number;
   /** The object key the text sits under, for key-aware checks (`{"password": "…"}`). */
@@ -23,7 +27,8 @@ export type Visit = (slot: Slot) => void;
 
 type Obj = Record<string | number, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null;
-const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+const EMPTY: unknown[] = [];
+const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : EMPTY);
 
 /** `a.b`, or `a["b-c"]` when the key is not an identifier. */
 export function childPath(path: string, key: string | number): string {
@@ -32,9 +37,61 @@ export function childPath(path: string, key: string | number): string {
   return `${path}[${JSON.stringify(key)}]`;
 }
 
-function str(visit: Visit, holder: unknown, prop: string | number, path: string, json?: boolean) {
+/**
+ * A path not yet rendered: `up` followed by `seg`, which is an index (`[3]`), an object key
+ * (`.name` or `["a-b"]`, when `key`), or else literal text appended as is (`.content`).
+ */
+interface PathNode {
+  readonly up: PathRef;
+  readonly seg: string | number;
+  readonly key: boolean;
+}
+
+/** A rendered path, or one to render on demand. */
+export type PathRef = string | PathNode;
+
+const at = (up: PathRef, seg: string | number, key = false): PathNode => ({ up, seg, key });
+
+function render(p: PathRef): string {
+  if (typeof p === 'string') return p;
+  const up = render(p.up);
+  return typeof p.seg === 'number' || p.key ? childPath(up, p.seg) : up + p.seg;
+}
+
+class TextSlot implements Slot {
+  readonly holder: Obj;
+  readonly prop: string | number;
+  readonly key: string | undefined;
+  readonly json: boolean | undefined;
+  #at: PathRef;
+
+  constructor(
+    holder: Obj,
+    prop: string | number,
+    at: PathRef,
+    key: string | undefined,
+    json: boolean | undefined,
+  ) {
+    this.holder = holder;
+    this.prop = prop;
+    this.key = key;
+    this.json = json;
+    this.#at = at;
+  }
+
+  get path(): string {
+    const p = this.#at;
+    if (typeof p === 'string') return p;
+    const s = render(p);
+    this.#at = s;
+    return s;
+  }
+}
+
+/** Visits `holder[prop]` at `up` + `seg` (literal text) when it is a string. */
+function str(visit: Visit, holder: unknown, prop: string | number, up: PathRef, seg: string, json?: boolean) {
   if (isObj(holder) && typeof holder[prop] === 'string')
-    visit(json ? { path, holder, prop, json } : { path, holder, prop });
+    visit(new TextSlot(holder, prop, seg === '' ? up : at(up, seg), undefined, json));
 }
 
 const MAX_DEPTH = 64;
@@ -44,162 +101,180 @@ export function walkValue(
   visit: Visit,
   holder: Obj,
   prop: string | number,
-  path: string,
+  path: PathRef,
   key?: string,
   depth = 0,
 ) {
   const v = holder[prop];
   if (typeof v === 'string') {
-    visit({ path, holder, prop, key });
+    visit(new TextSlot(holder, prop, path, key, undefined));
     return;
   }
   if (depth >= MAX_DEPTH || !isObj(v)) return;
   if (Array.isArray(v)) {
-    for (let i = 0; i < v.length; i++)
-      walkValue(visit, v as unknown as Obj, i, childPath(path, i), key, depth + 1);
+    for (let i = 0; i < v.length; i++) walkValue(visit, v as unknown as Obj, i, at(path, i), key, depth + 1);
   } else {
-    for (const k of Object.keys(v)) walkValue(visit, v, k, childPath(path, k), k, depth + 1);
+    const keys = Object.keys(v);
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i];
+      walkValue(visit, v, k, at(path, k, true), k, depth + 1);
+    }
   }
 }
 
 // ---- OpenAI Chat Completions --------------------------------------------------------------------
 
-function openaiContent(visit: Visit, msg: Obj, path: string) {
-  if (typeof msg.content === 'string') str(visit, msg, 'content', `${path}.content`);
-  else
-    arr(msg.content).forEach((part, j) => {
-      if (!isObj(part)) return;
-      const p = `${path}.content[${j}]`;
-      str(visit, part, 'text', `${p}.text`);
-      str(visit, part, 'refusal', `${p}.refusal`);
-    });
+function openaiContent(visit: Visit, msg: Obj, path: PathRef) {
+  if (typeof msg.content === 'string') {
+    str(visit, msg, 'content', path, '.content');
+    return;
+  }
+  const parts = arr(msg.content);
+  if (parts.length === 0) return;
+  const content = at(path, '.content');
+  for (let j = 0; j < parts.length; j++) {
+    const part = parts[j];
+    if (!isObj(part)) continue;
+    const p = at(content, j);
+    str(visit, part, 'text', p, '.text');
+    str(visit, part, 'refusal', p, '.refusal');
+  }
 }
 
-function openaiChatMessage(visit: Visit, msg: unknown, path: string) {
+function openaiChatMessage(visit: Visit, msg: unknown, path: PathRef) {
   if (!isObj(msg)) return;
   openaiContent(visit, msg, path);
-  str(visit, msg, 'refusal', `${path}.refusal`);
-  arr(msg.tool_calls).forEach((tc, k) => {
-    if (isObj(tc) && isObj(tc.function))
-      str(visit, tc.function, 'arguments', `${path}.tool_calls[${k}].function.arguments`, true);
-    if (isObj(tc) && isObj(tc.custom))
-      str(visit, tc.custom, 'input', `${path}.tool_calls[${k}].custom.input`);
-  });
+  str(visit, msg, 'refusal', path, '.refusal');
+  const calls = arr(msg.tool_calls);
+  for (let k = 0; k < calls.length; k++) {
+    const tc = calls[k];
+    if (!isObj(tc)) continue;
+    const p = at(at(path, '.tool_calls'), k);
+    if (isObj(tc.function)) str(visit, tc.function, 'arguments', p, '.function.arguments', true);
+    if (isObj(tc.custom)) str(visit, tc.custom, 'input', p, '.custom.input');
+  }
   if (isObj(msg.function_call))
-    str(visit, msg.function_call, 'arguments', `${path}.function_call.arguments`, true);
+    str(visit, msg.function_call, 'arguments', path, '.function_call.arguments', true);
 }
 
 // ---- OpenAI Responses ---------------------------------------------------------------------------
 
-function responsesItem(visit: Visit, item: unknown, path: string) {
+function responsesItem(visit: Visit, item: unknown, path: PathRef) {
   if (!isObj(item)) return;
   const type = item.type;
   if (type === 'message' || (type === undefined && 'role' in item)) {
     openaiContent(visit, item, path);
   } else if (type === 'function_call' || type === 'mcp_call') {
-    str(visit, item, 'arguments', `${path}.arguments`, true);
-    str(visit, item, 'output', `${path}.output`);
+    str(visit, item, 'arguments', path, '.arguments', true);
+    str(visit, item, 'output', path, '.output');
   } else if (type === 'custom_tool_call') {
-    str(visit, item, 'input', `${path}.input`);
+    str(visit, item, 'input', path, '.input');
   } else if (
     type === 'function_call_output' ||
     type === 'custom_tool_call_output' ||
     type === 'local_shell_call_output' ||
     type === 'shell_call_output'
   ) {
-    if (typeof item.output === 'string') str(visit, item, 'output', `${path}.output`);
-    else
-      arr(item.output).forEach((part, j) => {
-        if (isObj(part)) str(visit, part, 'text', `${path}.output[${j}].text`);
-      });
+    if (typeof item.output === 'string') str(visit, item, 'output', path, '.output');
+    else {
+      const parts = arr(item.output);
+      for (let j = 0; j < parts.length; j++)
+        if (isObj(parts[j])) str(visit, parts[j], 'text', at(at(path, '.output'), j), '.text');
+    }
   } else if (type === 'reasoning') {
-    arr(item.summary).forEach((s, j) => {
-      if (isObj(s)) str(visit, s, 'text', `${path}.summary[${j}].text`);
-    });
+    const parts = arr(item.summary);
+    for (let j = 0; j < parts.length; j++)
+      if (isObj(parts[j])) str(visit, parts[j], 'text', at(at(path, '.summary'), j), '.text');
   }
 }
 
 // ---- Anthropic Messages -------------------------------------------------------------------------
 
-function anthropicBlock(visit: Visit, block: unknown, path: string, response: boolean) {
+function anthropicBlock(visit: Visit, block: unknown, path: PathRef, response: boolean) {
   if (!isObj(block)) return;
   switch (block.type) {
     case 'text':
-      str(visit, block, 'text', `${path}.text`);
+      str(visit, block, 'text', path, '.text');
       break;
     case 'tool_use':
     case 'server_tool_use':
     case 'mcp_tool_use':
-      if ('input' in block) walkValue(visit, block, 'input', `${path}.input`);
+      if ('input' in block) walkValue(visit, block, 'input', at(path, '.input'));
       break;
     case 'tool_result':
     case 'mcp_tool_result':
-      if (typeof block.content === 'string') str(visit, block, 'content', `${path}.content`);
+      if (typeof block.content === 'string') str(visit, block, 'content', path, '.content');
       else {
         const parts = arr(block.content);
-        for (let k = 0; k < parts.length; k++)
-          anthropicBlock(visit, parts[k], `${path}.content[${k}]`, response);
+        if (parts.length === 0) break;
+        const content = at(path, '.content');
+        for (let k = 0; k < parts.length; k++) anthropicBlock(visit, parts[k], at(content, k), response);
       }
       break;
     case 'document':
       if (isObj(block.source) && block.source.type === 'text')
-        str(visit, block.source, 'data', `${path}.source.data`);
+        str(visit, block.source, 'data', path, '.source.data');
       break;
     case 'thinking':
-      if (response) str(visit, block, 'thinking', `${path}.thinking`);
+      if (response) str(visit, block, 'thinking', path, '.thinking');
       break;
   }
 }
 
 function anthropicRequest(visit: Visit, body: Obj) {
-  if (typeof body.system === 'string') str(visit, body, 'system', 'system');
+  if (typeof body.system === 'string') str(visit, body, 'system', 'system', '');
   else {
     const system = arr(body.system);
-    for (let i = 0; i < system.length; i++) anthropicBlock(visit, system[i], `system[${i}]`, false);
+    for (let i = 0; i < system.length; i++) anthropicBlock(visit, system[i], at('system', i), false);
   }
-  // Plain loops rather than forEach: this runs once per call, and a loop lets V8 optimise it within
-  // the first calls instead of after hundreds.
   const messages = arr(body.messages);
   for (let i = 0; i < messages.length; i++) {
     const msg = messages[i];
     if (!isObj(msg)) continue;
+    const path = at('messages', i);
     if (typeof msg.content === 'string') {
-      str(visit, msg, 'content', `messages[${i}].content`);
+      str(visit, msg, 'content', path, '.content');
       continue;
     }
     const blocks = arr(msg.content);
-    for (let j = 0; j < blocks.length; j++)
-      anthropicBlock(visit, blocks[j], `messages[${i}].content[${j}]`, false);
+    if (blocks.length === 0) continue;
+    const content = at(path, '.content');
+    for (let j = 0; j < blocks.length; j++) anthropicBlock(visit, blocks[j], at(content, j), false);
   }
 }
 
 // ---- Gemini -------------------------------------------------------------------------------------
 
-function geminiParts(visit: Visit, content: unknown, path: string) {
+const FUNCTION_CALL = ['functionCall', 'function_call'];
+const FUNCTION_RESPONSE = ['functionResponse', 'function_response'];
+const EXECUTABLE_CODE = ['executableCode', 'executable_code'];
+const CODE_RESULT = ['codeExecutionResult', 'code_execution_result'];
+
+function geminiParts(visit: Visit, content: unknown, path: PathRef) {
   if (!isObj(content)) return;
-  arr(content.parts).forEach((part, j) => {
-    if (!isObj(part)) return;
-    const p = `${path}.parts[${j}]`;
-    str(visit, part, 'text', `${p}.text`);
-    for (const k of ['functionCall', 'function_call'])
-      if (isObj(part[k])) walkValue(visit, part[k], 'args', `${p}.${k}.args`);
-    for (const k of ['functionResponse', 'function_response'])
-      if (isObj(part[k])) walkValue(visit, part[k], 'response', `${p}.${k}.response`);
-    for (const k of ['executableCode', 'executable_code'])
-      if (isObj(part[k])) str(visit, part[k], 'code', `${p}.${k}.code`);
-    for (const k of ['codeExecutionResult', 'code_execution_result'])
-      if (isObj(part[k])) str(visit, part[k], 'output', `${p}.${k}.output`);
-  });
+  const parts = arr(content.parts);
+  if (parts.length === 0) return;
+  const partsPath = at(path, '.parts');
+  for (let j = 0; j < parts.length; j++) {
+    const part = parts[j];
+    if (!isObj(part)) continue;
+    const p = at(partsPath, j);
+    str(visit, part, 'text', p, '.text');
+    for (const k of FUNCTION_CALL) if (isObj(part[k])) walkValue(visit, part[k], 'args', at(p, `.${k}.args`));
+    for (const k of FUNCTION_RESPONSE)
+      if (isObj(part[k])) walkValue(visit, part[k], 'response', at(p, `.${k}.response`));
+    for (const k of EXECUTABLE_CODE) if (isObj(part[k])) str(visit, part[k], 'code', p, `.${k}.code`);
+    for (const k of CODE_RESULT) if (isObj(part[k])) str(visit, part[k], 'output', p, `.${k}.output`);
+  }
 }
 
 function geminiRequest(visit: Visit, body: Obj, prefix: string) {
   for (const k of ['systemInstruction', 'system_instruction']) {
-    if (typeof body[k] === 'string') str(visit, body, k, `${prefix}${k}`);
+    if (typeof body[k] === 'string') str(visit, body, k, `${prefix}${k}`, '');
     else geminiParts(visit, body[k], `${prefix}${k}`);
   }
-  arr(body.contents).forEach((c, i) => {
-    geminiParts(visit, c, `${prefix}contents[${i}]`);
-  });
+  const contents = arr(body.contents);
+  for (let i = 0; i < contents.length; i++) geminiParts(visit, contents[i], at(`${prefix}contents`, i));
 }
 
 // ---- Entry points -------------------------------------------------------------------------------
@@ -208,25 +283,25 @@ function geminiRequest(visit: Visit, body: Obj, prefix: string) {
 export function walkRequest(surface: Surface, body: unknown, visit: Visit): void {
   if (!isObj(body)) return;
   switch (surface) {
-    case 'openai.chat':
-      arr(body.messages).forEach((m, i) => {
-        openaiChatMessage(visit, m, `messages[${i}]`);
-      });
+    case 'openai.chat': {
+      const messages = arr(body.messages);
+      for (let i = 0; i < messages.length; i++) openaiChatMessage(visit, messages[i], at('messages', i));
       break;
+    }
     case 'openai.responses':
-      str(visit, body, 'instructions', 'instructions');
-      if (typeof body.input === 'string') str(visit, body, 'input', 'input');
-      else
-        arr(body.input).forEach((item, i) => {
-          responsesItem(visit, item, `input[${i}]`);
-        });
+      str(visit, body, 'instructions', 'instructions', '');
+      if (typeof body.input === 'string') str(visit, body, 'input', 'input', '');
+      else {
+        const items = arr(body.input);
+        for (let i = 0; i < items.length; i++) responsesItem(visit, items[i], at('input', i));
+      }
       break;
     case 'openai.embeddings':
-      if (typeof body.input === 'string') str(visit, body, 'input', 'input');
-      else
-        arr(body.input).forEach((_, i) => {
-          str(visit, body.input, i, `input[${i}]`);
-        });
+      if (typeof body.input === 'string') str(visit, body, 'input', 'input', '');
+      else {
+        const inputs = arr(body.input);
+        for (let i = 0; i < inputs.length; i++) str(visit, inputs, i, at('input', i), '');
+      }
       break;
     case 'anthropic.messages':
     case 'anthropic.count_tokens':
@@ -251,31 +326,38 @@ export function walkRequest(surface: Surface, body: unknown, visit: Visit): void
 export function walkResponse(surface: Surface, body: unknown, visit: Visit): void {
   if (!isObj(body)) return;
   switch (surface) {
-    case 'openai.chat':
-      arr(body.choices).forEach((c, i) => {
-        if (isObj(c)) openaiChatMessage(visit, c.message, `choices[${i}].message`);
-      });
+    case 'openai.chat': {
+      const choices = arr(body.choices);
+      for (let i = 0; i < choices.length; i++) {
+        const c = choices[i];
+        if (isObj(c)) openaiChatMessage(visit, c.message, at(at('choices', i), '.message'));
+      }
       break;
-    case 'openai.responses':
-      arr(body.output).forEach((item, i) => {
-        responsesItem(visit, item, `output[${i}]`);
-      });
+    }
+    case 'openai.responses': {
+      const items = arr(body.output);
+      for (let i = 0; i < items.length; i++) responsesItem(visit, items[i], at('output', i));
       break;
-    case 'anthropic.messages':
-      arr(body.content).forEach((b, i) => {
-        anthropicBlock(visit, b, `content[${i}]`, true);
-      });
+    }
+    case 'anthropic.messages': {
+      const blocks = arr(body.content);
+      for (let i = 0; i < blocks.length; i++) anthropicBlock(visit, blocks[i], at('content', i), true);
       break;
-    case 'gemini.generate':
-      arr(body.candidates).forEach((c, i) => {
-        if (isObj(c)) geminiParts(visit, c.content, `candidates[${i}].content`);
-      });
+    }
+    case 'gemini.generate': {
+      const candidates = arr(body.candidates);
+      for (let i = 0; i < candidates.length; i++) {
+        const c = candidates[i];
+        if (isObj(c)) geminiParts(visit, c.content, at(at('candidates', i), '.content'));
+      }
       break;
+    }
     case 'mcp.tools_call':
-      if (isObj(body.result))
-        arr(body.result.content).forEach((b, i) => {
-          if (isObj(b)) str(visit, b, 'text', `result.content[${i}].text`);
-        });
+      if (isObj(body.result)) {
+        const blocks = arr(body.result.content);
+        for (let i = 0; i < blocks.length; i++)
+          if (isObj(blocks[i])) str(visit, blocks[i], 'text', at('result.content', i), '.text');
+      }
       break;
     default:
       break;
