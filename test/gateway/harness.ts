@@ -1,4 +1,5 @@
 // Starts a real simulator and a real gateway in-process on free ports, with a hand-made snapshot.
+
 import { connect } from 'node:net';
 import { Writable } from 'node:stream';
 import type { PipelineHooks } from '../../src/gateway/context.ts';
@@ -7,6 +8,7 @@ import { createGateway, type Gateway } from '../../src/gateway/server.ts';
 import { SnapshotHolder } from '../../src/gateway/snapshot-holder.ts';
 import type { UsageEvent } from '../../src/gateway/usage-events.ts';
 import { Simulator, type SimulatorOptions } from '../../src/simulator/server.ts';
+import { collectUsageEvents } from '../fixtures/usage-events.ts';
 import { type FakeOptions, fakeSnapshot, setUpstreamEnv } from './fake-snapshot.ts';
 
 export interface Stack {
@@ -46,14 +48,7 @@ export async function startStack(
     hooks: opts.hooks,
     logger: createLogger('info', sink),
   });
-  const events: UsageEvent[] = [];
-  let waiters: ((e: UsageEvent) => void)[] = [];
-  gw.usage.subscribe((e) => {
-    events.push(e);
-    const w = waiters;
-    waiters = [];
-    for (const fn of w) fn(e);
-  });
+  const { events, nextEvent } = collectUsageEvents(gw.usage);
   const url = await gw.listen(0);
   return {
     sim,
@@ -62,7 +57,7 @@ export async function startStack(
     snapshot,
     events,
     logs,
-    nextEvent: () => new Promise((resolve) => waiters.push(resolve)),
+    nextEvent,
     async close() {
       await gw.close();
       await sim.close();

@@ -1,5 +1,6 @@
 // The real thing in one process: the example policy (its Rego compiled to Wasm by buildSnapshot), the
 // gateway and the simulator as every provider's upstream, on free ports.
+
 import { createGateway, type Gateway } from '../../src/gateway/server.ts';
 import { SnapshotHolder } from '../../src/gateway/snapshot-holder.ts';
 import type { UsageEvent } from '../../src/gateway/usage-events.ts';
@@ -7,6 +8,7 @@ import { buildSnapshot } from '../../src/policy/build-snapshot.ts';
 import type { Snapshot } from '../../src/policy/snapshot.ts';
 import { Simulator, type SimulatorOptions } from '../../src/simulator/server.ts';
 import { examplePolicyCopy, type KeyRole } from '../fixtures/keys.ts';
+import { collectUsageEvents } from '../fixtures/usage-events.ts';
 
 /** What the gateway sends upstream; the simulator records only their hashes. */
 export const PROVIDER_SECRETS = {
@@ -41,14 +43,7 @@ export async function startRealStack(simOpts?: SimulatorOptions): Promise<RealSt
   const { dir, keys } = examplePolicyCopy();
   const snapshot = await buildSnapshot({ dir, env });
   const gw = createGateway({ holder: new SnapshotHolder(snapshot), logLevel: 'warn' });
-  const events: UsageEvent[] = [];
-  let waiters: ((e: UsageEvent) => void)[] = [];
-  gw.usage.subscribe((e) => {
-    events.push(e);
-    const w = waiters;
-    waiters = [];
-    for (const fn of w) fn(e);
-  });
+  const { events, nextEvent } = collectUsageEvents(gw.usage);
   const url = await gw.listen(0);
   return {
     sim,
@@ -57,7 +52,7 @@ export async function startRealStack(simOpts?: SimulatorOptions): Promise<RealSt
     snapshot,
     keys,
     events,
-    nextEvent: () => new Promise((resolve) => waiters.push(resolve)),
+    nextEvent,
     async close() {
       await gw.close();
       await sim.close();
