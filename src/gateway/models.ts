@@ -1,4 +1,5 @@
 // GET /v1/models: the gateway answers itself with the OpenAI-format models this key may use.
+import { globToRegExp } from '../policy/models.ts';
 import type { ResolvedKey, Snapshot } from '../policy/snapshot.ts';
 
 const globCache = new Map<string, RegExp>();
@@ -7,11 +8,7 @@ const globCache = new Map<string, RegExp>();
 export function globMatch(pattern: string, value: string): boolean {
   let re = globCache.get(pattern);
   if (re === undefined) {
-    const body = pattern
-      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-      .replace(/\*/g, '.*')
-      .replace(/\?/g, '.');
-    re = new RegExp(`^${body}$`);
+    re = globToRegExp(pattern);
     if (globCache.size < 10_000) globCache.set(pattern, re);
   }
   return re.test(value);

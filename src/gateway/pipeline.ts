@@ -6,7 +6,7 @@ import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Decision, DecisionInput } from '../policy/decision.ts';
-import type { ProviderApi, ResolvedProvider, Snapshot } from '../policy/snapshot.ts';
+import type { ResolvedProvider, Snapshot } from '../policy/snapshot.ts';
 import { adapters } from '../providers/index.ts';
 import { costUsd, priceFor } from '../providers/pricing.ts';
 import { trailingObject } from '../providers/tail.ts';
@@ -86,16 +86,6 @@ function parseBody(raw: unknown): Record<string, unknown> | null {
   } catch {
     return null;
   }
-}
-
-/** The provider serving `model` on `api`: the snapshot's answer, else any whose price list extends it. */
-function resolveProvider(snapshot: Snapshot, api: ProviderApi, model: string): ResolvedProvider | undefined {
-  const p = snapshot.providerFor(api, model);
-  if (p !== undefined) return p;
-  for (const candidate of snapshot.providers.values()) {
-    if (candidate.api === api && priceFor(candidate, model) !== undefined) return candidate;
-  }
-  return undefined;
 }
 
 /** Listing models names no model: attribute it to the first OpenAI-format provider the key may use. */
@@ -242,7 +232,7 @@ export class Pipeline {
         ? listingProvider(snapshot, auth.key?.providers)
         : facts.model === ''
           ? undefined
-          : resolveProvider(snapshot, route.api, facts.model);
+          : snapshot.providerFor(route.api, facts.model);
     ctx.provider = provider;
     ctx.price =
       provider !== undefined && route.local === undefined ? priceFor(provider, facts.model) : undefined;

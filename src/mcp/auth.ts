@@ -1,38 +1,14 @@
-// Virtual-key authentication for MCP requests: the key from `Authorization: Bearer` or `x-api-key`,
-// hashed with SHA-256 and looked up in the snapshot. The signature matches the HTTP gateway's own
-// authenticate(), so the integrator may pass that one instead.
-import { hash } from 'node:crypto';
+// Virtual-key authentication for MCP requests: the same lookup as the inference surfaces
+// (src/gateway/auth.ts), with the key from `Authorization: Bearer` or `x-api-key`.
 import type { IncomingHttpHeaders } from 'node:http';
-import type { AuthStatus } from '../policy/decision.ts';
-import type { ResolvedKey, Snapshot } from '../policy/snapshot.ts';
+import { type AuthResult, authenticate, presentedKey } from '../gateway/auth.ts';
 
-export interface McpAuthResult {
-  status: AuthStatus;
-  key: ResolvedKey | null;
-}
+export type McpAuthResult = AuthResult;
 
-export type McpAuthenticate = (
-  snapshot: Snapshot,
-  presented: string | undefined,
-  nowMs: number,
-) => McpAuthResult;
+export type McpAuthenticate = typeof authenticate;
 
 export function presentedMcpKey(headers: IncomingHttpHeaders): string | undefined {
-  const auth = headers.authorization;
-  if (typeof auth === 'string') {
-    const m = /^bearer\s+(\S+)\s*$/i.exec(auth);
-    if (m) return m[1];
-  }
-  const apiKey = headers['x-api-key'];
-  return typeof apiKey === 'string' && apiKey !== '' ? apiKey : undefined;
+  return presentedKey(headers, undefined);
 }
 
-export const authenticateMcpKey: McpAuthenticate = (snapshot, presented, nowMs) => {
-  if (presented === undefined) return { status: 'missing', key: null };
-  const digest = hash('sha256', presented, 'hex');
-  const key = snapshot.keysByHash.get(digest);
-  if (key === undefined) return { status: 'unknown', key: null };
-  if (key.disabled) return { status: 'disabled', key };
-  if (key.expiresAt !== undefined && key.expiresAt <= nowMs) return { status: 'expired', key };
-  return { status: 'ok', key };
-};
+export const authenticateMcpKey: McpAuthenticate = authenticate;

@@ -1,5 +1,7 @@
 // Checks that span documents: unique ids, references that resolve, a team tree without cycles,
 // model globs that match something, and no credential written into the policy.
+
+import { isValidTimeZone } from '../limits/period.ts';
 import type { LoadedDocument } from './load.ts';
 import { positionOf } from './load.ts';
 import { globToRegExp } from './models.ts';
@@ -16,15 +18,6 @@ export interface CrossCheckOptions {
 const nameOf = (d: LoadedDocument) => (d.value.metadata as { name: string }).name;
 const specOf = (d: LoadedDocument) => (d.value.spec ?? {}) as Spec;
 const kindOf = (d: LoadedDocument) => d.value.kind as string;
-
-export function isValidTimeZone(zone: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: zone });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 export function crossCheck(documents: LoadedDocument[], options: CrossCheckOptions = {}): PolicyProblem[] {
   const problems: PolicyProblem[] = [];

@@ -1,4 +1,5 @@
 // Model → price entry, and the cost of a call's tokens in USD.
+import { pricedModelId } from '../policy/models.ts';
 import type { ModelPrice, ResolvedProvider } from '../policy/snapshot.ts';
 import type { TokenUsage } from './types.ts';
 
@@ -10,15 +11,8 @@ export const CACHE_WRITE_MULTIPLIER = 1.25;
  * extends (`claude-sonnet-4-5-20250929` → `claude-sonnet-4-5`).
  */
 export function priceFor(provider: ResolvedProvider, model: string): ModelPrice | undefined {
-  const exact = provider.models.get(model);
-  if (exact !== undefined || model === '') return exact;
-  let best: ModelPrice | undefined;
-  for (const [id, price] of provider.models) {
-    if (model.length > id.length && model.startsWith(id) && model.charCodeAt(id.length) === 45) {
-      if (best === undefined || id.length > best.id.length) best = price;
-    }
-  }
-  return best;
+  const id = pricedModelId(provider.models, model);
+  return id === undefined ? undefined : provider.models.get(id);
 }
 
 export function costUsd(price: ModelPrice | undefined, u: TokenUsage): number {
