@@ -29,17 +29,13 @@ export interface AuthResult {
 const MISSING: AuthResult = { status: 'missing', key: null };
 const UNKNOWN: AuthResult = { status: 'unknown', key: null };
 
-function storedDigest(h: string): string {
-  return h.startsWith('sha256:') ? h.slice(7) : h;
-}
-
 export function authenticate(snapshot: Snapshot, presented: string | undefined, nowMs: number): AuthResult {
   if (presented === undefined) return MISSING;
   const digest = hash('sha256', presented, 'hex');
-  const key = snapshot.keysByHash.get(digest) ?? snapshot.keysByHash.get(`sha256:${digest}`);
+  const key = snapshot.keysByHash.get(digest);
   if (key === undefined) return UNKNOWN;
   // The map lookup is on a digest, not the secret; compare the digests in constant time all the same.
-  const stored = Buffer.from(storedDigest(key.hash), 'hex');
+  const stored = Buffer.from(key.hash, 'hex');
   const given = Buffer.from(digest, 'hex');
   if (stored.length !== given.length || !timingSafeEqual(stored, given)) return UNKNOWN;
   if (key.disabled) return { status: 'disabled', key };
