@@ -3,6 +3,7 @@
 // run, with the simulator called directly and through a do-nothing Node proxy (node:http + undici, no
 // auth, no policy, no accounting) — the floor any Node gateway pays on this machine.
 //   node_modules/.bin/node bench/gateway.ts [--seconds 5] [--concurrency 64] [--requests 4000]
+//     [--profile-dir DIR]   write the gateway's V8 CPU profile (.cpuprofile) into DIR
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -21,6 +22,7 @@ const { values } = parseArgs({
     requests: { type: 'string', default: '4000' },
     'log-level': { type: 'string', default: 'warn' },
     'proxy-only': { type: 'string' },
+    'profile-dir': { type: 'string' },
   },
 });
 const SECONDS = Number(values.seconds);
@@ -41,8 +43,9 @@ function start(
   args: string[],
   env: NodeJS.ProcessEnv,
   stream: 'stdout' | 'stderr',
+  nodeArgs: string[] = [],
 ): Promise<Child> {
-  const child = spawn(NODE, [script, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(NODE, [...nodeArgs, script, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   return new Promise((resolve, reject) => {
     let text = '';
@@ -260,6 +263,7 @@ async function main(): Promise<void> {
       PORTCULLIS_UPSTREAM_GOOGLE: sim.url,
     },
     'stderr',
+    values['profile-dir'] ? ['--cpu-prof', '--cpu-prof-dir', values['profile-dir']] : [],
   );
   const headers = (key: string) => ({
     'content-type': 'application/json',
@@ -330,6 +334,13 @@ async function main(): Promise<void> {
         : `   server CPU ${(((cpu1 - cpu0) / (rps * wall)) * 1e6).toFixed(0)} µs/call`;
     console.log(`  ${name.padEnd(20)} ${rps.toFixed(0).padStart(6)} req/s${perCall}`);
     await t.pool.close();
+  }
+  if (values['profile-dir']) {
+    // The profile is written when the gateway exits; a signal lets it shut down cleanly first.
+    const exited = new Promise((done) => gw.child.once('exit', done));
+    gw.child.kill('SIGTERM');
+    await exited;
+    console.log(`\nGateway CPU profile written to ${values['profile-dir']}`);
   }
 }
 

@@ -1,9 +1,9 @@
 // The per-request context every pipeline stage reads and fills, and the hooks the other parts of the
 // gateway (limits, guardrails, audit) plug into.
-import type { Transform } from 'node:stream';
 import type { Decision, DecisionInput, Surface } from '../policy/decision.ts';
 import type { ModelPrice, ProviderApi, ResolvedKey, ResolvedProvider, Snapshot } from '../policy/snapshot.ts';
 import type { ProviderAdapter, StreamTracker } from '../providers/types.ts';
+import type { ResponseFilter } from './forward.ts';
 import type { UsageEvent } from './usage-events.ts';
 
 export type Outcome = 'pending' | 'denied' | 'forwarded' | 'answered' | 'error';
@@ -99,8 +99,8 @@ export interface PipelineHooks {
   requestGuardrails?(ctx: RequestContext): MaybePromise;
   /** After an allow, before forwarding: apply `ctx.decision.redact` to `ctx.body`. */
   beforeForward?(ctx: RequestContext): MaybePromise;
-  /** A transform on the bytes sent to the client (after usage accounting), or undefined. */
-  responseGuardrails?(ctx: RequestContext): Transform | undefined;
+  /** What to do to the answer on its way to the client (after usage accounting), or undefined. */
+  responseGuardrails?(ctx: RequestContext): ResponseFilter | undefined;
   /**
    * The call is over (`ctx.outcome`, `ctx.usage` when forwarded): settle or release reservations.
    * Called for every call whose facts were built (so `ctx.input` is set), denied ones included.

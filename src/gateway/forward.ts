@@ -4,6 +4,7 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Transform } from 'node:stream';
 import type { FastifyReply } from 'fastify';
+import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
 import { adapters } from '../providers/index.ts';
 import type { RequestContext } from './context.ts';
@@ -76,11 +77,19 @@ export function upstreamHeaders(
 }
 
 /**
- * Set (true) on a response transform that may replace a non-streamed response whole: forward then
- * writes the head only when the transform first outputs (or ends), with `ctx.status`, which the
- * transform may have changed (a refused answer becomes the surface's error). Streams are unaffected.
+ * What a response hook does to the answer on its way to the client. A non-streamed answer is held
+ * whole when any hook has `held` (so it can be checked and replaced, status included, before its head
+ * goes out); a streamed one passes through `transform`.
  */
-export const REWRITES_HEAD = Symbol.for('portcullis.rewritesHead');
+export interface ResponseFilter {
+  /** The whole non-streamed body (any status): the bytes to send instead. May set `ctx.status`. */
+  held?(body: Buffer): Buffer | Promise<Buffer>;
+  /** Called once the head is known: a transform for the bytes, or undefined to leave them alone. */
+  transform?(): Transform | undefined;
+}
+
+/** Non-streamed bodies larger than this are sent on unchecked (and reported), never held in memory. */
+export const MAX_HELD_BYTES = 32 * 1024 * 1024;
 
 /** Of a non-streamed response only this much of the end is kept: its usage object is there. */
 const TAIL_CHARS = 16 * 1024;
@@ -122,10 +131,6 @@ export function writeError(
   res.end(body);
 }
 
-function uncork(res: ServerResponse): void {
-  if (res.writableCorked > 0) res.uncork();
-}
-
 /** One upstream call: undici's handler for it, and the thing the pipeline cancels when the client leaves. */
 export class UpstreamCall implements Dispatcher.DispatchHandler {
   readonly ctx: RequestContext;
@@ -133,7 +138,13 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
   readonly up: Upstream;
   /** Headers the gateway already set (x-request-id…), sent with the upstream's. */
   readonly head: OutgoingHttpHeaders;
-  readonly filter: Transform | undefined;
+  readonly filter: ResponseFilter | undefined;
+  readonly log: Logger;
+  /** The transform the bytes pass through, once the head is known. */
+  #transform: Transform | undefined;
+  /** A non-streamed body being held for `filter.held`. */
+  #held: Buffer[] | null = null;
+  #heldBytes = 0;
   controller: Dispatcher.DispatchController | null = null;
   cancelled = false;
   started = false;
@@ -144,13 +155,15 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
     res: ServerResponse,
     up: Upstream,
     head: OutgoingHttpHeaders,
-    filter: Transform | undefined,
+    filter: ResponseFilter | undefined,
+    log: Logger,
   ) {
     this.ctx = ctx;
     this.res = res;
     this.up = up;
     this.head = head;
     this.filter = filter;
+    this.log = log;
   }
 
   /** The client went away: stop the upstream request wherever it is. */
@@ -176,7 +189,10 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
     } else {
       ctx.tail = '';
     }
-    const rewrites = this.filter !== undefined || (ctx.tracker !== null && ctx.hideUsageChunk);
+    const filter = this.filter;
+    const hold = filter?.held !== undefined && ctx.tracker === null;
+    const transform = hold ? undefined : filter?.transform?.();
+    const rewrites = hold || transform !== undefined || (ctx.tracker !== null && ctx.hideUsageChunk);
     const head = this.head;
     for (const name in headers) {
       if (DROP_RESPONSE.has(name) || name.startsWith('proxy-')) continue;
@@ -186,27 +202,16 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
     }
     this.started = true;
     if (this.res.destroyed) return;
-    const filter = this.filter as (Transform & { [REWRITES_HEAD]?: boolean }) | undefined;
-    if (filter?.[REWRITES_HEAD] === true && ctx.tracker === null) {
-      // Registered before pipe() so the head goes out before the first byte pipe() writes.
-      const res = this.res;
-      const writeHead = () => {
-        if (res.headersSent || res.destroyed) return;
-        res.writeHead(ctx.status, head);
-        // A held answer comes out whole, then its end: corked, head, body and the chunked terminator
-        // leave in one write instead of two (end() uncorks). Uncorked after this turn regardless, so
-        // an answer too large to hold still streams with backpressure.
-        res.cork();
-        setImmediate(uncork, res);
-      };
-      filter.once('data', writeHead);
-      filter.once('end', writeHead);
-    } else {
-      this.res.writeHead(statusCode, head);
+    if (hold) {
+      // The head waits for the checked body: it may be replaced, status included.
+      this.#held = [];
+      return;
     }
-    if (this.filter !== undefined) {
-      this.filter.pipe(this.res);
-      this.filter.once('error', () => this.res.destroy());
+    this.res.writeHead(statusCode, head);
+    if (transform !== undefined) {
+      this.#transform = transform;
+      transform.pipe(this.res);
+      transform.once('error', () => this.res.destroy());
     }
   }
 
@@ -215,7 +220,8 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
     if (ctx.timings.firstByte === 0) ctx.timings.firstByte = ctx.elapsed();
     const tracker = ctx.tracker;
     if (tracker === null) {
-      this.#write(controller, chunk);
+      if (this.#held !== null) this.#hold(chunk);
+      else this.#write(controller, chunk);
       keepTail(ctx, chunk);
     } else if (!ctx.hideUsageChunk) {
       // Bytes go out before they are read for usage, so accounting adds nothing to time to first byte.
@@ -231,8 +237,56 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
     const tracker = this.ctx.tracker;
     const out = tracker === null ? null : tracker.end();
     if (out !== null) this.#write(controller, out);
-    if (this.filter !== undefined) this.filter.end();
+    if (this.#held !== null) this.#release();
+    else if (this.#transform !== undefined) this.#transform.end();
     else this.res.end();
+  }
+
+  #hold(chunk: Buffer): void {
+    const held = this.#held!;
+    held.push(chunk);
+    this.#heldBytes += chunk.length;
+    if (this.#heldBytes <= MAX_HELD_BYTES) return;
+    this.log.warn(
+      { reqId: this.ctx.id, bytes: this.#heldBytes },
+      'response too large to check; sent unchecked',
+    );
+    this.#held = null;
+    const res = this.res;
+    if (res.destroyed) return;
+    res.writeHead(this.ctx.status, this.head);
+    for (const c of held) res.write(c);
+  }
+
+  /** The held body is complete: check it, then send head and body in one write. */
+  #release(): void {
+    const held = this.#held!;
+    this.#held = null;
+    const raw = held.length === 1 ? held[0] : Buffer.concat(held);
+    let out: Buffer | Promise<Buffer>;
+    try {
+      out = this.filter!.held!(raw);
+    } catch (err) {
+      this.#heldFailed(err);
+      return;
+    }
+    if (out instanceof Promise) out.then(this.#send, (err: unknown) => this.#heldFailed(err));
+    else this.#send(out);
+  }
+
+  readonly #send = (body: Buffer): void => {
+    const res = this.res;
+    if (res.destroyed) return;
+    this.head['content-length'] = body.length;
+    res.writeHead(this.ctx.status, this.head);
+    res.end(body);
+  };
+
+  /** A check that throws is a bug: the answer it could not check is not sent. */
+  #heldFailed(err: unknown): void {
+    this.log.error({ reqId: this.ctx.id, err: (err as Error).message }, 'response check failed');
+    this.ctx.upstreamError = 'response_check_failed';
+    this.res.destroy();
   }
 
   onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
@@ -241,7 +295,8 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
     if (this.started) {
       // Headers are out: the only honest signal left is to cut the connection.
       ctx.upstreamError = failure(err).code;
-      this.filter?.destroy();
+      this.#held = null;
+      this.#transform?.destroy();
       this.res.destroy();
       return;
     }
@@ -260,7 +315,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
   }
 
   #write(controller: Dispatcher.DispatchController, data: Buffer): void {
-    const sink = this.filter ?? this.res;
+    const sink = this.#transform ?? this.res;
     if (sink.destroyed) return;
     if (!sink.write(data)) {
       controller.pause();
@@ -276,13 +331,14 @@ export function forward(
   clientHeaders: IncomingHttpHeaders,
   reply: FastifyReply,
   up: Upstream,
-  guard: ((ctx: RequestContext) => Transform | undefined) | undefined,
+  guard: ((ctx: RequestContext) => ResponseFilter | undefined) | undefined,
+  log: Logger,
 ): void {
   const body = ctx.bodyChanged ? Buffer.from(JSON.stringify(ctx.body)) : ctx.rawBody;
   const filter = guard?.(ctx);
   const head = reply.getHeaders() as OutgoingHttpHeaders;
   reply.hijack();
-  const call = new UpstreamCall(ctx, reply.raw, up, head, filter);
+  const call = new UpstreamCall(ctx, reply.raw, up, head, filter, log);
   ctx.upstream = call;
   ctx.timings.forwarded = ctx.elapsed();
   const timeout = up.provider.timeoutMs;

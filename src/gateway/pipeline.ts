@@ -345,7 +345,7 @@ export class Pipeline {
     }
     ctx.upstreamPath = up.basePath + upstreamPath + upstreamQuery(request.url);
     ctx.outcome = 'forwarded';
-    if (!ctx.aborted) forward(ctx, headers, reply, up, hooks.responseGuardrails);
+    if (!ctx.aborted) forward(ctx, headers, reply, up, hooks.responseGuardrails, this.log);
     return reply;
   }
 

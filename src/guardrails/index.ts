@@ -22,7 +22,14 @@ export { createFingerprinter, type Fingerprinter } from './fingerprint.ts';
 export { PII_TYPES, PiiDetector, type PiiType } from './pii/detector.ts';
 export { applyRedactions, redactRequest, redactResponse } from './redact.ts';
 export { regexProblem } from './regex-safety.ts';
-export { type ScanResult, type StepError, scanRequest, scanResponse } from './scan.ts';
+export {
+  type ScanResult,
+  type StepError,
+  scanRequest,
+  scanRequestNow,
+  scanResponse,
+  scanResponseNow,
+} from './scan.ts';
 export { DEFAULT_MIN_ENTROPY, SecretsDetector, selectRules } from './secrets/detector.ts';
 export type { SecretRule } from './secrets/rule-kit.ts';
 export { SECRET_RULES } from './secrets/rules.ts';

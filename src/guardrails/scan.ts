@@ -26,12 +26,38 @@ export interface ScanResult {
 }
 
 /** Scans everything the provider will see in a request body. */
-export function scanRequest(chain: CompiledChain, surface: Surface, body: unknown): Promise<ScanResult> {
+export async function scanRequest(
+  chain: CompiledChain,
+  surface: Surface,
+  body: unknown,
+): Promise<ScanResult> {
   return scanBody(chain, 'request', surface, body);
 }
 
 /** Scans a non-streamed response body. */
-export function scanResponse(chain: CompiledChain, surface: Surface, body: unknown): Promise<ScanResult> {
+export async function scanResponse(
+  chain: CompiledChain,
+  surface: Surface,
+  body: unknown,
+): Promise<ScanResult> {
+  return scanBody(chain, 'response', surface, body);
+}
+
+/** As scanRequest, answered synchronously when no step of the chain calls out (the common case). */
+export function scanRequestNow(
+  chain: CompiledChain,
+  surface: Surface,
+  body: unknown,
+): ScanResult | Promise<ScanResult> {
+  return scanBody(chain, 'request', surface, body);
+}
+
+/** As scanResponse, answered synchronously when no step of the chain calls out (the common case). */
+export function scanResponseNow(
+  chain: CompiledChain,
+  surface: Surface,
+  body: unknown,
+): ScanResult | Promise<ScanResult> {
   return scanBody(chain, 'response', surface, body);
 }
 
@@ -62,12 +88,12 @@ function planOf(chain: CompiledChain, stage: Stage): Plan {
   return p[stage];
 }
 
-async function scanBody(
+function scanBody(
   chain: CompiledChain,
   stage: Stage,
   surface: Surface,
   body: unknown,
-): Promise<ScanResult> {
+): ScanResult | Promise<ScanResult> {
   const plan = planOf(chain, stage);
   const errors: StepError[] = [];
   if (plan.count === 0) return { findings: [], errors };
@@ -121,17 +147,15 @@ async function scanBody(
   }
   for (const step of plan.size) perStep[step.index].push(...sizeFindings(chain, step, stage, totalBytes));
 
-  if (plan.external.length > 0) {
-    const leaves = leafTexts(slots);
-    await Promise.all(
-      plan.external.map(async (step) => {
-        const r = await runExternal(chain, step, stage, surface, leaves);
-        perStep[step.index].push(...r.findings);
-        if (r.error) errors.push(r.error);
-      }),
-    );
-  }
-  return { findings: perStep.flat(), errors };
+  if (plan.external.length === 0) return { findings: perStep.flat(), errors };
+  const leaves = leafTexts(slots);
+  return Promise.all(
+    plan.external.map(async (step) => {
+      const r = await runExternal(chain, step, stage, surface, leaves);
+      perStep[step.index].push(...r.findings);
+      if (r.error) errors.push(r.error);
+    }),
+  ).then(() => ({ findings: perStep.flat(), errors }));
 }
 
 function leafTexts(slots: Slot[]): { path: string; text: string }[] {

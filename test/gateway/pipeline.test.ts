@@ -38,11 +38,14 @@ describe('pipeline hooks', () => {
         responseGuardrails(ctx) {
           seen.push('responseGuardrails');
           ctx.locals.response = true;
-          return new Transform({
-            transform(chunk, _enc, cb) {
-              cb(null, Buffer.from(chunk.toString().toUpperCase()));
-            },
-          });
+          return {
+            transform: () =>
+              new Transform({
+                transform(chunk, _enc, cb) {
+                  cb(null, Buffer.from(chunk.toString().toUpperCase()));
+                },
+              }),
+          };
         },
         settle(ctx) {
           seen.push(`settle:${ctx.outcome}`);

@@ -23,6 +23,7 @@ import type { GuardrailFinding } from '../../policy/decision.ts';
 import { type SseEvent, SseParser } from '../../providers/sse.ts';
 import { stripTools } from '../../tools/declared.ts';
 import type { RequestContext } from '../context.ts';
+import type { ResponseFilter } from '../forward.ts';
 
 /** Characters kept per side of a record; longer text keeps its head and tail around a marker. */
 export const MAX_CONTENT_CHARS = 64 * 1024;
@@ -90,7 +91,7 @@ export async function requestContent(ctx: RequestContext): Promise<string | unde
  * Records the response bytes as they go to the client (after the guardrails, so what a chain blocked
  * or redacted is not there): stream text deltas per path, or the raw body, up to MAX_CAPTURE_CHARS.
  */
-export class ResponseCapture extends Transform {
+export class ResponseCapture extends Transform implements ResponseFilter {
   readonly #ctx: RequestContext;
   #parser: SseParser | undefined;
   #mode: 'stream' | 'body' | undefined;
@@ -105,6 +106,24 @@ export class ResponseCapture extends Transform {
     this.#ctx = ctx;
   }
 
+  /** A non-streamed answer, whole, as it leaves (after the guardrails). */
+  held(body: Buffer): Buffer {
+    this.#mode = 'body';
+    this.#keep(body);
+    return body;
+  }
+
+  transform(): Transform {
+    return this;
+  }
+
+  #keep(chunk: Buffer): void {
+    if (this.cut) return;
+    this.#raw.push(chunk);
+    this.#chars += chunk.length;
+    if (this.#chars > MAX_CAPTURE_CHARS) this.cut = true;
+  }
+
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
     this.push(chunk);
     this.#mode ??= this.#ctx.tracker !== null ? 'stream' : 'body';
@@ -116,9 +135,7 @@ export class ResponseCapture extends Transform {
       this.#parser.push(chunk, events);
       this.#events(events);
     } else {
-      this.#raw.push(chunk);
-      this.#chars += chunk.length;
-      if (this.#chars > MAX_CAPTURE_CHARS) this.cut = true;
+      this.#keep(chunk);
     }
     done();
   }

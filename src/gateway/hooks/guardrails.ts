@@ -1,11 +1,11 @@
 // Guardrail chains and agent-tool refusal on the request pipeline:
 //   requestGuardrails  scan what the provider would see with the key's chain → ctx.input.guardrails
 //   beforeForward      redact the findings the decision lists (decision.redact)
-//   responseGuardrails a Transform over the bytes to the client: stream events are scanned and watched
-//                      for denied tool calls as they pass; a response-stage `block` finding or a denied
-//                      call ends the stream with the surface's error event and cancels the upstream.
-//                      Non-streamed bodies are held whole and replaced (status included) when refused.
-// Chains compile once per snapshot; no Transform at all when the chain has no response step and no
+//   responseGuardrails the response filter: stream events are scanned and watched for denied tool
+//                      calls as they pass; a response-stage `block` finding or a denied call ends the
+//                      stream with the surface's error event and cancels the upstream. Non-streamed
+//                      bodies are held whole and replaced (status included) when refused.
+// Chains compile once per snapshot; no filter at all when the chain has no response step and no
 // tool is denied.
 import { Transform, type TransformCallback } from 'node:stream';
 import {
@@ -18,7 +18,7 @@ import {
   type ScanFinding,
   type ScanResult,
   scanRequest,
-  scanResponse,
+  scanResponseNow,
   streamDeltas,
 } from '../../guardrails/index.ts';
 import type { McpGuard } from '../../mcp/index.ts';
@@ -36,14 +36,12 @@ import {
   type ToolCallWatcher,
 } from '../../tools/index.ts';
 import type { PipelineHooks, RequestContext } from '../context.ts';
-import { REWRITES_HEAD } from '../forward.ts';
+import type { ResponseFilter } from '../forward.ts';
 import type { HookLogger } from './limits.ts';
 import { type DeniedTools, deniedToolsFor } from './tool-guard.ts';
 
 export const GUARDRAIL_BLOCKED_CODE = 'guardrail_blocked';
 export const GUARDRAIL_BLOCKED_STATUS = 400;
-/** Non-streamed bodies larger than this are passed through unscanned (and logged), never held in memory. */
-const MAX_HELD_BYTES = 32 * 1024 * 1024;
 
 /**
  * Streamed text is held back this far (at most) behind the model so a credential is reported before
@@ -198,30 +196,98 @@ function isTerminal(ev: SseEvent): boolean {
 }
 
 /**
- * The response filter. Streams: SSE events go out once complete and checked — with a response chain,
- * once enough text followed them (MAX_HOLD_CHARS) that a credential in them was seen whole; a block
- * ends the stream with the error event its SDK raises, and what was held is never sent. Non-streamed: the body is held, checked
- * and sent or replaced; `REWRITES_HEAD` lets forward.ts write the head from `ctx.status` afterwards.
+ * The response filter. Non-streamed 2xx bodies are held by forward.ts, checked here, and sent or
+ * replaced (status included). Streams pass through a StreamGuard.
  */
-class ResponseGuard extends Transform {
-  readonly [REWRITES_HEAD] = true;
+class ResponseGuard implements ResponseFilter {
   readonly #ctx: RequestContext;
   readonly #chain: CompiledChain | undefined;
   readonly #denied: DeniedTools | undefined;
   readonly #log: HookLogger;
-  #mode: 'stream' | 'held' | 'pass' | 'done' | undefined;
-  #parser: SseParser | undefined;
-  #scanner: ResponseScanner | undefined;
-  #watcher: ToolCallWatcher | undefined;
-  #held: Buffer[] = [];
-  #heldBytes = 0;
+
+  constructor(
+    ctx: RequestContext,
+    chain: CompiledChain | undefined,
+    denied: DeniedTools | undefined,
+    log: HookLogger,
+  ) {
+    this.#ctx = ctx;
+    this.#chain = chain;
+    this.#denied = denied;
+    this.#log = log;
+  }
+
+  transform(): Transform | undefined {
+    const ctx = this.#ctx;
+    if (ctx.status >= 300 || ctx.tracker === null) return undefined;
+    return new StreamGuard(ctx, this.#chain, this.#denied, this.#log);
+  }
+
+  held(raw: Buffer): Buffer | Promise<Buffer> {
+    const ctx = this.#ctx;
+    if (ctx.status >= 300) return raw;
+    let body: unknown;
+    try {
+      body = JSON.parse(raw.toString('utf8'));
+    } catch {
+      return raw;
+    }
+    if (this.#denied !== undefined) {
+      const calls = findDeniedToolCalls(ctx.surface, body, this.#denied);
+      if (calls.length > 0) {
+        ctx.locals.deniedToolCall = calls[0];
+        return this.#replace(
+          DENIED_TOOL_STATUS,
+          deniedToolErrorBody(ctx.surface, calls[0].name, { scope: ctx.key?.toolScope }),
+        );
+      }
+    }
+    if (this.#chain === undefined) return raw;
+    const r = scanResponseNow(this.#chain, ctx.surface, body);
+    return r instanceof Promise
+      ? r.then((res) => this.#checked(raw, body, res))
+      : this.#checked(raw, body, r);
+  }
+
+  #checked(raw: Buffer, body: unknown, r: ScanResult): Buffer {
+    const ctx = this.#ctx;
+    logErrors(this.#log, ctx, r.errors);
+    if (r.findings.length === 0) return raw;
+    const findings = r.findings.map(policyFinding);
+    ctx.input.guardrails.findings.push(...findings);
+    const block = findings.find((f) => f.action === 'block');
+    if (block !== undefined)
+      return this.#replace(GUARDRAIL_BLOCKED_STATUS, guardrailErrorBody(ctx.surface, block));
+    const redact = r.findings.filter((f) => f.action === 'redact');
+    if (redact.length === 0) return raw;
+    return Buffer.from(JSON.stringify(redactResponse(ctx.surface, body, redact)));
+  }
+
+  #replace(status: number, body: unknown): Buffer {
+    this.#ctx.status = status;
+    return Buffer.from(JSON.stringify(body));
+  }
+}
+
+/**
+ * A streamed answer: SSE events go out once complete and checked — with a response chain, once enough
+ * text followed them (MAX_HOLD_CHARS) that a credential in them was seen whole; a block or a denied
+ * tool call ends the stream with the error event its SDK raises, and what was held is never sent.
+ */
+class StreamGuard extends Transform {
+  readonly #ctx: RequestContext;
+  readonly #log: HookLogger;
+  #streaming = true;
+  readonly #parser = new SseParser();
+  readonly #scanner: ResponseScanner | undefined;
+  readonly #watcher: ToolCallWatcher | undefined;
   #terminal: string[] = [];
   #sequence = 0;
   /** Scanned events not yet sent, with how much text each path had at their end. */
   #queue: { raw: string; marks: [string, number][] }[] = [];
   #fed = new Map<string, number>();
   /** Characters of text that must follow an event before it is sent. */
-  #hold = 0;
+  readonly #hold: number = 0;
 
   constructor(
     ctx: RequestContext,
@@ -231,95 +297,57 @@ class ResponseGuard extends Transform {
   ) {
     super();
     this.#ctx = ctx;
-    this.#chain = chain;
-    this.#denied = denied;
     this.#log = log;
-  }
-
-  #start(): void {
-    const ctx = this.#ctx;
-    if (ctx.status >= 300) this.#mode = 'pass';
-    else if (ctx.tracker !== null) {
-      this.#mode = 'stream';
-      this.#parser = new SseParser();
-      if (this.#chain !== undefined) {
-        this.#scanner = createResponseScanner(this.#chain, ctx.surface);
-        this.#hold = Math.min(this.#chain.streamWindow, MAX_HOLD_CHARS) + SCANNER_LOOKAHEAD;
-      }
-      if (this.#denied !== undefined) this.#watcher = createToolCallWatcher(ctx.surface, this.#denied);
-    } else this.#mode = 'held';
+    if (chain !== undefined) {
+      this.#scanner = createResponseScanner(chain, ctx.surface);
+      this.#hold = Math.min(chain.streamWindow, MAX_HOLD_CHARS) + SCANNER_LOOKAHEAD;
+    }
+    if (denied !== undefined) this.#watcher = createToolCallWatcher(ctx.surface, denied);
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    if (this.#mode === undefined) this.#start();
-    switch (this.#mode) {
-      case 'stream': {
-        const events: SseEvent[] = [];
-        this.#parser!.push(chunk, events);
-        this.#events(events);
-        break;
-      }
-      case 'held':
-        this.#heldBytes += chunk.length;
-        this.#held.push(chunk);
-        if (this.#heldBytes > MAX_HELD_BYTES) {
-          this.#log.warn(
-            { reqId: this.#ctx.id, bytes: this.#heldBytes },
-            'response too large to scan; sent unscanned',
-          );
-          this.#mode = 'pass';
-          for (const c of this.#held) this.push(c);
-          this.#held = [];
-        }
-        break;
-      case 'pass':
-        this.push(chunk);
-        break;
+    if (this.#streaming) {
+      const events: SseEvent[] = [];
+      this.#parser.push(chunk, events);
+      this.#events(events);
     }
     done();
   }
 
   override _flush(done: TransformCallback): void {
-    if (this.#mode === 'stream') {
-      const events: SseEvent[] = [];
-      this.#parser!.end(events);
-      this.#events(events);
-      if (this.#mode !== 'stream') {
-        done();
-        return;
-      }
-      if (this.#scanner === undefined) {
-        for (const raw of this.#terminal) this.push(raw);
-        done();
-        return;
-      }
-      // Nothing more will arrive: what the scanner still holds is reported now, then the rest goes out.
-      this.#scanner.end().then(
-        (r) => {
-          logErrors(this.#log, this.#ctx, r.errors);
-          if (!this.#findings(r.findings)) {
-            this.#release(true);
-            for (const raw of this.#terminal) this.push(raw);
-          }
-          done();
-        },
-        (err: unknown) => done(err as Error),
-      );
+    if (!this.#streaming) {
+      done();
       return;
     }
-    if (this.#mode === 'held') {
-      this.#checkHeld().then(
-        () => done(),
-        (err: unknown) => done(err as Error),
-      );
+    const events: SseEvent[] = [];
+    this.#parser.end(events);
+    this.#events(events);
+    if (!this.#streaming) {
+      done();
       return;
     }
-    done();
+    if (this.#scanner === undefined) {
+      for (const raw of this.#terminal) this.push(raw);
+      done();
+      return;
+    }
+    // Nothing more will arrive: what the scanner still holds is reported now, then the rest goes out.
+    this.#scanner.end().then(
+      (r) => {
+        logErrors(this.#log, this.#ctx, r.errors);
+        if (!this.#findings(r.findings)) {
+          this.#release(true);
+          for (const raw of this.#terminal) this.push(raw);
+        }
+        done();
+      },
+      (err: unknown) => done(err as Error),
+    );
   }
 
   #events(events: SseEvent[]): void {
     for (const ev of events) {
-      if (this.#mode !== 'stream') return;
+      if (!this.#streaming) return;
       let data: unknown;
       if (ev.data !== '' && ev.data !== '[DONE]') {
         try {
@@ -398,58 +426,10 @@ class ResponseGuard extends Transform {
   }
 
   #end(event: Uint8Array): void {
-    this.#mode = 'done';
+    this.#streaming = false;
     this.push(event);
     this.push(null);
     this.#ctx.upstream?.cancel();
-  }
-
-  async #checkHeld(): Promise<void> {
-    const ctx = this.#ctx;
-    const raw = Buffer.concat(this.#held);
-    this.#held = [];
-    let body: unknown;
-    try {
-      body = JSON.parse(raw.toString('utf8'));
-    } catch {
-      this.push(raw);
-      return;
-    }
-    if (this.#denied !== undefined) {
-      const calls = findDeniedToolCalls(ctx.surface, body, this.#denied);
-      if (calls.length > 0) {
-        ctx.locals.deniedToolCall = calls[0];
-        this.#replace(
-          DENIED_TOOL_STATUS,
-          deniedToolErrorBody(ctx.surface, calls[0].name, { scope: ctx.key?.toolScope }),
-        );
-        return;
-      }
-    }
-    if (this.#chain !== undefined) {
-      const r = await scanResponse(this.#chain, ctx.surface, body);
-      logErrors(this.#log, ctx, r.errors);
-      if (r.findings.length > 0) {
-        const findings = r.findings.map(policyFinding);
-        ctx.input.guardrails.findings.push(...findings);
-        const block = findings.find((f) => f.action === 'block');
-        if (block !== undefined) {
-          this.#replace(GUARDRAIL_BLOCKED_STATUS, guardrailErrorBody(ctx.surface, block));
-          return;
-        }
-        const redact = r.findings.filter((f) => f.action === 'redact');
-        if (redact.length > 0) {
-          this.push(Buffer.from(JSON.stringify(redactResponse(ctx.surface, body, redact))));
-          return;
-        }
-      }
-    }
-    this.push(raw);
-  }
-
-  #replace(status: number, body: unknown): void {
-    this.#ctx.status = status;
-    this.push(Buffer.from(JSON.stringify(body)));
   }
 }
 
