@@ -62,6 +62,8 @@ export class RequestContext {
   tracker: StreamTracker | null = null;
   /** The last bytes of a non-streamed response, where its usage object is. */
   tail: string | null = null;
+  /** The non-streamed answer as the upstream sent it, when a response filter parsed it whole (usage is read from it). */
+  upstreamJson: unknown = undefined;
   usage: UsageEvent | null = null;
   /** Headers a hook adds to an allowed, forwarded response (e.g. remaining budget); upstream's never override them. */
   readonly responseHeaders: Record<string, string> = {};

@@ -221,8 +221,10 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
     const tracker = ctx.tracker;
     if (tracker === null) {
       if (this.#held !== null) this.#hold(chunk);
-      else this.#write(controller, chunk);
-      keepTail(ctx, chunk);
+      else {
+        this.#write(controller, chunk);
+        keepTail(ctx, chunk);
+      }
     } else if (!ctx.hideUsageChunk) {
       // Bytes go out before they are read for usage, so accounting adds nothing to time to first byte.
       this.#write(controller, chunk);
@@ -247,6 +249,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
     held.push(chunk);
     this.#heldBytes += chunk.length;
     if (this.#heldBytes <= MAX_HELD_BYTES) return;
+    for (const c of held) keepTail(this.ctx, c);
     this.log.warn(
       { reqId: this.ctx.id, bytes: this.#heldBytes },
       'response too large to check; sent unchecked',
@@ -270,6 +273,8 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
       this.#heldFailed(err);
       return;
     }
+    // Usage is read from the parsed answer when a filter parsed it, else from its tail.
+    if (this.ctx.upstreamJson === undefined) keepTail(this.ctx, raw);
     if (out instanceof Promise) out.then(this.#send, (err: unknown) => this.#heldFailed(err));
     else this.#send(out);
   }

@@ -412,7 +412,9 @@ export class Pipeline {
     // credential) still consumed the upstream's tokens.
     if ((ctx.upstreamStatus || ctx.status) >= 300) return { usage: emptyUsage(), estimated: false };
     let usage: TokenUsage | null = null;
-    if (ctx.tail !== null && ctx.tail !== '') {
+    if (ctx.upstreamJson !== undefined) {
+      usage = ctx.adapter.usageFromJson(ctx.surface, ctx.upstreamJson);
+    } else if (ctx.tail !== null && ctx.tail !== '') {
       const key = ctx.adapter.usageKey;
       const obj = trailingObject(ctx.tail, key);
       if (obj !== undefined) usage = ctx.adapter.usageFromJson(ctx.surface, { [key]: obj });

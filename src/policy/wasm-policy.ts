@@ -36,12 +36,15 @@ const decoder = new TextDecoder();
 /**
  * The SDK's own ABI 1.2 evaluation (`opa_eval`: input JSON in, result JSON out) without its per-call
  * allocations: the input is encoded straight into Wasm memory and the encoder and decoder are reused.
+ * Most calls get the same answer (the plain allow), so the last few distinct answers are kept with
+ * their bytes and handed out again, frozen, when the policy writes the same bytes.
  * Policies built for an older ABI use the SDK's evaluate.
  */
 function fastEvaluator(policy: LoadedPolicy): ((input: unknown) => unknown) | undefined {
   if (!(Number(policy.minorVersion) >= 2)) return undefined;
   const exports = (policy.wasmInstance as unknown as { exports: OpaExports }).exports;
   const mem = policy.mem;
+  const recent: { bytes: Buffer; result: unknown }[] = [];
   return (input) => {
     const json = JSON.stringify(input);
     const inputAddr: number = policy.dataHeapPtr;
@@ -50,9 +53,24 @@ function fastEvaluator(policy: LoadedPolicy): ((input: unknown) => unknown) | un
     if (room > 0) mem.grow(Math.ceil(room / 65536));
     const { written } = encoder.encodeInto(json, new Uint8Array(mem.buffer, inputAddr));
     const out = exports.opa_eval(0, 0, policy.dataAddr, inputAddr, written, inputAddr + written, 0);
-    const bytes = new Uint8Array(mem.buffer, out);
-    return JSON.parse(decoder.decode(bytes.subarray(0, bytes.indexOf(0))));
+    const all = new Uint8Array(mem.buffer, out);
+    const bytes = all.subarray(0, all.indexOf(0));
+    for (const r of recent) if (r.bytes.equals(bytes)) return r.result;
+    const result = deepFreeze(JSON.parse(decoder.decode(bytes)));
+    if (recent.length >= RECENT_RESULTS) recent.pop();
+    recent.unshift({ bytes: Buffer.from(bytes), result });
+    return result;
   };
+}
+
+const RECENT_RESULTS = 4;
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
 }
 
 export async function loadDecider(wasm: Buffer, data: unknown): Promise<WasmDecider> {

@@ -232,6 +232,7 @@ class ResponseGuard implements ResponseFilter {
     } catch {
       return raw;
     }
+    ctx.upstreamJson = body;
     if (this.#denied !== undefined) {
       const calls = findDeniedToolCalls(ctx.surface, body, this.#denied);
       if (calls.length > 0) {
