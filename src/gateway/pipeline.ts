@@ -260,8 +260,15 @@ export class Pipeline {
 
     // Reserve, request guardrails (hooks).
     const hooks = this.hooks;
-    if (hooks.reserve !== undefined) await hooks.reserve(ctx);
-    if (ctx.decision === null && hooks.requestGuardrails !== undefined) await hooks.requestGuardrails(ctx);
+    // Hooks answer synchronously where they can; awaiting only a real promise saves a turn each.
+    if (hooks.reserve !== undefined) {
+      const pending = hooks.reserve(ctx);
+      if (pending !== undefined) await pending;
+    }
+    if (ctx.decision === null && hooks.requestGuardrails !== undefined) {
+      const pending = hooks.requestGuardrails(ctx);
+      if (pending !== undefined) await pending;
+    }
 
     // Decide.
     let decision = ctx.decision;
@@ -332,7 +339,10 @@ export class Pipeline {
       ctx.hideUsageChunk = true;
       ctx.bodyChanged = true;
     }
-    if (hooks.beforeForward !== undefined) await hooks.beforeForward(ctx);
+    if (hooks.beforeForward !== undefined) {
+      const pending = hooks.beforeForward(ctx);
+      if (pending !== undefined) await pending;
+    }
     const extra = ctx.responseHeaders;
     for (const name in extra) reply.header(name, extra[name]);
 

@@ -214,7 +214,7 @@ export class SqliteCounterStore implements CounterStore {
     this.#timer.unref();
   }
 
-  async reserve(req: ReserveRequest): Promise<ReserveResult> {
+  reserve(req: ReserveRequest): ReserveResult {
     return this.#guard('reserve', () => this.#counters.reserve(req));
   }
 

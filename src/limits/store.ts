@@ -86,8 +86,12 @@ export interface ActualUsage {
 
 export interface CounterStore {
   readonly kind: 'sqlite' | 'redis';
-  /** Atomic over all counters: either every one has room and all are reserved, or none is. */
-  reserve(req: ReserveRequest): Promise<ReserveResult>;
+  /**
+   * Atomic over all counters: either every one has room and all are reserved, or none is. An
+   * in-process store answers synchronously (and throws synchronously), saving the request path a
+   * promise; a remote one answers with a promise.
+   */
+  reserve(req: ReserveRequest): ReserveResult | Promise<ReserveResult>;
   /**
    * Replaces the reservation by actual usage (less or more than reserved; always recorded, even past
    * the limit) and frees the in-flight slot. Idempotent; unknown ids are ignored.

@@ -84,7 +84,7 @@ describe('redis', { skip }, () => {
 
       await server.stop();
       const during = store.reserve({ requestId: randomUUID(), counters: [spec], now });
-      await assert.rejects(during, (err: unknown) => {
+      await assert.rejects(Promise.resolve(during), (err: unknown) => {
         assert.ok(err instanceof StoreUnavailableError);
         assert.equal(err.operation, 'reserve');
         assert.doesNotMatch(err.message, /redis:\/\//, 'no connection string in errors');

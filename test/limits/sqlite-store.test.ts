@@ -60,12 +60,9 @@ describe('sqlite counter store', () => {
     const child = spawnSync(process.execPath, [worker, path], { encoding: 'utf8' });
     assert.equal(child.signal, 'SIGKILL', child.stderr);
     const store = new SqliteCounterStore({ path });
-    return store
-      .reserve({ requestId: randomUUID(), counters: [budget('crash', 1_000_000, 0)], now })
-      .then(async (r) => {
-        assert.equal(r.counters[0].used, 4_321, 'the settled amount; the unsettled reservation is gone');
-        await store.close();
-      });
+    const r = store.reserve({ requestId: randomUUID(), counters: [budget('crash', 1_000_000, 0)], now });
+    assert.equal(r.counters[0].used, 4_321, 'the settled amount; the unsettled reservation is gone');
+    return store.close();
   });
 
   test('every settle of a burst is on disk once it resolved, though they share commits', () => {
@@ -74,13 +71,14 @@ describe('sqlite counter store', () => {
     const child = spawnSync(process.execPath, [worker, path], { encoding: 'utf8' });
     assert.equal(child.signal, 'SIGKILL', child.stderr);
     const store = new SqliteCounterStore({ path });
-    return store
-      .reserve({ requestId: randomUUID(), counters: [budget('crash-batch', 1_000_000, 0)], now })
-      .then(async (r) => {
-        // 50 settles of 100..149 micro-USD.
-        assert.equal(r.counters[0].used, 50 * 100 + (49 * 50) / 2);
-        await store.close();
-      });
+    const r = store.reserve({
+      requestId: randomUUID(),
+      counters: [budget('crash-batch', 1_000_000, 0)],
+      now,
+    });
+    // 50 settles of 100..149 micro-USD.
+    assert.equal(r.counters[0].used, 50 * 100 + (49 * 50) / 2);
+    return store.close();
   });
 
   test('idle counters leave memory and come back with their usage', async () => {
@@ -100,8 +98,8 @@ describe('sqlite counter store', () => {
   test('a closed store refuses calls instead of admitting them', async () => {
     const store = new SqliteCounterStore({ path: join(tempDir(), 'limits.sqlite') });
     await store.close();
-    await assert.rejects(
-      store.reserve({ requestId: randomUUID(), counters: [budget('closed', 100, 10)], now }),
+    assert.throws(
+      () => store.reserve({ requestId: randomUUID(), counters: [budget('closed', 100, 10)], now }),
       /closed/,
     );
   });

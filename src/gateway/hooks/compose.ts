@@ -13,13 +13,9 @@ export function composeHooks(...parts: PipelineHooks[]): PipelineHooks {
     const fns = parts.map((p) => p[name]?.bind(p)).filter((f) => f !== undefined);
     if (fns.length === 1) out[name] = fns[0];
     else if (fns.length > 1) {
-      out[name] = async (ctx: RequestContext) => {
-        for (const fn of fns) {
-          // A hook that refuses the call (sets a denial) ends the pre-decision stages.
-          if ((name === 'reserve' || name === 'requestGuardrails') && ctx.decision !== null) return;
-          await fn(ctx);
-        }
-      };
+      // A hook that refuses the call (sets a denial) ends the pre-decision stages.
+      const stops = name === 'reserve' || name === 'requestGuardrails';
+      out[name] = (ctx: RequestContext) => runFrom(fns, 0, ctx, stops);
     }
   }
   const filters = parts.map((p) => p.responseGuardrails?.bind(p)).filter((f) => f !== undefined);
@@ -35,6 +31,17 @@ export function composeHooks(...parts: PipelineHooks[]): PipelineHooks {
     };
   }
   return out;
+}
+
+type Hook = (ctx: RequestContext) => void | Promise<void>;
+
+/** Runs hooks in order, synchronously until one returns a promise; then the rest wait for it. */
+function runFrom(fns: Hook[], from: number, ctx: RequestContext, stops: boolean): void | Promise<void> {
+  for (let i = from; i < fns.length; i++) {
+    if (stops && ctx.decision !== null) return;
+    const r = fns[i](ctx);
+    if (r instanceof Promise) return r.then(() => runFrom(fns, i + 1, ctx, stops));
+  }
 }
 
 /** Filters in order: each sees what the one before it let through. */

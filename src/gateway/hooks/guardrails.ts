@@ -17,7 +17,7 @@ import {
   redactResponse,
   type ScanFinding,
   type ScanResult,
-  scanRequest,
+  scanRequestNow,
   scanResponseNow,
   streamDeltas,
 } from '../../guardrails/index.ts';
@@ -153,14 +153,20 @@ function logErrors(log: HookLogger, ctx: RequestContext, errors: ScanResult['err
 export function createGuardrailHooks(opts: GuardrailHooksOptions): PipelineHooks {
   const log = opts.logger;
   return {
-    async requestGuardrails(ctx) {
+    requestGuardrails(ctx) {
       const chain = chainFor(ctx.snapshot, ctx.key);
-      if (chain === undefined || ctx.body === null || !hasStage(chain, 'request')) return;
-      const r = await scanRequest(chain, ctx.surface, ctx.body);
-      logErrors(log, ctx, r.errors);
-      if (r.findings.length === 0) return;
-      ctx.locals.guardrails = { chain, findings: r.findings, body: ctx.body } satisfies RequestState;
-      ctx.input.guardrails.findings.push(...r.findings.map(policyFinding));
+      const body = ctx.body;
+      if (chain === undefined || body === null || !hasStage(chain, 'request')) return;
+      const scanned = (r: ScanResult): void => {
+        logErrors(log, ctx, r.errors);
+        if (r.findings.length === 0) return;
+        ctx.locals.guardrails = { chain, findings: r.findings, body } satisfies RequestState;
+        ctx.input.guardrails.findings.push(...r.findings.map(policyFinding));
+      };
+      // Synchronous unless a step calls an external service.
+      const r = scanRequestNow(chain, ctx.surface, body);
+      if (r instanceof Promise) return r.then(scanned);
+      scanned(r);
     },
 
     beforeForward(ctx) {

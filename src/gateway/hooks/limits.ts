@@ -169,7 +169,8 @@ function worstCase(ctx: RequestContext): { costMicroUsd: number; tokens: number 
 }
 
 export interface LimitsHooks extends PipelineHooks {
-  reserve(ctx: RequestContext): Promise<void>;
+  /** Synchronous with an in-process store (SQLite); a promise with Redis. */
+  reserve(ctx: RequestContext): void | Promise<void>;
   settle(ctx: RequestContext): Promise<void>;
 }
 
@@ -177,8 +178,39 @@ export function createLimitsHooks(opts: LimitsHooksOptions): LimitsHooks {
   const { store, logger } = opts;
   const unavailable = unavailableCounter(opts.registry ?? register);
 
+  const storeDown = (ctx: RequestContext, err: unknown): void => {
+    const failMode = ctx.snapshot.gateway.failMode;
+    unavailable.inc({ fail_mode: failMode });
+    logger.error(
+      { reqId: ctx.id, key: ctx.key?.id, failMode, err: (err as Error).message },
+      failMode === 'open'
+        ? 'counter store unavailable: forwarding without limits (failMode open)'
+        : 'counter store unavailable: refusing the call (failMode closed)',
+    );
+    if (failMode !== 'open') ctx.decision = STORE_DOWN;
+  };
+
+  const reserved = (ctx: RequestContext, plan: LimitPlan, result: ReserveResult): void => {
+    const facts = usageFacts(plan, result);
+    ctx.input.usage = facts;
+    if (result.reservationId !== null)
+      ctx.locals[LOCAL] = { reservationId: result.reservationId } satisfies Held;
+    if (result.ok) {
+      Object.assign(ctx.responseHeaders, remainingHeaders(plan, result));
+      return;
+    }
+    // No room: let the policy word the refusal, but refuse even if a custom policy would allow.
+    let decision: Decision | undefined;
+    try {
+      decision = ctx.snapshot.evaluate(ctx.input);
+    } catch (err) {
+      logger.error({ reqId: ctx.id, err: (err as Error).message }, 'policy evaluation failed');
+    }
+    ctx.decision = decision !== undefined && !decision.allow ? decision : strictDenial(facts);
+  };
+
   return {
-    async reserve(ctx) {
+    reserve(ctx) {
       const key = ctx.key;
       if (key === null || ctx.input.auth.status !== 'ok' || UNCOUNTED.has(ctx.surface)) return;
       const now = new Date(ctx.startedAt);
@@ -190,38 +222,22 @@ export function createLimitsHooks(opts: LimitsHooksOptions): LimitsHooks {
         now,
       });
       if (plan.counters.length === 0) return;
-      let result: ReserveResult;
+      let result: ReserveResult | Promise<ReserveResult>;
       try {
         // Not ctx.id: a client may choose its x-request-id, and reservation ids must be unique.
-        result = await store.reserve({ requestId: randomUUID(), counters: plan.counters, now });
+        result = store.reserve({ requestId: randomUUID(), counters: plan.counters, now });
       } catch (err) {
-        const failMode = ctx.snapshot.gateway.failMode;
-        unavailable.inc({ fail_mode: failMode });
-        logger.error(
-          { reqId: ctx.id, key: key.id, failMode, err: (err as Error).message },
-          failMode === 'open'
-            ? 'counter store unavailable: forwarding without limits (failMode open)'
-            : 'counter store unavailable: refusing the call (failMode closed)',
-        );
-        if (failMode !== 'open') ctx.decision = STORE_DOWN;
+        storeDown(ctx, err);
         return;
       }
-      const facts = usageFacts(plan, result);
-      ctx.input.usage = facts;
-      if (result.reservationId !== null)
-        ctx.locals[LOCAL] = { reservationId: result.reservationId } satisfies Held;
-      if (result.ok) {
-        Object.assign(ctx.responseHeaders, remainingHeaders(plan, result));
+      if (!(result instanceof Promise)) {
+        reserved(ctx, plan, result);
         return;
       }
-      // No room: let the policy word the refusal, but refuse even if a custom policy would allow.
-      let decision: Decision | undefined;
-      try {
-        decision = ctx.snapshot.evaluate(ctx.input);
-      } catch (err) {
-        logger.error({ reqId: ctx.id, err: (err as Error).message }, 'policy evaluation failed');
-      }
-      ctx.decision = decision !== undefined && !decision.allow ? decision : strictDenial(facts);
+      return result.then(
+        (r) => reserved(ctx, plan, r),
+        (err: unknown) => storeDown(ctx, err),
+      );
     },
 
     async settle(ctx) {
