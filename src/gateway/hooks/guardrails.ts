@@ -295,6 +295,8 @@ class StreamGuard extends Transform {
   #fed = new Map<string, number>();
   /** Characters of text that must follow an event before it is sent. */
   readonly #hold: number = 0;
+  /** Events cleared while handling one upstream chunk: they leave together, in one socket write. */
+  #out: string[] = [];
 
   constructor(
     ctx: RequestContext,
@@ -317,6 +319,7 @@ class StreamGuard extends Transform {
       const events: SseEvent[] = [];
       this.#parser.push(chunk, events);
       this.#events(events);
+      this.#emit();
     }
     done();
   }
@@ -334,7 +337,8 @@ class StreamGuard extends Transform {
       return;
     }
     if (this.#scanner === undefined) {
-      for (const raw of this.#terminal) this.push(raw);
+      for (const raw of this.#terminal) this.#out.push(raw);
+      this.#emit();
       done();
       return;
     }
@@ -344,7 +348,8 @@ class StreamGuard extends Transform {
         logErrors(this.#log, this.#ctx, r.errors);
         if (!this.#findings(r.findings)) {
           this.#release(true);
-          for (const raw of this.#terminal) this.push(raw);
+          for (const raw of this.#terminal) this.#out.push(raw);
+          this.#emit();
         }
         done();
       },
@@ -378,7 +383,7 @@ class StreamGuard extends Transform {
       }
       const scanner = this.#scanner;
       if (scanner === undefined) {
-        this.push(ev.raw);
+        this.#out.push(ev.raw);
         continue;
       }
       const marks: [string, number][] = [];
@@ -397,6 +402,13 @@ class StreamGuard extends Transform {
     }
   }
 
+  #emit(): void {
+    const out = this.#out;
+    if (out.length === 0) return;
+    this.push(out.length === 1 ? out[0] : out.join(''));
+    this.#out = [];
+  }
+
   /** Sends held events, in order, once enough text followed each that any match in it was reported. */
   #release(all: boolean): void {
     const queue = this.#queue;
@@ -404,7 +416,7 @@ class StreamGuard extends Transform {
     for (; i < queue.length; i++) {
       const held = queue[i];
       if (!all && !held.marks.every(([path, at]) => (this.#fed.get(path) ?? 0) - at >= this.#hold)) break;
-      this.push(held.raw);
+      this.#out.push(held.raw);
     }
     if (i > 0) queue.splice(0, i);
   }
@@ -434,6 +446,7 @@ class StreamGuard extends Transform {
 
   #end(event: Uint8Array): void {
     this.#streaming = false;
+    this.#emit();
     this.push(event);
     this.push(null);
     this.#ctx.upstream?.cancel();
