@@ -12,6 +12,7 @@ export interface AuditMetrics {
   written: Counter;
   queueFull: Counter;
   writeErrors: Counter;
+  writerExits: Counter;
   sinkDelivered: Counter<'sink'>;
   sinkFailures: Counter<'sink'>;
   /** Starts counting a log in the gauges; returns the function that stops it. */
@@ -33,12 +34,17 @@ export function auditMetrics(registry: Registry): AuditMetrics {
     }),
     queueFull: new Counter({
       name: 'portcullis_audit_queue_full_total',
-      help: 'Appends that found the audit queue full and wrote the queue inline on the request path',
+      help: 'Appends that found the audit queue full and made room on the request path (waited for the writer thread, or committed a batch inline)',
       registers,
     }),
     writeErrors: new Counter({
       name: 'portcullis_audit_write_errors_total',
       help: 'Failed attempts to commit a batch to the audit log (the batch is kept and retried)',
+      registers,
+    }),
+    writerExits: new Counter({
+      name: 'portcullis_audit_writer_exits_total',
+      help: 'Times the audit writer thread ended unexpectedly (its batch is kept or found committed; the thread is restarted, after repeated exits writing moves to the main thread)',
       registers,
     }),
     sinkDelivered: new Counter({

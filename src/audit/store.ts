@@ -168,22 +168,30 @@ export class AuditStore {
 
   /** Appends records in one transaction, chaining each to the one before; returns their entries. */
   append(records: readonly AuditRecord[]): AuditEntry[] {
+    return this.appendJson(records.map((r) => JSON.stringify(normalizeRecord(r))));
+  }
+
+  /**
+   * Appends records given as their canonical JSON (`JSON.stringify(normalizeRecord(r))`) in one
+   * transaction. The indexed columns are derived from the parsed text, which is what `verify`
+   * compares them with.
+   */
+  appendJson(jsons: readonly string[]): AuditEntry[] {
     const insert = this.stmts.insert;
     if (!insert) throw new Error('audit store is open read-only');
-    const prepared = records.map((r) => {
-      const n = normalizeRecord(r);
-      return { json: JSON.stringify(n), cols: indexedColumns(n) };
-    });
+    const cols = jsons.map((json) => indexedColumns(JSON.parse(json) as AuditRecord));
     const entries: AuditEntry[] = [];
-    // IMMEDIATE takes the write lock first, so the head read below cannot go stale.
+    // IMMEDIATE takes the write lock first, so the head read below cannot go stale, even with
+    // another connection (the writer thread, another process) appending between our batches.
     this.db.exec('BEGIN IMMEDIATE');
     try {
       let { seq, hash: prevHash } = this.last();
-      for (const { json, cols } of prepared) {
+      for (let i = 0; i < jsons.length; i++) {
+        const json = jsons[i];
         seq += 1;
         const hash = chainHash(prevHash, json);
         const values: SQLInputValue[] = [seq, prevHash, hash, json];
-        for (const c of INDEXED_COLUMN_NAMES) values.push(cols[c]);
+        for (const c of INDEXED_COLUMN_NAMES) values.push(cols[i][c]);
         insert.run(...values);
         entries.push({ seq, prevHash, hash, json });
         prevHash = hash;
@@ -194,6 +202,14 @@ export class AuditStore {
       throw err;
     }
     return entries;
+  }
+
+  /** The seq of the first row after `afterSeq` whose stored JSON is exactly `json`, or null. */
+  seqOf(json: string, afterSeq: number): number | null {
+    const row = this.db
+      .prepare('SELECT seq FROM audit_log WHERE seq > ? AND record = ? ORDER BY seq LIMIT 1')
+      .get(afterSeq, json) as { seq: number } | undefined;
+    return row ? row.seq : null;
   }
 
   /** Entries with seq greater than `seq`, in order, at most `limit`. */
