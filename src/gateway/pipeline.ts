@@ -20,6 +20,7 @@ import {
 import { declaredTools, stripTools, TOOLS_STRIPPED_HEADER } from '../tools/index.ts';
 import { authenticate, keyFacts, presentedKey } from './auth.ts';
 import { type PipelineHooks, RequestContext } from './context.ts';
+import { DecisionBatcher } from './decision-batch.ts';
 import { sendDenial, sendError } from './errors.ts';
 import { forward } from './forward.ts';
 import { listModels } from './models.ts';
@@ -138,6 +139,10 @@ export class Pipeline {
     this.log = opts.log;
   }
 
+  readonly #decisions = new DecisionBatcher();
+  /** Calls between their start and the end of their response. */
+  #active = 0;
+
   /** Settle/audit hooks still running for calls that already ended. */
   readonly #after = new Set<Promise<void>>();
 
@@ -181,6 +186,7 @@ export class Pipeline {
     res[kCtx] = ctx;
     res[kPipeline] = this;
     res.once('close', onResponseClose);
+    this.#active++;
 
     // Authenticate.
     const headers = request.headers;
@@ -274,7 +280,9 @@ export class Pipeline {
     let decision = ctx.decision;
     if (decision === null) {
       try {
-        decision = snapshot.evaluate(input);
+        // Alone, a call is decided at once; with others in flight, with those of this turn.
+        decision =
+          this.#active > 1 ? await this.#decisions.decide(snapshot, input) : snapshot.evaluate(input);
       } catch (err) {
         this.log.error({ reqId: ctx.id, err: (err as Error).message }, 'policy evaluation failed');
         decision = POLICY_ERROR;
@@ -377,6 +385,7 @@ export class Pipeline {
 
   /** The response is over (sent, failed or abandoned by the client). */
   finish(ctx: RequestContext, statusCode: number): void {
+    this.#active--;
     if (ctx.status === 0) ctx.status = statusCode;
     if (ctx.outcome === 'forwarded' || ctx.upstreamError !== null) {
       const event = this.#usageEvent(ctx);
