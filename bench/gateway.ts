@@ -5,7 +5,7 @@
 //   node_modules/.bin/node bench/gateway.ts [--seconds 5] [--concurrency 64] [--requests 4000]
 //     [--profile-dir DIR]   write the gateway's V8 CPU profile (.cpuprofile) into DIR
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -240,19 +240,11 @@ async function main(): Promise<void> {
   const floor = await start(process.argv[1], ['--proxy-only', sim.url], process.env, 'stdout');
   const { dir, keys } = examplePolicyCopy();
   liftRateLimits(dir);
+  const dataDir = mkdtempSync(join(tmpdir(), 'pc-bench-'));
+  process.on('exit', () => rmSync(dataDir, { recursive: true, force: true }));
   const gw = await start(
     CLI,
-    [
-      'serve',
-      '--policy',
-      dir,
-      '--port',
-      '0',
-      '--log-level',
-      values['log-level'],
-      '--data-dir',
-      mkdtempSync(join(tmpdir(), 'pc-bench-')),
-    ],
+    ['serve', '--policy', dir, '--port', '0', '--log-level', values['log-level'], '--data-dir', dataDir],
     {
       ...process.env,
       OPENAI_API_KEY: 'sk-bench-openai',
