@@ -297,6 +297,8 @@ class StreamGuard extends Transform {
   readonly #hold: number = 0;
   /** Events cleared while handling one upstream chunk: they leave together, in one socket write. */
   #out: string[] = [];
+  /** The first cleared event leaves at once: the client's time to first byte does not wait for the chunk. */
+  #sentFirst = false;
 
   constructor(
     ctx: RequestContext,
@@ -383,7 +385,7 @@ class StreamGuard extends Transform {
       }
       const scanner = this.#scanner;
       if (scanner === undefined) {
-        this.#out.push(ev.raw);
+        this.#send(ev.raw);
         continue;
       }
       const marks: [string, number][] = [];
@@ -402,6 +404,15 @@ class StreamGuard extends Transform {
     }
   }
 
+  #send(raw: string): void {
+    if (this.#sentFirst) {
+      this.#out.push(raw);
+      return;
+    }
+    this.#sentFirst = true;
+    this.push(raw);
+  }
+
   #emit(): void {
     const out = this.#out;
     if (out.length === 0) return;
@@ -416,7 +427,7 @@ class StreamGuard extends Transform {
     for (; i < queue.length; i++) {
       const held = queue[i];
       if (!all && !held.marks.every(([path, at]) => (this.#fed.get(path) ?? 0) - at >= this.#hold)) break;
-      this.#out.push(held.raw);
+      this.#send(held.raw);
     }
     if (i > 0) queue.splice(0, i);
   }
