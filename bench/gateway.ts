@@ -3,6 +3,7 @@
 // run, with the simulator called directly and through a do-nothing Node proxy (node:http + undici, no
 // auth, no policy, no accounting) — the floor any Node gateway pays on this machine.
 //   node_modules/.bin/node bench/gateway.ts [--seconds 5] [--concurrency 64] [--requests 4000]
+//     [--rounds 1]          throughput targets take turns this many times; medians are reported
 //     [--profile-dir DIR]   write the gateway's V8 CPU profile (.cpuprofile) into DIR
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -23,11 +24,13 @@ const { values } = parseArgs({
     'log-level': { type: 'string', default: 'warn' },
     'proxy-only': { type: 'string' },
     'profile-dir': { type: 'string' },
+    rounds: { type: 'string', default: '1' },
   },
 });
 const SECONDS = Number(values.seconds);
 const CONCURRENCY = Number(values.concurrency);
 const REQUESTS = Number(values.requests);
+const ROUNDS = Math.max(1, Number(values.rounds));
 
 const NODE = join(REPO_ROOT, 'node_modules/.bin/node');
 const CLI = join(REPO_ROOT, 'bin/portcullis.js');
@@ -313,20 +316,38 @@ async function main(): Promise<void> {
   console.log(
     `Chat completion throughput, ${CONCURRENCY} connections, ${SECONDS} s per target (target: ≥ 10,000 req/s)`,
   );
-  for (const [name, t, child] of runs) {
-    await throughput(t, 1, CONCURRENCY);
-    const cpu0 = cpuSeconds(child);
-    const t0 = performance.now();
-    const rps = await throughput(t, SECONDS, CONCURRENCY);
-    const cpu1 = cpuSeconds(child);
-    const wall = (performance.now() - t0) / 1000;
-    const perCall =
-      cpu0 === undefined || cpu1 === undefined
-        ? ''
-        : `   server CPU ${(((cpu1 - cpu0) / (rps * wall)) * 1e6).toFixed(0)} µs/call`;
-    console.log(`  ${name.padEnd(20)} ${rps.toFixed(0).padStart(6)} req/s${perCall}`);
-    await t.pool.close();
+  // The machine is shared and noisy: with --rounds N the targets take turns N times and the median
+  // of each is reported too.
+  const results = new Map<string, { rps: number; cpu: number }[]>();
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [name, t, child] of runs) {
+      await throughput(t, 1, CONCURRENCY);
+      const cpu0 = cpuSeconds(child);
+      const t0 = performance.now();
+      const rps = await throughput(t, SECONDS, CONCURRENCY);
+      const cpu1 = cpuSeconds(child);
+      const wall = (performance.now() - t0) / 1000;
+      const cpu =
+        cpu0 === undefined || cpu1 === undefined ? Number.NaN : ((cpu1 - cpu0) / (rps * wall)) * 1e6;
+      results.set(name, [...(results.get(name) ?? []), { rps, cpu }]);
+      const perCall = Number.isNaN(cpu) ? '' : `   server CPU ${cpu.toFixed(0)} µs/call`;
+      console.log(`  ${name.padEnd(20)} ${rps.toFixed(0).padStart(6)} req/s${perCall}`);
+    }
   }
+  if (ROUNDS > 1) {
+    console.log(`  median of ${ROUNDS} rounds:`);
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+    for (const [name, rs] of results) {
+      const cpu = median(rs.map((r) => r.cpu));
+      const perCall = Number.isNaN(cpu) ? '' : `   server CPU ${cpu.toFixed(0)} µs/call`;
+      console.log(
+        `  ${name.padEnd(20)} ${median(rs.map((r) => r.rps))
+          .toFixed(0)
+          .padStart(6)} req/s${perCall}`,
+      );
+    }
+  }
+  for (const [, t] of runs) await t.pool.close();
   if (values['profile-dir']) {
     // The profile is written when the gateway exits; a signal lets it shut down cleanly first.
     const exited = new Promise((done) => gw.child.once('exit', done));
