@@ -323,15 +323,20 @@ async function main(): Promise<void> {
     for (const [name, t, child] of runs) {
       await throughput(t, 1, CONCURRENCY);
       const cpu0 = cpuSeconds(child);
+      const own0 = process.cpuUsage();
       const t0 = performance.now();
       const rps = await throughput(t, SECONDS, CONCURRENCY);
       const cpu1 = cpuSeconds(child);
+      const own = process.cpuUsage(own0);
       const wall = (performance.now() - t0) / 1000;
       const cpu =
         cpu0 === undefined || cpu1 === undefined ? Number.NaN : ((cpu1 - cpu0) / (rps * wall)) * 1e6;
       results.set(name, [...(results.get(name) ?? []), { rps, cpu }]);
       const perCall = Number.isNaN(cpu) ? '' : `   server CPU ${cpu.toFixed(0)} µs/call`;
-      console.log(`  ${name.padEnd(20)} ${rps.toFixed(0).padStart(6)} req/s${perCall}`);
+      const client = (own.user + own.system) / (rps * wall);
+      console.log(
+        `  ${name.padEnd(20)} ${rps.toFixed(0).padStart(6)} req/s${perCall}   load generator ${client.toFixed(0)} µs/call`,
+      );
     }
   }
   if (ROUNDS > 1) {
