@@ -92,8 +92,9 @@ Demo keys for this run (fresh each start; the policy copy is in ${policyDir}):
   bob-dev          ${keys.member}
   ci-review-bot    ${keys.ciBot}
 
-Try it with Claude Code (any prompt is answered by the simulator):
-  ANTHROPIC_BASE_URL=${base} ANTHROPIC_AUTH_TOKEN=${keys.member} claude -p "hello"
+Try it with Claude Code (any prompt is answered by the simulator). bob-dev may use Sonnet and Haiku,
+not Claude Code's default Opus — drop --model to see the policy refuse it:
+  ANTHROPIC_BASE_URL=${base} ANTHROPIC_AUTH_TOKEN=${keys.member} claude -p "hello" --model claude-sonnet-4-5
 or curl:
   curl -s ${base}/v1/chat/completions -H "authorization: Bearer ${keys.member}" \\
        -H 'content-type: application/json' -d '{"model":"gpt-5-mini","messages":[{"role":"user","content":"hi"}]}'

@@ -93,7 +93,7 @@ describe('policy validation', () => {
     );
     assert.match(
       problems,
-      /keys\/alice-principal\.yaml:\d+:\d+: spec\.models\[5\]: 'llama-\*' matches no model/,
+      /keys\/alice-principal\.yaml:\d+:\d+: spec\.models\[6\]: 'llama-\*' matches no model/,
     );
     assert.match(problems, /keys\/app-dev\.yaml:\d+:\d+: spec\.providers\[1\]: refers to Provider 'mistral'/);
   });
