@@ -10,12 +10,15 @@ function usage(c: SimCall, output: number) {
   };
 }
 
-function chunk(c: SimCall, text: string, finish: boolean, outputSoFar: number) {
+type Part = { text: string } | { functionCall: { name: string; args: unknown } };
+
+function chunk(c: SimCall, parts: Part[], finish: boolean, outputSoFar: number) {
+  const reason = c.toolCall || c.finish === 'stop' ? 'STOP' : 'MAX_TOKENS';
   return {
     candidates: [
       {
-        content: { role: 'model', parts: [{ text }] },
-        ...(finish ? { finishReason: c.finish === 'stop' ? 'STOP' : 'MAX_TOKENS' } : {}),
+        content: { role: 'model', parts },
+        ...(finish ? { finishReason: reason } : {}),
         index: 0,
       },
     ],
@@ -25,15 +28,26 @@ function chunk(c: SimCall, text: string, finish: boolean, outputSoFar: number) {
   };
 }
 
+/** Gemini API function calls carry parsed `args` and, unlike Vertex AI's, no id. */
+function callPart(call: NonNullable<SimCall['toolCall']>): Part {
+  return { functionCall: { name: call.name, args: JSON.parse(call.arguments) } };
+}
+
 export function generate(c: SimCall, stream: boolean, asSse: boolean): SimReply {
-  if (!stream) return json(chunk(c, c.words.join(' '), true, c.words.length));
+  const call = c.toolCall ? callPart(c.toolCall) : undefined;
+  if (!stream) {
+    const parts: Part[] = [{ text: c.words.join(' ') }, ...(call ? [call] : [])];
+    return json(chunk(c, parts, true, c.words.length));
+  }
   const chunks: unknown[] = [];
   let sent = 0;
   c.pieces.forEach((p, i) => {
     sent += p.trim().split(' ').length;
-    chunks.push(chunk(c, p, i === c.pieces.length - 1, sent));
+    chunks.push(chunk(c, [{ text: p }], !call && i === c.pieces.length - 1, sent));
   });
-  if (chunks.length === 0) chunks.push(chunk(c, '', true, 0));
+  // The call comes whole in a chunk of its own, the one that ends the answer.
+  if (call) chunks.push(chunk(c, [call], true, sent));
+  if (chunks.length === 0) chunks.push(chunk(c, [{ text: '' }], true, 0));
   if (asSse) return sse(chunks.map((ch) => `data: ${JSON.stringify(ch)}\r\n\r\n`));
   return {
     kind: 'stream',

@@ -76,8 +76,29 @@ export function chat(c: SimCall, stream: boolean): SimReply {
   return sse(parts);
 }
 
+function messageItem(c: SimCall, text: string) {
+  return {
+    type: 'message',
+    id: `msg_${c.id}`,
+    status: 'completed',
+    role: 'assistant',
+    content: [{ type: 'output_text', text, annotations: [] }],
+  };
+}
+
+/** The Responses output item of the answer's tool call, as the API sends it once the call is complete. */
+function functionCallItem(c: SimCall, call: NonNullable<SimCall['toolCall']>) {
+  return {
+    type: 'function_call',
+    id: `fc_${c.id}`,
+    call_id: `call_${c.id}`,
+    name: call.name,
+    arguments: call.arguments,
+    status: 'completed',
+  };
+}
+
 function responseObject(c: SimCall, status: 'in_progress' | 'completed', withOutput: boolean) {
-  const text = c.words.join(' ');
   return {
     id: `resp_${c.id}`,
     object: 'response',
@@ -85,15 +106,7 @@ function responseObject(c: SimCall, status: 'in_progress' | 'completed', withOut
     status,
     model: c.model,
     output: withOutput
-      ? [
-          {
-            type: 'message',
-            id: `msg_${c.id}`,
-            status: 'completed',
-            role: 'assistant',
-            content: [{ type: 'output_text', text, annotations: [] }],
-          },
-        ]
+      ? [messageItem(c, c.words.join(' ')), ...(c.toolCall ? [functionCallItem(c, c.toolCall)] : [])]
       : [],
     usage: withOutput
       ? {
@@ -141,18 +154,31 @@ export function responses(c: SimCall, stream: boolean): SimReply {
       content_index: 0,
       part: { type: 'output_text', text, annotations: [] },
     }),
-    ev('response.output_item.done', {
-      output_index: 0,
-      item: {
-        type: 'message',
-        id: itemId,
-        status: 'completed',
-        role: 'assistant',
-        content: [{ type: 'output_text', text, annotations: [] }],
-      },
-    }),
-    ev('response.completed', { response: responseObject(c, 'completed', true) }),
+    ev('response.output_item.done', { output_index: 0, item: messageItem(c, text) }),
   );
+  if (c.toolCall) {
+    // The item is announced with its name and empty arguments, which then stream as deltas.
+    const item = functionCallItem(c, c.toolCall);
+    parts.push(
+      ev('response.output_item.added', {
+        output_index: 1,
+        item: { ...item, arguments: '', status: 'in_progress' },
+      }),
+      ev('response.function_call_arguments.delta', {
+        item_id: item.id,
+        output_index: 1,
+        delta: item.arguments,
+      }),
+      ev('response.function_call_arguments.done', {
+        item_id: item.id,
+        output_index: 1,
+        name: item.name,
+        arguments: item.arguments,
+      }),
+      ev('response.output_item.done', { output_index: 1, item }),
+    );
+  }
+  parts.push(ev('response.completed', { response: responseObject(c, 'completed', true) }));
   return sse(parts);
 }
 

@@ -4,7 +4,7 @@
 // `x-sim-output-tokens`, `x-sim-input-tokens`, `x-sim-cached-tokens`, `x-sim-fail-after` (cut the stream after N chunks),
 // or a model named `sim-error-<status>`. Chosen output: `x-sim-text` (URI-encoded) with
 // `x-sim-chunk-chars` (stream it in pieces of N characters), `x-sim-tool-call: <name>` (the answer
-// calls that tool, Anthropic and OpenAI chat).
+// calls that tool with `{"command":"ls"}`, on every surface that has tool calls).
 import { hash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';

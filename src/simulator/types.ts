@@ -14,7 +14,7 @@ export interface SimCall {
   inputTokens: number;
   cachedTokens: number;
   body: Record<string, unknown>;
-  /** The answer calls this tool after its text (Anthropic, OpenAI chat). */
+  /** The answer calls this tool after its text, arguments a JSON object's text. */
   toolCall?: { name: string; arguments: string };
 }
 
