@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import Anthropic from '@anthropic-ai/sdk';
+import { ApiError, GoogleGenAI } from '@google/genai';
 import OpenAI from 'openai';
 import type { Simulator } from '../../src/simulator/server.ts';
 import { examplePolicyCopy, TEST_KEYS } from '../fixtures/keys.ts';
@@ -28,6 +29,9 @@ describe('a model calling a denied agent tool', { timeout: 120_000 }, () => {
     });
   const openai = (key: string) =>
     new OpenAI({ apiKey: key, baseURL: `${gw.url}/v1`, maxRetries: 0, defaultHeaders: CALL_BASH });
+  const gemini = (key: string) =>
+    new GoogleGenAI({ apiKey: key, httpOptions: { baseUrl: gw.url, headers: CALL_BASH } });
+  const REFUSED = /called the tool Bash, which your tool scope \(read-only\) does not allow/;
 
   before(async () => {
     const s = await startSimulator({ historySize: 20 });
@@ -114,7 +118,114 @@ describe('a model calling a denied agent tool', { timeout: 120_000 }, () => {
     assert.deepEqual(names, [], 'the tool call never reached the client');
   });
 
-  test('a key whose scope allows the tool gets the call through', async () => {
+  test('OpenAI Responses, not streamed: 403 with code tool_not_allowed (the SDK raises it)', async () => {
+    const err = await openai(TEST_KEYS.member)
+      .responses.create({ model: 'gpt-5-mini', input: 'list files' })
+      .then(
+        () => assert.fail('the tool call was not refused'),
+        (e: unknown) => e,
+      );
+    assert.ok(err instanceof OpenAI.PermissionDeniedError, String(err));
+    assert.equal(err.code, 'tool_not_allowed');
+    assert.match(err.message, REFUSED);
+  });
+
+  test('OpenAI Responses, streamed: the SDK raises the error event, and no function_call reached it', async () => {
+    const stream = await openai(TEST_KEYS.member).responses.create({
+      model: 'gpt-5-mini',
+      input: 'list files',
+      stream: true,
+    });
+    const seen: string[] = [];
+    const err = await (async () => {
+      for await (const ev of stream) {
+        seen.push(ev.type);
+        if (ev.type === 'response.output_item.added' || ev.type === 'response.output_item.done')
+          seen.push(ev.item.type);
+      }
+    })().then(
+      () => assert.fail('the stream ended without an error'),
+      (e: unknown) => e,
+    );
+    // The stream's error event has no HTTP status (the response was a 200), so it is the base class.
+    assert.ok(err instanceof OpenAI.APIError, String(err));
+    assert.equal(err.code, 'tool_not_allowed');
+    assert.equal(err.type, 'permission_error');
+    assert.match(err.message, REFUSED);
+    assert.ok(!seen.includes('function_call'), `a function_call reached the client: ${seen}`);
+    assert.ok(!seen.includes('response.completed'));
+
+    const helper = openai(TEST_KEYS.member).responses.stream({ model: 'gpt-5-mini', input: 'ls' });
+    await assert.rejects(helper.finalResponse(), REFUSED);
+  });
+
+  test('Gemini, not streamed: the SDK raises ApiError 403 naming the tool', async () => {
+    const err = await gemini(TEST_KEYS.member)
+      .models.generateContent({ model: 'gemini-2.5-flash', contents: 'list files' })
+      .then(
+        () => assert.fail('the tool call was not refused'),
+        (e: unknown) => e,
+      );
+    assert.ok(err instanceof ApiError, String(err));
+    assert.equal(err.status, 403);
+    assert.match(err.message, /PERMISSION_DENIED/);
+    assert.match(err.message, REFUSED);
+    // The tool was never offered upstream: Gemini's tools were stripped too.
+    const sent = sim.last('/v1beta/models/gemini-2.5-flash:generateContent')?.body as { tools?: unknown };
+    assert.equal(sent.tools, undefined);
+  });
+
+  test('Gemini, streamed: the SDK raises the error chunk, and no functionCall reached it', async () => {
+    const stream = await gemini(TEST_KEYS.member).models.generateContentStream({
+      model: 'gemini-2.5-flash',
+      contents: 'list files',
+      config: {
+        tools: [
+          {
+            functionDeclarations: [
+              {
+                name: 'Bash',
+                description: 'Run a shell command',
+                parametersJsonSchema: { type: 'object', properties: { command: { type: 'string' } } },
+              },
+            ],
+          },
+        ],
+      },
+    });
+    const calls: unknown[] = [];
+    const err = await (async () => {
+      for await (const chunk of stream) {
+        calls.push(...(chunk.functionCalls ?? []));
+      }
+    })().then(
+      () => assert.fail('the stream ended without an error'),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof ApiError, String(err));
+    assert.equal(err.status, 403);
+    assert.match(err.message, REFUSED);
+    assert.deepEqual(calls, [], 'the tool call never reached the client');
+    const sent = sim.last('/v1beta/models/gemini-2.5-flash:streamGenerateContent')?.body as {
+      tools?: unknown;
+    };
+    assert.equal(sent.tools, undefined, 'the declared Bash tool was stripped');
+  });
+
+  test('Gemini, streamed as a JSON array (no alt=sse): the call is refused too', {
+    todo: 'the gateway watches SSE streams only; this one reaches the client (src/gateway, not tools)',
+  }, async () => {
+    const raw = await post(
+      gw.url,
+      '/v1beta/models/gemini-2.5-flash:streamGenerateContent',
+      { contents: [{ role: 'user', parts: [{ text: 'ls' }] }] },
+      { 'x-goog-api-key': TEST_KEYS.member, ...CALL_BASH },
+    );
+    assert.ok(!raw.text.includes('"functionCall"'), 'the tool call reached the client');
+    assert.match(raw.text, REFUSED);
+  });
+
+  test('a key whose scope allows the tool gets the call through (Anthropic)', async () => {
     // alice-principal has no tool scope.
     const msg = await anthropic(TEST_KEYS.principal).messages.create({
       model: 'claude-haiku-4-5',
@@ -123,5 +234,28 @@ describe('a model calling a denied agent tool', { timeout: 120_000 }, () => {
     });
     assert.equal(msg.stop_reason, 'tool_use');
     assert.equal(msg.content.find((b) => b.type === 'tool_use')?.name, 'Bash');
+  });
+  test('a key whose scope allows the tool gets the call through (OpenAI Responses)', async () => {
+    const res = await openai(TEST_KEYS.principal).responses.create({ model: 'gpt-5-mini', input: 'ls' });
+    const call = res.output.find((i) => i.type === 'function_call');
+    assert.equal(call?.type === 'function_call' && call.name, 'Bash');
+
+    const stream = openai(TEST_KEYS.principal).responses.stream({ model: 'gpt-5-mini', input: 'ls' });
+    const final = await stream.finalResponse();
+    const streamed = final.output.find((i) => i.type === 'function_call');
+    assert.ok(streamed?.type === 'function_call');
+    assert.equal(streamed.name, 'Bash');
+    assert.deepEqual(JSON.parse(streamed.arguments), { command: 'ls' });
+  });
+
+  test('a key whose scope allows the tool gets the call through (Gemini)', async () => {
+    const client = gemini(TEST_KEYS.principal);
+    const res = await client.models.generateContent({ model: 'gemini-2.5-flash', contents: 'ls' });
+    assert.deepEqual(res.functionCalls, [{ name: 'Bash', args: { command: 'ls' } }]);
+
+    const stream = await client.models.generateContentStream({ model: 'gemini-2.5-flash', contents: 'ls' });
+    const calls: unknown[] = [];
+    for await (const chunk of stream) calls.push(...(chunk.functionCalls ?? []));
+    assert.deepEqual(calls, [{ name: 'Bash', args: { command: 'ls' } }]);
   });
 });
