@@ -48,7 +48,7 @@ function keyDoc(id: string, key: string, contentLogging: boolean) {
       owner: `${id}@acme.example`,
       team: 'app-dev',
       keyHash: `sha256:${hashVirtualKey(key)}`,
-      models: [METERED_MODEL],
+      models: [METERED_MODEL, 'gemini-2.5-flash'],
       guardrailChain: 'log-only',
       contentLogging,
     },
@@ -110,6 +110,13 @@ describe('content logging through portcullis serve', { timeout: 120_000 }, () =>
         anthropic(logged, 'content-stream', { ...sim200, 'x-sim-chunk-chars': '6' }),
       ),
       post(gw.url, '/v1/messages', body(false), anthropic(plain, 'content-none', sim200)),
+      // Gemini streamed without alt=sse: one JSON array of chunks.
+      post(
+        gw.url,
+        '/v1beta/models/gemini-2.5-flash:streamGenerateContent',
+        { contents: [{ role: 'user', parts: [{ text: prompt }] }] },
+        { 'x-goog-api-key': logged, 'x-request-id': 'content-gemini-array', ...sim200 },
+      ),
     ];
     for (const res of await Promise.all(calls)) assert.equal(res.status, 200, res.text);
     // A `log` step forwards the credential: only the stored copy is redacted.
@@ -160,6 +167,9 @@ describe('content logging through portcullis serve', { timeout: 120_000 }, () =>
       byId('content-stream').content?.response,
       'Done. I sent the report to [REDACTED:email] as asked.',
     );
+    const chunks = byId('content-gemini-array').content?.response ?? '';
+    assert.match(chunks, /\[REDACTED:email\]/);
+    assert.ok(!chunks.includes(replyEmail));
   });
 
   test('a key without content logging leaves no content in its record', () => {

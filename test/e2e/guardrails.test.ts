@@ -222,6 +222,31 @@ describe('guardrail chains through portcullis serve', { timeout: 120_000 }, () =
     assert.ok(record.tokens.output > 0, JSON.stringify(record.tokens));
     assert.ok(record.costUsd > 0);
   });
+
+  test('a Gemini answer streamed as a JSON array (no alt=sse) carrying a credential is replaced too', async () => {
+    const secret = fakeAwsKey();
+    const requestId = `guard-gemini-array-${randomInt(1e9)}`;
+    const res = await post(
+      gw.url,
+      '/v1beta/models/gemini-2.5-flash:streamGenerateContent',
+      { contents: [{ role: 'user', parts: [{ text: 'hi' }] }] },
+      {
+        'x-goog-api-key': member.key,
+        'x-sim-text': encodeURIComponent(`the deploy log says the key is ${secret} for that run`),
+        'x-request-id': requestId,
+      },
+    );
+    assert.equal(res.status, 400, res.text);
+    assert.match(res.json().error.message, /found aws_access_key_id \(secret\) at \[\d+\]\.candidates\[0\]/);
+    assert.ok(!res.text.includes(secret));
+    let record: ReturnType<typeof readAuditRecords>[number] | undefined;
+    for (let i = 0; i < 50 && record === undefined; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      record = readAuditRecords(gw.dataDir).find((r) => r.requestId === requestId);
+    }
+    assert.ok(record, 'an audit record for the replaced answer');
+    assert.ok(record.tokens.output > 0, "the chunks' usage is still counted");
+  });
 });
 
 describe('policy validate', () => {

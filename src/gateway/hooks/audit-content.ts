@@ -211,7 +211,8 @@ export async function responseContent(ctx: RequestContext): Promise<string | und
     } catch {
       body = undefined;
     }
-    if (typeof body === 'object' && body !== null) {
+    // A JSON array (Gemini streamed without alt=sse) is redacted as text below, every detector over it.
+    if (typeof body === 'object' && body !== null && !Array.isArray(body)) {
       const r = await scanResponse(contentRedactionChain(), ctx.surface, body);
       // A non-streamed answer left the gateway with `redact` findings redacted and `block` ones replaced.
       const extra = unmatched(
@@ -221,7 +222,8 @@ export async function responseContent(ctx: RequestContext): Promise<string | und
       return bounded(JSON.stringify(redactResponse(ctx.surface, body, [...r.findings, ...extra])));
     }
   }
-  return bounded(redactText(raw, capture.cut, []));
+  const logged = capture.cut ? [] : chainFindings.filter((f) => f.action === 'log');
+  return bounded(redactText(raw, capture.cut, logged));
 }
 
 /**

@@ -239,35 +239,54 @@ class ResponseGuard implements ResponseFilter {
       return raw;
     }
     ctx.upstreamJson = body;
+    // streamGenerateContent without alt=sse answers a JSON array of chunks: each is checked as an answer.
+    const answers: unknown[] = Array.isArray(body) ? body : [body];
     if (this.#denied !== undefined) {
-      const calls = findDeniedToolCalls(ctx.surface, body, this.#denied);
-      if (calls.length > 0) {
-        ctx.locals.deniedToolCall = calls[0];
-        return this.#replace(
-          DENIED_TOOL_STATUS,
-          deniedToolErrorBody(ctx.surface, calls[0].name, { scope: ctx.key?.toolScope }),
-        );
+      for (const answer of answers) {
+        const calls = findDeniedToolCalls(ctx.surface, answer, this.#denied);
+        if (calls.length > 0) {
+          ctx.locals.deniedToolCall = calls[0];
+          return this.#replace(
+            DENIED_TOOL_STATUS,
+            deniedToolErrorBody(ctx.surface, calls[0].name, { scope: ctx.key?.toolScope }),
+          );
+        }
       }
     }
-    if (this.#chain === undefined) return raw;
-    const r = scanResponseNow(this.#chain, ctx.surface, body);
-    return r instanceof Promise
-      ? r.then((res) => this.#checked(raw, body, res))
-      : this.#checked(raw, body, r);
+    const chain = this.#chain;
+    if (chain === undefined) return raw;
+    const results = answers.map((answer) => scanResponseNow(chain, ctx.surface, answer));
+    if (results.some((r) => r instanceof Promise)) {
+      return Promise.all(results).then((rs) => this.#checked(raw, body, answers, rs));
+    }
+    return this.#checked(raw, body, answers, results as ScanResult[]);
   }
 
-  #checked(raw: Buffer, body: unknown, r: ScanResult): Buffer {
+  #checked(raw: Buffer, body: unknown, answers: unknown[], results: ScanResult[]): Buffer {
     const ctx = this.#ctx;
-    logErrors(this.#log, ctx, r.errors);
-    if (r.findings.length === 0) return raw;
-    const findings = r.findings.map(policyFinding);
-    ctx.input.guardrails.findings.push(...findings);
-    const block = findings.find((f) => f.action === 'block');
+    const chunked = Array.isArray(body);
+    let redacted: unknown[] | undefined;
+    let block: GuardrailFinding | undefined;
+    for (let i = 0; i < results.length; i++) {
+      const r = results[i];
+      logErrors(this.#log, ctx, r.errors);
+      if (r.findings.length === 0) continue;
+      for (const f of r.findings) {
+        const finding = policyFinding(f);
+        if (chunked) finding.path = `[${i}].${finding.path}`;
+        ctx.input.guardrails.findings.push(finding);
+        if (finding.action === 'block') block ??= finding;
+      }
+      const redact = r.findings.filter((f) => f.action === 'redact');
+      if (redact.length > 0) {
+        redacted ??= answers.slice();
+        redacted[i] = redactResponse(ctx.surface, answers[i], redact);
+      }
+    }
     if (block !== undefined)
       return this.#replace(GUARDRAIL_BLOCKED_STATUS, guardrailErrorBody(ctx.surface, block));
-    const redact = r.findings.filter((f) => f.action === 'redact');
-    if (redact.length === 0) return raw;
-    return Buffer.from(JSON.stringify(redactResponse(ctx.surface, body, redact)));
+    if (redacted === undefined) return raw;
+    return Buffer.from(JSON.stringify(chunked ? redacted : redacted[0]));
   }
 
   #replace(status: number, body: unknown): Buffer {
