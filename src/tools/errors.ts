@@ -1,6 +1,7 @@
 // What the caller receives when the model called a tool its key may not use: an error in the
 // surface's own format, as a whole response body or as the SSE event that ends a stream.
 import type { Surface } from '../policy/decision.ts';
+import { responsesFailureEvents } from '../providers/openai.ts';
 
 export const DENIED_TOOL_CODE = 'tool_not_allowed';
 export const DENIED_TOOL_STATUS = 403;
@@ -49,19 +50,14 @@ export function deniedToolErrorEvent(
     case 'anthropic.messages':
       text = `event: error\ndata: ${JSON.stringify(deniedToolErrorBody(surface, tool, options))}\n\n`;
       break;
-    case 'openai.responses': {
-      // The Responses `error` event; the nested `error` makes the OpenAI SDKs raise it as an APIError.
-      const event = {
-        type: 'error',
+    case 'openai.responses':
+      text = responsesFailureEvents({
         code: DENIED_TOOL_CODE,
+        type: 'permission_error',
         message,
-        param: null,
-        sequence_number: options.sequenceNumber ?? 0,
-        error: { type: 'permission_error', code: DENIED_TOOL_CODE, message },
-      };
-      text = `event: error\ndata: ${JSON.stringify(event)}\n\n`;
+        sequenceNumber: options.sequenceNumber ?? 0,
+      });
       break;
-    }
     default:
       // OpenAI chat and Gemini streams carry errors as a data-only event with an `error` object.
       text = `data: ${JSON.stringify(deniedToolErrorBody(surface, tool, options))}\n\n`;

@@ -157,6 +157,22 @@ describe('a model calling a denied agent tool', { timeout: 120_000 }, () => {
 
     const helper = openai(TEST_KEYS.member).responses.stream({ model: 'gpt-5-mini', input: 'ls' });
     await assert.rejects(helper.finalResponse(), REFUSED);
+
+    // Codex ignores `error` events and reads `response.failed`: the stream ends with one naming the tool.
+    const raw = await post(
+      gw.url,
+      '/v1/responses',
+      { model: 'gpt-5-mini', input: 'ls', stream: true },
+      { authorization: `Bearer ${TEST_KEYS.member}`, ...CALL_BASH },
+    );
+    const events = raw.text.trimEnd().split('\n\n');
+    assert.ok(events.at(-2)?.startsWith('event: error\n'), raw.text);
+    const last = events.at(-1) ?? '';
+    assert.ok(last.startsWith('event: response.failed\n'), raw.text);
+    const failed = JSON.parse(last.slice(last.indexOf('data: ') + 6));
+    assert.equal(failed.response.status, 'failed');
+    assert.equal(failed.response.error.code, 'tool_not_allowed');
+    assert.match(failed.response.error.message, REFUSED);
   });
 
   test('Gemini, not streamed: the SDK raises ApiError 403 naming the tool', async () => {

@@ -25,6 +25,7 @@ import type { McpGuard } from '../../mcp/index.ts';
 import type { GuardrailFinding, Surface } from '../../policy/decision.ts';
 import type { ResolvedKey, Snapshot } from '../../policy/snapshot.ts';
 import { adapters } from '../../providers/index.ts';
+import { responsesFailureEvents } from '../../providers/openai.ts';
 import { type SseEvent, SseParser } from '../../providers/sse.ts';
 import {
   createToolCallWatcher,
@@ -114,18 +115,14 @@ export function guardrailErrorEvent(surface: Surface, f: GuardrailFinding, seque
     case 'anthropic.messages':
       text = `event: error\ndata: ${JSON.stringify(guardrailErrorBody(surface, f))}\n\n`;
       break;
-    case 'openai.responses': {
-      const event = {
-        type: 'error',
+    case 'openai.responses':
+      text = responsesFailureEvents({
         code: GUARDRAIL_BLOCKED_CODE,
+        type: 'invalid_request_error',
         message,
-        param: null,
-        sequence_number: sequenceNumber,
-        error: { type: 'invalid_request_error', code: GUARDRAIL_BLOCKED_CODE, message },
-      };
-      text = `event: error\ndata: ${JSON.stringify(event)}\n\n`;
+        sequenceNumber,
+      });
       break;
-    }
     default:
       text = `data: ${JSON.stringify(guardrailErrorBody(surface, f))}\n\n`;
   }
