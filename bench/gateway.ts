@@ -4,6 +4,7 @@
 // auth, no policy, no accounting) — the floor any Node gateway pays on this machine.
 //   node_modules/.bin/node bench/gateway.ts [--seconds 5] [--concurrency 64] [--requests 4000]
 //     [--rounds 1]          throughput targets take turns this many times; medians are reported
+//     [--throughput-stream] drive the throughput phase with streamed Anthropic calls instead of chat
 //     [--profile-dir DIR]   write the gateway's V8 CPU profile (.cpuprofile) into DIR
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -25,12 +26,14 @@ const { values } = parseArgs({
     'proxy-only': { type: 'string' },
     'profile-dir': { type: 'string' },
     rounds: { type: 'string', default: '1' },
+    'throughput-stream': { type: 'boolean', default: false },
   },
 });
 const SECONDS = Number(values.seconds);
 const CONCURRENCY = Number(values.concurrency);
 const REQUESTS = Number(values.requests);
 const ROUNDS = Math.max(1, Number(values.rounds));
+const STREAMED = values['throughput-stream'];
 
 const NODE = join(REPO_ROOT, 'node_modules/.bin/node');
 const CLI = join(REPO_ROOT, 'bin/portcullis.js');
@@ -195,9 +198,9 @@ async function throughput(t: Target, seconds: number, concurrency: number): Prom
       try {
         const res = await t.pool.request({
           method: 'POST',
-          path: '/v1/chat/completions',
+          path: STREAMED ? '/v1/messages' : '/v1/chat/completions',
           headers: t.headers,
-          body: CHAT,
+          body: STREAMED ? STREAM : CHAT,
         });
         await res.body.arrayBuffer();
         if (res.statusCode === 200) done++;
@@ -314,7 +317,7 @@ async function main(): Promise<void> {
     ['Portcullis', target('gateway', gw.url, keys.principal, CONCURRENCY), gw.child],
   ];
   console.log(
-    `Chat completion throughput, ${CONCURRENCY} connections, ${SECONDS} s per target (target: ≥ 10,000 req/s)`,
+    `${STREAMED ? 'Anthropic stream' : 'Chat completion'} throughput, ${CONCURRENCY} connections, ${SECONDS} s per target (target: ≥ 10,000 req/s)`,
   );
   // The machine is shared and noisy: with --rounds N the targets take turns N times and the median
   // of each is reported too.
