@@ -226,9 +226,15 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
         keepTail(ctx, chunk);
       }
     } else if (!ctx.hideUsageChunk) {
-      // Bytes go out before they are read for usage, so accounting adds nothing to time to first byte.
-      this.#write(controller, chunk);
-      tracker.push(chunk);
+      if (this.#transform !== undefined) {
+        // A stream guard reuses the tracker's parse of this chunk: the tracker reads it first.
+        tracker.push(chunk);
+        this.#write(controller, chunk);
+      } else {
+        // Bytes go out before they are read for usage, so accounting adds nothing to time to first byte.
+        this.#write(controller, chunk);
+        tracker.push(chunk);
+      }
     } else {
       const out = tracker.push(chunk);
       if (out !== null) this.#write(controller, out);

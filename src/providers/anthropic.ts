@@ -1,7 +1,7 @@
 // Anthropic wire format: Messages (as Claude Code calls it) and count_tokens.
 import type { Surface } from '../policy/decision.ts';
 import type { SseEvent } from './sse.ts';
-import { parseJson, SseUsageTracker } from './tracker.ts';
+import { eventJson, SseUsageTracker } from './tracker.ts';
 import {
   isObject,
   num,
@@ -55,7 +55,7 @@ class MessagesTracker extends SseUsageTracker {
     super(false);
   }
   protected onEvent(ev: SseEvent): boolean {
-    const msg = parseJson(ev.data);
+    const msg = eventJson(ev);
     if (!isObject(msg)) return true;
     switch (msg.type) {
       case 'content_block_delta': {

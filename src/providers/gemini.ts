@@ -1,7 +1,7 @@
 // Gemini API wire format: generateContent, streamGenerateContent (SSE with alt=sse), countTokens.
 import type { Surface } from '../policy/decision.ts';
 import type { SseEvent } from './sse.ts';
-import { parseJson, SseUsageTracker } from './tracker.ts';
+import { eventJson, SseUsageTracker } from './tracker.ts';
 import {
   isObject,
   num,
@@ -58,7 +58,7 @@ class GenerateTracker extends SseUsageTracker {
     super(false);
   }
   protected onEvent(ev: SseEvent): boolean {
-    const msg = parseJson(ev.data);
+    const msg = eventJson(ev);
     if (!isObject(msg)) return true;
     this.textChars += countText(msg);
     // Each chunk repeats the running totals; the last one is the call's usage.

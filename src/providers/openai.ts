@@ -1,7 +1,7 @@
 // OpenAI wire format: Chat Completions, Responses, Embeddings, Models.
 import type { Surface } from '../policy/decision.ts';
 import type { SseEvent } from './sse.ts';
-import { parseJson, SseUsageTracker } from './tracker.ts';
+import { eventJson, SseUsageTracker } from './tracker.ts';
 import {
   isObject,
   num,
@@ -59,7 +59,7 @@ class ChatTracker extends SseUsageTracker {
   }
   protected onEvent(ev: SseEvent): boolean {
     if (ev.data === '[DONE]' || ev.data === '') return true;
-    const chunk = parseJson(ev.data);
+    const chunk = eventJson(ev);
     if (!isObject(chunk)) return true;
     const choices = chunk.choices;
     if (Array.isArray(choices)) {
@@ -93,7 +93,7 @@ class ResponsesTracker extends SseUsageTracker {
     super(false);
   }
   protected onEvent(ev: SseEvent): boolean {
-    const msg = parseJson(ev.data);
+    const msg = eventJson(ev);
     if (!isObject(msg)) return true;
     const type = typeof msg.type === 'string' ? msg.type : ev.event;
     if (type.endsWith('.delta') && typeof msg.delta === 'string') {

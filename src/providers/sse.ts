@@ -8,6 +8,22 @@ export interface SseEvent {
   data: string;
   /** The event's exact text including its terminating blank line. */
   raw: string;
+  /** `data` parsed as JSON, once, by the first reader (`eventJson`); UNPARSED until then. */
+  json: unknown;
+}
+
+export const UNPARSED: unique symbol = Symbol('unparsed');
+
+/** The event's data as JSON (undefined when it is not JSON), parsed at most once per event. */
+export function eventJson(ev: SseEvent): unknown {
+  if (ev.json === UNPARSED) {
+    try {
+      ev.json = ev.data === '' || ev.data === '[DONE]' ? undefined : JSON.parse(ev.data);
+    } catch {
+      ev.json = undefined;
+    }
+  }
+  return ev.json;
 }
 
 const LINE = /[^\r\n]*(?:\r\n|\n|\r)/y;
@@ -50,7 +66,12 @@ export class SseParser {
       pos = end;
       if (line === '') {
         if (data !== null || event !== '') {
-          out.push({ event, data: data === null ? '' : data.join('\n'), raw: buf.slice(start, pos) });
+          out.push({
+            event,
+            data: data === null ? '' : data.join('\n'),
+            raw: buf.slice(start, pos),
+            json: UNPARSED,
+          });
         }
         start = pos;
         event = '';
@@ -75,7 +96,7 @@ export class SseParser {
         if (data === null) data = [value];
         else data.push(value);
       }
-      if (data !== null) out.push({ event, data: data.join('\n'), raw: buf.slice(start) });
+      if (data !== null) out.push({ event, data: data.join('\n'), raw: buf.slice(start), json: UNPARSED });
       this.#buf = '';
       return;
     }

@@ -1,6 +1,6 @@
 // Shared machinery of the SSE usage trackers: parse events as chunks pass, let the provider-specific
 // subclass read usage from each event, and rebuild the byte stream only when an event must be hidden.
-import { type SseEvent, SseParser } from './sse.ts';
+import { eventJson, type SseEvent, SseParser } from './sse.ts';
 import { emptyUsage, type StreamTracker, type TokenUsage } from './types.ts';
 
 export abstract class SseUsageTracker implements StreamTracker {
@@ -12,6 +12,8 @@ export abstract class SseUsageTracker implements StreamTracker {
   readonly #parser = new SseParser();
   readonly #events: SseEvent[] = [];
   readonly #rewrite: boolean;
+  /** Events kept for `take` (only once `share` was called). */
+  #shared: SseEvent[] | null = null;
 
   constructor(rewrite: boolean) {
     this.#rewrite = rewrite;
@@ -30,16 +32,38 @@ export abstract class SseUsageTracker implements StreamTracker {
     return this.#flush(null);
   }
 
+  /**
+   * From now on, keep the events this tracker parses (those it lets through) for `take`, so a reader
+   * of the same stream (the stream guard) need not parse the bytes and their JSON again.
+   */
+  share(): void {
+    this.#shared ??= [];
+  }
+
+  /** The events parsed since the last call, in order (empty unless `share` was called). */
+  take(): SseEvent[] {
+    const shared = this.#shared;
+    if (shared === null || shared.length === 0) return [];
+    this.#shared = [];
+    return shared;
+  }
+
   #flush(chunk: Buffer | null): Buffer | null {
     const events = this.#events;
+    const shared = this.#shared;
     if (!this.#rewrite) {
-      for (let i = 0; i < events.length; i++) this.onEvent(events[i]);
+      for (let i = 0; i < events.length; i++) {
+        this.onEvent(events[i]);
+        if (shared !== null) shared.push(events[i]);
+      }
       events.length = 0;
       return chunk;
     }
     let out = '';
     for (let i = 0; i < events.length; i++) {
-      if (this.onEvent(events[i])) out += events[i].raw;
+      if (!this.onEvent(events[i])) continue;
+      out += events[i].raw;
+      if (shared !== null) shared.push(events[i]);
     }
     events.length = 0;
     return out === '' ? null : Buffer.from(out);
@@ -56,10 +80,4 @@ export abstract class SseUsageTracker implements StreamTracker {
   }
 }
 
-export function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
+export { eventJson };

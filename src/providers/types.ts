@@ -2,6 +2,7 @@
 // how to authenticate upstream, how to count tokens in its responses and how to word an error.
 import type { Surface } from '../policy/decision.ts';
 import type { ProviderApi } from '../policy/snapshot.ts';
+import type { SseEvent } from './sse.ts';
 
 /** Token counts of one call, normalised across providers. */
 export interface TokenUsage {
@@ -46,6 +47,10 @@ export interface StreamTracker {
   usage(): TokenUsage;
   /** True when the output token count is an estimate (the stream ended before upstream reported it). */
   estimated(): boolean;
+  /** Keep the parsed events (those let through) for `take`, so another reader can reuse the parse. */
+  share?(): void;
+  /** The events parsed since the last call, in stream order. */
+  take?(): SseEvent[];
 }
 
 export interface StreamOptions {

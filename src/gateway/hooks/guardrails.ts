@@ -26,7 +26,8 @@ import type { GuardrailFinding, Surface } from '../../policy/decision.ts';
 import type { ResolvedKey, Snapshot } from '../../policy/snapshot.ts';
 import { adapters } from '../../providers/index.ts';
 import { responsesFailureEvents } from '../../providers/openai.ts';
-import { type SseEvent, SseParser } from '../../providers/sse.ts';
+import { eventJson, type SseEvent, SseParser } from '../../providers/sse.ts';
+import type { StreamTracker } from '../../providers/types.ts';
 import {
   createToolCallWatcher,
   DENIED_TOOL_STATUS,
@@ -301,7 +302,9 @@ class StreamGuard extends Transform {
   readonly #ctx: RequestContext;
   readonly #log: HookLogger;
   #streaming = true;
-  readonly #parser = new SseParser();
+  /** The usage tracker's parse of the same stream, when it shares it; else this guard parses the bytes. */
+  readonly #shared: StreamTracker | undefined;
+  readonly #parser: SseParser | undefined;
   readonly #scanner: ResponseScanner | undefined;
   readonly #watcher: ToolCallWatcher | undefined;
   #terminal: string[] = [];
@@ -325,6 +328,14 @@ class StreamGuard extends Transform {
     super();
     this.#ctx = ctx;
     this.#log = log;
+    // forward.ts feeds the tracker each chunk before this transform sees it, so its events are ready.
+    const tracker = ctx.tracker;
+    if (tracker?.share !== undefined && tracker.take !== undefined) {
+      tracker.share();
+      this.#shared = tracker;
+    } else {
+      this.#parser = new SseParser();
+    }
     if (chain !== undefined) {
       this.#scanner = createResponseScanner(chain, ctx.surface);
       this.#hold = Math.min(chain.streamWindow, MAX_HOLD_CHARS) + SCANNER_LOOKAHEAD;
@@ -334,8 +345,12 @@ class StreamGuard extends Transform {
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
     if (this.#streaming) {
-      const events: SseEvent[] = [];
-      this.#parser.push(chunk, events);
+      let events: SseEvent[];
+      if (this.#shared !== undefined) events = this.#shared.take!();
+      else {
+        events = [];
+        this.#parser!.push(chunk, events);
+      }
       this.#events(events);
       this.#emit();
     }
@@ -347,8 +362,12 @@ class StreamGuard extends Transform {
       done();
       return;
     }
-    const events: SseEvent[] = [];
-    this.#parser.end(events);
+    let events: SseEvent[];
+    if (this.#shared !== undefined) events = this.#shared.take!();
+    else {
+      events = [];
+      this.#parser!.end(events);
+    }
     this.#events(events);
     if (!this.#streaming) {
       done();
@@ -378,14 +397,7 @@ class StreamGuard extends Transform {
   #events(events: SseEvent[]): void {
     for (const ev of events) {
       if (!this.#streaming) return;
-      let data: unknown;
-      if (ev.data !== '' && ev.data !== '[DONE]') {
-        try {
-          data = JSON.parse(ev.data);
-        } catch {
-          data = undefined;
-        }
-      }
+      const data = eventJson(ev);
       if (typeof data === 'object' && data !== null) {
         const seq = (data as { sequence_number?: unknown }).sequence_number;
         if (typeof seq === 'number') this.#sequence = seq + 1;
