@@ -1,5 +1,7 @@
-// `npm run bench [name…]`: runs the benchmarks in bench/ one after another (never in parallel: they
-// measure the machine), printing each one's numbers. Names select a subset, e.g. `npm run bench gateway`.
+// `npm run bench [name…] [-- --flag…]`: runs the benchmarks in bench/ one after another (never in
+// parallel: they measure the machine), printing each one's numbers. Names select a subset, e.g.
+// `npm run bench gateway`; from the first argument starting with `-` on, arguments go to each
+// benchmark run (`npm run bench gateway -- --rounds 3`).
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
@@ -10,7 +12,10 @@ const all = readdirSync(dir)
   .filter((f) => f.endsWith('.ts') && f !== 'run.ts')
   .map((f) => basename(f, '.ts'))
   .sort();
-const wanted = process.argv.slice(2);
+const args = process.argv.slice(2);
+const firstFlag = args.findIndex((a) => a.startsWith('-'));
+const wanted = firstFlag === -1 ? args : args.slice(0, firstFlag);
+const flags = firstFlag === -1 ? [] : args.slice(firstFlag);
 const unknown = wanted.filter((w) => !all.includes(w));
 if (unknown.length > 0) {
   process.stderr.write(`no such benchmark: ${unknown.join(', ')} (have: ${all.join(', ')})\n`);
@@ -19,7 +24,7 @@ if (unknown.length > 0) {
 const failed: string[] = [];
 for (const name of wanted.length > 0 ? wanted : all) {
   process.stdout.write(`\n=== bench/${name}.ts ===\n`);
-  const r = spawnSync(process.execPath, [join(dir, `${name}.ts`)], { stdio: 'inherit' });
+  const r = spawnSync(process.execPath, [join(dir, `${name}.ts`), ...flags], { stdio: 'inherit' });
   if (r.status !== 0) failed.push(name);
 }
 if (failed.length > 0) {
