@@ -15,6 +15,16 @@ import { fakeAwsKey } from '../fixtures/fake-credentials.ts';
 import { examplePolicyCopy, TEST_KEYS } from '../fixtures/keys.ts';
 import { type GatewayProcess, killAll, post, startGateway, startSimulator } from './helpers.ts';
 
+/** The call's audit record, once the batcher committed it (undefined after 5 s). */
+async function auditRecordOf(dataDir: string, requestId: string) {
+  for (let i = 0; i < 50; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    const record = readAuditRecords(dataDir).find((r) => r.requestId === requestId);
+    if (record !== undefined) return record;
+  }
+  return undefined;
+}
+
 const REDACTED = '[REDACTED:aws_access_key_id]';
 const member = { key: TEST_KEYS.member }; // bob-dev: default chain
 const bot = { key: TEST_KEYS.ciBot }; // ci-review-bot: strict chain
@@ -213,11 +223,7 @@ describe('guardrail chains through portcullis serve', { timeout: 120_000 }, () =
     assert.match(res.json().error.message, /found aws_access_key_id \(secret\) at content\[0\]\.text/);
     assert.ok(!res.text.includes(secret));
     // The provider billed the answer even though the client never saw it.
-    let record: ReturnType<typeof readAuditRecords>[number] | undefined;
-    for (let i = 0; i < 50 && record === undefined; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      record = readAuditRecords(gw.dataDir).find((r) => r.requestId === requestId);
-    }
+    const record = await auditRecordOf(gw.dataDir, requestId);
     assert.ok(record, 'an audit record for the replaced answer');
     assert.ok(record.tokens.output > 0, JSON.stringify(record.tokens));
     assert.ok(record.costUsd > 0);
@@ -239,11 +245,7 @@ describe('guardrail chains through portcullis serve', { timeout: 120_000 }, () =
     assert.equal(res.status, 400, res.text);
     assert.match(res.json().error.message, /found aws_access_key_id \(secret\) at \[\d+\]\.candidates\[0\]/);
     assert.ok(!res.text.includes(secret));
-    let record: ReturnType<typeof readAuditRecords>[number] | undefined;
-    for (let i = 0; i < 50 && record === undefined; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      record = readAuditRecords(gw.dataDir).find((r) => r.requestId === requestId);
-    }
+    const record = await auditRecordOf(gw.dataDir, requestId);
     assert.ok(record, 'an audit record for the replaced answer');
     assert.ok(record.tokens.output > 0, "the chunks' usage is still counted");
   });
