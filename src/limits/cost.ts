@@ -34,14 +34,16 @@ function tokenCount(n: number | undefined): number {
 
 /**
  * The most a call can cost before it is sent: every estimated input token at the full input price
- * (no cache hit assumed) plus every allowed output token. Rounded up: a reservation never undershoots.
+ * (no cache hit assumed) — times `inputPriceFactor` when input may cost more than that (a prompt-cache
+ * write) — plus every allowed output token. Rounded up: a reservation never undershoots.
  */
 export function worstCaseCostMicroUsd(
   price: ModelPrice,
-  call: { estimatedInputTokens: number; maxOutputTokens: number },
+  call: { estimatedInputTokens: number; maxOutputTokens: number; inputPriceFactor?: number },
 ): number {
+  const factor = call.inputPriceFactor ?? 1;
   const pico =
-    tokenCount(call.estimatedInputTokens) * picoPerToken(price.inputPerMTok, 'inputPerMTok') +
+    tokenCount(call.estimatedInputTokens) * picoPerToken(price.inputPerMTok * factor, 'inputPerMTok') +
     tokenCount(call.maxOutputTokens) * picoPerToken(price.outputPerMTok, 'outputPerMTok');
   return Math.ceil(pico / MICRO_USD_PER_USD);
 }

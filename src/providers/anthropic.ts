@@ -1,8 +1,10 @@
 // Anthropic wire format: Messages (as Claude Code calls it) and count_tokens.
 import type { Surface } from '../policy/decision.ts';
+import { CACHE_WRITE_LONG_MULTIPLIER, CACHE_WRITE_MULTIPLIER } from './pricing.ts';
 import type { SseEvent } from './sse.ts';
 import { eventJson, SseUsageTracker } from './tracker.ts';
 import {
+  emptyUsage,
   isObject,
   num,
   type PathFacts,
@@ -40,12 +42,26 @@ function applyUsage(into: TokenUsage, u: Record<string, unknown>): void {
   if ('input_tokens' in u) into.inputTokens = num(u.input_tokens);
   if ('cache_read_input_tokens' in u) into.cachedInputTokens = num(u.cache_read_input_tokens);
   if ('cache_creation_input_tokens' in u) into.cacheWriteTokens = num(u.cache_creation_input_tokens);
+  // The split of those writes by cache lifetime; 1-hour writes cost more.
+  const creation = u.cache_creation;
+  if (isObject(creation) && 'ephemeral_1h_input_tokens' in creation)
+    into.cacheWriteLongTokens = num(creation.ephemeral_1h_input_tokens);
   if ('output_tokens' in u) into.outputTokens = num(u.output_tokens);
+}
+
+/**
+ * The most one input token of this request can cost, in multiples of the input price: 1 unless it
+ * asks for prompt caching (`cache_control`), whose writes cost 1.25× (5-minute) or 2× (`"ttl": "1h"`).
+ * Read from the raw body; a stray "1h" elsewhere only makes the bound more cautious.
+ */
+export function anthropicInputPriceFactor(raw: Buffer | null): number {
+  if (raw === null || raw.indexOf('"cache_control"') === -1) return 1;
+  return raw.indexOf('"1h"') === -1 ? CACHE_WRITE_MULTIPLIER : CACHE_WRITE_LONG_MULTIPLIER;
 }
 
 export function anthropicUsage(u: unknown): TokenUsage | null {
   if (!isObject(u)) return null;
-  const usage: TokenUsage = { inputTokens: 0, cachedInputTokens: 0, cacheWriteTokens: 0, outputTokens: 0 };
+  const usage = emptyUsage();
   applyUsage(usage, u);
   return usage;
 }

@@ -38,6 +38,7 @@ export function geminiUsage(u: unknown): TokenUsage | null {
     inputTokens: prompt - cached,
     cachedInputTokens: cached,
     cacheWriteTokens: 0,
+    cacheWriteLongTokens: 0,
     outputTokens: num(u.candidatesTokenCount) + num(u.thoughtsTokenCount),
   };
 }

@@ -47,6 +47,7 @@ export function openaiUsage(u: unknown): TokenUsage | null {
     inputTokens: input - cached,
     cachedInputTokens: cached,
     cacheWriteTokens: 0,
+    cacheWriteLongTokens: 0,
     outputTokens: output,
   };
 }

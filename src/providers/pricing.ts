@@ -5,6 +5,8 @@ import type { TokenUsage } from './types.ts';
 
 /** Anthropic bills 5-minute prompt-cache writes at 1.25× the input price; others report none. */
 export const CACHE_WRITE_MULTIPLIER = 1.25;
+/** Anthropic bills 1-hour prompt-cache writes at 2× the input price. */
+export const CACHE_WRITE_LONG_MULTIPLIER = 2;
 
 /**
  * The price entry serving `model`: the exact id, else the longest id that a dated or suffixed model
@@ -20,7 +22,8 @@ export function costUsd(price: ModelPrice | undefined, u: TokenUsage): number {
   const micro =
     u.inputTokens * price.inputPerMTok +
     u.cachedInputTokens * price.cachedInputPerMTok +
-    u.cacheWriteTokens * price.inputPerMTok * CACHE_WRITE_MULTIPLIER +
+    (u.cacheWriteTokens - u.cacheWriteLongTokens) * price.inputPerMTok * CACHE_WRITE_MULTIPLIER +
+    u.cacheWriteLongTokens * price.inputPerMTok * CACHE_WRITE_LONG_MULTIPLIER +
     u.outputTokens * price.outputPerMTok;
   return micro / 1_000_000;
 }

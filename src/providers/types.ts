@@ -12,12 +12,20 @@ export interface TokenUsage {
   cachedInputTokens: number;
   /** Input tokens written to the prompt cache (Anthropic `cache_creation_input_tokens`). */
   cacheWriteTokens: number;
+  /** Of `cacheWriteTokens`, those written to Anthropic's 1-hour cache (billed higher than 5-minute writes). */
+  cacheWriteLongTokens: number;
   /** Output tokens, reasoning/thinking tokens included. */
   outputTokens: number;
 }
 
 export function emptyUsage(): TokenUsage {
-  return { inputTokens: 0, cachedInputTokens: 0, cacheWriteTokens: 0, outputTokens: 0 };
+  return {
+    inputTokens: 0,
+    cachedInputTokens: 0,
+    cacheWriteTokens: 0,
+    cacheWriteLongTokens: 0,
+    outputTokens: 0,
+  };
 }
 
 /** What the URL says about a call (Gemini names the model and streaming in the path). */

@@ -26,6 +26,18 @@ describe('money and cost', () => {
     );
   });
 
+  test('worst case covers input that may be written to a prompt cache at a higher price', () => {
+    // 10k input at $3/M × 2 (1-hour cache write) = $0.06, 4k output at $15/M = $0.06.
+    assert.equal(
+      worstCaseCostMicroUsd(price, {
+        estimatedInputTokens: 10_000,
+        maxOutputTokens: 4_000,
+        inputPriceFactor: 2,
+      }),
+      120_000,
+    );
+  });
+
   test('worst case rounds up so a reservation never undershoots', () => {
     const cheap = { inputPerMTok: 0.075, outputPerMTok: 0.3 };
     assert.equal(worstCaseCostMicroUsd(cheap, { estimatedInputTokens: 1, maxOutputTokens: 0 }), 1);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Surface } from '../../src/policy/decision.ts';
 import type { ResolvedProvider } from '../../src/policy/snapshot.ts';
-import { anthropicAdapter } from '../../src/providers/anthropic.ts';
+import { anthropicAdapter, anthropicInputPriceFactor } from '../../src/providers/anthropic.ts';
 import { geminiAdapter } from '../../src/providers/gemini.ts';
 import { openaiAdapter } from '../../src/providers/openai.ts';
 import { costUsd, priceFor } from '../../src/providers/pricing.ts';
@@ -43,10 +43,12 @@ const usage = (
   cachedInputTokens: number,
   cacheWriteTokens: number,
   outputTokens: number,
+  cacheWriteLongTokens = 0,
 ): TokenUsage => ({
   inputTokens,
   cachedInputTokens,
   cacheWriteTokens,
+  cacheWriteLongTokens,
   outputTokens,
 });
 
@@ -151,6 +153,37 @@ describe('Anthropic adapter', () => {
     };
     assert.deepEqual(anthropicAdapter.usageFromJson('anthropic.messages', body), usage(20, 1000, 300, 70));
     assert.equal(anthropicAdapter.usageFromJson('anthropic.count_tokens', { input_tokens: 5 }), null);
+  });
+
+  test('cache writes split by lifetime: the 1-hour part is counted apart', () => {
+    const body = {
+      usage: {
+        input_tokens: 20,
+        cache_read_input_tokens: 0,
+        cache_creation_input_tokens: 300,
+        cache_creation: { ephemeral_5m_input_tokens: 100, ephemeral_1h_input_tokens: 200 },
+        output_tokens: 70,
+      },
+    };
+    assert.deepEqual(anthropicAdapter.usageFromJson('anthropic.messages', body), usage(20, 0, 300, 70, 200));
+  });
+
+  test('the most an input token can cost: input price, or a 5-minute or 1-hour cache write', () => {
+    const raw = (body: unknown) => Buffer.from(JSON.stringify(body));
+    const plain = { model: 'm', messages: [{ role: 'user', content: 'hi' }] };
+    const cached = {
+      model: 'm',
+      system: [{ type: 'text', text: 'long', cache_control: { type: 'ephemeral' } }],
+      messages: [{ role: 'user', content: 'hi' }],
+    };
+    const hour = {
+      ...cached,
+      system: [{ type: 'text', text: 'long', cache_control: { type: 'ephemeral', ttl: '1h' } }],
+    };
+    assert.equal(anthropicInputPriceFactor(raw(plain)), 1);
+    assert.equal(anthropicInputPriceFactor(raw(cached)), 1.25);
+    assert.equal(anthropicInputPriceFactor(raw(hour)), 2);
+    assert.equal(anthropicInputPriceFactor(null), 1);
   });
 
   const stream = [
@@ -297,5 +330,11 @@ describe('pricing', () => {
     const cost = costUsd(price, usage(1_000_000, 1_000_000, 1_000_000, 1_000_000));
     assert.ok(Math.abs(cost - (3 + 0.3 + 3.75 + 15)) < 1e-9);
     assert.equal(costUsd(undefined, usage(5, 5, 5, 5)), 0);
+  });
+
+  test('cost: 1-hour cache writes at 2× input, the rest of the writes at 1.25×', () => {
+    const price = priceFor(provider, 'claude-sonnet-4-5');
+    const cost = costUsd(price, usage(0, 0, 3_000_000, 0, 1_000_000));
+    assert.ok(Math.abs(cost - (2 * 3.75 + 6)) < 1e-9, String(cost));
   });
 });

@@ -16,6 +16,7 @@ import {
   worstCaseCostMicroUsd,
 } from '../../limits/index.ts';
 import type { Decision, Surface } from '../../policy/decision.ts';
+import { anthropicInputPriceFactor } from '../../providers/anthropic.ts';
 import type { PipelineHooks, RequestContext } from '../context.ts';
 
 /** The slice of a pino logger the hooks use. */
@@ -161,7 +162,12 @@ function worstCase(ctx: RequestContext): { costMicroUsd: number; tokens: number 
   if (FREE.has(ctx.surface)) return { costMicroUsd: 0, tokens: 0 };
   const sizes = ctx.input.sizes;
   const price = ctx.price;
-  const bounded = { estimatedInputTokens: sizes.bodyBytes, maxOutputTokens: sizes.maxOutputTokens };
+  const bounded = {
+    estimatedInputTokens: sizes.bodyBytes,
+    maxOutputTokens: sizes.maxOutputTokens,
+    // A prompt-cache write bills an input token above the input price.
+    inputPriceFactor: ctx.api === 'anthropic' ? anthropicInputPriceFactor(ctx.rawBody) : 1,
+  };
   return {
     costMicroUsd: price === undefined ? 0 : worstCaseCostMicroUsd(price, bounded),
     tokens: bounded.estimatedInputTokens + bounded.maxOutputTokens,
