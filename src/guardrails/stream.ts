@@ -24,6 +24,12 @@ export interface ResponseScanner {
   push(path: string, delta: string): ScanFinding[];
   /** Feeds one parsed SSE event (its `data:` JSON) of the chain's surface. */
   pushEvent(event: unknown): ScanFinding[];
+  /**
+   * Where a match still growing at `path` starts (an offset in that path's streamed text), Infinity
+   * when there is none: text from there on may belong to a secret not yet decided (a private key block
+   * arrives over many deltas), so a caller must not release it yet.
+   */
+  pendingFrom(path: string): number;
   /** Flushes every window and runs external steps over the full texts. */
   end(): Promise<ScanResult>;
 }
@@ -35,6 +41,8 @@ interface PathState {
   /** Reported matches: key → absolute span, pruned as the window moves on. */
   reported: Map<string, { start: number; end: number }>;
   full: string;
+  /** Absolute start of a match still growing (not yet reported); Infinity when none. */
+  pendingAt: number;
 }
 
 export function createResponseScanner(chain: CompiledChain, surface: Surface): ResponseScanner {
@@ -66,6 +74,7 @@ export function createResponseScanner(chain: CompiledChain, surface: Surface): R
         }
       }
     }
+    st.pendingAt = pendingFrom < st.buf.length ? st.base + pendingFrom : Number.POSITIVE_INFINITY;
     if (!final) {
       let cut = Math.max(0, st.buf.length - window);
       // Never keep the tail of a reported match: rescanned alone it could look like a new one.
@@ -98,7 +107,7 @@ export function createResponseScanner(chain: CompiledChain, surface: Surface): R
     if (delta.length === 0) return [];
     let st = states.get(path);
     if (!st) {
-      st = { buf: '', base: 0, reported: new Map(), full: '' };
+      st = { buf: '', base: 0, reported: new Map(), full: '', pendingAt: Number.POSITIVE_INFINITY };
       states.set(path, st);
     }
     st.buf += delta;
@@ -124,6 +133,9 @@ export function createResponseScanner(chain: CompiledChain, surface: Surface): R
 
   return {
     push,
+    pendingFrom(path: string): number {
+      return states.get(path)?.pendingAt ?? Number.POSITIVE_INFINITY;
+    },
     pushEvent(event: unknown): ScanFinding[] {
       const out: ScanFinding[] = [];
       for (const d of streamDeltas(surface, event)) out.push(...push(d.path, d.text));

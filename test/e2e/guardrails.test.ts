@@ -3,7 +3,7 @@
 // every provider, official SDKs where what the developer sees matters.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { randomInt } from 'node:crypto';
+import { generateKeyPairSync, randomInt } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -202,6 +202,41 @@ describe('guardrail chains through portcullis serve', { timeout: 120_000 }, () =
     assert.equal(clean.status, 200);
     assert.ok(clean.text.trim().endsWith('data: [DONE]'));
     assert.ok(!clean.text.includes('"error"'));
+  });
+
+  test('a private key streamed in pieces: none of its body reaches the client before the stop', async () => {
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 1024 });
+    const pem = privateKey.export({ type: 'pkcs1', format: 'pem' }).toString();
+    const text = `Here is the deploy key you asked for:\n${pem}\nKeep it somewhere safe.`;
+    const res = await post(
+      gw.url,
+      '/v1/messages',
+      {
+        model: 'claude-haiku-4-5',
+        max_tokens: 2000,
+        stream: true,
+        messages: [{ role: 'user', content: 'key?' }],
+      },
+      {
+        'x-api-key': member.key,
+        'anthropic-version': '2023-06-01',
+        'x-sim-text': encodeURIComponent(text),
+        'x-sim-chunk-chars': '7',
+      },
+    );
+    assert.equal(res.status, 200);
+    assert.ok(res.text.trimEnd().split('\n\n').at(-1)?.startsWith('event: error\n'), res.text.slice(-300));
+    assert.match(res.text, /private_key_rsa/);
+    // The deltas carry 7 characters each: no piece of any body line may have reached the client.
+    const streamed = res.text
+      .split('\n')
+      .filter((l) => l.startsWith('data: '))
+      .map((l) => JSON.parse(l.slice(6)) as { delta?: { text?: string } })
+      .map((e) => e.delta?.text ?? '')
+      .join('');
+    const body = pem.split('\n').filter((l) => l !== '' && !l.startsWith('-----'));
+    for (const line of body)
+      assert.ok(!streamed.includes(line.slice(0, 8)), `key material streamed: ${line.slice(0, 8)}`);
   });
 
   test('a non-streamed answer carrying a credential is replaced by a 400 error, and its tokens are still billed', async () => {

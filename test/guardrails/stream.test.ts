@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { compileChain, createResponseScanner, type ScanFinding } from '../../src/guardrails/index.ts';
 import { randomFrom } from './fakes.ts';
@@ -21,6 +22,31 @@ const chain = compileChain(
 );
 
 describe('streaming response scanner', () => {
+  test('a private key block arriving in pieces is pending from its first line until it is decided', async () => {
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 1024 });
+    const pem = privateKey.export({ type: 'pkcs1', format: 'pem' }).toString();
+    const intro = 'Here is the deploy key:\n';
+    const text = `${intro}${pem}\nKeep it safe, and rotate it after the migration is done.`;
+    const path = 'content[0].text';
+    const s = createResponseScanner(chain, 'anthropic.messages');
+    assert.equal(s.pendingFrom(path), Number.POSITIVE_INFINITY);
+    const found: ScanFinding[] = [];
+    let sawPending = false;
+    for (let i = 0; i < text.length && found.length === 0; i += 20) {
+      found.push(...s.push(path, text.slice(i, i + 20)));
+      // Once the body is long enough to be a key, everything from its first line waits for the verdict.
+      if (s.pendingFrom(path) === intro.length) sawPending = true;
+      else if (found.length === 0 && i > intro.length + 200) assert.fail(`not pending at ${i}`);
+    }
+    assert.ok(sawPending);
+    found.push(...(await s.end()).findings);
+    assert.deepEqual(
+      found.map((f) => [f.rule, f.start]),
+      [['private_key_rsa', intro.length]],
+    );
+    assert.equal(s.pendingFrom(path), Number.POSITIVE_INFINITY);
+  });
+
   test('a secret split at every possible point is found exactly once, with absolute offsets', async () => {
     const token = gh();
     const text = `Sure, use ${token} for the remote. Anything else?`;

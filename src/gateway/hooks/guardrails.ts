@@ -48,7 +48,8 @@ export const GUARDRAIL_BLOCKED_STATUS = 400;
 /**
  * Streamed text is held back this far (at most) behind the model so a credential is reported before
  * any of it reaches the client: covers every token format up to this length (provider API keys are
- * shorter); longer matches (private key blocks) may start streaming before the stop. Costs a few dozen
+ * shorter). A longer match still growing (a private key block arriving over many deltas) holds the
+ * stream from its start until the scanner decides it (at most its 16 KiB carry). Costs a few dozen
  * tokens of latency on chains with a response step, none on others.
  */
 const MAX_HOLD_CHARS = 240;
@@ -448,13 +449,22 @@ class StreamGuard extends Transform {
     this.#out = [];
   }
 
+  /**
+   * The text of `path` up to `at` can go out: enough text followed it that a credential ending in it
+   * was reported, and no match still growing (a private key block) started before `at`.
+   */
+  #cleared(path: string, at: number): boolean {
+    if ((this.#fed.get(path) ?? 0) - at < this.#hold) return false;
+    return at <= this.#scanner!.pendingFrom(path);
+  }
+
   /** Sends held events, in order, once enough text followed each that any match in it was reported. */
   #release(all: boolean): void {
     const queue = this.#queue;
     let i = 0;
     for (; i < queue.length; i++) {
       const held = queue[i];
-      if (!all && !held.marks.every(([path, at]) => (this.#fed.get(path) ?? 0) - at >= this.#hold)) break;
+      if (!all && !held.marks.every(([path, at]) => this.#cleared(path, at))) break;
       this.#send(held.raw);
     }
     if (i > 0) queue.splice(0, i);
