@@ -81,7 +81,10 @@ export async function startServing(opts: ServeOptions): Promise<Serving> {
     hooks: wired.hooks,
     logger: log,
     registry,
-    status: () => ({ sync: manager.status() }),
+    status: () => ({
+      sync: manager.status(),
+      restartRequiredFor: wired.restartRequiredFor(holder.current()?.gateway),
+    }),
   });
   await gateway.app.register(mcp.plugin);
   await registerWebhookRoutes(gateway.app, manager);
@@ -109,6 +112,15 @@ export async function startServing(opts: ServeOptions): Promise<Serving> {
       throw err;
     }
   }
+  holder.onSwap((next) => {
+    const changed = wired.restartRequiredFor(next.gateway);
+    if (changed.length > 0) {
+      log.warn(
+        { revision: next.revision, settings: changed },
+        'policy changes settings that take effect at the next restart; the running stores keep the old ones',
+      );
+    }
+  });
   const url = await gateway.listen(opts.port, opts.host);
   const active = holder.current();
   log.info(

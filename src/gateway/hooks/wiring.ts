@@ -3,8 +3,9 @@
 //
 // The stores follow the Gateway settings of the first active snapshot: `open` them as soon as one is
 // active (so a bad audit log stops the start); a gateway following a git source that starts without a
-// valid revision opens them on its first call instead. Changing `limits.store` or the audit sinks in
-// policy takes effect at the next restart.
+// valid revision opens them on its first call instead. Changing `limits.store`, its Redis URL or the
+// audit sinks in policy takes effect at the next restart; until then `restartRequiredFor` names them
+// (serve logs it and shows it in /status).
 import { hostname } from 'node:os';
 import type { Registry } from 'prom-client';
 import { AuditLog, type AuditRecord } from '../../audit/index.ts';
@@ -36,6 +37,8 @@ export interface GatewayHooks {
   appendAudit(record: AuditRecord, settings: GatewaySettings | undefined): void;
   /** The id written into every record. */
   instance: string;
+  /** Settings of `settings` that differ from those the stores were opened with (they need a restart). */
+  restartRequiredFor(settings: GatewaySettings | undefined): string[];
 }
 
 /**
@@ -69,9 +72,11 @@ export function createGatewayHooks(opts: GatewayHooksOptions): GatewayHooks {
   let audit: AuditLog | undefined;
   let composed: PipelineHooks = {};
   let closed = false;
+  let openedWith: GatewaySettings | undefined;
 
   const open = (settings: GatewaySettings): void => {
     if (store !== undefined) return;
+    openedWith = settings;
     const s = counterStoreFor(settings, { ...opts, env });
     let log: AuditLog;
     try {
@@ -115,6 +120,17 @@ export function createGatewayHooks(opts: GatewayHooksOptions): GatewayHooks {
     hooks,
     open,
     instance,
+    restartRequiredFor(settings) {
+      const was = openedWith;
+      if (was === undefined || settings === undefined) return [];
+      const changed: string[] = [];
+      if (settings.limits.store !== was.limits.store) changed.push('limits.store');
+      // Named, never shown: a Redis URL may carry a password.
+      if ((settings.limits.redisUrl ?? '') !== (was.limits.redisUrl ?? '')) changed.push('limits.redisUrl');
+      if (JSON.stringify(settings.audit.sinks) !== JSON.stringify(was.audit.sinks))
+        changed.push('audit.sinks');
+      return changed;
+    },
     appendAudit(record, settings) {
       if (audit === undefined && settings !== undefined && !closed) open(settings);
       audit?.append(record);
