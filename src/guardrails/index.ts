@@ -26,9 +26,7 @@ export {
   type ScanResult,
   type StepError,
   scanRequest,
-  scanRequestNow,
   scanResponse,
-  scanResponseNow,
 } from './scan.ts';
 export { DEFAULT_MIN_ENTROPY, SecretsDetector, selectRules } from './secrets/detector.ts';
 export type { SecretRule } from './secrets/rule-kit.ts';

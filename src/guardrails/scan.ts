@@ -25,26 +25,11 @@ export interface ScanResult {
   errors: StepError[];
 }
 
-/** Scans everything the provider will see in a request body. */
-export async function scanRequest(
-  chain: CompiledChain,
-  surface: Surface,
-  body: unknown,
-): Promise<ScanResult> {
-  return scanBody(chain, 'request', surface, body);
-}
-
-/** Scans a non-streamed response body. */
-export async function scanResponse(
-  chain: CompiledChain,
-  surface: Surface,
-  body: unknown,
-): Promise<ScanResult> {
-  return scanBody(chain, 'response', surface, body);
-}
-
-/** As scanRequest, answered synchronously when no step of the chain calls out (the common case). */
-export function scanRequestNow(
+/**
+ * Scans everything the provider will see in a request body. Answered synchronously unless a step of
+ * the chain calls an external service (then a promise); `await` takes either.
+ */
+export function scanRequest(
   chain: CompiledChain,
   surface: Surface,
   body: unknown,
@@ -52,8 +37,8 @@ export function scanRequestNow(
   return scanBody(chain, 'request', surface, body);
 }
 
-/** As scanResponse, answered synchronously when no step of the chain calls out (the common case). */
-export function scanResponseNow(
+/** Scans a non-streamed response body; synchronous unless a step calls out, as scanRequest. */
+export function scanResponse(
   chain: CompiledChain,
   surface: Surface,
   body: unknown,

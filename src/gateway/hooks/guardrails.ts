@@ -17,8 +17,8 @@ import {
   redactResponse,
   type ScanFinding,
   type ScanResult,
-  scanRequestNow,
-  scanResponseNow,
+  scanRequest,
+  scanResponse,
   streamDeltas,
 } from '../../guardrails/index.ts';
 import type { McpGuard } from '../../mcp/index.ts';
@@ -163,7 +163,7 @@ export function createGuardrailHooks(opts: GuardrailHooksOptions): PipelineHooks
         ctx.input.guardrails.findings.push(...r.findings.map(policyFinding));
       };
       // Synchronous unless a step calls an external service.
-      const r = scanRequestNow(chain, ctx.surface, body);
+      const r = scanRequest(chain, ctx.surface, body);
       if (r instanceof Promise) return r.then(scanned);
       scanned(r);
     },
@@ -254,7 +254,7 @@ class ResponseGuard implements ResponseFilter {
     }
     const chain = this.#chain;
     if (chain === undefined) return raw;
-    const results = answers.map((answer) => scanResponseNow(chain, ctx.surface, answer));
+    const results = answers.map((answer) => scanResponse(chain, ctx.surface, answer));
     if (results.some((r) => r instanceof Promise)) {
       return Promise.all(results).then((rs) => this.#checked(raw, body, answers, rs));
     }
