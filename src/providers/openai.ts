@@ -119,38 +119,6 @@ class NoUsageTracker extends SseUsageTracker {
   }
 }
 
-/**
- * How the gateway ends a Responses stream it refuses mid-way: an `error` event, which the OpenAI SDKs
- * raise (its nested `error` makes it an APIError), then `response.failed` carrying the same code and
- * message in `response.error`, which is the event Codex reads (it ignores `error` events and would
- * otherwise report only that the stream closed before `response.completed`).
- */
-export function responsesFailureEvents(failure: {
-  code: string;
-  type: string;
-  message: string;
-  sequenceNumber: number;
-}): string {
-  const { code, type, message, sequenceNumber } = failure;
-  const error = {
-    type: 'error',
-    code,
-    message,
-    param: null,
-    sequence_number: sequenceNumber,
-    error: { type, code, message },
-  };
-  const failed = {
-    type: 'response.failed',
-    sequence_number: sequenceNumber + 1,
-    response: { object: 'response', status: 'failed', error: { code, message }, output: [] },
-  };
-  return (
-    `event: error\ndata: ${JSON.stringify(error)}\n\n` +
-    `event: response.failed\ndata: ${JSON.stringify(failed)}\n\n`
-  );
-}
-
 export const openaiAdapter: ProviderAdapter = {
   api: 'openai',
   defaultHeaders: {},

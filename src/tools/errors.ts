@@ -1,7 +1,7 @@
 // What the caller receives when the model called a tool its key may not use: an error in the
 // surface's own format, as a whole response body or as the SSE event that ends a stream.
 import type { Surface } from '../policy/decision.ts';
-import { responsesFailureEvents } from '../providers/openai.ts';
+import { streamErrorEvents } from '../providers/stream-errors.ts';
 
 export const DENIED_TOOL_CODE = 'tool_not_allowed';
 export const DENIED_TOOL_STATUS = 403;
@@ -44,23 +44,10 @@ export function deniedToolErrorEvent(
   tool: string,
   options: DeniedToolOptions = {},
 ): Uint8Array {
-  const message = deniedToolMessage(tool, options);
-  let text: string;
-  switch (surface) {
-    case 'anthropic.messages':
-      text = `event: error\ndata: ${JSON.stringify(deniedToolErrorBody(surface, tool, options))}\n\n`;
-      break;
-    case 'openai.responses':
-      text = responsesFailureEvents({
-        code: DENIED_TOOL_CODE,
-        type: 'permission_error',
-        message,
-        sequenceNumber: options.sequenceNumber ?? 0,
-      });
-      break;
-    default:
-      // OpenAI chat and Gemini streams carry errors as a data-only event with an `error` object.
-      text = `data: ${JSON.stringify(deniedToolErrorBody(surface, tool, options))}\n\n`;
-  }
-  return new TextEncoder().encode(text);
+  return streamErrorEvents(surface, deniedToolErrorBody(surface, tool, options), {
+    code: DENIED_TOOL_CODE,
+    type: 'permission_error',
+    message: deniedToolMessage(tool, options),
+    sequenceNumber: options.sequenceNumber ?? 0,
+  });
 }

@@ -25,8 +25,8 @@ import type { McpGuard } from '../../mcp/index.ts';
 import type { GuardrailFinding, Surface } from '../../policy/decision.ts';
 import type { ResolvedKey, Snapshot } from '../../policy/snapshot.ts';
 import { adapters } from '../../providers/index.ts';
-import { responsesFailureEvents } from '../../providers/openai.ts';
 import { eventJson, type SseEvent, SseParser } from '../../providers/sse.ts';
+import { streamErrorEvents } from '../../providers/stream-errors.ts';
 import type { StreamTracker } from '../../providers/types.ts';
 import {
   createToolCallWatcher,
@@ -111,24 +111,12 @@ export function guardrailErrorBody(surface: Surface, f: GuardrailFinding): unkno
 
 /** Streaming: the SSE error event that ends the stream, in the same shapes as a denied tool's. */
 export function guardrailErrorEvent(surface: Surface, f: GuardrailFinding, sequenceNumber = 0): Uint8Array {
-  const message = guardrailBlockMessage(f);
-  let text: string;
-  switch (surface) {
-    case 'anthropic.messages':
-      text = `event: error\ndata: ${JSON.stringify(guardrailErrorBody(surface, f))}\n\n`;
-      break;
-    case 'openai.responses':
-      text = responsesFailureEvents({
-        code: GUARDRAIL_BLOCKED_CODE,
-        type: 'invalid_request_error',
-        message,
-        sequenceNumber,
-      });
-      break;
-    default:
-      text = `data: ${JSON.stringify(guardrailErrorBody(surface, f))}\n\n`;
-  }
-  return new TextEncoder().encode(text);
+  return streamErrorEvents(surface, guardrailErrorBody(surface, f), {
+    code: GUARDRAIL_BLOCKED_CODE,
+    type: 'invalid_request_error',
+    message: guardrailBlockMessage(f),
+    sequenceNumber,
+  });
 }
 
 interface RequestState {

@@ -1,0 +1,51 @@
+// How the gateway ends a stream it refuses mid-way (a denied tool call, a blocked credential), in the
+// surface's own wire format, so each official SDK — and Codex — raises it with the gateway's words.
+import type { Surface } from '../policy/decision.ts';
+
+export interface StreamFailure {
+  code: string;
+  /** The error type the surface's SDKs know (`permission_error`, `invalid_request_error`…). */
+  type: string;
+  message: string;
+  /** Responses: the stream's next sequence number. */
+  sequenceNumber: number;
+}
+
+/**
+ * The closing SSE text: Anthropic an `error` event with `errorBody`; OpenAI Responses an `error`
+ * event, which the OpenAI SDKs raise (its nested `error` makes it an APIError), then `response.failed`
+ * carrying the same code and message, which is the event Codex reads (it ignores `error` events and
+ * would otherwise report only that the stream closed before `response.completed`); OpenAI chat and
+ * Gemini a data-only event with `errorBody`.
+ */
+export function streamErrorEvents(surface: Surface, errorBody: unknown, failure: StreamFailure): Uint8Array {
+  let text: string;
+  switch (surface) {
+    case 'anthropic.messages':
+      text = `event: error\ndata: ${JSON.stringify(errorBody)}\n\n`;
+      break;
+    case 'openai.responses': {
+      const { code, type, message, sequenceNumber } = failure;
+      const error = {
+        type: 'error',
+        code,
+        message,
+        param: null,
+        sequence_number: sequenceNumber,
+        error: { type, code, message },
+      };
+      const failed = {
+        type: 'response.failed',
+        sequence_number: sequenceNumber + 1,
+        response: { object: 'response', status: 'failed', error: { code, message }, output: [] },
+      };
+      text =
+        `event: error\ndata: ${JSON.stringify(error)}\n\n` +
+        `event: response.failed\ndata: ${JSON.stringify(failed)}\n\n`;
+      break;
+    }
+    default:
+      text = `data: ${JSON.stringify(errorBody)}\n\n`;
+  }
+  return new TextEncoder().encode(text);
+}
