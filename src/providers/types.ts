@@ -56,9 +56,9 @@ export interface StreamTracker {
   /** True when the output token count is an estimate (the stream ended before upstream reported it). */
   estimated(): boolean;
   /** Keep the parsed events (those let through) for `take`, so another reader can reuse the parse. */
-  share?(): void;
-  /** The events parsed since the last call, in stream order. */
-  take?(): SseEvent[];
+  share(): void;
+  /** The events parsed since the last call, in stream order (none unless `share` was called). */
+  take(): SseEvent[];
 }
 
 export interface StreamOptions {

@@ -25,7 +25,7 @@ import type { McpGuard } from '../../mcp/index.ts';
 import type { GuardrailFinding, Surface } from '../../policy/decision.ts';
 import type { ResolvedKey, Snapshot } from '../../policy/snapshot.ts';
 import { adapters } from '../../providers/index.ts';
-import { eventJson, type SseEvent, SseParser } from '../../providers/sse.ts';
+import { eventJson, type SseEvent } from '../../providers/sse.ts';
 import { streamErrorEvents } from '../../providers/stream-errors.ts';
 import type { StreamTracker } from '../../providers/types.ts';
 import {
@@ -213,7 +213,7 @@ class ResponseGuard implements ResponseFilter {
   transform(): Transform | undefined {
     const ctx = this.#ctx;
     if (ctx.status >= 300 || ctx.tracker === null) return undefined;
-    return new StreamGuard(ctx, this.#chain, this.#denied, this.#log);
+    return new StreamGuard(ctx, ctx.tracker, this.#chain, this.#denied, this.#log);
   }
 
   held(raw: Buffer): Buffer | Promise<Buffer> {
@@ -291,9 +291,8 @@ class StreamGuard extends Transform {
   readonly #ctx: RequestContext;
   readonly #log: HookLogger;
   #streaming = true;
-  /** The usage tracker's parse of the same stream, when it shares it; else this guard parses the bytes. */
-  readonly #shared: StreamTracker | undefined;
-  readonly #parser: SseParser | undefined;
+  /** The usage tracker, whose parse of the same stream this guard reads instead of the bytes. */
+  readonly #tracker: StreamTracker;
   readonly #scanner: ResponseScanner | undefined;
   readonly #watcher: ToolCallWatcher | undefined;
   #terminal: string[] = [];
@@ -310,6 +309,7 @@ class StreamGuard extends Transform {
 
   constructor(
     ctx: RequestContext,
+    tracker: StreamTracker,
     chain: CompiledChain | undefined,
     denied: DeniedTools | undefined,
     log: HookLogger,
@@ -318,13 +318,8 @@ class StreamGuard extends Transform {
     this.#ctx = ctx;
     this.#log = log;
     // forward.ts feeds the tracker each chunk before this transform sees it, so its events are ready.
-    const tracker = ctx.tracker;
-    if (tracker?.share !== undefined && tracker.take !== undefined) {
-      tracker.share();
-      this.#shared = tracker;
-    } else {
-      this.#parser = new SseParser();
-    }
+    this.#tracker = tracker;
+    tracker.share();
     if (chain !== undefined) {
       this.#scanner = createResponseScanner(chain, ctx.surface);
       this.#hold = Math.min(chain.streamWindow, MAX_HOLD_CHARS) + SCANNER_LOOKAHEAD;
@@ -332,15 +327,10 @@ class StreamGuard extends Transform {
     if (denied !== undefined) this.#watcher = createToolCallWatcher(ctx.surface, denied);
   }
 
-  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+  // The chunk's events were parsed by the tracker, which forward.ts fed first.
+  override _transform(_chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
     if (this.#streaming) {
-      let events: SseEvent[];
-      if (this.#shared !== undefined) events = this.#shared.take!();
-      else {
-        events = [];
-        this.#parser!.push(chunk, events);
-      }
-      this.#events(events);
+      this.#events(this.#tracker.take());
       this.#emit();
     }
     done();
@@ -351,13 +341,7 @@ class StreamGuard extends Transform {
       done();
       return;
     }
-    let events: SseEvent[];
-    if (this.#shared !== undefined) events = this.#shared.take!();
-    else {
-      events = [];
-      this.#parser!.end(events);
-    }
-    this.#events(events);
+    this.#events(this.#tracker.take());
     if (!this.#streaming) {
       done();
       return;
