@@ -10,21 +10,26 @@ import { adapters } from '../providers/index.ts';
 import type { RequestContext } from './context.ts';
 import type { Upstream } from './upstream.ts';
 
-/** Client request headers never sent upstream: hop-by-hop, credentials, proxy and routing hints. */
-const DROP_REQUEST = new Set([
-  'host',
+/** Hop-by-hop headers (RFC 9110 §7.6.1): they describe one connection and never pass a proxy. */
+const HOP_BY_HOP = [
   'connection',
   'keep-alive',
   'te',
   'trailer',
   'transfer-encoding',
   'upgrade',
+  'proxy-connection',
+];
+
+/** Client request headers never sent upstream: hop-by-hop, credentials, proxy and routing hints. */
+const DROP_REQUEST = new Set([
+  ...HOP_BY_HOP,
+  'host',
   'content-length',
   'expect',
   'http2-settings',
   'authorization',
   'proxy-authorization',
-  'proxy-connection',
   'x-api-key',
   'x-goog-api-key',
   'api-key',
@@ -39,14 +44,8 @@ const DROP_REQUEST = new Set([
 
 /** Upstream response headers never sent to the client. */
 const DROP_RESPONSE = new Set([
-  'connection',
-  'keep-alive',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
+  ...HOP_BY_HOP,
   'proxy-authenticate',
-  'proxy-connection',
   'set-cookie',
   'alt-svc',
   'strict-transport-security',
