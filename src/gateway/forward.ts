@@ -2,7 +2,6 @@
 // usage counted as bytes pass. Built on undici's dispatch handler API writing straight to the client's
 // socket: no intermediate streams, backpressure by pausing the upstream when the client is slow.
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import type { Transform } from 'node:stream';
 import type { FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
@@ -76,15 +75,37 @@ export function upstreamHeaders(
 }
 
 /**
+ * Where a streamed answer's bytes go next: the next filter, or (last) the client. Writes made in one
+ * event-loop turn leave in one socket write.
+ */
+export interface StreamSink {
+  write(data: string | Uint8Array): void;
+  /**
+   * Asks for what was written so far to leave now rather than with the rest of this turn's writes (the
+   * first bytes of an answer). The client end does so only while no other call is in flight: under
+   * load a socket write per event costs more than the few microseconds it saves one client.
+   */
+  flush(): void;
+  /** The stream is over; `data` is its last bytes. Writes after the end are ignored. */
+  end(data?: string | Uint8Array): void;
+  /** The stream cannot be finished honestly (a check failed): the client's connection is cut. */
+  fail(): void;
+}
+
+/**
  * What a response hook does to the answer on its way to the client. A non-streamed answer is held
  * whole when any hook has `held` (so it can be checked and replaced, status included, before its head
- * goes out); a streamed one passes through `transform`.
+ * goes out), and only hooks with `held` see it; otherwise the bytes pass through the sinks `stream`
+ * returns.
  */
 export interface ResponseFilter {
   /** The whole non-streamed body (any status): the bytes to send instead. May set `ctx.status`. */
   held?(body: Buffer): Buffer | Promise<Buffer>;
-  /** Called once the head is known: a transform for the bytes, or undefined to leave them alone. */
-  transform?(): Transform | undefined;
+  /**
+   * Called once the head is known, for bytes that are not held: the sink they are written to, which
+   * passes what it lets through on to `next`; undefined to leave them alone.
+   */
+  stream?(next: StreamSink): StreamSink | undefined;
 }
 
 /** Non-streamed bodies larger than this are sent on unchecked (and reported), never held in memory. */
@@ -139,8 +160,12 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
   readonly head: OutgoingHttpHeaders;
   readonly filter: ResponseFilter | undefined;
   readonly log: Logger;
-  /** The transform the bytes pass through, once the head is known. */
-  #transform: Transform | undefined;
+  /** The filter's sink the bytes are written to, once the head is known. */
+  #stream: StreamSink | undefined;
+  /** The client end of a filtered stream has been ended. */
+  #ended = false;
+  /** Calls in flight on this gateway (this one included): a flush is only worth a write when alone. */
+  readonly #inFlight: () => number;
   /** A non-streamed body being held for `filter.held`. */
   #held: Buffer[] | null = null;
   #heldBytes = 0;
@@ -156,6 +181,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
     head: OutgoingHttpHeaders,
     filter: ResponseFilter | undefined,
     log: Logger,
+    inFlight: () => number,
   ) {
     this.ctx = ctx;
     this.res = res;
@@ -163,6 +189,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
     this.head = head;
     this.filter = filter;
     this.log = log;
+    this.#inFlight = inFlight;
   }
 
   /** The client went away: stop the upstream request wherever it is. */
@@ -190,8 +217,8 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
     }
     const filter = this.filter;
     const hold = filter?.held !== undefined && ctx.tracker === null;
-    const transform = hold ? undefined : filter?.transform?.();
-    const rewrites = hold || transform !== undefined || (ctx.tracker !== null && ctx.hideUsageChunk);
+    const stream = hold ? undefined : filter?.stream?.(this.#toClient);
+    const rewrites = hold || stream !== undefined || (ctx.tracker !== null && ctx.hideUsageChunk);
     const head = this.head;
     for (const name in headers) {
       if (DROP_RESPONSE.has(name) || name.startsWith('proxy-')) continue;
@@ -207,11 +234,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
       return;
     }
     this.res.writeHead(statusCode, head);
-    if (transform !== undefined) {
-      this.#transform = transform;
-      transform.pipe(this.res);
-      transform.once('error', () => this.res.destroy());
-    }
+    this.#stream = stream;
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
@@ -221,19 +244,18 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
     if (tracker === null) {
       if (this.#held !== null) this.#hold(chunk);
       else {
-        this.#write(controller, chunk);
+        if (this.#stream !== undefined) this.#stream.write(chunk);
+        else this.#write(controller, chunk);
         keepTail(ctx, chunk);
       }
+    } else if (this.#stream !== undefined) {
+      // A stream guard reuses the tracker's parse of this chunk: the tracker reads it first.
+      const out = tracker.push(chunk);
+      if (out !== null) this.#stream.write(out);
     } else if (!ctx.hideUsageChunk) {
-      if (this.#transform !== undefined) {
-        // A stream guard reuses the tracker's parse of this chunk: the tracker reads it first.
-        tracker.push(chunk);
-        this.#write(controller, chunk);
-      } else {
-        // Bytes go out before they are read for usage, so accounting adds nothing to time to first byte.
-        this.#write(controller, chunk);
-        tracker.push(chunk);
-      }
+      // Bytes go out before they are read for usage, so accounting adds nothing to time to first byte.
+      this.#write(controller, chunk);
+      tracker.push(chunk);
     } else {
       const out = tracker.push(chunk);
       if (out !== null) this.#write(controller, out);
@@ -243,9 +265,14 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
   onResponseEnd(controller: Dispatcher.DispatchController): void {
     const tracker = this.ctx.tracker;
     const out = tracker === null ? null : tracker.end();
+    const stream = this.#stream;
+    if (stream !== undefined) {
+      if (out !== null) stream.write(out);
+      stream.end();
+      return;
+    }
     if (out !== null) this.#write(controller, out);
     if (this.#held !== null) this.#release();
-    else if (this.#transform !== undefined) this.#transform.end();
     else this.res.end();
   }
 
@@ -306,7 +333,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
       // Headers are out: the only honest signal left is to cut the connection.
       ctx.upstreamError = failure(err).code;
       this.#held = null;
-      this.#transform?.destroy();
+      this.#ended = true;
       this.res.destroy();
       return;
     }
@@ -324,15 +351,38 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
     );
   }
 
-  #write(controller: Dispatcher.DispatchController, data: Buffer): void {
-    const sink = this.#transform ?? this.res;
-    if (sink.destroyed) return;
-    if (!sink.write(data)) {
+  #write(controller: Dispatcher.DispatchController, data: string | Uint8Array): void {
+    const res = this.res;
+    if (res.destroyed) return;
+    if (!res.write(data)) {
       controller.pause();
       this.#resume ??= () => controller.resume();
-      sink.once('drain', this.#resume);
+      res.once('drain', this.#resume);
     }
   }
+
+  /** The last sink of a filtered stream: the client's response, with the upstream paused while it is full. */
+  readonly #toClient: StreamSink = {
+    write: (data) => {
+      if (!this.#ended && this.controller !== null) this.#write(this.controller, data);
+    },
+    flush: () => {
+      // Node corks the socket for the rest of the turn at the first write; uncorking sends it now.
+      const socket = this.res.socket;
+      if (socket !== null && socket.writableCorked > 0 && this.#inFlight() <= 1) socket.uncork();
+    },
+    end: (data) => {
+      if (this.#ended) return;
+      this.#ended = true;
+      if (this.res.destroyed) return;
+      if (data === undefined) this.res.end();
+      else this.res.end(data);
+    },
+    fail: () => {
+      this.#ended = true;
+      this.res.destroy();
+    },
+  };
 }
 
 /** Hand the call to undici; the response is written by the handler, so fastify must not send one. */
@@ -343,12 +393,13 @@ export function forward(
   up: Upstream,
   guard: ((ctx: RequestContext) => ResponseFilter | undefined) | undefined,
   log: Logger,
+  inFlight: () => number,
 ): void {
   const body = ctx.bodyChanged ? Buffer.from(JSON.stringify(ctx.body)) : ctx.rawBody;
   const filter = guard?.(ctx);
   const head = reply.getHeaders() as OutgoingHttpHeaders;
   reply.hijack();
-  const call = new UpstreamCall(ctx, reply.raw, up, head, filter, log);
+  const call = new UpstreamCall(ctx, reply.raw, up, head, filter, log, inFlight);
   ctx.upstream = call;
   ctx.timings.forwarded = ctx.elapsed();
   const timeout = up.provider.timeoutMs;

@@ -142,6 +142,7 @@ export class Pipeline {
   readonly #decisions = new DecisionBatcher();
   /** Calls between their start and the end of their response. */
   #active = 0;
+  readonly #inFlight = (): number => this.#active;
 
   /** Settle/audit hooks still running for calls that already ended. */
   readonly #after = new Set<Promise<void>>();
@@ -363,7 +364,7 @@ export class Pipeline {
     }
     ctx.upstreamPath = up.basePath + upstreamPath + upstreamQuery(request.url);
     ctx.outcome = 'forwarded';
-    if (!ctx.aborted) forward(ctx, headers, reply, up, hooks.responseGuardrails, this.log);
+    if (!ctx.aborted) forward(ctx, headers, reply, up, hooks.responseGuardrails, this.log, this.#inFlight);
     return reply;
   }
 

@@ -30,8 +30,8 @@ export interface ResponseScanner {
    * arrives over many deltas), so a caller must not release it yet.
    */
   pendingFrom(path: string): number;
-  /** Flushes every window and runs external steps over the full texts. */
-  end(): Promise<ScanResult>;
+  /** Flushes every window and runs external steps over the full texts (synchronous unless there are any). */
+  end(): ScanResult | Promise<ScanResult>;
 }
 
 interface PathState {
@@ -141,25 +141,25 @@ export function createResponseScanner(chain: CompiledChain, surface: Surface): R
       for (const d of streamDeltas(surface, event)) out.push(...push(d.path, d.text));
       return out;
     },
-    async end(): Promise<ScanResult> {
+    end(): ScanResult | Promise<ScanResult> {
       if (ended) return { findings: [], errors: [] };
       ended = true;
       const findings: ScanFinding[] = [];
       for (const [path, st] of states) findings.push(...scan(path, st, true));
       const errors: ScanResult['errors'] = [];
-      if (externalSteps.length > 0) {
-        const texts = [...states]
-          .map(([path, st]) => ({ path, text: st.full }))
-          .filter((t) => t.text.length > 0);
-        const results = await Promise.all(
-          externalSteps.map((step: CompiledStep) => runExternal(chain, step, 'response', surface, texts)),
-        );
+      if (externalSteps.length === 0) return { findings, errors };
+      const texts = [...states]
+        .map(([path, st]) => ({ path, text: st.full }))
+        .filter((t) => t.text.length > 0);
+      return Promise.all(
+        externalSteps.map((step: CompiledStep) => runExternal(chain, step, 'response', surface, texts)),
+      ).then((results) => {
         for (const r of results) {
           findings.push(...r.findings);
           if (r.error) errors.push(r.error);
         }
-      }
-      return { findings, errors };
+        return { findings, errors };
+      });
     },
   };
 }

@@ -38,6 +38,12 @@ export class SseParser {
     this.#drain(out, false);
   }
 
+  /** Like `push`, for text already decoded. */
+  pushText(text: string, out: SseEvent[]): void {
+    this.#buf += text;
+    this.#drain(out, false);
+  }
+
   /** The stream ended: an unterminated last event is still dispatched (with no blank line). */
   end(out: SseEvent[]): void {
     this.#buf += this.#decoder.decode();

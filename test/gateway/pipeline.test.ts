@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { Transform } from 'node:stream';
 import { describe, test } from 'node:test';
 import type { RequestContext } from '../../src/gateway/context.ts';
 import { fakeSnapshot, KEYS } from './fake-snapshot.ts';
@@ -39,12 +38,12 @@ describe('pipeline hooks', () => {
           seen.push('responseGuardrails');
           ctx.locals.response = true;
           return {
-            transform: () =>
-              new Transform({
-                transform(chunk, _enc, cb) {
-                  cb(null, Buffer.from(chunk.toString().toUpperCase()));
-                },
-              }),
+            stream: (next) => ({
+              write: (data) => next.write(String(data).toUpperCase()),
+              flush: () => next.flush(),
+              end: (data) => next.end(data === undefined ? undefined : String(data).toUpperCase()),
+              fail: () => next.fail(),
+            }),
           };
         },
         settle(ctx) {

@@ -5,7 +5,6 @@
 // the secrets detector (every rule) and the PII detector (every type) with action `redact`, and also
 // redacts every finding the key's chain reported, whatever the step's action (a `log` step still must
 // not put the secret into the audit log). Each side is bounded (MAX_CONTENT_CHARS, head and tail kept).
-import { Transform, type TransformCallback } from 'node:stream';
 import {
   applyRedactions,
   type CompiledChain,
@@ -23,7 +22,7 @@ import type { GuardrailFinding } from '../../policy/decision.ts';
 import { type SseEvent, SseParser } from '../../providers/sse.ts';
 import { stripTools } from '../../tools/declared.ts';
 import type { RequestContext } from '../context.ts';
-import type { ResponseFilter } from '../forward.ts';
+import type { ResponseFilter, StreamSink } from '../forward.ts';
 
 /** Characters kept per side of a record; longer text keeps its head and tail around a marker. */
 export const MAX_CONTENT_CHARS = 64 * 1024;
@@ -91,7 +90,7 @@ export async function requestContent(ctx: RequestContext): Promise<string | unde
  * Records the response bytes as they go to the client (after the guardrails, so what a chain blocked
  * or redacted is not there): stream text deltas per path, or the raw body, up to MAX_CAPTURE_CHARS.
  */
-export class ResponseCapture extends Transform implements ResponseFilter {
+export class ResponseCapture implements ResponseFilter {
   readonly #ctx: RequestContext;
   #parser: SseParser | undefined;
   #mode: 'stream' | 'body' | undefined;
@@ -102,7 +101,6 @@ export class ResponseCapture extends Transform implements ResponseFilter {
   cut = false;
 
   constructor(ctx: RequestContext) {
-    super();
     this.#ctx = ctx;
   }
 
@@ -113,8 +111,24 @@ export class ResponseCapture extends Transform implements ResponseFilter {
     return body;
   }
 
-  transform(): Transform {
-    return this;
+  stream(next: StreamSink): StreamSink {
+    return {
+      write: (data) => {
+        next.write(data);
+        this.#capture(data);
+      },
+      flush: () => next.flush(),
+      end: (data) => {
+        next.end(data);
+        if (data !== undefined) this.#capture(data);
+        if (this.#parser !== undefined && !this.cut) {
+          const events: SseEvent[] = [];
+          this.#parser.end(events);
+          this.#events(events);
+        }
+      },
+      fail: () => next.fail(),
+    };
   }
 
   #keep(chunk: Buffer): void {
@@ -124,29 +138,22 @@ export class ResponseCapture extends Transform implements ResponseFilter {
     if (this.#chars > MAX_CAPTURE_CHARS) this.cut = true;
   }
 
-  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    this.push(chunk);
+  #capture(data: string | Uint8Array): void {
     this.#mode ??= this.#ctx.tracker !== null ? 'stream' : 'body';
-    if (this.cut) {
-      // Nothing more is kept.
-    } else if (this.#mode === 'stream') {
+    if (this.cut) return;
+    if (this.#mode === 'stream') {
       this.#parser ??= new SseParser();
       const events: SseEvent[] = [];
-      this.#parser.push(chunk, events);
+      if (typeof data === 'string') this.#parser.pushText(data, events);
+      else this.#parser.push(data, events);
       this.#events(events);
     } else {
-      this.#keep(chunk);
+      this.#keep(
+        typeof data === 'string'
+          ? Buffer.from(data)
+          : Buffer.from(data.buffer, data.byteOffset, data.byteLength),
+      );
     }
-    done();
-  }
-
-  override _flush(done: TransformCallback): void {
-    if (this.#parser !== undefined && !this.cut) {
-      const events: SseEvent[] = [];
-      this.#parser.end(events);
-      this.#events(events);
-    }
-    done();
   }
 
   #events(events: SseEvent[]): void {

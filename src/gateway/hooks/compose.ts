@@ -1,8 +1,7 @@
 // Several concerns (limits, guardrails, tool governance, audit) each contribute some pipeline hooks;
 // this runs them in the order given, and chains their response filters.
-import { compose, type Transform } from 'node:stream';
 import type { PipelineHooks, RequestContext } from '../context.ts';
-import type { ResponseFilter } from '../forward.ts';
+import type { ResponseFilter, StreamSink } from '../forward.ts';
 
 type SequentialHook = 'reserve' | 'requestGuardrails' | 'beforeForward' | 'settle' | 'audit';
 const SEQUENTIAL: SequentialHook[] = ['reserve', 'requestGuardrails', 'beforeForward', 'settle', 'audit'];
@@ -47,38 +46,17 @@ function runFrom(fns: Hook[], from: number, ctx: RequestContext, stops: boolean)
 /** Filters in order: each sees what the one before it let through. */
 function chainFilters(filters: ResponseFilter[]): ResponseFilter {
   const chained: ResponseFilter = {
-    transform() {
-      const active: Transform[] = [];
-      for (const f of filters) {
-        const t = f.transform?.();
-        if (t !== undefined) active.push(t);
-      }
-      if (active.length <= 1) return active[0];
-      // node:stream's compose() types want a tuple; the streams are plain Transforms.
-      return (compose as (...streams: Transform[]) => unknown)(...active) as Transform;
+    stream(next: StreamSink) {
+      let sink = next;
+      for (let i = filters.length - 1; i >= 0; i--) sink = filters[i].stream?.(sink) ?? sink;
+      return sink === next ? undefined : sink;
     },
   };
-  if (filters.some((f) => f.held !== undefined)) {
-    // A filter that only transforms sees the held body through its transform.
-    const helds = filters.map((f) =>
-      f.held !== undefined ? f : { held: (body: Buffer) => throughTransform(f, body) },
-    );
-    // Synchronous while every filter answers synchronously: most bodies need no await at all.
-    chained.held = (body) => heldFrom(helds, 0, body);
-  }
+  // A filter without `held` leaves non-streamed bodies alone.
+  const helds = filters.filter((f) => f.held !== undefined);
+  // Synchronous while every filter answers synchronously: most bodies need no await at all.
+  if (helds.length > 0) chained.held = (body) => heldFrom(helds, 0, body);
   return chained;
-}
-
-function throughTransform(filter: ResponseFilter, body: Buffer): Buffer | Promise<Buffer> {
-  const t = filter.transform?.();
-  if (t === undefined) return body;
-  return new Promise((resolve, reject) => {
-    const out: Buffer[] = [];
-    t.on('data', (c: Buffer) => out.push(c));
-    t.once('end', () => resolve(Buffer.concat(out)));
-    t.once('error', reject);
-    t.end(body);
-  });
 }
 
 function heldFrom(helds: ResponseFilter[], from: number, body: Buffer): Buffer | Promise<Buffer> {

@@ -7,7 +7,6 @@
 //                      bodies are held whole and replaced (status included) when refused.
 // Chains compile once per snapshot; no filter at all when the chain has no response step and no
 // tool is denied.
-import { Transform, type TransformCallback } from 'node:stream';
 import {
   type CompiledChain,
   compileChain,
@@ -38,7 +37,7 @@ import {
   type ToolCallWatcher,
 } from '../../tools/index.ts';
 import type { PipelineHooks, RequestContext } from '../context.ts';
-import type { ResponseFilter } from '../forward.ts';
+import type { ResponseFilter, StreamSink } from '../forward.ts';
 import type { HookLogger } from './limits.ts';
 import { type DeniedTools, deniedToolsFor } from './tool-guard.ts';
 
@@ -210,10 +209,10 @@ class ResponseGuard implements ResponseFilter {
     this.#log = log;
   }
 
-  transform(): Transform | undefined {
+  stream(next: StreamSink): StreamSink | undefined {
     const ctx = this.#ctx;
     if (ctx.status >= 300 || ctx.tracker === null) return undefined;
-    return new StreamGuard(ctx, ctx.tracker, this.#chain, this.#denied, this.#log);
+    return new StreamGuard(ctx, ctx.tracker, this.#chain, this.#denied, this.#log, next);
   }
 
   held(raw: Buffer): Buffer | Promise<Buffer> {
@@ -287,8 +286,9 @@ class ResponseGuard implements ResponseFilter {
  * text followed them (MAX_HOLD_CHARS) that a credential in them was seen whole; a block or a denied
  * tool call ends the stream with the error event its SDK raises, and what was held is never sent.
  */
-class StreamGuard extends Transform {
+class StreamGuard implements StreamSink {
   readonly #ctx: RequestContext;
+  readonly #next: StreamSink;
   readonly #log: HookLogger;
   #streaming = true;
   /** The usage tracker, whose parse of the same stream this guard reads instead of the bytes. */
@@ -313,11 +313,12 @@ class StreamGuard extends Transform {
     chain: CompiledChain | undefined,
     denied: DeniedTools | undefined,
     log: HookLogger,
+    next: StreamSink,
   ) {
-    super();
     this.#ctx = ctx;
     this.#log = log;
-    // forward.ts feeds the tracker each chunk before this transform sees it, so its events are ready.
+    this.#next = next;
+    // forward.ts feeds the tracker each chunk before this guard sees it, so its events are ready.
     this.#tracker = tracker;
     tracker.share();
     if (chain !== undefined) {
@@ -328,43 +329,53 @@ class StreamGuard extends Transform {
   }
 
   // The chunk's events were parsed by the tracker, which forward.ts fed first.
-  override _transform(_chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    if (this.#streaming) {
-      this.#events(this.#tracker.take());
-      this.#emit();
-    }
-    done();
+  write(_chunk: string | Uint8Array): void {
+    if (!this.#streaming) return;
+    this.#events(this.#tracker.take());
+    this.#emit();
   }
 
-  override _flush(done: TransformCallback): void {
-    if (!this.#streaming) {
-      done();
-      return;
-    }
+  flush(): void {
+    this.#next.flush();
+  }
+
+  end(): void {
+    if (!this.#streaming) return;
     this.#events(this.#tracker.take());
-    if (!this.#streaming) {
-      done();
-      return;
-    }
-    if (this.#scanner === undefined) {
-      for (const raw of this.#terminal) this.#out.push(raw);
-      this.#emit();
-      done();
-      return;
-    }
+    if (!this.#streaming) return;
     // Nothing more will arrive: what the scanner still holds is reported now, then the rest goes out.
-    this.#scanner.end().then(
-      (r) => {
-        logErrors(this.#log, this.#ctx, r.errors);
-        if (!this.#findings(r.findings)) {
-          this.#release(true);
-          for (const raw of this.#terminal) this.#out.push(raw);
-          this.#emit();
-        }
-        done();
-      },
-      (err: unknown) => done(err as Error),
-    );
+    const r = this.#scanner?.end();
+    if (r instanceof Promise) {
+      r.then(
+        (result) => this.#scanned(result),
+        (err: unknown) => {
+          // A check that fails is a bug: what it could not check is not sent.
+          this.#log.error({ reqId: this.#ctx.id, err: (err as Error).message }, 'response check failed');
+          this.#ctx.upstreamError = 'response_check_failed';
+          this.#streaming = false;
+          this.#next.fail();
+        },
+      );
+    } else this.#scanned(r);
+  }
+
+  fail(): void {
+    this.#streaming = false;
+    this.#next.fail();
+  }
+
+  #scanned(r: ScanResult | undefined): void {
+    if (!this.#streaming) return;
+    if (r !== undefined) {
+      logErrors(this.#log, this.#ctx, r.errors);
+      if (this.#findings(r.findings)) return;
+      this.#release(true);
+    }
+    for (const raw of this.#terminal) this.#out.push(raw);
+    this.#streaming = false;
+    const out = this.#out;
+    this.#out = [];
+    this.#next.end(out.length === 0 ? undefined : out.join(''));
   }
 
   #events(events: SseEvent[]): void {
@@ -411,13 +422,14 @@ class StreamGuard extends Transform {
       return;
     }
     this.#sentFirst = true;
-    this.push(raw);
+    this.#next.write(raw);
+    this.#next.flush();
   }
 
   #emit(): void {
     const out = this.#out;
     if (out.length === 0) return;
-    this.push(out.length === 1 ? out[0] : out.join(''));
+    this.#next.write(out.length === 1 ? out[0] : out.join(''));
     this.#out = [];
   }
 
@@ -468,8 +480,7 @@ class StreamGuard extends Transform {
   #end(event: Uint8Array): void {
     this.#streaming = false;
     this.#emit();
-    this.push(event);
-    this.push(null);
+    this.#next.end(event);
     this.#ctx.upstream?.cancel();
   }
 }
