@@ -26,27 +26,38 @@ export function eventJson(ev: SseEvent): unknown {
   return ev.json;
 }
 
-const LINE = /[^\r\n]*(?:\r\n|\n|\r)/y;
-
+/**
+ * Lines are found with indexOf (a CR is only looked for once one has been seen), and the parse
+ * resumes where the last chunk left off: an event split over many small chunks is scanned once.
+ */
 export class SseParser {
   #decoder = new TextDecoder();
+  /** Text from the start of the event being read. */
   #buf = '';
+  /** Where the next line starts in #buf. */
+  #pos = 0;
+  #event = '';
+  #data: string[] | null = null;
+  /** A CR has been seen: lines may end in CR or CRLF, not only LF. */
+  #cr = false;
 
   /** Parse what `chunk` completes; the incomplete tail waits for the next chunk. */
   push(chunk: Uint8Array, out: SseEvent[]): void {
-    this.#buf += this.#decoder.decode(chunk, { stream: true });
-    this.#drain(out, false);
+    this.pushText(this.#decoder.decode(chunk, { stream: true }), out);
   }
 
   /** Like `push`, for text already decoded. */
   pushText(text: string, out: SseEvent[]): void {
+    if (!this.#cr && text.indexOf('\r') !== -1) this.#cr = true;
     this.#buf += text;
     this.#drain(out, false);
   }
 
   /** The stream ended: an unterminated last event is still dispatched (with no blank line). */
   end(out: SseEvent[]): void {
-    this.#buf += this.#decoder.decode();
+    const text = this.#decoder.decode();
+    if (!this.#cr && text.indexOf('\r') !== -1) this.#cr = true;
+    this.#buf += text;
     this.#drain(out, true);
   }
 
@@ -58,41 +69,51 @@ export class SseParser {
   #drain(out: SseEvent[], final: boolean): void {
     const buf = this.#buf;
     let start = 0;
-    let pos = 0;
-    let event = '';
-    let data: string[] | null = null;
+    let pos = this.#pos;
+    let event = this.#event;
+    let data = this.#data;
     for (;;) {
-      LINE.lastIndex = pos;
-      const m = LINE.exec(buf);
-      if (m === null) break;
-      const end = pos + m[0].length;
-      // A lone CR at the end may be the first half of CRLF: wait for more.
-      if (!final && end === buf.length && buf.charCodeAt(end - 1) === 13) break;
-      const line = m[0].replace(/\r?\n$|\r$/, '');
-      pos = end;
-      if (line === '') {
+      const lf = buf.indexOf('\n', pos);
+      const cr = this.#cr ? buf.indexOf('\r', pos) : -1;
+      let end: number;
+      let next: number;
+      if (cr === -1 || (lf !== -1 && lf < cr)) {
+        if (lf === -1) break;
+        end = lf;
+        next = lf + 1;
+      } else {
+        end = cr;
+        if (cr + 1 < buf.length) next = buf.charCodeAt(cr + 1) === 10 ? cr + 2 : cr + 1;
+        else if (final) next = cr + 1;
+        else break; // A CR at the end may be the first half of CRLF: wait for more.
+      }
+      if (end === pos) {
+        // A blank line ends the event (a block of only comments is none).
         if (data !== null || event !== '') {
           out.push({
             event,
-            data: data === null ? '' : data.join('\n'),
-            raw: buf.slice(start, pos),
+            data: data === null ? '' : data.length === 1 ? data[0] : data.join('\n'),
+            raw: buf.slice(start, next),
             json: UNPARSED,
           });
         }
-        start = pos;
+        start = next;
         event = '';
         data = null;
-        continue;
+      } else if (buf.charCodeAt(pos) !== 58) {
+        // A field line (a ':' first is a comment): `name: value`, or a bare name with an empty value.
+        let colon = buf.indexOf(':', pos);
+        if (colon === -1 || colon > end) colon = end;
+        let from = colon + 1;
+        if (from < end && buf.charCodeAt(from) === 32) from++;
+        const value = from < end ? buf.slice(from, end) : '';
+        const name = colon - pos;
+        if (name === 4 && buf.startsWith('data', pos)) {
+          if (data === null) data = [value];
+          else data.push(value);
+        } else if (name === 5 && buf.startsWith('event', pos)) event = value;
       }
-      if (line.charCodeAt(0) === 58) continue; // ':' comment
-      const colon = line.indexOf(':');
-      const field = colon === -1 ? line : line.slice(0, colon);
-      let value = colon === -1 ? '' : line.slice(colon + 1);
-      if (value.charCodeAt(0) === 32) value = value.slice(1);
-      if (field === 'data') {
-        if (data === null) data = [value];
-        else data.push(value);
-      } else if (field === 'event') event = value;
+      pos = next;
     }
     if (final) {
       const rest = buf.slice(pos);
@@ -104,8 +125,14 @@ export class SseParser {
       }
       if (data !== null) out.push({ event, data: data.join('\n'), raw: buf.slice(start), json: UNPARSED });
       this.#buf = '';
+      this.#pos = 0;
+      this.#event = '';
+      this.#data = null;
       return;
     }
     this.#buf = start === 0 ? buf : buf.slice(start);
+    this.#pos = pos - start;
+    this.#event = event;
+    this.#data = data;
   }
 }

@@ -15,10 +15,11 @@ const STREAM =
   ': keep-alive comment\n\n' +
   'data: line one\ndata: line two\n\n' +
   'event: ping\r\ndata: {"type":"ping"}\r\n\r\n' +
+  'event: cr\rdata:no space\rdata\r\r' +
   'data: {"text":"héllo ✓"}\n\n';
 
 describe('SseParser', () => {
-  test('reads events, multi-line data, comments and CRLF', () => {
+  test('reads events, multi-line data, comments, CRLF and lone CR', () => {
     const events = parseIn([STREAM]);
     assert.deepEqual(
       events.map((e) => [e.event, e.data]),
@@ -26,6 +27,7 @@ describe('SseParser', () => {
         ['message_start', '{"a":1}'],
         ['', 'line one\nline two'],
         ['ping', '{"type":"ping"}'],
+        ['cr', 'no space\n'],
         ['', '{"text":"héllo ✓"}'],
       ],
     );
