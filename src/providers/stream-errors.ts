@@ -2,6 +2,9 @@
 // surface's own wire format, so each official SDK — and Codex — raises it with the gateway's words.
 import type { Surface } from '../policy/decision.ts';
 
+/** The Responses API's error code for a request refused by policy; Codex does not retry it. */
+export const RESPONSES_POLICY_REFUSAL = 'invalid_prompt';
+
 export interface StreamFailure {
   code: string;
   /** The error type the surface's SDKs know (`permission_error`, `invalid_request_error`…). */
@@ -14,9 +17,13 @@ export interface StreamFailure {
 /**
  * The closing SSE text: Anthropic an `error` event with `errorBody`; OpenAI Responses an `error`
  * event, which the OpenAI SDKs raise (its nested `error` makes it an APIError), then `response.failed`
- * carrying the same code and message, which is the event Codex reads (it ignores `error` events and
- * would otherwise report only that the stream closed before `response.completed`); OpenAI chat and
- * Gemini a data-only event with `errorBody`.
+ * with the same message, which is the event Codex reads (it ignores `error` events and would otherwise
+ * report only that the stream closed before `response.completed`); OpenAI chat and Gemini a data-only
+ * event with `errorBody`.
+ *
+ * `response.failed` carries OpenAI's code for a request its policy refuses, `invalid_prompt`, not the
+ * gateway's own (which the `error` event keeps): Codex retries a failed response five times unless
+ * its code says retrying cannot help, and each retry would be a new upstream call refused the same way.
  */
 export function streamErrorEvents(surface: Surface, errorBody: unknown, failure: StreamFailure): Uint8Array {
   let text: string;
@@ -37,7 +44,12 @@ export function streamErrorEvents(surface: Surface, errorBody: unknown, failure:
       const failed = {
         type: 'response.failed',
         sequence_number: sequenceNumber + 1,
-        response: { object: 'response', status: 'failed', error: { code, message }, output: [] },
+        response: {
+          object: 'response',
+          status: 'failed',
+          error: { code: RESPONSES_POLICY_REFUSAL, message },
+          output: [],
+        },
       };
       text =
         `event: error\ndata: ${JSON.stringify(error)}\n\n` +

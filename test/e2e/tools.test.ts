@@ -158,7 +158,8 @@ describe('a model calling a denied agent tool', { timeout: 120_000 }, () => {
     const helper = openai(TEST_KEYS.member).responses.stream({ model: 'gpt-5-mini', input: 'ls' });
     await assert.rejects(helper.finalResponse(), REFUSED);
 
-    // Codex ignores `error` events and reads `response.failed`: the stream ends with one naming the tool.
+    // Codex ignores `error` events and reads `response.failed`: the stream ends with one naming the
+    // tool, under the code Codex does not retry (a retry would be refused the same way).
     const raw = await post(
       gw.url,
       '/v1/responses',
@@ -171,7 +172,7 @@ describe('a model calling a denied agent tool', { timeout: 120_000 }, () => {
     assert.ok(last.startsWith('event: response.failed\n'), raw.text);
     const failed = JSON.parse(last.slice(last.indexOf('data: ') + 6));
     assert.equal(failed.response.status, 'failed');
-    assert.equal(failed.response.error.code, 'tool_not_allowed');
+    assert.equal(failed.response.error.code, 'invalid_prompt');
     assert.match(failed.response.error.message, REFUSED);
   });
 
