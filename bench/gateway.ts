@@ -105,10 +105,14 @@ function minimalProxy(upstream: string): void {
   });
 }
 
-/** CPU seconds a child has used (Linux /proc; undefined elsewhere). */
-function cpuSeconds(child: ChildProcess): number | undefined {
+/**
+ * CPU seconds a child has used, all threads or (`mainThread`) only its event loop's (Linux /proc;
+ * undefined elsewhere).
+ */
+function cpuSeconds(child: ChildProcess, mainThread = false): number | undefined {
+  const stat = mainThread ? `/proc/${child.pid}/task/${child.pid}/stat` : `/proc/${child.pid}/stat`;
   try {
-    const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    const fields = readFileSync(stat, 'utf8').split(') ')[1].split(' ');
     return (Number(fields[11]) + Number(fields[12])) / 100;
   } catch {
     return undefined;
@@ -321,21 +325,27 @@ async function main(): Promise<void> {
   );
   // The machine is shared and noisy: with --rounds N the targets take turns N times and the median
   // of each is reported too.
-  const results = new Map<string, { rps: number; cpu: number }[]>();
+  const results = new Map<string, { rps: number; cpu: number; loop: number }[]>();
   for (let round = 0; round < ROUNDS; round++) {
     for (const [name, t, child] of runs) {
       await throughput(t, 1, CONCURRENCY);
       const cpu0 = cpuSeconds(child);
+      const loop0 = cpuSeconds(child, true);
       const own0 = process.cpuUsage();
       const t0 = performance.now();
       const rps = await throughput(t, SECONDS, CONCURRENCY);
       const cpu1 = cpuSeconds(child);
+      const loop1 = cpuSeconds(child, true);
       const own = process.cpuUsage(own0);
       const wall = (performance.now() - t0) / 1000;
-      const cpu =
-        cpu0 === undefined || cpu1 === undefined ? Number.NaN : ((cpu1 - cpu0) / (rps * wall)) * 1e6;
-      results.set(name, [...(results.get(name) ?? []), { rps, cpu }]);
-      const perCall = Number.isNaN(cpu) ? '' : `   server CPU ${cpu.toFixed(0)} µs/call`;
+      const perCallOf = (a: number | undefined, b: number | undefined) =>
+        a === undefined || b === undefined ? Number.NaN : ((b - a) / (rps * wall)) * 1e6;
+      const cpu = perCallOf(cpu0, cpu1);
+      const loop = perCallOf(loop0, loop1);
+      results.set(name, [...(results.get(name) ?? []), { rps, cpu, loop }]);
+      const perCall = Number.isNaN(cpu)
+        ? ''
+        : `   server CPU ${cpu.toFixed(0)} µs/call (event loop ${loop.toFixed(0)})`;
       const client = (own.user + own.system) / (rps * wall);
       console.log(
         `  ${name.padEnd(20)} ${rps.toFixed(0).padStart(6)} req/s${perCall}   load generator ${client.toFixed(0)} µs/call`,
@@ -347,7 +357,10 @@ async function main(): Promise<void> {
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
     for (const [name, rs] of results) {
       const cpu = median(rs.map((r) => r.cpu));
-      const perCall = Number.isNaN(cpu) ? '' : `   server CPU ${cpu.toFixed(0)} µs/call`;
+      const loop = median(rs.map((r) => r.loop));
+      const perCall = Number.isNaN(cpu)
+        ? ''
+        : `   server CPU ${cpu.toFixed(0)} µs/call (event loop ${loop.toFixed(0)})`;
       console.log(
         `  ${name.padEnd(20)} ${median(rs.map((r) => r.rps))
           .toFixed(0)
