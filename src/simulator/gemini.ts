@@ -42,8 +42,10 @@ export function generate(c: SimCall, stream: boolean, asSse: boolean): SimReply 
   const chunks: unknown[] = [];
   let sent = 0;
   c.pieces.forEach((p, i) => {
-    sent += p.trim().split(' ').length;
-    chunks.push(chunk(c, [{ text: p }], !call && i === c.pieces.length - 1, sent));
+    // The last text chunk reports exactly the answer's tokens, however the pieces cut its words.
+    const last = i === c.pieces.length - 1;
+    sent = last ? c.words.length : Math.min(c.words.length, sent + p.trim().split(' ').length);
+    chunks.push(chunk(c, [{ text: p }], !call && last, sent));
   });
   // The call comes whole in a chunk of its own, the one that ends the answer.
   if (call) chunks.push(chunk(c, [call], true, sent));

@@ -4,14 +4,18 @@
 // `x-sim-output-tokens`, `x-sim-input-tokens`, `x-sim-cached-tokens`, `x-sim-fail-after` (cut the stream after N chunks),
 // or a model named `sim-error-<status>`. Chosen output: `x-sim-text` (URI-encoded) with
 // `x-sim-chunk-chars` (stream it in pieces of N characters), `x-sim-tool-call: <name>` (the answer
-// calls that tool with `{"command":"ls"}`, on every surface that has tool calls).
+// calls that tool with `{"command":"ls"}`, on every surface that has tool calls). A request asking for
+// structured output (OpenAI `response_format` / `text.format`, Gemini `responseMimeType:
+// application/json`) gets a JSON text that satisfies its schema, or any JSON object without one.
 import { hash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as anthropic from './anthropic.ts';
 import * as gemini from './gemini.ts';
+import { type JsonMode, jsonModeOf } from './json-mode.ts';
 import * as openai from './openai.ts';
-import { generateWords, pieces, seedOf } from './text.ts';
+import { instanceOf } from './schema-instance.ts';
+import { generateWords, pieces, seedOf, wordSource } from './text.ts';
 import { json, type SimCall, type SimReply } from './types.ts';
 
 export interface SimulatorOptions {
@@ -75,12 +79,24 @@ function errorReply(api: Api, status: number, message: string): SimReply {
   return openai.error(status, message);
 }
 
+/**
+ * The JSON answer's text as words (split at its spaces, so joining them with spaces gives it back and
+ * usage counts them like any answer). Without a schema: an object holding `count` words.
+ */
+function jsonWords(mode: JsonMode, seed: number, count: number): string[] {
+  const value =
+    mode.schema === undefined
+      ? { text: generateWords(seed, count).join(' ') }
+      : instanceOf(mode.schema, wordSource(seed));
+  return JSON.stringify(value).split(' ');
+}
+
 function maxTokensOf(api: Api, body: Record<string, unknown>): number | undefined {
   let v: unknown;
   if (api === 'gemini') {
-    const cfg = body.generationConfig;
-    v =
-      typeof cfg === 'object' && cfg !== null ? (cfg as Record<string, unknown>).maxOutputTokens : undefined;
+    const cfg = body.generationConfig ?? body.generation_config;
+    const c = typeof cfg === 'object' && cfg !== null ? (cfg as Record<string, unknown>) : {};
+    v = c.maxOutputTokens ?? c.max_output_tokens;
   } else v = body.max_completion_tokens ?? body.max_output_tokens ?? body.max_tokens;
   return typeof v === 'number' && v >= 0 ? v : undefined;
 }
@@ -276,7 +292,17 @@ export class Simulator {
         ? `${raw.length}:${raw.subarray(0, 4096).toString('latin1')}`
         : raw.toString('latin1');
     const chosen = textHeader(req, 'x-sim-text');
-    const words = chosen !== undefined ? chosen.split(' ') : generateWords(seedOf(seedText), count);
+    const mode = chosen === undefined ? jsonModeOf(r.api, body) : undefined;
+    let words: string[];
+    let finish: SimCall['finish'] = max !== undefined && max < wanted ? 'length' : 'stop';
+    if (chosen !== undefined) words = chosen.split(' ');
+    else if (mode === undefined) words = generateWords(seedOf(seedText), count);
+    else {
+      // The schema, not x-sim-output-tokens, sets the length; max tokens cuts it as a provider would.
+      words = jsonWords(mode, seedOf(seedText), count);
+      finish = max !== undefined && max < words.length ? 'length' : 'stop';
+      if (finish === 'length') words = words.slice(0, max);
+    }
     const chunkChars = intHeader(req, 'x-sim-chunk-chars');
     const tool = textHeader(req, 'x-sim-tool-call');
     const inputTokens = intHeader(req, 'x-sim-input-tokens') ?? Math.max(1, Math.ceil(raw.length / 4));
@@ -289,7 +315,7 @@ export class Simulator {
         chosen !== undefined && chunkChars !== undefined && chunkChars > 0
           ? (chosen.match(new RegExp(`[^]{1,${chunkChars}}`, 'g')) ?? [])
           : pieces(words, this.opts.tokensPerChunk),
-      finish: max !== undefined && max < wanted ? 'length' : 'stop',
+      finish,
       inputTokens,
       cachedTokens: Math.min(inputTokens, intHeader(req, 'x-sim-cached-tokens') ?? this.opts.cachedTokens),
       body,

@@ -16,17 +16,24 @@ export function seedOf(text: string): number {
   return h >>> 0;
 }
 
-export function generateWords(seed: number, count: number): string[] {
-  const out: string[] = new Array(count);
+/** A deterministic word stream: each call continues where the last one stopped. */
+export function wordSource(seed: number): (count: number) => string[] {
   let x = seed || 1;
-  for (let i = 0; i < count; i++) {
-    // xorshift32
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = WORDS[(x >>> 0) % WORDS.length];
-  }
-  return out;
+  return (count) => {
+    const out: string[] = new Array(count);
+    for (let i = 0; i < count; i++) {
+      // xorshift32
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      out[i] = WORDS[(x >>> 0) % WORDS.length];
+    }
+    return out;
+  };
+}
+
+export function generateWords(seed: number, count: number): string[] {
+  return wordSource(seed)(count);
 }
 
 /** Words joined as streamed pieces: every piece but the first starts with a space. */
