@@ -69,6 +69,7 @@ export async function startServing(opts: ServeOptions): Promise<Serving> {
   const mcp = createMcpGateway({
     getSnapshot: () => holder.current(),
     guard: createMcpGuard(() => holder.current()),
+    meter: (snapshot, key) => wired.meterToolCall(snapshot, key),
     audit: (event) => {
       const snapshot = holder.current();
       wired.appendAudit(mcpAuditRecord(event, snapshot, wired.instance), snapshot?.gateway);

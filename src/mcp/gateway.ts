@@ -40,6 +40,16 @@ export type McpGuard = (
   context: McpGuardContext,
 ) => Promise<{ blocked: boolean; reason?: string }>;
 
+/**
+ * Counts a tool call against the key's request rate limits: `usage` for the decision input, a
+ * `refusal` that stands whatever the policy answers, and `done` once the call is over (`ran`: it
+ * passed the decision).
+ */
+export type McpMeter = (
+  snapshot: Snapshot,
+  key: ResolvedKey,
+) => Promise<{ usage: DecisionInput['usage']; refusal?: Decision; done(ran: boolean): void }>;
+
 export type McpOutcome = 'ok' | 'tool_error' | 'denied' | 'blocked' | 'upstream_error' | 'unauthenticated';
 
 /** One per tools/call (and per tools/list); never carries arguments or results. */
@@ -69,6 +79,8 @@ export interface McpGatewayOptions {
   authenticate?: McpAuthenticate;
   audit?: (event: McpAuditEvent) => void;
   guard?: McpGuard;
+  /** Request rate limits for tools/call; none are counted without it. */
+  meter?: McpMeter;
   /** Route path (default `/mcp`). */
   path?: string;
   upstream?: UpstreamOptions;
@@ -97,7 +109,12 @@ interface CallContext {
 function decisionInput(
   surface: 'mcp.tools_list' | 'mcp.tools_call',
   auth: McpAuthResult,
-  extra: { mcp?: { server: string; tool: string }; userAgent?: string; bodyBytes?: number },
+  extra: {
+    mcp?: { server: string; tool: string };
+    userAgent?: string;
+    bodyBytes?: number;
+    usage?: DecisionInput['usage'];
+  },
 ): DecisionInput {
   return {
     surface,
@@ -109,7 +126,7 @@ function decisionInput(
     auth: { status: auth.status, enforced: true },
     key: auth.key ? keyFacts(auth.key) : null,
     userAgent: extra.userAgent,
-    usage: { budgets: [], rateLimits: [] },
+    usage: extra.usage ?? { budgets: [], rateLimits: [] },
     guardrails: { findings: [] },
     mcp: extra.mcp,
     nowNs: Date.now() * 1e6,
@@ -242,13 +259,24 @@ export function createMcpGateway(options: McpGatewayOptions): McpGateway {
     const target = splitGatewayToolName(name, ctx.pool.servers.keys());
     const server = target?.server ?? '';
     const tool = target?.tool ?? name;
+    const metered = options.meter === undefined ? undefined : await options.meter(ctx.snapshot, ctx.key);
     const input = decisionInput('mcp.tools_call', ctx.auth, {
       mcp: { server, tool },
       userAgent: ctx.userAgent,
       bodyBytes: ctx.bodyBytes,
+      usage: metered?.usage,
     });
-    const decision = ctx.snapshot.evaluate(input);
+    let decision: Decision;
+    try {
+      decision = ctx.snapshot.evaluate(input);
+    } catch (err) {
+      metered?.done(false);
+      throw err;
+    }
+    // No room in a rate limit refuses the call even if a custom policy would allow it.
+    if (decision.allow && metered?.refusal !== undefined) decision = metered.refusal;
     const finish = (outcome: McpOutcome, result: CallToolResult, reason?: string): CallToolResult => {
+      metered?.done(outcome !== 'denied');
       emit({
         kind: 'mcp.tools_call',
         at: new Date(Date.now() - (performance.now() - start)).toISOString(),

@@ -7,6 +7,7 @@ export {
   type McpGuard,
   type McpGuardContext,
   type McpGuardStage,
+  type McpMeter,
   type McpOutcome,
 } from './gateway.ts';
 export { gatewayToolName, splitGatewayToolName, TOOL_SEPARATOR } from './names.ts';

@@ -15,7 +15,8 @@ import {
   usdToMicro,
   worstCaseCostMicroUsd,
 } from '../../limits/index.ts';
-import type { Decision, Surface } from '../../policy/decision.ts';
+import type { Decision, DecisionInput, Surface } from '../../policy/decision.ts';
+import type { ResolvedKey, Snapshot } from '../../policy/snapshot.ts';
 import { anthropicInputPriceFactor } from '../../providers/anthropic.ts';
 import type { PipelineHooks, RequestContext } from '../context.ts';
 
@@ -144,10 +145,10 @@ export function remainingHeaders(plan: LimitPlan, result: ReserveResult): Record
   return out;
 }
 
-function teamLimits(ctx: RequestContext, teamIds: readonly string[]): OwnerLimits[] {
+function teamLimits(snapshot: Snapshot, teamIds: readonly string[]): OwnerLimits[] {
   const out: OwnerLimits[] = [];
   for (const id of teamIds) {
-    const team = ctx.snapshot.teams.get(id);
+    const team = snapshot.teams.get(id);
     if (team !== undefined) out.push({ id, budgets: team.budgets, rateLimits: team.rateLimits });
   }
   return out;
@@ -174,26 +175,49 @@ function worstCase(ctx: RequestContext): { costMicroUsd: number; tokens: number 
   };
 }
 
+/** A call outside the inference pipeline (an MCP tool call) counted against the request rate limits. */
+export interface MeteredCall {
+  /** What Rego reads as `input.usage`: the key's and its teams' request rate limits, this call included. */
+  usage: DecisionInput['usage'];
+  /** Set when the call must be refused whatever the policy answers: no room, or the store is down (failMode closed). */
+  refusal?: Decision;
+  /** The call is over: `ran` keeps it counted in its minute; a refused call gives its slot back. */
+  done(ran: boolean): void;
+}
+
 export interface LimitsHooks extends PipelineHooks {
   /** Synchronous with an in-process store (SQLite); a promise with Redis. */
   reserve(ctx: RequestContext): void | Promise<void>;
   settle(ctx: RequestContext): Promise<void>;
+  /**
+   * Counts a tool call against `requestsPerMinute` and `maxInFlight` of the key and its teams, the
+   * same counters model calls use. Budgets and tokens do not apply: a tool call has no price.
+   */
+  meterToolCall(snapshot: Snapshot, key: ResolvedKey): Promise<MeteredCall>;
 }
+
+const NO_USAGE: DecisionInput['usage'] = { budgets: [], rateLimits: [] };
+const REQUEST_LIMITS: ReadonlySet<string> = new Set(['requests_per_minute', 'requests_in_flight']);
 
 export function createLimitsHooks(opts: LimitsHooksOptions): LimitsHooks {
   const { store, logger } = opts;
   const unavailable = unavailableCounter(opts.registry ?? register);
 
-  const storeDown = (ctx: RequestContext, err: unknown): void => {
-    const failMode = ctx.snapshot.gateway.failMode;
+  /** Counts and logs a store failure; true when the call must be refused (failMode closed). */
+  const refusedForStore = (snapshot: Snapshot, who: object, err: unknown): boolean => {
+    const failMode = snapshot.gateway.failMode;
     unavailable.inc({ fail_mode: failMode });
     logger.error(
-      { reqId: ctx.id, key: ctx.key?.id, failMode, err: (err as Error).message },
+      { ...who, failMode, err: (err as Error).message },
       failMode === 'open'
         ? 'counter store unavailable: forwarding without limits (failMode open)'
         : 'counter store unavailable: refusing the call (failMode closed)',
     );
-    if (failMode !== 'open') ctx.decision = STORE_DOWN;
+    return failMode !== 'open';
+  };
+
+  const storeDown = (ctx: RequestContext, err: unknown): void => {
+    if (refusedForStore(ctx.snapshot, { reqId: ctx.id, key: ctx.key?.id }, err)) ctx.decision = STORE_DOWN;
   };
 
   const reserved = (ctx: RequestContext, plan: LimitPlan, result: ReserveResult): void => {
@@ -222,7 +246,7 @@ export function createLimitsHooks(opts: LimitsHooksOptions): LimitsHooks {
       const now = new Date(ctx.startedAt);
       const plan = planLimits({
         key: { id: key.id, keyHash: key.hash, budgets: key.budgets, rateLimits: key.rateLimits },
-        teams: teamLimits(ctx, key.teams),
+        teams: teamLimits(ctx.snapshot, key.teams),
         budgetTimezone: ctx.snapshot.gateway.budgetTimezone,
         worstCase: worstCase(ctx),
         now,
@@ -244,6 +268,45 @@ export function createLimitsHooks(opts: LimitsHooksOptions): LimitsHooks {
         (r) => reserved(ctx, plan, r),
         (err: unknown) => storeDown(ctx, err),
       );
+    },
+
+    async meterToolCall(snapshot, key) {
+      const now = new Date();
+      const plan = planLimits({
+        key: { id: key.id, keyHash: key.hash, budgets: [], rateLimits: key.rateLimits },
+        teams: teamLimits(snapshot, key.teams).map((t) => ({ id: t.id, rateLimits: t.rateLimits })),
+        budgetTimezone: snapshot.gateway.budgetTimezone,
+        worstCase: { costMicroUsd: 0, tokens: 0 },
+        now,
+      });
+      const keep = plan.facts.map((f) => f.type === 'rate' && REQUEST_LIMITS.has(f.kind));
+      const requests: LimitPlan = {
+        ...plan,
+        counters: plan.counters.filter((_, i) => keep[i]),
+        facts: plan.facts.filter((_, i) => keep[i]),
+      };
+      const nothing = { usage: NO_USAGE, done() {} };
+      if (requests.counters.length === 0) return nothing;
+      let result: ReserveResult;
+      try {
+        result = await store.reserve({ requestId: randomUUID(), counters: requests.counters, now });
+      } catch (err) {
+        const refused = refusedForStore(snapshot, { key: key.id, surface: 'mcp.tools_call' }, err);
+        return refused ? { ...nothing, refusal: STORE_DOWN } : nothing;
+      }
+      const usage = usageFacts(requests, result);
+      const id = result.reservationId;
+      return {
+        usage,
+        refusal: result.ok ? undefined : strictDenial(usage),
+        done(ran) {
+          if (id === null) return;
+          const over = ran ? store.settle(id, { costMicroUsd: 0, tokens: 0 }) : store.release(id);
+          over.catch((err: unknown) =>
+            logger.error({ key: key.id, err: (err as Error).message }, 'settling the reservation failed'),
+          );
+        },
+      };
     },
 
     async settle(ctx) {

@@ -10,11 +10,11 @@ import { hostname } from 'node:os';
 import type { Registry } from 'prom-client';
 import { AuditLog, type AuditRecord } from '../../audit/index.ts';
 import { type CounterStore, openCounterStore } from '../../limits/index.ts';
-import type { GatewaySettings } from '../../policy/snapshot.ts';
+import type { GatewaySettings, ResolvedKey, Snapshot } from '../../policy/snapshot.ts';
 import type { PipelineHooks, RequestContext } from '../context.ts';
 import { auditSinkConfigs, createAuditHooks } from './audit.ts';
 import { composeHooks } from './compose.ts';
-import { createLimitsHooks, type HookLogger } from './limits.ts';
+import { createLimitsHooks, type HookLogger, type LimitsHooks, type MeteredCall } from './limits.ts';
 
 export interface GatewayHooksOptions {
   dataDir: string;
@@ -35,6 +35,8 @@ export interface GatewayHooks {
   close(): Promise<void>;
   /** Records a call that does not run through the inference pipeline (MCP); opens the log if needed. */
   appendAudit(record: AuditRecord, settings: GatewaySettings | undefined): void;
+  /** Counts an MCP tool call against the key's request rate limits; opens the stores if needed. */
+  meterToolCall(snapshot: Snapshot, key: ResolvedKey): Promise<MeteredCall>;
   /** The id written into every record. */
   instance: string;
   /** Settings of `settings` that differ from those the stores were opened with (they need a restart). */
@@ -71,6 +73,7 @@ export function createGatewayHooks(opts: GatewayHooksOptions): GatewayHooks {
   let store: CounterStore | undefined;
   let audit: AuditLog | undefined;
   let composed: PipelineHooks = {};
+  let limits: LimitsHooks | undefined;
   let closed = false;
   let openedWith: GatewaySettings | undefined;
 
@@ -94,11 +97,8 @@ export function createGatewayHooks(opts: GatewayHooksOptions): GatewayHooks {
     store = s;
     audit = log;
     const extra = opts.extra === undefined ? [] : Array.isArray(opts.extra) ? opts.extra : [opts.extra];
-    composed = composeHooks(
-      createLimitsHooks({ store: s, logger: opts.logger, registry: opts.registry }),
-      ...extra,
-      createAuditHooks({ log, instance, logger: opts.logger }),
-    );
+    limits = createLimitsHooks({ store: s, logger: opts.logger, registry: opts.registry });
+    composed = composeHooks(limits, ...extra, createAuditHooks({ log, instance, logger: opts.logger }));
   };
 
   const ensure = (ctx: RequestContext): PipelineHooks => {
@@ -131,6 +131,11 @@ export function createGatewayHooks(opts: GatewayHooksOptions): GatewayHooks {
         changed.push('audit.sinks');
       return changed;
     },
+    async meterToolCall(snapshot, key) {
+      if (limits === undefined && !closed) open(snapshot.gateway);
+      if (limits === undefined) return { usage: { budgets: [], rateLimits: [] }, done() {} };
+      return limits.meterToolCall(snapshot, key);
+    },
     appendAudit(record, settings) {
       if (audit === undefined && settings !== undefined && !closed) open(settings);
       audit?.append(record);
@@ -142,6 +147,7 @@ export function createGatewayHooks(opts: GatewayHooksOptions): GatewayHooks {
       store = undefined;
       audit = undefined;
       composed = {};
+      limits = undefined;
       await s?.close();
       await a?.close();
     },
