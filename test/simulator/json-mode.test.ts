@@ -2,14 +2,13 @@
 // text.format) gets a JSON text that parses and fits its schema, read back by the official SDKs where
 // they exist and as raw bytes where they do not (Gemini's JSON-array stream, snake_case fields).
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { type GenerateContentResponse, GoogleGenAI, type Schema, Type } from '@google/genai';
+import { describe, test } from 'node:test';
+import { type GenerateContentResponse, type Schema, Type } from '@google/genai';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
-import OpenAI from 'openai';
 import { instanceOf } from '../../src/simulator/schema-instance.ts';
-import { Simulator } from '../../src/simulator/server.ts';
 import { wordSource } from '../../src/simulator/text.ts';
+import { simulatorClients } from './sdk-clients.ts';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
 const ajv = addFormats(new Ajv2020({ strict: false }));
@@ -107,26 +106,10 @@ function checkGemini(schema: Schema, value: unknown, at = '$'): void {
   else if (t === Type.BOOLEAN) assert.equal(typeof value, 'boolean', at);
 }
 
-let sim: Simulator;
-let url: string;
-
-before(async () => {
-  sim = new Simulator({ outputTokens: 5, tokensPerChunk: 2 });
-  url = await sim.listen();
-});
-after(async () => {
-  await sim.close();
-});
-
-const openai = () => new OpenAI({ apiKey: 'sim-key', baseURL: `${url}/v1`, maxRetries: 0 });
-const gemini = () => new GoogleGenAI({ apiKey: 'sim-key', httpOptions: { baseUrl: url } });
+const { openai, gemini, post } = simulatorClients();
 
 async function raw(path: string, body: unknown, headers: Record<string, string> = {}): Promise<string> {
-  const res = await fetch(url + path, {
-    method: 'POST',
-    headers: { authorization: 'Bearer k', 'content-type': 'application/json', ...headers },
-    body: JSON.stringify(body),
-  });
+  const res = await post(path, body, headers);
   assert.equal(res.status, 200);
   return res.text();
 }

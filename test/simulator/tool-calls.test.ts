@@ -1,37 +1,16 @@
 // `x-sim-tool-call` on the Responses and Gemini surfaces, read back by the official SDKs (whose
 // stream accumulators reject events that do not fit the items they announced) and as raw JSON.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { GoogleGenAI } from '@google/genai';
-import OpenAI from 'openai';
-import { Simulator } from '../../src/simulator/server.ts';
+import { describe, test } from 'node:test';
+import { simulatorClients } from './sdk-clients.ts';
 
 const CALL = { 'x-sim-tool-call': 'Bash' };
 const ARGS = { command: 'ls' };
 
-let sim: Simulator;
-let url: string;
-
-before(async () => {
-  sim = new Simulator({ outputTokens: 5, tokensPerChunk: 2 });
-  url = await sim.listen();
-});
-after(async () => {
-  await sim.close();
-});
-
-const openai = (headers: Record<string, string> = CALL) =>
-  new OpenAI({ apiKey: 'sim-key', baseURL: `${url}/v1`, maxRetries: 0, defaultHeaders: headers });
-const gemini = (headers: Record<string, string> = CALL) =>
-  new GoogleGenAI({ apiKey: 'sim-key', httpOptions: { baseUrl: url, headers } });
+const { openai, gemini, post } = simulatorClients(CALL);
 
 async function raw(path: string, body: unknown, headers: Record<string, string> = CALL): Promise<string> {
-  const res = await fetch(url + path, {
-    method: 'POST',
-    headers: { authorization: 'Bearer k', 'content-type': 'application/json', ...headers },
-    body: JSON.stringify(body),
-  });
-  return res.text();
+  return (await post(path, body, headers)).text();
 }
 
 describe('simulator tool calls: OpenAI Responses', () => {
