@@ -409,6 +409,12 @@ export class AuditLog {
       this.writeFailed(err);
       return err;
     }
+    this.committedHere(entries);
+    return undefined;
+  }
+
+  /** The head batch is in the store (committed on this thread): drop it, checkpoint, report. */
+  private committedHere(entries: AuditEntry[]): void {
     this.dropHead();
     const last = entries[entries.length - 1];
     try {
@@ -417,7 +423,6 @@ export class AuditLog {
       this.checkpointFailed(err instanceof Error ? err.message : String(err));
     }
     this.batchCommitted(entries.length, last.seq, this.runners.length > 0 ? entries : undefined);
-    return undefined;
   }
 
   /**
@@ -515,14 +520,7 @@ export class AuditLog {
       this.metrics.writeErrors.inc();
       return;
     }
-    this.dropHead();
-    const last = entries[entries.length - 1];
-    try {
-      writeCheckpoint(this.checkpointFile, last.seq, last.hash);
-    } catch (e) {
-      this.checkpointFailed(e instanceof Error ? e.message : String(e));
-    }
-    this.batchCommitted(entries.length, last.seq, this.runners.length > 0 ? entries : undefined);
+    this.committedHere(entries);
   }
 
   private checkTail(): void {
