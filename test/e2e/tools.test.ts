@@ -16,6 +16,11 @@ const BASH_TOOL = {
   input_schema: { type: 'object' as const, properties: { command: { type: 'string' } } },
 };
 
+// A call or stream that must fail: its error, for the assertions that follow.
+const rejected = (e: unknown): unknown => e;
+const NOT_REFUSED = () => assert.fail('the tool call was not refused');
+const NO_STREAM_ERROR = () => assert.fail('the stream ended without an error');
+
 describe('a model calling a denied agent tool', { timeout: 120_000 }, () => {
   let sim: Simulator;
   let gw: GatewayProcess;
@@ -53,10 +58,7 @@ describe('a model calling a denied agent tool', { timeout: 120_000 }, () => {
         tools: [BASH_TOOL],
         messages: [{ role: 'user', content: 'list files' }],
       })
-      .then(
-        () => assert.fail('the tool call was not refused'),
-        (e: unknown) => e,
-      );
+      .then(NOT_REFUSED, rejected);
     assert.ok(err instanceof Anthropic.PermissionDeniedError, String(err));
     assert.match(err.message, /called the tool Bash, which your tool scope \(read-only\) does not allow/);
     // The tool was stripped from what the provider saw, yet the model called it.
@@ -91,10 +93,7 @@ describe('a model calling a denied agent tool', { timeout: 120_000 }, () => {
   test('OpenAI chat, not streamed: 403 with code tool_not_allowed (the SDK raises it)', async () => {
     const err = await openai(TEST_KEYS.member)
       .chat.completions.create({ model: 'gpt-5-mini', messages: [{ role: 'user', content: 'ls' }] })
-      .then(
-        () => assert.fail('the tool call was not refused'),
-        (e: unknown) => e,
-      );
+      .then(NOT_REFUSED, rejected);
     assert.ok(err instanceof OpenAI.PermissionDeniedError, String(err));
     assert.equal(err.code, 'tool_not_allowed');
   });
@@ -121,10 +120,7 @@ describe('a model calling a denied agent tool', { timeout: 120_000 }, () => {
   test('OpenAI Responses, not streamed: 403 with code tool_not_allowed (the SDK raises it)', async () => {
     const err = await openai(TEST_KEYS.member)
       .responses.create({ model: 'gpt-5-mini', input: 'list files' })
-      .then(
-        () => assert.fail('the tool call was not refused'),
-        (e: unknown) => e,
-      );
+      .then(NOT_REFUSED, rejected);
     assert.ok(err instanceof OpenAI.PermissionDeniedError, String(err));
     assert.equal(err.code, 'tool_not_allowed');
     assert.match(err.message, REFUSED);
@@ -143,10 +139,7 @@ describe('a model calling a denied agent tool', { timeout: 120_000 }, () => {
         if (ev.type === 'response.output_item.added' || ev.type === 'response.output_item.done')
           seen.push(ev.item.type);
       }
-    })().then(
-      () => assert.fail('the stream ended without an error'),
-      (e: unknown) => e,
-    );
+    })().then(NO_STREAM_ERROR, rejected);
     // The stream's error event has no HTTP status (the response was a 200), so it is the base class.
     assert.ok(err instanceof OpenAI.APIError, String(err));
     assert.equal(err.code, 'tool_not_allowed');
@@ -179,10 +172,7 @@ describe('a model calling a denied agent tool', { timeout: 120_000 }, () => {
   test('Gemini, not streamed: the SDK raises ApiError 403 naming the tool', async () => {
     const err = await gemini(TEST_KEYS.member)
       .models.generateContent({ model: 'gemini-2.5-flash', contents: 'list files' })
-      .then(
-        () => assert.fail('the tool call was not refused'),
-        (e: unknown) => e,
-      );
+      .then(NOT_REFUSED, rejected);
     assert.ok(err instanceof ApiError, String(err));
     assert.equal(err.status, 403);
     assert.match(err.message, /PERMISSION_DENIED/);
@@ -215,10 +205,7 @@ describe('a model calling a denied agent tool', { timeout: 120_000 }, () => {
       for await (const chunk of stream) {
         calls.push(...(chunk.functionCalls ?? []));
       }
-    })().then(
-      () => assert.fail('the stream ended without an error'),
-      (e: unknown) => e,
-    );
+    })().then(NO_STREAM_ERROR, rejected);
     assert.ok(err instanceof ApiError, String(err));
     assert.equal(err.status, 403);
     assert.match(err.message, REFUSED);
