@@ -88,8 +88,8 @@ export interface StreamSink {
   flush(): void;
   /** The stream is over; `data` is its last bytes. Writes after the end are ignored. */
   end(data?: string | Uint8Array): void;
-  /** The stream cannot be finished honestly (a check failed): the client's connection is cut. */
-  fail(): void;
+  /** A check failed, so the stream cannot be finished honestly: the client's connection is cut. */
+  fail(err: unknown): void;
 }
 
 /**
@@ -302,12 +302,12 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
     try {
       out = this.filter!.held!(raw);
     } catch (err) {
-      this.#heldFailed(err);
+      this.#checkFailed(err);
       return;
     }
     // Usage is read from the parsed answer when a filter parsed it, else from its tail.
     if (this.ctx.upstreamJson === undefined) keepTail(this.ctx, raw);
-    if (out instanceof Promise) out.then(this.#send, (err: unknown) => this.#heldFailed(err));
+    if (out instanceof Promise) out.then(this.#send, (err: unknown) => this.#checkFailed(err));
     else this.#send(out);
   }
 
@@ -319,8 +319,8 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
     res.end(body);
   };
 
-  /** A check that throws is a bug: the answer it could not check is not sent. */
-  #heldFailed(err: unknown): void {
+  /** A check that throws is a bug: the answer, or the rest of the stream, it could not check is not sent. */
+  #checkFailed(err: unknown): void {
     this.log.error({ reqId: this.ctx.id, err: (err as Error).message }, 'response check failed');
     this.ctx.upstreamError = 'response_check_failed';
     this.res.destroy();
@@ -378,9 +378,9 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
       if (data === undefined) this.res.end();
       else this.res.end(data);
     },
-    fail: () => {
+    fail: (err) => {
       this.#ended = true;
-      this.res.destroy();
+      this.#checkFailed(err);
     },
   };
 }

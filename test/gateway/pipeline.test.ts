@@ -42,7 +42,7 @@ describe('pipeline hooks', () => {
               write: (data) => next.write(String(data).toUpperCase()),
               flush: () => next.flush(),
               end: (data) => next.end(data === undefined ? undefined : String(data).toUpperCase()),
-              fail: () => next.fail(),
+              fail: (err) => next.fail(err),
             }),
           };
         },

@@ -127,7 +127,7 @@ export class ResponseCapture implements ResponseFilter {
           this.#events(events);
         }
       },
-      fail: () => next.fail(),
+      fail: (err) => next.fail(err),
     };
   }
 

@@ -348,20 +348,14 @@ class StreamGuard implements StreamSink {
     if (r instanceof Promise) {
       r.then(
         (result) => this.#scanned(result),
-        (err: unknown) => {
-          // A check that fails is a bug: what it could not check is not sent.
-          this.#log.error({ reqId: this.#ctx.id, err: (err as Error).message }, 'response check failed');
-          this.#ctx.upstreamError = 'response_check_failed';
-          this.#streaming = false;
-          this.#next.fail();
-        },
+        (err: unknown) => this.fail(err),
       );
     } else this.#scanned(r);
   }
 
-  fail(): void {
+  fail(err: unknown): void {
     this.#streaming = false;
-    this.#next.fail();
+    this.#next.fail(err);
   }
 
   #scanned(r: ScanResult | undefined): void {
