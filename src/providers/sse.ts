@@ -48,17 +48,19 @@ export class SseParser {
 
   /** Like `push`, for text already decoded. */
   pushText(text: string, out: SseEvent[]): void {
-    if (!this.#cr && text.indexOf('\r') !== -1) this.#cr = true;
-    this.#buf += text;
+    this.#append(text);
     this.#drain(out, false);
   }
 
   /** The stream ended: an unterminated last event is still dispatched (with no blank line). */
   end(out: SseEvent[]): void {
-    const text = this.#decoder.decode();
+    this.#append(this.#decoder.decode());
+    this.#drain(out, true);
+  }
+
+  #append(text: string): void {
     if (!this.#cr && text.indexOf('\r') !== -1) this.#cr = true;
     this.#buf += text;
-    this.#drain(out, true);
   }
 
   /** Text received but not yet part of a complete event. */
