@@ -4,6 +4,8 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { parseAllDocuments } from 'yaml';
 import { generateVirtualKey, hashVirtualKey } from '../../src/cli/keys.ts';
 import { Simulator, type SimulatorOptions } from '../../src/simulator/server.ts';
@@ -246,4 +248,15 @@ export function openaiCall(url: string, key: string) {
 export function auditCli(args: string[]): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(NODE, [CLI, 'audit', ...args], { encoding: 'utf8' });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** An MCP client connected to the gateway's `/mcp` endpoint with `key` as its bearer token. */
+export async function mcpClient(gatewayUrl: string, key: string, name: string): Promise<Client> {
+  const client = new Client({ name, version: '1.0.0' });
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(`${gatewayUrl}/mcp`), {
+      requestInit: { headers: { authorization: `Bearer ${key}` } },
+    }),
+  );
+  return client;
 }

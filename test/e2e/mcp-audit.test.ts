@@ -2,13 +2,11 @@
 // audit record like an inference call — key, server, tool, decision, revision; never the arguments.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { readAuditRecords } from '../../src/policyci/replay.ts';
 import type { Simulator } from '../../src/simulator/server.ts';
 import { fakeAwsKey } from '../fixtures/fake-credentials.ts';
 import { examplePolicyCopy, TEST_KEYS } from '../fixtures/keys.ts';
-import { type GatewayProcess, killAll, startGateway, startSimulator } from './helpers.ts';
+import { type GatewayProcess, killAll, mcpClient, startGateway, startSimulator } from './helpers.ts';
 
 describe('MCP through portcullis serve', { timeout: 120_000 }, () => {
   let sim: Simulator;
@@ -27,12 +25,7 @@ describe('MCP through portcullis serve', { timeout: 120_000 }, () => {
   });
 
   test('a credential in tool arguments is blocked by a key whose chain blocks secrets', async () => {
-    const client = new Client({ name: 'guard-test', version: '1.0.0' });
-    await client.connect(
-      new StreamableHTTPClientTransport(new URL(`${gw.url}/mcp`), {
-        requestInit: { headers: { authorization: `Bearer ${TEST_KEYS.ciBot}` } },
-      }),
-    );
+    const client = await mcpClient(gw.url, TEST_KEYS.ciBot, 'guard-test');
     const secret = fakeAwsKey();
     const blocked = await client.callTool({ name: 'docs__search_docs', arguments: { query: secret } });
     assert.equal(blocked.isError, true);
@@ -45,12 +38,7 @@ describe('MCP through portcullis serve', { timeout: 120_000 }, () => {
   });
 
   test('tools/list and tools/call leave records with key, server, tool and revision', async () => {
-    const client = new Client({ name: 'audit-test', version: '1.0.0' });
-    await client.connect(
-      new StreamableHTTPClientTransport(new URL(`${gw.url}/mcp`), {
-        requestInit: { headers: { authorization: `Bearer ${TEST_KEYS.member}` } },
-      }),
-    );
+    const client = await mcpClient(gw.url, TEST_KEYS.member, 'audit-test');
     const { tools } = await client.listTools();
     assert.ok(
       tools.some((t) => t.name === 'docs__search_docs'),

@@ -4,12 +4,10 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { parseAllDocuments } from 'yaml';
 import type { Simulator } from '../../src/simulator/server.ts';
 import { examplePolicyCopy, TEST_KEYS } from '../fixtures/keys.ts';
-import { type GatewayProcess, killAll, startGateway, startSimulator } from './helpers.ts';
+import { type GatewayProcess, killAll, mcpClient, startGateway, startSimulator } from './helpers.ts';
 
 const PER_MINUTE = 2;
 
@@ -45,12 +43,7 @@ describe('MCP tool calls and rate limits', { timeout: 120_000 }, () => {
   });
 
   test('tool calls use up requestsPerMinute; a refused one gives its slot back; model calls share it', async () => {
-    const client = new Client({ name: 'limits-test', version: '1.0.0' });
-    await client.connect(
-      new StreamableHTTPClientTransport(new URL(`${gw.url}/mcp`), {
-        requestInit: { headers: { authorization: `Bearer ${TEST_KEYS.ciBot}` } },
-      }),
-    );
+    const client = await mcpClient(gw.url, TEST_KEYS.ciBot, 'limits-test');
     const search = () => client.callTool({ name: 'docs__search_docs', arguments: { query: 'budget' } });
 
     const first = await search();
