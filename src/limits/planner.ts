@@ -56,7 +56,6 @@ interface BudgetFact {
   owner: string;
   period: Period;
   limitMicro: number;
-  requestMicro: number;
   zone: string;
   resetsAtMs?: number;
 }
@@ -68,15 +67,21 @@ interface RateFact {
   owner: string;
   kind: RateLimitUsage['kind'];
   limit: number;
-  request: number;
 }
 
 export interface LimitPlan {
   /** What to reserve, in the order of `facts`. */
   counters: CounterSpec[];
-  facts: (BudgetFact | RateFact)[];
+  /** What Rego is told about each counter; what this call asks for is the counter's amount. */
+  facts: readonly (BudgetFact | RateFact)[];
   nowMs: number;
   zone: string;
+  /**
+   * The counters and facts hold for every call of the same key from `validFromMs` until
+   * `validUntilMs`, when a budget's period turns (see `withWorstCase`).
+   */
+  validFromMs: number;
+  validUntilMs: number;
 }
 
 /** Sliding windows; see WindowCounterSpec for why each admission counts at least a full window. */
@@ -144,7 +149,16 @@ export function planLimits(input: PlanInput): LimitPlan {
   const gatewayZone = zoneOr(input.budgetTimezone, 'UTC');
   const cost = Math.max(0, Math.ceil(input.worstCase.costMicroUsd));
   const tokens = Math.max(0, Math.ceil(input.worstCase.tokens));
-  const plan: LimitPlan = { counters: [], facts: [], nowMs, zone: gatewayZone };
+  const counters: CounterSpec[] = [];
+  const facts: (BudgetFact | RateFact)[] = [];
+  const plan: LimitPlan = {
+    counters,
+    facts,
+    nowMs,
+    zone: gatewayZone,
+    validFromMs: Number.NEGATIVE_INFINITY,
+    validUntilMs: Number.POSITIVE_INFINITY,
+  };
 
   const owners: { scope: 'key' | 'team'; owner: string; counterOwner: string; limits: OwnerLimits }[] = [
     {
@@ -168,7 +182,9 @@ export function planLimits(input: PlanInput): LimitPlan {
       const zone = zoneOr(b.timezone, gatewayZone);
       const window = periodWindow(b.period, zone, nowMs);
       const limitMicro = Math.max(0, usdToMicro(b.amountUsd));
-      plan.counters.push({
+      if (window.startMs !== undefined) plan.validFromMs = Math.max(plan.validFromMs, window.startMs);
+      if (window.resetsAtMs !== undefined) plan.validUntilMs = Math.min(plan.validUntilMs, window.resetsAtMs);
+      counters.push({
         kind: 'total',
         id: `${counterOwner}:budget:${enc(identities[i])}:${b.period}:${window.key}`,
         unit: 'usd_micro',
@@ -183,22 +199,21 @@ export function planLimits(input: PlanInput): LimitPlan {
         owner,
         period: b.period,
         limitMicro,
-        requestMicro: cost,
         zone,
       };
       if (window.resetsAtMs !== undefined) fact.resetsAtMs = window.resetsAtMs;
-      plan.facts.push(fact);
+      facts.push(fact);
     });
 
     const rates = limits.rateLimits;
     if (!rates) continue;
-    const rate = (kind: RateLimitUsage['kind'], limit: number, request: number, spec: CounterSpec) => {
-      plan.counters.push(spec);
-      plan.facts.push({ type: 'rate', id: `${scope}:${owner}:${kind}`, scope, owner, kind, limit, request });
+    const rate = (kind: RateLimitUsage['kind'], limit: number, spec: CounterSpec) => {
+      counters.push(spec);
+      facts.push({ type: 'rate', id: `${scope}:${owner}:${kind}`, scope, owner, kind, limit });
     };
     if (rates.requestsPerMinute !== undefined) {
       const limit = count(rates.requestsPerMinute);
-      rate('requests_per_minute', limit, 1, {
+      rate('requests_per_minute', limit, {
         kind: 'window',
         id: `${counterOwner}:rpm`,
         unit: 'requests',
@@ -209,7 +224,7 @@ export function planLimits(input: PlanInput): LimitPlan {
     }
     if (rates.tokensPerHour !== undefined) {
       const limit = count(rates.tokensPerHour);
-      rate('tokens_per_hour', limit, tokens, {
+      rate('tokens_per_hour', limit, {
         kind: 'window',
         id: `${counterOwner}:tph`,
         unit: 'tokens',
@@ -220,10 +235,29 @@ export function planLimits(input: PlanInput): LimitPlan {
     }
     if (rates.maxInFlight !== undefined) {
       const limit = count(rates.maxInFlight);
-      rate('requests_in_flight', limit, 1, { kind: 'concurrency', id: `${counterOwner}:inflight`, limit });
+      rate('requests_in_flight', limit, { kind: 'concurrency', id: `${counterOwner}:inflight`, limit });
     }
   }
   return plan;
+}
+
+/**
+ * The plan of another call of the same key and teams at `nowMs` (within the plan's validity), which
+ * may cost up to `worstCase`: the counter ids, limits and facts are shared, only the amounts differ.
+ * Spares the request path the ids' strings and the period arithmetic of `planLimits`.
+ */
+export function withWorstCase(
+  plan: LimitPlan,
+  worstCase: { costMicroUsd: number; tokens: number },
+  nowMs: number,
+): LimitPlan {
+  const cost = Math.max(0, Math.ceil(worstCase.costMicroUsd));
+  const tokens = Math.max(0, Math.ceil(worstCase.tokens));
+  const counters = plan.counters.map((c): CounterSpec => {
+    if (c.kind === 'concurrency' || c.unit === 'requests') return c;
+    return { ...c, amount: c.unit === 'usd_micro' ? cost : tokens };
+  });
+  return { ...plan, counters, nowMs };
 }
 
 const secondsUntil = (ms: number, nowMs: number): number => Math.max(0, Math.ceil((ms - nowMs) / 1000));
@@ -248,7 +282,7 @@ export function usageFacts(
         period: fact.period,
         limitUsd: microToUsd(fact.limitMicro),
         usedUsd: microToUsd(counter.used),
-        requestUsd: microToUsd(fact.requestMicro),
+        requestUsd: microToUsd(counter.amount),
       };
       if (fact.resetsAtMs !== undefined) {
         usage.resetsAt = formatInZone(fact.resetsAtMs, fact.zone);
@@ -263,7 +297,7 @@ export function usageFacts(
         kind: fact.kind,
         limit: fact.limit,
         used: counter.used,
-        request: fact.request,
+        request: counter.amount,
       };
       if (counter.freesAt !== undefined) {
         usage.resetsAt = formatInZone(counter.freesAt, plan.zone);

@@ -7,6 +7,7 @@ import {
   planLimits,
   type ReserveResult,
   usageFacts,
+  withWorstCase,
 } from '../../src/limits/index.ts';
 
 const keyHash = `sha256:${'0123456789abcdef'.repeat(4)}`;
@@ -142,6 +143,35 @@ describe('limit planner', () => {
       answer(plan.counters, () => 0),
     );
     assert.equal(facts.budgets[0].resetsAt, undefined);
+  });
+
+  test('a plan serves later calls of the same key until the first of its periods turns', () => {
+    const plan = planLimits(input());
+    // From the latest start (November in New York) to the earliest reset (December in Berlin).
+    assert.equal(plan.validFromMs, Date.parse('2026-11-01T04:00:00Z'));
+    assert.equal(plan.validUntilMs, Date.parse('2026-11-30T23:00:00Z'));
+    const later = new Date('2026-11-28T08:00:00Z');
+    const worst = { costMicroUsd: 7_000.4, tokens: 900 };
+    const reused = withWorstCase(plan, worst, later.getTime());
+    const fresh = planLimits(input({ now: later, worstCase: worst }));
+    assert.deepEqual(reused.counters, fresh.counters);
+    assert.deepEqual(reused.facts, fresh.facts);
+    assert.equal(reused.nowMs, later.getTime());
+    assert.equal(
+      plan.counters[0].kind === 'total' && plan.counters[0].amount,
+      120_000,
+      'the original is untouched',
+    );
+    const next = planLimits(input({ now: new Date(plan.validUntilMs) }));
+    assert.notEqual(next.counters[0].id, plan.counters[0].id, 'December has its own counter');
+  });
+
+  test('a plan without periodic budgets never expires', () => {
+    const plan = planLimits(
+      input({ teams: [], key: { id: 'k', keyHash, budgets: [{ period: 'total', amountUsd: 5 }] } }),
+    );
+    assert.equal(plan.validFromMs, Number.NEGATIVE_INFINITY);
+    assert.equal(plan.validUntilMs, Number.POSITIVE_INFINITY);
   });
 
   test('a result from another plan is refused', () => {

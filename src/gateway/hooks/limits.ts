@@ -13,6 +13,7 @@ import {
   type ReserveResult,
   usageFacts,
   usdToMicro,
+  withWorstCase,
   worstCaseCostMicroUsd,
 } from '../../limits/index.ts';
 import type { Decision, DecisionInput, Surface } from '../../policy/decision.ts';
@@ -197,6 +198,7 @@ export interface LimitsHooks extends PipelineHooks {
 }
 
 const NO_USAGE: DecisionInput['usage'] = { budgets: [], rateLimits: [] };
+const NOTHING = { costMicroUsd: 0, tokens: 0 };
 const REQUEST_LIMITS: ReadonlySet<string> = new Set(['requests_per_minute', 'requests_in_flight']);
 
 export function createLimitsHooks(opts: LimitsHooksOptions): LimitsHooks {
@@ -214,6 +216,27 @@ export function createLimitsHooks(opts: LimitsHooksOptions): LimitsHooks {
         : 'counter store unavailable: refusing the call (failMode closed)',
     );
     return failMode !== 'open';
+  };
+
+  /**
+   * Each key's plan, kept until one of its periods turns. A key object belongs to one snapshot, so a
+   * policy change starts afresh with the new snapshot's limits and teams.
+   */
+  const plans = new WeakMap<ResolvedKey, LimitPlan>();
+  const planFor = (ctx: RequestContext, key: ResolvedKey): LimitPlan => {
+    const nowMs = ctx.startedAt;
+    let plan = plans.get(key);
+    if (plan === undefined || nowMs < plan.validFromMs || nowMs >= plan.validUntilMs) {
+      plan = planLimits({
+        key: { id: key.id, keyHash: key.hash, budgets: key.budgets, rateLimits: key.rateLimits },
+        teams: teamLimits(ctx.snapshot, key.teams),
+        budgetTimezone: ctx.snapshot.gateway.budgetTimezone,
+        worstCase: NOTHING,
+        now: new Date(nowMs),
+      });
+      plans.set(key, plan);
+    }
+    return withWorstCase(plan, worstCase(ctx), nowMs);
   };
 
   const storeDown = (ctx: RequestContext, err: unknown): void => {
@@ -243,15 +266,9 @@ export function createLimitsHooks(opts: LimitsHooksOptions): LimitsHooks {
     reserve(ctx) {
       const key = ctx.key;
       if (key === null || ctx.input.auth.status !== 'ok' || UNCOUNTED.has(ctx.surface)) return;
-      const now = new Date(ctx.startedAt);
-      const plan = planLimits({
-        key: { id: key.id, keyHash: key.hash, budgets: key.budgets, rateLimits: key.rateLimits },
-        teams: teamLimits(ctx.snapshot, key.teams),
-        budgetTimezone: ctx.snapshot.gateway.budgetTimezone,
-        worstCase: worstCase(ctx),
-        now,
-      });
+      const plan = planFor(ctx, key);
       if (plan.counters.length === 0) return;
+      const now = new Date(ctx.startedAt);
       let result: ReserveResult | Promise<ReserveResult>;
       try {
         // Not ctx.id: a client may choose its x-request-id, and reservation ids must be unique.
@@ -276,7 +293,7 @@ export function createLimitsHooks(opts: LimitsHooksOptions): LimitsHooks {
         key: { id: key.id, keyHash: key.hash, budgets: [], rateLimits: key.rateLimits },
         teams: teamLimits(snapshot, key.teams).map((t) => ({ id: t.id, rateLimits: t.rateLimits })),
         budgetTimezone: snapshot.gateway.budgetTimezone,
-        worstCase: { costMicroUsd: 0, tokens: 0 },
+        worstCase: NOTHING,
         now,
       });
       const keep = plan.facts.map((f) => f.type === 'rate' && REQUEST_LIMITS.has(f.kind));
