@@ -86,7 +86,17 @@ export class AuditLog {
   private readonly sinkDrainTimeoutMs: number;
   private readonly metrics: AuditMetrics;
   private readonly logger: AuditLogger;
-  private readonly runners: SinkRunner[] = [];
+  private runners: SinkRunner[] = [];
+  /** The configuration each runner was built from, as JSON (absent for sinks passed as objects). */
+  private readonly runnerConfigs = new WeakMap<SinkRunner, string>();
+  private readonly sinkContext: {
+    dataDir: string;
+    stateDir: string;
+    env?: Record<string, string | undefined>;
+    retry?: { baseMs?: number; maxMs?: number };
+  };
+  /** The last `setSinks` (they run one after another). */
+  private sinkChange: Promise<unknown> = Promise.resolve();
   private readonly untrack: () => void;
   /** Appended, not yet taken into a batch. */
   /** Records appended and not yet taken into a batch, as canonical JSON. */
@@ -137,24 +147,20 @@ export class AuditLog {
     mkdirSync(dirname(this.dbPath), { recursive: true });
     this.checkpointFile = checkpointPath(this.dbPath);
     this.store = new AuditStore(this.dbPath);
+    this.sinkContext = {
+      dataDir,
+      stateDir: join(dirname(this.dbPath), 'audit-sinks'),
+      env: options.env,
+      retry: options.sinkRetry,
+    };
     const sinks: AuditSink[] = [];
     try {
       this.checkTail();
-      const stateDir = join(dirname(this.dbPath), 'audit-sinks');
       for (const s of options.sinks ?? []) {
         const cfg = 'deliver' in s ? undefined : s;
-        const sink = cfg ? createSink(cfg, { dataDir, env: options.env }) : (s as AuditSink);
+        const sink = cfg ? this.createSink(cfg) : (s as AuditSink);
         sinks.push(sink);
-        this.runners.push(
-          new SinkRunner(sink, {
-            source: this.store,
-            stateDir,
-            metrics: this.metrics,
-            logger: this.logger,
-            retryBaseMs: cfg?.retryBaseMs ?? options.sinkRetry?.baseMs,
-            retryMaxMs: cfg?.retryMaxMs ?? options.sinkRetry?.maxMs,
-          }),
-        );
+        this.runners.push(this.runnerFor(sink, cfg));
       }
     } catch (err) {
       for (const s of sinks) void s.close();
@@ -210,6 +216,77 @@ export class AuditLog {
   async flush(): Promise<void> {
     if (this.stopped && this.queueDepth > 0) throw new Error('audit log is closed');
     await this.committedUpTo(this.appended);
+  }
+
+  /**
+   * Switches to the sinks `configs` describe, without a restart (a policy change). A sink whose
+   * configuration is unchanged keeps running. One removed or changed stops at once: what it has not
+   * taken stays in SQLite and its cursor on disk, so a sink of the same name, later or right away
+   * with the new configuration, resumes there. A sink never seen before starts from now. If a new
+   * sink cannot be created (a header's environment variable is unset), this rejects and the running
+   * sinks stay as they were.
+   */
+  setSinks(configs: AuditSinkConfig[]): Promise<{ started: string[]; stopped: string[] }> {
+    const change = this.sinkChange.then(() => this.switchSinks(configs));
+    this.sinkChange = change.catch(() => {});
+    return change;
+  }
+
+  private async switchSinks(configs: AuditSinkConfig[]): Promise<{ started: string[]; stopped: string[] }> {
+    if (this.closing) throw new Error('audit log is closed');
+    const unmatched = [...this.runners];
+    const plan = configs.map((config) => {
+      const json = JSON.stringify(config);
+      const i = unmatched.findIndex((r) => this.runnerConfigs.get(r) === json);
+      return i < 0 ? { config } : { runner: unmatched.splice(i, 1)[0] };
+    });
+    const created: AuditSink[] = [];
+    try {
+      for (const p of plan) if (p.config) created.push(this.createSink(p.config));
+    } catch (err) {
+      for (const s of created) void s.close();
+      throw err;
+    }
+    // Out of the list first, so no new batch is offered to a sink that is stopping.
+    this.runners = this.runners.filter((r) => !unmatched.includes(r));
+    await Promise.all(unmatched.map((r) => r.close(0)));
+    if (this.closing) {
+      await Promise.all(created.map((s) => s.close()));
+      throw new Error('audit log is closed');
+    }
+    // Built after the old runners stopped: a sink that kept its name reads the cursor they left.
+    let next = 0;
+    const started: SinkRunner[] = [];
+    this.runners = plan.map((p) => {
+      if (p.runner) return p.runner;
+      const runner = this.runnerFor(created[next++], p.config);
+      started.push(runner);
+      return runner;
+    });
+    for (const r of started) r.start();
+    return { started: started.map((r) => r.sink.name), stopped: unmatched.map((r) => r.sink.name) };
+  }
+
+  /** The names of the sinks being fed, in configuration order. */
+  sinkNames(): string[] {
+    return this.runners.map((r) => r.sink.name);
+  }
+
+  private createSink(config: AuditSinkConfig): AuditSink {
+    return createSink(config, { dataDir: this.sinkContext.dataDir, env: this.sinkContext.env });
+  }
+
+  private runnerFor(sink: AuditSink, config: AuditSinkConfig | undefined): SinkRunner {
+    const runner = new SinkRunner(sink, {
+      source: this.store,
+      stateDir: this.sinkContext.stateDir,
+      metrics: this.metrics,
+      logger: this.logger,
+      retryBaseMs: config?.retryBaseMs ?? this.sinkContext.retry?.baseMs,
+      retryMaxMs: config?.retryMaxMs ?? this.sinkContext.retry?.maxMs,
+    });
+    if (config !== undefined) this.runnerConfigs.set(runner, JSON.stringify(config));
+    return runner;
   }
 
   /** Resolves true once every sink has every committed record, false after `timeoutMs`. */

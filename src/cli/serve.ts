@@ -85,6 +85,7 @@ export async function startServing(opts: ServeOptions): Promise<Serving> {
     status: () => ({
       sync: manager.status(),
       restartRequiredFor: wired.restartRequiredFor(holder.current()?.gateway),
+      auditSinks: wired.auditSinks(),
     }),
   });
   await gateway.app.register(mcp.plugin);
@@ -114,6 +115,17 @@ export async function startServing(opts: ServeOptions): Promise<Serving> {
     }
   }
   holder.onSwap((next) => {
+    wired.applySettings(next.gateway).then(
+      ({ started, stopped }) => {
+        if (started.length > 0 || stopped.length > 0)
+          log.info({ revision: next.revision, started, stopped }, 'audit sinks follow the new policy');
+      },
+      (err: unknown) =>
+        log.error(
+          { revision: next.revision, err: (err as Error).message },
+          'the new policy’s audit sinks cannot be started; the running sinks stay as they were',
+        ),
+    );
     const changed = wired.restartRequiredFor(next.gateway);
     if (changed.length > 0) {
       log.warn(

@@ -3,9 +3,9 @@
 //
 // The stores follow the Gateway settings of the first active snapshot: `open` them as soon as one is
 // active (so a bad audit log stops the start); a gateway following a git source that starts without a
-// valid revision opens them on its first call instead. Changing `limits.store`, its Redis URL or the
-// audit sinks in policy takes effect at the next restart; until then `restartRequiredFor` names them
-// (serve logs it and shows it in /status).
+// valid revision opens them on its first call instead. A policy change of the audit sinks is applied
+// at once (`applySettings`); changing `limits.store` or its Redis URL takes effect at the next
+// restart, and until then `restartRequiredFor` names them (serve logs it and shows it in /status).
 import { hostname } from 'node:os';
 import type { Registry } from 'prom-client';
 import { AuditLog, type AuditRecord } from '../../audit/index.ts';
@@ -41,6 +41,14 @@ export interface GatewayHooks {
   instance: string;
   /** Settings of `settings` that differ from those the stores were opened with (they need a restart). */
   restartRequiredFor(settings: GatewaySettings | undefined): string[];
+  /**
+   * Applies what a new snapshot's settings change that a running gateway can switch: the audit
+   * sinks. Resolves with the sinks started and stopped (none when the sinks did not change or the log
+   * is not open yet); rejects, the running sinks unchanged, when a new sink cannot be created.
+   */
+  applySettings(settings: GatewaySettings): Promise<{ started: string[]; stopped: string[] }>;
+  /** The audit sinks in use and, when the policy's current sinks could not be applied, why. */
+  auditSinks(): { active: string[]; error?: string };
 }
 
 /**
@@ -76,6 +84,10 @@ export function createGatewayHooks(opts: GatewayHooksOptions): GatewayHooks {
   let limits: LimitsHooks | undefined;
   let closed = false;
   let openedWith: GatewaySettings | undefined;
+  /** The `audit.sinks` the log runs (JSON), and why the latest policy's could not be applied. */
+  let sinksInUse: string | undefined;
+  let sinksError: string | undefined;
+  let sinkChanges: Promise<unknown> = Promise.resolve();
 
   const open = (settings: GatewaySettings): void => {
     if (store !== undefined) return;
@@ -96,6 +108,7 @@ export function createGatewayHooks(opts: GatewayHooksOptions): GatewayHooks {
     }
     store = s;
     audit = log;
+    sinksInUse = JSON.stringify(settings.audit.sinks);
     const extra = opts.extra === undefined ? [] : Array.isArray(opts.extra) ? opts.extra : [opts.extra];
     limits = createLimitsHooks({ store: s, logger: opts.logger, registry: opts.registry });
     composed = composeHooks(limits, ...extra, createAuditHooks({ log, instance, logger: opts.logger }));
@@ -127,9 +140,34 @@ export function createGatewayHooks(opts: GatewayHooksOptions): GatewayHooks {
       if (settings.limits.store !== was.limits.store) changed.push('limits.store');
       // Named, never shown: a Redis URL may carry a password.
       if ((settings.limits.redisUrl ?? '') !== (was.limits.redisUrl ?? '')) changed.push('limits.redisUrl');
-      if (JSON.stringify(settings.audit.sinks) !== JSON.stringify(was.audit.sinks))
-        changed.push('audit.sinks');
       return changed;
+    },
+    applySettings(settings) {
+      // One after another, each compared with what the one before it left in use.
+      const run = sinkChanges.then(async () => {
+        const wanted = JSON.stringify(settings.audit.sinks);
+        const log = audit;
+        if (log === undefined) return { started: [], stopped: [] };
+        if (wanted === sinksInUse) {
+          sinksError = undefined;
+          return { started: [], stopped: [] };
+        }
+        try {
+          const change = await log.setSinks(auditSinkConfigs(settings.audit.sinks));
+          sinksInUse = wanted;
+          sinksError = undefined;
+          return change;
+        } catch (err) {
+          sinksError = (err as Error).message;
+          throw err;
+        }
+      });
+      sinkChanges = run.catch(() => {});
+      return run;
+    },
+    auditSinks() {
+      const active = audit?.sinkNames() ?? [];
+      return sinksError === undefined ? { active } : { active, error: sinksError };
     },
     async meterToolCall(snapshot, key) {
       if (limits === undefined && !closed) open(snapshot.gateway);
