@@ -84,8 +84,7 @@ export async function startServing(opts: ServeOptions): Promise<Serving> {
     registry,
     status: () => ({
       sync: manager.status(),
-      restartRequiredFor: wired.restartRequiredFor(holder.current()?.gateway),
-      auditSinks: wired.auditSinks(),
+      ...wired.stores(),
     }),
   });
   await gateway.app.register(mcp.plugin);
@@ -115,24 +114,17 @@ export async function startServing(opts: ServeOptions): Promise<Serving> {
     }
   }
   holder.onSwap((next) => {
-    wired.applySettings(next.gateway).then(
-      ({ started, stopped }) => {
-        if (started.length > 0 || stopped.length > 0)
-          log.info({ revision: next.revision, started, stopped }, 'audit sinks follow the new policy');
-      },
-      (err: unknown) =>
+    void wired.applySettings(next.gateway).then(({ counterStore, sinks, errors }) => {
+      if (counterStore !== undefined)
+        log.info({ revision: next.revision, counterStore }, 'new calls count in the new counter store');
+      if (sinks.started.length > 0 || sinks.stopped.length > 0)
+        log.info({ revision: next.revision, ...sinks }, 'audit sinks follow the new policy');
+      for (const err of errors)
         log.error(
-          { revision: next.revision, err: (err as Error).message },
-          'the new policy’s audit sinks cannot be started; the running sinks stay as they were',
-        ),
-    );
-    const changed = wired.restartRequiredFor(next.gateway);
-    if (changed.length > 0) {
-      log.warn(
-        { revision: next.revision, settings: changed },
-        'policy changes settings that take effect at the next restart; the running stores keep the old ones',
-      );
-    }
+          { revision: next.revision, err },
+          'a store of the new policy cannot start; the running one stays',
+        );
+    });
   });
   const url = await gateway.listen(opts.port, opts.host);
   const active = holder.current();

@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { Counter, type Registry, register } from 'prom-client';
 import {
+  type ActualUsage,
   type CounterStore,
   type LimitPlan,
   microToUsd,
@@ -36,8 +37,14 @@ export interface LimitsHooksOptions {
 
 export const BUDGET_REMAINING_HEADER = 'x-portcullis-budget-remaining-usd';
 
+/**
+ * A reservation to settle or release. It remembers the store that made it: after a policy switched
+ * the counter store, calls that reserved in the old one still settle there.
+ */
 interface Held {
   reservationId: string;
+  /** Settles to `actual`, or releases when null. */
+  finish(actual: ActualUsage | null): Promise<void>;
 }
 
 const LOCAL = 'limits';
@@ -195,6 +202,8 @@ export interface LimitsHooks extends PipelineHooks {
    * same counters model calls use. Budgets and tokens do not apply: a tool call has no price.
    */
   meterToolCall(snapshot: Snapshot, key: ResolvedKey): Promise<MeteredCall>;
+  /** Resolves once no reservation made through these hooks is left to settle or release. */
+  drained(): Promise<void>;
 }
 
 const NO_USAGE: DecisionInput['usage'] = { budgets: [], rateLimits: [] };
@@ -204,6 +213,23 @@ const REQUEST_LIMITS: ReadonlySet<string> = new Set(['requests_per_minute', 'req
 export function createLimitsHooks(opts: LimitsHooksOptions): LimitsHooks {
   const { store, logger } = opts;
   const unavailable = unavailableCounter(opts.registry ?? register);
+
+  let outstanding = 0;
+  const onDrained: (() => void)[] = [];
+  const hold = (reservationId: string): Held => {
+    outstanding++;
+    return {
+      reservationId,
+      async finish(actual) {
+        try {
+          if (actual === null) await store.release(reservationId);
+          else await store.settle(reservationId, actual);
+        } finally {
+          if (--outstanding === 0) for (const done of onDrained.splice(0)) done();
+        }
+      },
+    };
+  };
 
   /** Counts and logs a store failure; true when the call must be refused (failMode closed). */
   const refusedForStore = (snapshot: Snapshot, who: object, err: unknown): boolean => {
@@ -246,8 +272,7 @@ export function createLimitsHooks(opts: LimitsHooksOptions): LimitsHooks {
   const reserved = (ctx: RequestContext, plan: LimitPlan, result: ReserveResult): void => {
     const facts = usageFacts(plan, result);
     ctx.input.usage = facts;
-    if (result.reservationId !== null)
-      ctx.locals[LOCAL] = { reservationId: result.reservationId } satisfies Held;
+    if (result.reservationId !== null) ctx.locals[LOCAL] = hold(result.reservationId);
     if (result.ok) {
       Object.assign(ctx.responseHeaders, remainingHeaders(plan, result));
       return;
@@ -312,18 +337,23 @@ export function createLimitsHooks(opts: LimitsHooksOptions): LimitsHooks {
         return refused ? { ...nothing, refusal: STORE_DOWN } : nothing;
       }
       const usage = usageFacts(requests, result);
-      const id = result.reservationId;
+      const held = result.reservationId === null ? undefined : hold(result.reservationId);
       return {
         usage,
         refusal: result.ok ? undefined : strictDenial(usage),
         done(ran) {
-          if (id === null) return;
-          const over = ran ? store.settle(id, { costMicroUsd: 0, tokens: 0 }) : store.release(id);
-          over.catch((err: unknown) =>
-            logger.error({ key: key.id, err: (err as Error).message }, 'settling the reservation failed'),
-          );
+          held
+            ?.finish(ran ? NOTHING : null)
+            .catch((err: unknown) =>
+              logger.error({ key: key.id, err: (err as Error).message }, 'settling the reservation failed'),
+            );
         },
       };
+    },
+
+    drained() {
+      if (outstanding === 0) return Promise.resolve();
+      return new Promise((resolve) => onDrained.push(resolve));
     },
 
     async settle(ctx) {
@@ -332,13 +362,13 @@ export function createLimitsHooks(opts: LimitsHooksOptions): LimitsHooks {
       try {
         const usage = ctx.usage;
         if (usage === null) {
-          await store.release(held.reservationId);
+          await held.finish(null);
           return;
         }
         const tokens = FREE.has(ctx.surface)
           ? 0
           : usage.inputTokens + usage.cachedInputTokens + usage.cacheWriteTokens + usage.outputTokens;
-        await store.settle(held.reservationId, { costMicroUsd: usdToMicro(usage.costUsd), tokens });
+        await held.finish({ costMicroUsd: usdToMicro(usage.costUsd), tokens });
       } catch (err) {
         logger.error(
           { reqId: ctx.id, key: ctx.key?.id, err: (err as Error).message },

@@ -3,9 +3,10 @@
 //
 // The stores follow the Gateway settings of the first active snapshot: `open` them as soon as one is
 // active (so a bad audit log stops the start); a gateway following a git source that starts without a
-// valid revision opens them on its first call instead. A policy change of the audit sinks is applied
-// at once (`applySettings`); changing `limits.store` or its Redis URL takes effect at the next
-// restart, and until then `restartRequiredFor` names them (serve logs it and shows it in /status).
+// valid revision opens them on its first call instead. Later snapshots switch them while the gateway
+// runs (`applySettings`): another counter store or Redis URL takes the next calls while calls in
+// flight settle in the store they reserved in, which closes once they have; the audit sinks switch
+// as AuditLog.setSinks describes.
 import { hostname } from 'node:os';
 import type { Registry } from 'prom-client';
 import { AuditLog, type AuditRecord } from '../../audit/index.ts';
@@ -39,16 +40,26 @@ export interface GatewayHooks {
   meterToolCall(snapshot: Snapshot, key: ResolvedKey): Promise<MeteredCall>;
   /** The id written into every record. */
   instance: string;
-  /** Settings of `settings` that differ from those the stores were opened with (they need a restart). */
-  restartRequiredFor(settings: GatewaySettings | undefined): string[];
   /**
-   * Applies what a new snapshot's settings change that a running gateway can switch: the audit
-   * sinks. Resolves with the sinks started and stopped (none when the sinks did not change or the log
-   * is not open yet); rejects, the running sinks unchanged, when a new sink cannot be created.
+   * Switches the running stores to a new snapshot's settings: the counter store (`limits.store`, its
+   * Redis URL) and the audit sinks. Nothing happens before the stores are open or for settings that
+   * did not change. A part that cannot be switched (the new store or a new sink cannot be created)
+   * keeps running as it was; the reason is in `errors` and in `stores()` until a later snapshot
+   * switches it.
    */
-  applySettings(settings: GatewaySettings): Promise<{ started: string[]; stopped: string[] }>;
-  /** The audit sinks in use and, when the policy's current sinks could not be applied, why. */
-  auditSinks(): { active: string[]; error?: string };
+  applySettings(settings: GatewaySettings): Promise<SettingsSwitch>;
+  /** What runs now, for /status, with why the latest settings could not be applied where they were not. */
+  stores(): {
+    counterStore: { kind: CounterStore['kind'] | null; error?: string };
+    auditSinks: { active: string[]; error?: string };
+  };
+}
+
+export interface SettingsSwitch {
+  /** The kind of the counter store now taking calls, when it was switched. */
+  counterStore?: CounterStore['kind'];
+  sinks: { started: string[]; stopped: string[] };
+  errors: string[];
 }
 
 /**
@@ -78,20 +89,34 @@ export function counterStoreFor(
 export function createGatewayHooks(opts: GatewayHooksOptions): GatewayHooks {
   const env = opts.env ?? process.env;
   const instance = opts.instance ?? (env.PORTCULLIS_INSTANCE || `${hostname()}:${process.pid}`);
+  const extra = opts.extra === undefined ? [] : Array.isArray(opts.extra) ? opts.extra : [opts.extra];
   let store: CounterStore | undefined;
   let audit: AuditLog | undefined;
+  let auditHooks: PipelineHooks = {};
   let composed: PipelineHooks = {};
   let limits: LimitsHooks | undefined;
   let closed = false;
-  let openedWith: GatewaySettings | undefined;
-  /** The `audit.sinks` the log runs (JSON), and why the latest policy's could not be applied. */
+  /** What the running stores were built from, to tell a change; errors of the latest switch. */
+  let storeInUse: string | undefined;
+  let storeError: string | undefined;
   let sinksInUse: string | undefined;
   let sinksError: string | undefined;
-  let sinkChanges: Promise<unknown> = Promise.resolve();
+  /** Stores replaced by a policy change, closing once the calls that reserved in them settled. */
+  const retiring = new Set<Promise<void>>();
+  let switches: Promise<unknown> = Promise.resolve();
+
+  // PORTCULLIS_REDIS_URL, when set, is the URL whatever the policy says (see counterStoreFor).
+  const storeIdentity = (settings: GatewaySettings) =>
+    JSON.stringify([settings.limits.store, env.PORTCULLIS_REDIS_URL || settings.limits.redisUrl || '']);
+
+  const useStore = (s: CounterStore): void => {
+    store = s;
+    limits = createLimitsHooks({ store: s, logger: opts.logger, registry: opts.registry });
+    composed = composeHooks(limits, ...extra, auditHooks);
+  };
 
   const open = (settings: GatewaySettings): void => {
     if (store !== undefined) return;
-    openedWith = settings;
     const s = counterStoreFor(settings, { ...opts, env });
     let log: AuditLog;
     try {
@@ -106,12 +131,59 @@ export function createGatewayHooks(opts: GatewayHooksOptions): GatewayHooks {
       void s.close();
       throw err;
     }
-    store = s;
     audit = log;
+    auditHooks = createAuditHooks({ log, instance, logger: opts.logger });
+    useStore(s);
+    storeInUse = storeIdentity(settings);
     sinksInUse = JSON.stringify(settings.audit.sinks);
-    const extra = opts.extra === undefined ? [] : Array.isArray(opts.extra) ? opts.extra : [opts.extra];
-    limits = createLimitsHooks({ store: s, logger: opts.logger, registry: opts.registry });
-    composed = composeHooks(limits, ...extra, createAuditHooks({ log, instance, logger: opts.logger }));
+  };
+
+  const switchStore = async (settings: GatewaySettings): Promise<CounterStore['kind'] | undefined> => {
+    const wanted = storeIdentity(settings);
+    if (wanted === storeInUse) {
+      storeError = undefined;
+      return undefined;
+    }
+    // One process opens a SQLite file once: a SQLite store still settling its last calls closes first.
+    if (settings.limits.store === 'sqlite') await Promise.all(retiring);
+    if (closed) return undefined;
+    let next: CounterStore;
+    try {
+      next = counterStoreFor(settings, { ...opts, env });
+    } catch (err) {
+      storeError = (err as Error).message;
+      throw err;
+    }
+    const old = { store: store!, limits: limits! };
+    useStore(next);
+    storeInUse = wanted;
+    storeError = undefined;
+    const retired: Promise<void> = old.limits
+      .drained()
+      .then(() => old.store.close())
+      .catch((err: unknown) =>
+        opts.logger.error({ err: (err as Error).message }, 'closing the replaced counter store failed'),
+      )
+      .finally(() => retiring.delete(retired));
+    retiring.add(retired);
+    return next.kind;
+  };
+
+  const switchSinks = async (settings: GatewaySettings) => {
+    const wanted = JSON.stringify(settings.audit.sinks);
+    if (wanted === sinksInUse) {
+      sinksError = undefined;
+      return { started: [], stopped: [] };
+    }
+    try {
+      const change = await audit!.setSinks(auditSinkConfigs(settings.audit.sinks));
+      sinksInUse = wanted;
+      sinksError = undefined;
+      return change;
+    } catch (err) {
+      sinksError = (err as Error).message;
+      throw err;
+    }
   };
 
   const ensure = (ctx: RequestContext): PipelineHooks => {
@@ -133,41 +205,33 @@ export function createGatewayHooks(opts: GatewayHooksOptions): GatewayHooks {
     hooks,
     open,
     instance,
-    restartRequiredFor(settings) {
-      const was = openedWith;
-      if (was === undefined || settings === undefined) return [];
-      const changed: string[] = [];
-      if (settings.limits.store !== was.limits.store) changed.push('limits.store');
-      // Named, never shown: a Redis URL may carry a password.
-      if ((settings.limits.redisUrl ?? '') !== (was.limits.redisUrl ?? '')) changed.push('limits.redisUrl');
-      return changed;
-    },
     applySettings(settings) {
-      // One after another, each compared with what the one before it left in use.
-      const run = sinkChanges.then(async () => {
-        const wanted = JSON.stringify(settings.audit.sinks);
-        const log = audit;
-        if (log === undefined) return { started: [], stopped: [] };
-        if (wanted === sinksInUse) {
-          sinksError = undefined;
-          return { started: [], stopped: [] };
+      // One after another, each compared with what the one before it left running.
+      const run = switches.then(async (): Promise<SettingsSwitch> => {
+        const result: SettingsSwitch = { sinks: { started: [], stopped: [] }, errors: [] };
+        if (store === undefined || closed) return result;
+        try {
+          result.counterStore = await switchStore(settings);
+        } catch (err) {
+          result.errors.push(`counter store: ${(err as Error).message}`);
         }
         try {
-          const change = await log.setSinks(auditSinkConfigs(settings.audit.sinks));
-          sinksInUse = wanted;
-          sinksError = undefined;
-          return change;
+          result.sinks = await switchSinks(settings);
         } catch (err) {
-          sinksError = (err as Error).message;
-          throw err;
+          result.errors.push(`audit sinks: ${(err as Error).message}`);
         }
+        return result;
       });
-      sinkChanges = run.catch(() => {});
+      switches = run.catch(() => {});
       return run;
     },
-    auditSinks() {
-      const active = audit?.sinkNames() ?? [];
-      return sinksError === undefined ? { active } : { active, error: sinksError };
+    stores() {
+      const counterStore = { kind: store?.kind ?? null };
+      const auditSinks = { active: audit?.sinkNames() ?? [] };
+      return {
+        counterStore: storeError === undefined ? counterStore : { ...counterStore, error: storeError },
+        auditSinks: sinksError === undefined ? auditSinks : { ...auditSinks, error: sinksError },
+      };
     },
     async meterToolCall(snapshot, key) {
       if (limits === undefined && !closed) open(snapshot.gateway);
@@ -187,6 +251,7 @@ export function createGatewayHooks(opts: GatewayHooksOptions): GatewayHooks {
       composed = {};
       limits = undefined;
       await s?.close();
+      await Promise.all(retiring);
       await a?.close();
     },
   };
