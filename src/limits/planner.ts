@@ -55,9 +55,10 @@ interface BudgetFact {
   scope: 'key' | 'team';
   owner: string;
   period: Period;
-  limitMicro: number;
-  zone: string;
+  limitUsd: number;
   resetsAtMs?: number;
+  /** `resetsAtMs` in the budget's zone, as Rego reads it. */
+  resetsAt?: string;
 }
 
 interface RateFact {
@@ -198,10 +199,12 @@ export function planLimits(input: PlanInput): LimitPlan {
         scope,
         owner,
         period: b.period,
-        limitMicro,
-        zone,
+        limitUsd: microToUsd(limitMicro),
       };
-      if (window.resetsAtMs !== undefined) fact.resetsAtMs = window.resetsAtMs;
+      if (window.resetsAtMs !== undefined) {
+        fact.resetsAtMs = window.resetsAtMs;
+        fact.resetsAt = formatInZone(window.resetsAtMs, zone);
+      }
       facts.push(fact);
     });
 
@@ -280,12 +283,12 @@ export function usageFacts(
         scope: fact.scope,
         owner: fact.owner,
         period: fact.period,
-        limitUsd: microToUsd(fact.limitMicro),
+        limitUsd: fact.limitUsd,
         usedUsd: microToUsd(counter.used),
         requestUsd: microToUsd(counter.amount),
       };
       if (fact.resetsAtMs !== undefined) {
-        usage.resetsAt = formatInZone(fact.resetsAtMs, fact.zone);
+        usage.resetsAt = fact.resetsAt;
         usage.resetsInSeconds = secondsUntil(fact.resetsAtMs, plan.nowMs);
       }
       budgets.push(usage);
