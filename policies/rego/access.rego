@@ -45,16 +45,16 @@ denials contains {
 	not model_allowed
 }
 
-# Exact names and `prefix*` patterns, the common cases, avoid compiling a glob per call.
-model_allowed if input.model in input.key.models
-
+# Exact names and `prefix*` patterns, the common cases, avoid compiling a glob per call; `else`
+# stops at the first way that allows the model (the compiled policy evaluates every plain body).
 model_allowed if {
+	input.model in input.key.models
+} else if {
 	some pattern in input.key.models
-	prefix_glob(pattern)
+	endswith(pattern, "*")
 	startswith(input.model, trim_suffix(pattern, "*"))
-}
-
-model_allowed if {
+	prefix_glob(pattern)
+} else if {
 	some pattern in input.key.models
 	is_glob(pattern)
 	not prefix_glob(pattern)
