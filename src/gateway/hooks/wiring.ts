@@ -101,8 +101,8 @@ export function createGatewayHooks(opts: GatewayHooksOptions): GatewayHooks {
   let storeError: string | undefined;
   let sinksInUse: string | undefined;
   let sinksError: string | undefined;
-  /** Stores replaced by a policy change, closing once the calls that reserved in them settled. */
-  const retiring = new Set<Promise<void>>();
+  /** Stores replaced by a policy change, each closing once the calls that reserved in it settled. */
+  const retiring = new Map<CounterStore, Promise<void>>();
   let switches: Promise<unknown> = Promise.resolve();
 
   // PORTCULLIS_REDIS_URL, when set, is the URL whatever the policy says (see counterStoreFor).
@@ -145,7 +145,7 @@ export function createGatewayHooks(opts: GatewayHooksOptions): GatewayHooks {
       return undefined;
     }
     // One process opens a SQLite file once: a SQLite store still settling its last calls closes first.
-    if (settings.limits.store === 'sqlite') await Promise.all(retiring);
+    if (settings.limits.store === 'sqlite') await Promise.all(retiring.values());
     if (closed) return undefined;
     let next: CounterStore;
     try {
@@ -164,8 +164,8 @@ export function createGatewayHooks(opts: GatewayHooksOptions): GatewayHooks {
       .catch((err: unknown) =>
         opts.logger.error({ err: (err as Error).message }, 'closing the replaced counter store failed'),
       )
-      .finally(() => retiring.delete(retired));
-    retiring.add(retired);
+      .finally(() => retiring.delete(old.store));
+    retiring.set(old.store, retired);
     return next.kind;
   };
 
@@ -250,8 +250,9 @@ export function createGatewayHooks(opts: GatewayHooksOptions): GatewayHooks {
       audit = undefined;
       composed = {};
       limits = undefined;
-      await s?.close();
-      await Promise.all(retiring);
+      // Replaced stores close now too: a call still holding a reservation there (a long MCP tool
+      // call) would otherwise hold up the shutdown.
+      await Promise.all([s?.close(), ...[...retiring.keys()].map((r) => r.close())]);
       await a?.close();
     },
   };
