@@ -12,6 +12,21 @@ let scratch = Buffer.allocUnsafe(64 * 1024);
 const MAX_KEPT_SCRATCH = 4 * 1024 * 1024;
 const MAX_KEPT_HITS = 1 << 20;
 
+/**
+ * Where `KeywordIndex.scanTail` stopped in a stream: the automaton's state at absolute position
+ * `end`, and the `count` occurrences found so far as (keyword, absolute start) pairs in `found`.
+ */
+export interface KeywordTail {
+  end: number;
+  state: number;
+  found: Int32Array<ArrayBuffer>;
+  count: number;
+}
+
+export function keywordTail(): KeywordTail {
+  return { end: 0, state: 0, found: new Int32Array(16), count: 0 };
+}
+
 export class KeywordIndex {
   readonly keywords: readonly string[];
   readonly #delta: Uint16Array;
@@ -99,39 +114,92 @@ export class KeywordIndex {
    * next call.
    */
   scan(text: string): { count: number; hits: Int32Array } {
-    const n = text.length;
+    if (this.#hits.length > MAX_KEPT_HITS) this.#hits = new Int32Array(256);
+    // Positions are relative to the start, so the occurrences can be collected in the reused array.
+    const tail: KeywordTail = { end: 0, state: 0, found: this.#hits, count: 0 };
+    this.#advance(text, 0, tail);
+    this.#hits = tail.found;
+    return { count: tail.count, hits: tail.found };
+  }
+
+  /**
+   * `scan` for a window over a stream: `text` holds the stream's characters from absolute position
+   * `base` on, and between calls with the same `tail` the window only gains characters at its end and
+   * loses some at its start. Only the characters past the last call are read; the occurrences are
+   * the same as `scan(text)` would find (those starting before `base` are dropped).
+   */
+  scanTail(text: string, base: number, tail: KeywordTail): { count: number; hits: Int32Array } {
+    if (tail.end < base) {
+      // Nothing scanned is left in the window: start afresh at its start.
+      tail.end = base;
+      tail.state = 0;
+      tail.count = 0;
+    }
+    this.#advance(text, base, tail);
+    const found = tail.found;
+    let kept = 0;
+    for (let i = 0; i < tail.count; i++) {
+      if (found[2 * i + 1] < base) continue;
+      found[2 * kept] = found[2 * i];
+      found[2 * kept + 1] = found[2 * i + 1];
+      kept++;
+    }
+    tail.count = kept;
+    if (this.#hits.length < 2 * kept || this.#hits.length > MAX_KEPT_HITS) {
+      this.#hits = new Int32Array(Math.max(256, 2 * kept));
+    }
+    const hits = this.#hits;
+    for (let i = 0; i < 2 * kept; i += 2) {
+      hits[i] = found[i];
+      hits[i + 1] = found[i + 1] - base;
+    }
+    return { count: kept, hits };
+  }
+
+  /**
+   * Runs the automaton over `text` from absolute position `tail.end` (resuming its state) to the end
+   * of `text`, which starts at absolute position `base`. A state carried from before `base` can only
+   * add occurrences that start before it, which scanTail drops.
+   */
+  #advance(text: string, base: number, tail: KeywordTail): void {
+    const from = tail.end - base;
+    const n = text.length - from;
+    if (n <= 0) return;
     // One reused buffer for ordinary texts; an outsized one is not kept after the call.
     let buf = scratch;
     if (buf.length < n) {
       buf = Buffer.allocUnsafe(n);
       if (n <= MAX_KEPT_SCRATCH) scratch = buf;
     }
-    if (this.#hits.length > MAX_KEPT_HITS) this.#hits = new Int32Array(256);
-    buf.write(text, 0, n, 'latin1');
+    buf.write(from === 0 ? text : text.slice(from), 0, n, 'latin1');
     const delta = this.#delta;
     const cls = this.#cls;
     const hasOut = this.#hasOut;
     const shift = this.#shift;
     const lengths = this.#lengths;
-    let hits = this.#hits;
-    let count = 0;
-    let s = 0;
+    const end = tail.end;
+    let found = tail.found;
+    let count = tail.count;
+    let s = tail.state;
     for (let i = 0; i < n; i++) {
       s = delta[(s << shift) | cls[buf[i]]];
       if (hasOut[s] !== 0) {
         const out = this.#out[s]!;
-        if ((count + out.length) * 2 > hits.length) {
-          const grown = new Int32Array(Math.max(hits.length * 2, (count + out.length) * 2));
-          grown.set(hits);
-          hits = this.#hits = grown;
+        if ((count + out.length) * 2 > found.length) {
+          const grown = new Int32Array(Math.max(found.length * 2, (count + out.length) * 2));
+          grown.set(found);
+          found = grown;
         }
         for (let j = 0; j < out.length; j++) {
-          hits[count * 2] = out[j];
-          hits[count * 2 + 1] = i + 1 - lengths[out[j]];
+          found[count * 2] = out[j];
+          found[count * 2 + 1] = end + i + 1 - lengths[out[j]];
           count++;
         }
       }
     }
-    return { count, hits };
+    tail.found = found;
+    tail.count = count;
+    tail.state = s;
+    tail.end = end + n;
   }
 }

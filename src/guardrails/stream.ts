@@ -12,7 +12,7 @@ import { runExternal } from './external.ts';
 import { finding, sizeFindings } from './findings.ts';
 import type { ScanResult } from './scan.ts';
 import { streamDeltas } from './surfaces.ts';
-import type { ScanFinding } from './types.ts';
+import type { Match, ScanFinding } from './types.ts';
 
 /** Characters past a match that must have arrived before it is reported (covers detectors' look-ahead). */
 const LOOKAHEAD = 16;
@@ -36,6 +36,8 @@ export interface ResponseScanner {
 
 interface PathState {
   buf: string;
+  /** Per text step, what scans the window (incrementally where the detector can). */
+  scanners: ((window: string, base: number) => Match[])[];
   /** Absolute offset of buf[0] in the streamed text. */
   base: number;
   /** Reported matches: key → absolute span, pruned as the window moves on. */
@@ -61,8 +63,9 @@ export function createResponseScanner(chain: CompiledChain, surface: Surface): R
     const out: ScanFinding[] = [];
     const certainEnd = final ? Number.POSITIVE_INFINITY : st.buf.length - LOOKAHEAD;
     let pendingFrom = st.buf.length;
-    for (const step of textSteps) {
-      for (const m of step.text!.scan(st.buf)) {
+    for (let i = 0; i < textSteps.length; i++) {
+      const step = textSteps[i];
+      for (const m of st.scanners[i](st.buf, st.base)) {
         const absStart = st.base + m.start;
         const key = `${step.index}:${m.rule}:${absStart}`;
         if (st.reported.has(key)) continue;
@@ -107,7 +110,17 @@ export function createResponseScanner(chain: CompiledChain, surface: Surface): R
     if (delta.length === 0) return [];
     let st = states.get(path);
     if (!st) {
-      st = { buf: '', base: 0, reported: new Map(), full: '', pendingAt: Number.POSITIVE_INFINITY };
+      st = {
+        buf: '',
+        scanners: textSteps.map((step) => {
+          const det = step.text!;
+          return det.streamScanner?.() ?? ((window: string) => det.scan(window));
+        }),
+        base: 0,
+        reported: new Map(),
+        full: '',
+        pendingAt: Number.POSITIVE_INFINITY,
+      };
       states.set(path, st);
     }
     st.buf += delta;

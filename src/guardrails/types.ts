@@ -31,6 +31,13 @@ export interface TextDetector {
   /** Longest match it can report (bounded), for the stream scanner's carry-over window. */
   readonly maxMatchLength: number;
   scan(text: string): Match[];
+  /**
+   * Optional, for the stream scanner: a function that gives `scan(window)` for a window over one
+   * streamed text (`window` holds its characters from absolute position `base` on, and between calls
+   * only gains characters at its end and loses some at its start), reading only what arrived since
+   * its last call where the detector can.
+   */
+  streamScanner?(): (window: string, base: number) => Match[];
   /** Optional check of a value together with the object key that holds it (`{"password": "…"}`). */
   scanKeyed?(key: string, text: string): Match[];
 }

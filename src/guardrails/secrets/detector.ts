@@ -3,7 +3,7 @@
 // resolution (a specific rule beats a generic one on the same characters).
 import { shannonEntropy as shannon } from '../entropy.ts';
 import type { Fingerprinter } from '../fingerprint.ts';
-import { KeywordIndex } from '../keyword-index.ts';
+import { KeywordIndex, keywordTail } from '../keyword-index.ts';
 import { maxMatchLength, parseRegex } from '../regex-safety.ts';
 import type { Match, TextDetector } from '../types.ts';
 import { familyOfKey, metaName, plausibleSecretValue } from './generic.ts';
@@ -119,7 +119,16 @@ export class SecretsDetector implements TextDetector {
   }
 
   scan(text: string): Match[] {
-    const { count, hits } = this.#index.scan(text);
+    return this.#matches(text, this.#index.scan(text));
+  }
+
+  streamScanner(): (window: string, base: number) => Match[] {
+    const tail = keywordTail();
+    return (window, base) => this.#matches(window, this.#index.scanTail(window, base, tail));
+  }
+
+  /** The matches of the rules whose keywords occur in `text` at `hits`. */
+  #matches(text: string, { count, hits }: { count: number; hits: Int32Array }): Match[] {
     if (count === 0) return [];
 
     const found: { c: CompiledRule; start: number; end: number }[] = [];
