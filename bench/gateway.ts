@@ -5,6 +5,8 @@
 //   node_modules/.bin/node bench/gateway.ts [--seconds 5] [--concurrency 64] [--requests 4000]
 //     [--rounds 1]          throughput targets take turns this many times; medians are reported
 //     [--throughput-stream] drive the throughput phase with streamed Anthropic calls instead of chat
+//     [--stream-tokens N]   the simulator's answer length in tokens (default 32: a 15-event stream;
+//                           agents' answers run to thousands); chat answers stay capped at 64
 //     [--profile-dir DIR]   write the gateway's V8 CPU profile (.cpuprofile) into DIR
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -27,6 +29,7 @@ const { values } = parseArgs({
     'profile-dir': { type: 'string' },
     rounds: { type: 'string', default: '1' },
     'throughput-stream': { type: 'boolean', default: false },
+    'stream-tokens': { type: 'string', default: '32' },
   },
 });
 const SECONDS = Number(values.seconds);
@@ -34,6 +37,7 @@ const CONCURRENCY = Number(values.concurrency);
 const REQUESTS = Number(values.requests);
 const ROUNDS = Math.max(1, Number(values.rounds));
 const STREAMED = values['throughput-stream'];
+const STREAM_TOKENS = Number(values['stream-tokens']);
 
 const NODE = join(REPO_ROOT, 'node_modules/.bin/node');
 const CLI = join(REPO_ROOT, 'bin/portcullis.js');
@@ -140,7 +144,7 @@ const CHAT = JSON.stringify({
 });
 const STREAM = JSON.stringify({
   model: 'claude-haiku-4-5',
-  max_tokens: 64,
+  max_tokens: Math.max(64, STREAM_TOKENS * 2),
   stream: true,
   messages: [{ role: 'user', content: 'Say hello in a few words.' }],
 });
@@ -243,7 +247,7 @@ function liftRateLimits(dir: string): void {
 async function main(): Promise<void> {
   const sim = await start(
     CLI,
-    ['simulator', '--port', '0', '--output-tokens', '32', '--tokens-per-chunk', '4'],
+    ['simulator', '--port', '0', '--output-tokens', String(STREAM_TOKENS), '--tokens-per-chunk', '4'],
     process.env,
     'stdout',
   );
