@@ -3,13 +3,11 @@
 //
 // Speed matters (this pass touches every character of every prompt): characters are mapped to the
 // few classes that occur in keywords (everything else is one "other" class), transitions live in a
-// dense Uint16Array, and the text is read as Latin-1 bytes from a reused buffer. Characters above
-// U+00FF lose their high byte there; that can only create spurious keyword hits, which the rule's
-// own regular expression (run on the real text) then rejects.
+// dense Uint16Array, and each character is read by its low byte. Characters above U+00FF lose their
+// high byte there; that can only create spurious keyword hits, which the rule's own regular expression
+// (run on the real text) then rejects.
 
 const MAX_STATES = 0xffff;
-let scratch = Buffer.allocUnsafe(64 * 1024);
-const MAX_KEPT_SCRATCH = 4 * 1024 * 1024;
 const MAX_KEPT_HITS = 1 << 20;
 
 /**
@@ -165,13 +163,6 @@ export class KeywordIndex {
     const from = tail.end - base;
     const n = text.length - from;
     if (n <= 0) return;
-    // One reused buffer for ordinary texts; an outsized one is not kept after the call.
-    let buf = scratch;
-    if (buf.length < n) {
-      buf = Buffer.allocUnsafe(n);
-      if (n <= MAX_KEPT_SCRATCH) scratch = buf;
-    }
-    buf.write(from === 0 ? text : text.slice(from), 0, n, 'latin1');
     const delta = this.#delta;
     const cls = this.#cls;
     const hasOut = this.#hasOut;
@@ -182,7 +173,7 @@ export class KeywordIndex {
     let count = tail.count;
     let s = tail.state;
     for (let i = 0; i < n; i++) {
-      s = delta[(s << shift) | cls[buf[i]]];
+      s = delta[(s << shift) | cls[text.charCodeAt(from + i) & 0xff]];
       if (hasOut[s] !== 0) {
         const out = this.#out[s]!;
         if ((count + out.length) * 2 > found.length) {
