@@ -1,19 +1,24 @@
-// Names the policy revision: the git commit when the policy directory is committed and clean,
-// else a content hash of its files (prefixed `sha256:`), so every snapshot is traceable.
+// Names the policy revision: the git commit when every policy file is committed and unchanged,
+// else a content hash of its files (prefixed `sha256:`), so every snapshot is traceable. A directory
+// that merely sits inside some git work tree (ignored or untracked there, like `npm start`'s copy in
+// .data/) is named by content: the enclosing HEAD says nothing about it and would not change with it.
 import { readFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { join, relative, sep } from 'node:path';
 import { gitClient } from '../toolchain/git.ts';
 import { readRegoSources } from './compile.ts';
 import { listPolicyFiles } from './load.ts';
 import { contentHash } from './resolve.ts';
 import type { PolicySource } from './snapshot.ts';
 
-export function policyContentHash(dir: string): string {
-  const files = [
+function policyFiles(dir: string): { path: string; content: Buffer | string }[] {
+  return [
     ...listPolicyFiles(dir).map((p) => ({ path: relative(dir, p), content: readFileSync(p) })),
     ...readRegoSources(dir),
   ];
-  return contentHash(files);
+}
+
+export function policyContentHash(dir: string): string {
+  return contentHash(policyFiles(dir));
 }
 
 export async function describeRevision(dir: string): Promise<PolicySource> {
@@ -23,6 +28,9 @@ export async function describeRevision(dir: string): Promise<PolicySource> {
     if (!(await git.checkIsRepo())) return fallback();
     const status = await git.status(['--porcelain', '--', '.']);
     if (!status.isClean()) return fallback();
+    // Paths relative to `dir`, as git prints them from there.
+    const tracked = new Set((await git.raw(['ls-files', '-z', '--', '.'])).split('\0'));
+    if (!policyFiles(dir).every((f) => tracked.has(f.path.split(sep).join('/')))) return fallback();
     const log = await git.log({ maxCount: 1, file: join(dir, '.') });
     const head = (await git.revparse(['HEAD'])).trim();
     const last = log.latest;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { cpSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { describeRevision } from '../../src/policy/revision.ts';
@@ -34,4 +34,36 @@ test('the revision is the commit SHA of a clean checkout, even with EDITOR set (
     if (saved === undefined) delete process.env.EDITOR;
     else process.env.EDITOR = saved;
   }
+});
+
+test('a policy directory git ignores inside a work tree is named by its content, not that tree’s HEAD', async () => {
+  const repo = policyCopy();
+  const git = (...args: string[]) =>
+    execFileSync('git', args, { cwd: repo, env: gitEnv, encoding: 'utf8' }).trim();
+  git('init', '-q', '-b', 'main');
+  writeFileSync(join(repo, '.gitignore'), 'scratch.txt\n');
+  git('add', '.');
+  git('commit', '-q', '-m', 'The policy');
+  writeFileSync(join(repo, 'scratch.txt'), 'notes');
+  assert.equal(
+    (await describeRevision(repo)).revision,
+    git('rev-parse', 'HEAD'),
+    'ignored non-policy files do not matter',
+  );
+
+  const outer = policyCopy();
+  const outerGit = (...args: string[]) =>
+    execFileSync('git', args, { cwd: outer, env: gitEnv, encoding: 'utf8' }).trim();
+  outerGit('init', '-q', '-b', 'main');
+  writeFileSync(join(outer, '.gitignore'), 'data/\n');
+  outerGit('add', '.gitignore');
+  outerGit('commit', '-q', '-m', 'Ignore the data directory');
+  const dir = join(outer, 'data', 'policy');
+  cpSync(repo, dir, { recursive: true, filter: (src) => !src.includes('.git') });
+  const before = (await describeRevision(dir)).revision;
+  assert.match(before, /^sha256:/);
+  writeFileSync(join(dir, 'gateway.yaml'), '# an edit\n', { flag: 'a' });
+  const after = (await describeRevision(dir)).revision;
+  assert.match(after, /^sha256:/);
+  assert.notEqual(after, before, 'an edit is a new revision');
 });
