@@ -99,6 +99,8 @@ export interface CounterStore {
   settle(reservationId: string, actual: ActualUsage): Promise<void>;
   /** Undoes a reservation that consumed nothing (denied after reserving, upstream refused). */
   release(reservationId: string): Promise<void>;
+  /** A remote store: resolves once connected, rejects after `timeoutMs`. */
+  ready?(timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -33,7 +33,7 @@ describe('Gateway settings changed by policy', { timeout: 120_000 }, () => {
     gw = await startGateway({
       policyDir: dir,
       simUrl: s.url,
-      env: { PORTCULLIS_TEST_REDIS_URL: redis.url },
+      env: { PORTCULLIS_TEST_REDIS_URL: redis.url, PORTCULLIS_TEST_NO_REDIS_URL: 'redis://127.0.0.1:1' },
     });
   });
 
@@ -165,5 +165,19 @@ describe('Gateway settings changed by policy', { timeout: 120_000 }, () => {
     });
     assert.equal((await chat()).status, 200);
     assert.doesNotMatch(gw.output(), /settling the reservation failed/);
+  });
+
+  test('a Redis that does not answer is not switched to; calls keep counting in the running store', async () => {
+    assert.equal((await status()).counterStore.kind, 'sqlite');
+    await editGateway((y) =>
+      y.replace(
+        '    store: sqlite',
+        '    store: redis\n    redisUrl: { fromEnv: PORTCULLIS_TEST_NO_REDIS_URL }',
+      ),
+    );
+    const now = await waitFor((s) => s.counterStore.error !== undefined);
+    assert.equal(now.counterStore.kind, 'sqlite');
+    assert.match(now.counterStore.error ?? '', /did not connect within 5 s/);
+    assert.equal((await chat()).status, 200);
   });
 });

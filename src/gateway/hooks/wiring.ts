@@ -86,6 +86,9 @@ export function counterStoreFor(
   });
 }
 
+/** How long a counter store a policy switches to may take to connect before the switch is given up. */
+const STORE_CONNECT_TIMEOUT_MS = 5_000;
+
 export function createGatewayHooks(opts: GatewayHooksOptions): GatewayHooks {
   const env = opts.env ?? process.env;
   const instance = opts.instance ?? (env.PORTCULLIS_INSTANCE || `${hostname()}:${process.pid}`);
@@ -153,6 +156,19 @@ export function createGatewayHooks(opts: GatewayHooksOptions): GatewayHooks {
     } catch (err) {
       storeError = (err as Error).message;
       throw err;
+    }
+    // A Redis that does not answer would refuse every call (failMode closed) or admit them unchecked
+    // (open): the running store keeps the calls until the new one is connected.
+    try {
+      await next.ready?.(STORE_CONNECT_TIMEOUT_MS);
+    } catch (err) {
+      await next.close();
+      storeError = `the ${next.kind} counter store did not connect within ${STORE_CONNECT_TIMEOUT_MS / 1000} s; the running one keeps counting until a later policy revision`;
+      throw new Error(storeError, { cause: err });
+    }
+    if (closed) {
+      await next.close();
+      return undefined;
     }
     const old = { store: store!, limits: limits! };
     useStore(next);
