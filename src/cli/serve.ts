@@ -12,6 +12,7 @@ import { createGateway, type Gateway } from '../gateway/server.ts';
 import { SnapshotHolder } from '../gateway/snapshot-holder.ts';
 import { createMcpGateway } from '../mcp/index.ts';
 import { formatProblem, PolicyInvalidError } from '../policy/problems.ts';
+import type { Snapshot } from '../policy/snapshot.ts';
 import { createPolicyManager, type PolicyManager, registerWebhookRoutes } from '../sync/index.ts';
 
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -89,7 +90,11 @@ export async function startServing(opts: ServeOptions): Promise<Serving> {
   });
   await gateway.app.register(mcp.plugin);
   await registerWebhookRoutes(gateway.app, manager);
+  /** A switch of stores that failed is tried again after this long (PORTCULLIS_SETTINGS_RETRY_MS). */
+  const settingsRetryMs = Number(process.env.PORTCULLIS_SETTINGS_RETRY_MS) || 30_000;
+  let retry: NodeJS.Timeout | undefined;
   const stopAll = async () => {
+    clearTimeout(retry);
     await manager.stop();
     await gateway.close();
     await gateway.pipeline.drain();
@@ -113,19 +118,30 @@ export async function startServing(opts: ServeOptions): Promise<Serving> {
       throw err;
     }
   }
-  holder.onSwap((next) => {
-    void wired.applySettings(next.gateway).then(({ counterStore, sinks, errors }) => {
+  // What a new snapshot's settings change in the running stores; a part that could not switch (a
+  // Redis that did not connect, a sink whose header variable is unset) is tried again while that
+  // snapshot stays active.
+  const switchSettings = (snapshot: Snapshot): void => {
+    clearTimeout(retry);
+    void wired.applySettings(snapshot.gateway).then(({ counterStore, sinks, errors }) => {
       if (counterStore !== undefined)
-        log.info({ revision: next.revision, counterStore }, 'new calls count in the new counter store');
+        log.info({ revision: snapshot.revision, counterStore }, 'new calls count in the new counter store');
       if (sinks.started.length > 0 || sinks.stopped.length > 0)
-        log.info({ revision: next.revision, ...sinks }, 'audit sinks follow the new policy');
+        log.info({ revision: snapshot.revision, ...sinks }, 'audit sinks follow the new policy');
       for (const err of errors)
         log.error(
-          { revision: next.revision, err },
+          { revision: snapshot.revision, err, retryInSeconds: settingsRetryMs / 1000 },
           'a store of the new policy cannot start; the running one stays',
         );
+      if (errors.length > 0 && holder.current() === snapshot) {
+        retry = setTimeout(() => {
+          if (holder.current() === snapshot) switchSettings(snapshot);
+        }, settingsRetryMs);
+        retry.unref();
+      }
     });
-  });
+  };
+  holder.onSwap(switchSettings);
   const url = await gateway.listen(opts.port, opts.host);
   const active = holder.current();
   log.info(

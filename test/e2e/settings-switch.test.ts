@@ -22,9 +22,17 @@ describe('Gateway settings changed by policy', { timeout: 120_000 }, () => {
   let dir: string;
   let key: string;
   const redis = new RedisServer();
+  // Down when the policy switches to it, started later: the switch is retried until it answers.
+  const late = new RedisServer();
+  let lateUrl = 'redis://127.0.0.1:1';
 
   before(async () => {
-    if (redisAvailable()) await redis.start();
+    if (redisAvailable()) {
+      await redis.start();
+      await late.start();
+      lateUrl = late.url;
+      await late.stop();
+    }
     const s = await startSimulator();
     closeSim = () => s.sim.close();
     const copy = examplePolicyCopy();
@@ -33,7 +41,11 @@ describe('Gateway settings changed by policy', { timeout: 120_000 }, () => {
     gw = await startGateway({
       policyDir: dir,
       simUrl: s.url,
-      env: { PORTCULLIS_TEST_REDIS_URL: redis.url, PORTCULLIS_TEST_NO_REDIS_URL: 'redis://127.0.0.1:1' },
+      env: {
+        PORTCULLIS_TEST_REDIS_URL: redis.url,
+        PORTCULLIS_TEST_LATE_REDIS_URL: lateUrl,
+        PORTCULLIS_SETTINGS_RETRY_MS: '500',
+      },
     });
   });
 
@@ -41,6 +53,7 @@ describe('Gateway settings changed by policy', { timeout: 120_000 }, () => {
     await gw?.stop();
     await closeSim?.();
     await redis.destroy();
+    await late.destroy();
     killAll();
   });
 
@@ -167,17 +180,22 @@ describe('Gateway settings changed by policy', { timeout: 120_000 }, () => {
     assert.doesNotMatch(gw.output(), /settling the reservation failed/);
   });
 
-  test('a Redis that does not answer is not switched to; calls keep counting in the running store', async () => {
+  test('a Redis that does not answer is not switched to until it does; calls count in the running store', async () => {
     assert.equal((await status()).counterStore.kind, 'sqlite');
     await editGateway((y) =>
       y.replace(
         '    store: sqlite',
-        '    store: redis\n    redisUrl: { fromEnv: PORTCULLIS_TEST_NO_REDIS_URL }',
+        '    store: redis\n    redisUrl: { fromEnv: PORTCULLIS_TEST_LATE_REDIS_URL }',
       ),
     );
     const now = await waitFor((s) => s.counterStore.error !== undefined);
     assert.equal(now.counterStore.kind, 'sqlite');
     assert.match(now.counterStore.error ?? '', /did not connect within 5 s/);
+    assert.equal((await chat()).status, 200);
+    if (!redisAvailable()) return;
+    await late.start();
+    const switched = await waitFor((s) => s.counterStore.kind === 'redis');
+    assert.deepEqual(switched.counterStore, { kind: 'redis' }, 'the retry switched once Redis answered');
     assert.equal((await chat()).status, 200);
   });
 });

@@ -163,7 +163,7 @@ export function createGatewayHooks(opts: GatewayHooksOptions): GatewayHooks {
       await next.ready?.(STORE_CONNECT_TIMEOUT_MS);
     } catch (err) {
       await next.close();
-      storeError = `the ${next.kind} counter store did not connect within ${STORE_CONNECT_TIMEOUT_MS / 1000} s; the running one keeps counting until a later policy revision`;
+      storeError = `the ${next.kind} counter store did not connect within ${STORE_CONNECT_TIMEOUT_MS / 1000} s; the running one keeps counting`;
       throw new Error(storeError, { cause: err });
     }
     if (closed) {
