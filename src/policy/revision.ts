@@ -10,15 +10,12 @@ import { listPolicyFiles } from './load.ts';
 import { contentHash } from './resolve.ts';
 import type { PolicySource } from './snapshot.ts';
 
-function policyFiles(dir: string): { path: string; content: Buffer | string }[] {
-  return [
+export function policyContentHash(dir: string): string {
+  const files = [
     ...listPolicyFiles(dir).map((p) => ({ path: relative(dir, p), content: readFileSync(p) })),
     ...readRegoSources(dir),
   ];
-}
-
-export function policyContentHash(dir: string): string {
-  return contentHash(policyFiles(dir));
+  return contentHash(files);
 }
 
 export async function describeRevision(dir: string): Promise<PolicySource> {
@@ -28,9 +25,14 @@ export async function describeRevision(dir: string): Promise<PolicySource> {
     if (!(await git.checkIsRepo())) return fallback();
     const status = await git.status(['--porcelain', '--', '.']);
     if (!status.isClean()) return fallback();
-    // Paths relative to `dir`, as git prints them from there.
+    // Paths relative to `dir`, as git prints them from there. Only the names are needed here: the
+    // YAML (10,000 keys can be megabytes) is read only when the content hash names the revision.
     const tracked = new Set((await git.raw(['ls-files', '-z', '--', '.'])).split('\0'));
-    if (!policyFiles(dir).every((f) => tracked.has(f.path.split(sep).join('/')))) return fallback();
+    const paths = [
+      ...listPolicyFiles(dir).map((p) => relative(dir, p)),
+      ...readRegoSources(dir).map((s) => s.path),
+    ];
+    if (!paths.every((p) => tracked.has(p.split(sep).join('/')))) return fallback();
     const log = await git.log({ maxCount: 1, file: join(dir, '.') });
     const head = (await git.revparse(['HEAD'])).trim();
     const last = log.latest;

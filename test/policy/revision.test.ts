@@ -14,11 +14,17 @@ const gitEnv = {
   GIT_COMMITTER_EMAIL: 'pat@acme.example',
 };
 
-test('the revision is the commit SHA of a clean checkout, even with EDITOR set (as under npm)', async () => {
-  const dir = policyCopy();
+/** Runs git in `dir` (a fresh repository on `main`) and returns its trimmed output. */
+function gitRepo(dir: string): (...args: string[]) => string {
   const git = (...args: string[]) =>
     execFileSync('git', args, { cwd: dir, env: gitEnv, encoding: 'utf8' }).trim();
   git('init', '-q', '-b', 'main');
+  return git;
+}
+
+test('the revision is the commit SHA of a clean checkout, even with EDITOR set (as under npm)', async () => {
+  const dir = policyCopy();
+  const git = gitRepo(dir);
   git('add', '.');
   git('commit', '-q', '-m', 'Raise the platform budget');
   const head = git('rev-parse', 'HEAD');
@@ -38,9 +44,7 @@ test('the revision is the commit SHA of a clean checkout, even with EDITOR set (
 
 test('a policy directory git ignores inside a work tree is named by its content, not that tree’s HEAD', async () => {
   const repo = policyCopy();
-  const git = (...args: string[]) =>
-    execFileSync('git', args, { cwd: repo, env: gitEnv, encoding: 'utf8' }).trim();
-  git('init', '-q', '-b', 'main');
+  const git = gitRepo(repo);
   writeFileSync(join(repo, '.gitignore'), 'scratch.txt\n');
   git('add', '.');
   git('commit', '-q', '-m', 'The policy');
@@ -52,9 +56,7 @@ test('a policy directory git ignores inside a work tree is named by its content,
   );
 
   const outer = policyCopy();
-  const outerGit = (...args: string[]) =>
-    execFileSync('git', args, { cwd: outer, env: gitEnv, encoding: 'utf8' }).trim();
-  outerGit('init', '-q', '-b', 'main');
+  const outerGit = gitRepo(outer);
   writeFileSync(join(outer, '.gitignore'), 'data/\n');
   outerGit('add', '.gitignore');
   outerGit('commit', '-q', '-m', 'Ignore the data directory');
