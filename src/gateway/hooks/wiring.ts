@@ -141,30 +141,24 @@ export function createGatewayHooks(opts: GatewayHooksOptions): GatewayHooks {
     sinksInUse = JSON.stringify(settings.audit.sinks);
   };
 
+  /** Switches the counter store when the settings name another; its kind when it did. Throws when it cannot. */
   const switchStore = async (settings: GatewaySettings): Promise<CounterStore['kind'] | undefined> => {
     const wanted = storeIdentity(settings);
-    if (wanted === storeInUse) {
-      storeError = undefined;
-      return undefined;
-    }
+    if (wanted === storeInUse) return undefined;
     // One process opens a SQLite file once: a SQLite store still settling its last calls closes first.
     if (settings.limits.store === 'sqlite') await Promise.all(retiring.values());
     if (closed) return undefined;
-    let next: CounterStore;
-    try {
-      next = counterStoreFor(settings, { ...opts, env });
-    } catch (err) {
-      storeError = (err as Error).message;
-      throw err;
-    }
+    const next = counterStoreFor(settings, { ...opts, env });
     // A Redis that does not answer would refuse every call (failMode closed) or admit them unchecked
     // (open): the running store keeps the calls until the new one is connected.
     try {
       await next.ready?.(STORE_CONNECT_TIMEOUT_MS);
     } catch (err) {
       await next.close();
-      storeError = `the ${next.kind} counter store did not connect within ${STORE_CONNECT_TIMEOUT_MS / 1000} s; the running one keeps counting`;
-      throw new Error(storeError, { cause: err });
+      throw new Error(
+        `the ${next.kind} counter store did not connect within ${STORE_CONNECT_TIMEOUT_MS / 1000} s; the running one keeps counting`,
+        { cause: err },
+      );
     }
     if (closed) {
       await next.close();
@@ -173,7 +167,6 @@ export function createGatewayHooks(opts: GatewayHooksOptions): GatewayHooks {
     const old = { store: store!, limits: limits! };
     useStore(next);
     storeInUse = wanted;
-    storeError = undefined;
     const retired: Promise<void> = old.limits
       .drained()
       .then(() => old.store.close())
@@ -185,21 +178,13 @@ export function createGatewayHooks(opts: GatewayHooksOptions): GatewayHooks {
     return next.kind;
   };
 
+  /** Switches the audit sinks when the settings name others; what started and stopped. Throws when it cannot. */
   const switchSinks = async (settings: GatewaySettings) => {
     const wanted = JSON.stringify(settings.audit.sinks);
-    if (wanted === sinksInUse) {
-      sinksError = undefined;
-      return { started: [], stopped: [] };
-    }
-    try {
-      const change = await audit!.setSinks(auditSinkConfigs(settings.audit.sinks));
-      sinksInUse = wanted;
-      sinksError = undefined;
-      return change;
-    } catch (err) {
-      sinksError = (err as Error).message;
-      throw err;
-    }
+    if (wanted === sinksInUse) return { started: [], stopped: [] };
+    const change = await audit!.setSinks(auditSinkConfigs(settings.audit.sinks));
+    sinksInUse = wanted;
+    return change;
   };
 
   const ensure = (ctx: RequestContext): PipelineHooks => {
@@ -226,15 +211,20 @@ export function createGatewayHooks(opts: GatewayHooksOptions): GatewayHooks {
       const run = switches.then(async (): Promise<SettingsSwitch> => {
         const result: SettingsSwitch = { sinks: { started: [], stopped: [] }, errors: [] };
         if (store === undefined || closed) return result;
+        // Each part's error stays (for /status) until a later call switches it or finds it in place.
         try {
           result.counterStore = await switchStore(settings);
+          storeError = undefined;
         } catch (err) {
-          result.errors.push(`counter store: ${(err as Error).message}`);
+          storeError = (err as Error).message;
+          result.errors.push(`counter store: ${storeError}`);
         }
         try {
           result.sinks = await switchSinks(settings);
+          sinksError = undefined;
         } catch (err) {
-          result.errors.push(`audit sinks: ${(err as Error).message}`);
+          sinksError = (err as Error).message;
+          result.errors.push(`audit sinks: ${sinksError}`);
         }
         return result;
       });
