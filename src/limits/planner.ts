@@ -148,8 +148,6 @@ const count = (n: number): number => (Number.isFinite(n) && n > 0 ? Math.floor(n
 export function planLimits(input: PlanInput): LimitPlan {
   const nowMs = input.now.getTime();
   const gatewayZone = zoneOr(input.budgetTimezone, 'UTC');
-  const cost = Math.max(0, Math.ceil(input.worstCase.costMicroUsd));
-  const tokens = Math.max(0, Math.ceil(input.worstCase.tokens));
   const counters: CounterSpec[] = [];
   const facts: (BudgetFact | RateFact)[] = [];
   const plan: LimitPlan = {
@@ -190,7 +188,7 @@ export function planLimits(input: PlanInput): LimitPlan {
         id: `${counterOwner}:budget:${enc(identities[i])}:${b.period}:${window.key}`,
         unit: 'usd_micro',
         limit: limitMicro,
-        amount: cost,
+        amount: 0, // this call's share: withWorstCase below
         ...(window.resetsAtMs === undefined ? {} : { expiresAt: window.resetsAtMs + BUDGET_RETENTION_MS }),
       });
       const fact: BudgetFact = {
@@ -232,7 +230,7 @@ export function planLimits(input: PlanInput): LimitPlan {
         id: `${counterOwner}:tph`,
         unit: 'tokens',
         limit,
-        amount: tokens,
+        amount: 0, // this call's share: withWorstCase below
         ...TOKENS_WINDOW,
       });
     }
@@ -241,7 +239,7 @@ export function planLimits(input: PlanInput): LimitPlan {
       rate('requests_in_flight', limit, { kind: 'concurrency', id: `${counterOwner}:inflight`, limit });
     }
   }
-  return plan;
+  return withWorstCase(plan, input.worstCase, nowMs);
 }
 
 /**
