@@ -8,6 +8,7 @@ import { buildSnapshot } from '../../src/policy/build-snapshot.ts';
 import type { DecisionInput } from '../../src/policy/decision.ts';
 import { keyFacts } from '../../src/policy/key-facts.ts';
 import { PolicyInvalidError } from '../../src/policy/problems.ts';
+import { priceFor } from '../../src/providers/pricing.ts';
 import { examplePolicyCopy, TEST_KEYS } from '../fixtures/keys.ts';
 import { edit, policyCopy } from './helpers.ts';
 
@@ -62,6 +63,25 @@ describe('snapshot: the real Rego compiled to Wasm', async () => {
     const allowed = snapshot.evaluate(inputFor(snapshot, TEST_KEYS.principal, 'claude-opus-4-5'));
     assert.equal(allowed.allow, true);
     assert.deepEqual(allowed.stripTools, []);
+  });
+
+  // README and docs/agents.md promise the agents work unchanged for the principal: each one's default
+  // model must be priced (else the policy answers model_not_found) and allowed.
+  test("the principal may use each agent's default model (Claude Code, Codex, Gemini CLI)", () => {
+    const defaults = [
+      ['anthropic', 'anthropic.messages', 'claude-opus-4-8'],
+      ['openai', 'openai.responses', 'gpt-6.2-sol'],
+      ['gemini', 'gemini.generate', 'gemini-3.1-pro-preview'],
+    ] as const;
+    for (const [api, surface, model] of defaults) {
+      const provider = snapshot.providerFor(api, model);
+      assert.ok(provider, `no provider serves ${model}`);
+      const input = { ...inputFor(snapshot, TEST_KEYS.principal, 'claude-opus-4-5'), surface, model };
+      input.provider = provider.id;
+      input.pricedModel = priceFor(provider, model)?.id;
+      const d = snapshot.evaluate(input);
+      assert.equal(d.allow, true, `${model}: ${d.reasons.join(' ')}`);
+    }
   });
 
   test('text outside ASCII survives the trip through Wasm memory', () => {
