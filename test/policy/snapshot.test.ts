@@ -18,14 +18,17 @@ function inputFor(
   snapshot: Awaited<ReturnType<typeof buildSnapshot>>,
   keyPlain: string,
   model: string,
+  api: 'anthropic' | 'openai' | 'gemini' = 'anthropic',
+  surface: DecisionInput['surface'] = 'anthropic.messages',
 ): DecisionInput {
   const key = snapshot.keysByHash.get(sha256(keyPlain))!;
-  const provider = snapshot.providerFor('anthropic', model)!;
+  const provider = snapshot.providerFor(api, model);
+  assert.ok(provider, `no ${api} provider serves ${model}`);
   return {
-    surface: 'anthropic.messages',
+    surface,
     provider: provider.id,
     model,
-    pricedModel: [...provider.models.keys()].find((id) => model === id || model.startsWith(`${id}-`)),
+    pricedModel: priceFor(provider, model)?.id,
     stream: false,
     tools: ['Read', 'Bash', 'Write'],
     sizes: { bodyBytes: 2000, estimatedInputTokens: 500, maxOutputTokens: 1024 },
@@ -74,12 +77,7 @@ describe('snapshot: the real Rego compiled to Wasm', async () => {
       ['gemini', 'gemini.generate', 'gemini-3.1-pro-preview'],
     ] as const;
     for (const [api, surface, model] of defaults) {
-      const provider = snapshot.providerFor(api, model);
-      assert.ok(provider, `no provider serves ${model}`);
-      const input = { ...inputFor(snapshot, TEST_KEYS.principal, 'claude-opus-4-5'), surface, model };
-      input.provider = provider.id;
-      input.pricedModel = priceFor(provider, model)?.id;
-      const d = snapshot.evaluate(input);
+      const d = snapshot.evaluate(inputFor(snapshot, TEST_KEYS.principal, model, api, surface));
       assert.equal(d.allow, true, `${model}: ${d.reasons.join(' ')}`);
     }
   });
