@@ -1,11 +1,11 @@
 // What budgets, rate limits and the audit trail add to a call through the gateway: the same calls
-// with no hooks, and with the limits (SQLite store) and audit hooks as `portcullis serve` wires them.
+// with no plugins, and with the limits (SQLite store) and audit plugins as `portcullis serve` assembles them.
 // Run: node_modules/.bin/node bench/limits-gateway.ts
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
-import { createGatewayHooks } from '../src/gateway/hooks/wiring.ts';
+import { createGatewayPlugins } from '../src/gateway/assemble.ts';
 import { createLogger } from '../src/gateway/logger.ts';
 import { createGateway } from '../src/gateway/server.ts';
 import { SnapshotHolder } from '../src/gateway/snapshot-holder.ts';
@@ -44,13 +44,13 @@ function percentiles(samples: number[]): string {
   return `p50 ${at(0.5)} ms  p99 ${at(0.99)} ms`;
 }
 
-async function run(label: string, withHooks: boolean): Promise<void> {
+async function run(label: string, withPlugins: boolean): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'portcullis-bench-'));
-  const wired = withHooks
-    ? createGatewayHooks({ dataDir, registry: new Registry(), logger: log })
+  const wired = withPlugins
+    ? createGatewayPlugins({ dataDir, registry: new Registry(), logger: log })
     : undefined;
-  wired?.open(snapshot.gateway);
-  const gw = createGateway({ holder: new SnapshotHolder(snapshot), hooks: wired?.hooks, logger: log });
+  wired?.lifecycle.start(snapshot.gateway);
+  const gw = createGateway({ holder: new SnapshotHolder(snapshot), plugins: wired?.plugins, logger: log });
   const url = await gw.listen(0);
   for (let i = 0; i < 100; i++) await anthropicCall(url, key);
   const samples: number[] = [];
@@ -70,14 +70,14 @@ async function run(label: string, withHooks: boolean): Promise<void> {
   const rps = CONCURRENT / ((performance.now() - t0) / 1000);
   await gw.close();
   await gw.pipeline.drain();
-  await wired?.close();
+  await wired?.lifecycle.close();
   rmSync(dataDir, { recursive: true, force: true });
   process.stdout.write(
     `${label.padEnd(28)} sequential ${percentiles(samples)}   ${CONCURRENCY} concurrent: ${rps.toFixed(0)} calls/s\n`,
   );
 }
 
-await run('no hooks', false);
+await run('no plugins', false);
 await run('limits (sqlite) + audit', true);
 await sim.close();
 rmSync(policy.dir, { recursive: true, force: true });

@@ -3,16 +3,15 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { collectDefaultMetrics, Registry } from 'prom-client';
-import type { PipelineHooks } from '../gateway/context.ts';
-import { createGuardrailHooks, createMcpGuard } from '../gateway/hooks/guardrails.ts';
-import { mcpAuditRecord } from '../gateway/hooks/mcp-audit.ts';
-import { createGatewayHooks } from '../gateway/hooks/wiring.ts';
+import { createGatewayPlugins } from '../gateway/assemble.ts';
 import { createLogger } from '../gateway/logger.ts';
+import type { Plugin } from '../gateway/plugin.ts';
+import { createGuardrailsPlugin, createMcpGuard } from '../gateway/plugins/guardrails.ts';
+import { mcpAuditRecord } from '../gateway/plugins/mcp-audit.ts';
 import { createGateway, type Gateway } from '../gateway/server.ts';
 import { SnapshotHolder } from '../gateway/snapshot-holder.ts';
 import { createMcpGateway } from '../mcp/index.ts';
 import { formatProblem, PolicyInvalidError } from '../policy/problems.ts';
-import type { Snapshot } from '../policy/snapshot.ts';
 import { createPolicyManager, type PolicyManager, registerWebhookRoutes } from '../sync/index.ts';
 
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -34,7 +33,8 @@ export interface ServeOptions {
   host: string;
   dataDir: string;
   logLevel: string;
-  hooks?: PipelineHooks;
+  /** Plugins run after the built-in ones (before audit). */
+  plugins?: Plugin[];
 }
 
 export interface Serving {
@@ -64,9 +64,9 @@ export async function startServing(opts: ServeOptions): Promise<Serving> {
     logger: log,
     registry,
   });
-  // Limits → opts.hooks (guardrails…) → audit; stores opened from the first active snapshot's settings.
-  const extra = [createGuardrailHooks({ logger: log }), ...(opts.hooks ? [opts.hooks] : [])];
-  const wired = createGatewayHooks({ dataDir: opts.dataDir, registry, logger: log, extra });
+  // Limits → guardrails → opts.plugins → audit; stores started with the first active snapshot.
+  const extra = [createGuardrailsPlugin({ logger: log }), ...(opts.plugins ?? [])];
+  const wired = createGatewayPlugins({ dataDir: opts.dataDir, registry, logger: log, extra });
   const mcp = createMcpGateway({
     getSnapshot: () => holder.current(),
     guard: createMcpGuard(() => holder.current()),
@@ -80,25 +80,21 @@ export async function startServing(opts: ServeOptions): Promise<Serving> {
   });
   const gateway = createGateway({
     holder,
-    hooks: wired.hooks,
+    plugins: wired.plugins,
     logger: log,
     registry,
     status: () => ({
       sync: manager.status(),
-      ...wired.stores(),
+      ...wired.lifecycle.status(),
     }),
   });
   await gateway.app.register(mcp.plugin);
   await registerWebhookRoutes(gateway.app, manager);
-  /** A switch of stores that failed is tried again after this long (PORTCULLIS_SETTINGS_RETRY_MS). */
-  const settingsRetryMs = Number(process.env.PORTCULLIS_SETTINGS_RETRY_MS) || 30_000;
-  let retry: NodeJS.Timeout | undefined;
   const stopAll = async () => {
-    clearTimeout(retry);
     await manager.stop();
     await gateway.close();
     await gateway.pipeline.drain();
-    await wired.close();
+    await wired.lifecycle.close();
     await mcp.close();
   };
 
@@ -109,39 +105,13 @@ export async function startServing(opts: ServeOptions): Promise<Serving> {
     if (rejected) throw new PolicyInvalidError(rejected.problems);
     throw new Error(manager.status().lastError?.message ?? `cannot load the policy in ${opts.policyDir}`);
   }
-  const first = holder.current();
-  if (first !== undefined) {
-    try {
-      wired.open(first.gateway);
-    } catch (err) {
-      await stopAll();
-      throw err;
-    }
+  // The counter store and audit log start with the active policy and follow every later one.
+  try {
+    wired.lifecycle.follow(holder);
+  } catch (err) {
+    await stopAll();
+    throw err;
   }
-  // What a new snapshot's settings change in the running stores; a part that could not switch (a
-  // Redis that did not connect, a sink whose header variable is unset) is tried again while that
-  // snapshot stays active.
-  const switchSettings = (snapshot: Snapshot): void => {
-    clearTimeout(retry);
-    void wired.applySettings(snapshot.gateway).then(({ counterStore, sinks, errors }) => {
-      if (counterStore !== undefined)
-        log.info({ revision: snapshot.revision, counterStore }, 'new calls count in the new counter store');
-      if (sinks.started.length > 0 || sinks.stopped.length > 0)
-        log.info({ revision: snapshot.revision, ...sinks }, 'audit sinks follow the new policy');
-      for (const err of errors)
-        log.error(
-          { revision: snapshot.revision, err, retryInSeconds: settingsRetryMs / 1000 },
-          'a store of the new policy cannot start; the running one stays',
-        );
-      if (errors.length > 0 && holder.current() === snapshot) {
-        retry = setTimeout(() => {
-          if (holder.current() === snapshot) switchSettings(snapshot);
-        }, settingsRetryMs);
-        retry.unref();
-      }
-    });
-  };
-  holder.onSwap(switchSettings);
   const url = await gateway.listen(opts.port, opts.host);
   const active = holder.current();
   log.info(

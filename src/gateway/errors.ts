@@ -1,20 +1,129 @@
-// Errors in the caller's own API format, worded for the person reading them in their agent.
+// The error catalogue: every error the gateway answers with itself — its code, status and message,
+// each defined once — and the one writer that puts it in the caller's own wire format. Refusals the
+// policy words (a `Decision`) go through the same writer. A new error is one entry here.
+import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { FastifyReply } from 'fastify';
-import type { Decision } from '../policy/decision.ts';
+import type { AuthStatus, Decision } from '../policy/decision.ts';
 import type { ProviderApi } from '../policy/snapshot.ts';
 import { adapters } from '../providers/index.ts';
 
-export function sendError(
-  reply: FastifyReply,
-  api: ProviderApi,
-  status: number,
-  message: string,
-  code: string,
-): FastifyReply {
-  return reply
-    .code(status)
-    .header('content-type', 'application/json; charset=utf-8')
-    .send(JSON.stringify(adapters[api].errorBody(status, message, code)));
+const AUTH_REASONS: Record<Exclude<AuthStatus, 'ok'>, string> = {
+  missing: 'No API key was sent. Set your client to use your Portcullis virtual key.',
+  unknown: 'The API key is not a valid Portcullis virtual key.',
+  expired: 'This Portcullis virtual key has expired.',
+  disabled: 'This Portcullis virtual key has been disabled.',
+};
+
+export const GUARDRAIL_BLOCKED = 'guardrail_blocked';
+
+/** Every error the gateway writes itself: status and message (with the facts it names). */
+export const ERRORS = {
+  not_ready: {
+    status: 503,
+    message: () => 'Portcullis is starting: no policy is active yet. Retry shortly.',
+  },
+  not_found: {
+    status: 404,
+    message: (what: string) => `Portcullis does not serve ${what}.`,
+  },
+  key_missing: { status: 401, message: () => `Portcullis: ${AUTH_REASONS.missing}` },
+  key_unknown: { status: 401, message: () => `Portcullis: ${AUTH_REASONS.unknown}` },
+  key_expired: { status: 401, message: () => `Portcullis: ${AUTH_REASONS.expired}` },
+  key_disabled: { status: 401, message: () => `Portcullis: ${AUTH_REASONS.disabled}` },
+  invalid_json: { status: 400, message: () => 'Portcullis: the request body is not a JSON object.' },
+  request_too_large: {
+    status: 413,
+    message: (max: number) =>
+      `Portcullis: the request body is larger than this gateway accepts (${max} bytes).`,
+  },
+  unsupported_media_type: { status: 415, message: () => 'Portcullis: send the request body as JSON.' },
+  bad_request: {
+    status: 400,
+    message: (detail: string) => `Portcullis could not read the request: ${detail}`,
+  },
+  internal_error: {
+    status: 500,
+    message: (requestId: string) => `Portcullis: internal error (request ${requestId}).`,
+  },
+  bad_route: {
+    status: 500,
+    message: (provider: string, api: string) =>
+      `Portcullis: the policy routes this call to provider ${provider}, which does not serve the ${api} API.`,
+  },
+  model_not_found: {
+    status: 404,
+    /** `listed`: asked of the gateway's model listing, which shows the models the key may use. */
+    message: (model: string, listed: boolean) =>
+      listed
+        ? `Portcullis: model ${model} is not available to this key.`
+        : `Portcullis: no provider configured on this gateway serves model ${model || '(none given)'}.`,
+  },
+  upstream_unconfigured: {
+    status: 502,
+    message: (reason: string) => `Portcullis cannot call ${reason}.`,
+  },
+  upstream_timeout: {
+    status: 504,
+    message: (provider: string, requestId: string) =>
+      `Portcullis: provider ${provider} did not answer in time. Try again; if it persists, tell your platform team (request ${requestId}).`,
+  },
+  upstream_unreachable: {
+    status: 502,
+    message: (provider: string, requestId: string, cause: string) =>
+      `Portcullis: provider ${provider} could not be reached (${cause}). Try again; if it persists, tell your platform team (request ${requestId}).`,
+  },
+} as const satisfies Record<string, { status: number; message: (...args: never[]) => string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/** An error to answer with: from the catalogue, or a refusal the policy worded. */
+export interface GatewayError {
+  status: number;
+  /** The machine-readable code (the catalogue's key, or the decision's code). */
+  code: string;
+  message: string;
+  headers?: Record<string, string>;
+}
+
+/** The catalogue's error `code`, with the facts its message names. */
+export function gatewayError<C extends ErrorCode>(
+  code: C,
+  ...args: Parameters<(typeof ERRORS)[C]['message']>
+): GatewayError {
+  const spec = ERRORS[code];
+  return { status: spec.status, code, message: (spec.message as (...a: unknown[]) => string)(...args) };
+}
+
+// ── Refusals (decisions the gateway makes without the policy, or on top of it) ──
+
+/** A denying decision: what the gateway refuses with when the policy is not (or cannot be) asked. */
+export function refusal(status: number, code: string, reason: string, retryAfterSeconds?: number): Decision {
+  const d: Decision = { allow: false, status, code, reasons: [reason], redact: [], stripTools: [] };
+  if (retryAfterSeconds !== undefined) d.retryAfterSeconds = retryAfterSeconds;
+  return d;
+}
+
+export const POLICY_ERROR: Decision = refusal(
+  500,
+  'policy_error',
+  'The policy could not be evaluated, so the call was refused. Tell your platform team.',
+);
+
+export const LIMITS_UNAVAILABLE: Decision = refusal(
+  503,
+  'limits_unavailable',
+  'The budget store is unavailable, so Portcullis cannot check budgets and refused the call. Retry shortly; if it persists, tell your platform team.',
+  5,
+);
+
+/** Defence in depth: a key that did not authenticate is refused whatever the policy says. */
+export function authRefusal(status: Exclude<AuthStatus, 'ok'>): Decision {
+  return refusal(401, `key_${status}`, AUTH_REASONS[status]);
+}
+
+export function shortRevision(revision: string): string {
+  const r = revision.startsWith('sha256:') ? revision.slice(7) : revision;
+  return r.slice(0, 12);
 }
 
 /** "Portcullis denied this request: <reasons> (policy <rev>, <code>)." */
@@ -28,21 +137,42 @@ export function denialMessage(decision: Decision, revision: string): string {
   return `Portcullis denied this request: ${reasons}${retry} [${decision.code}; policy ${shortRevision(revision)}]`;
 }
 
-export function shortRevision(revision: string): string {
-  const r = revision.startsWith('sha256:') ? revision.slice(7) : revision;
-  return r.slice(0, 12);
+/** A denying decision as the error the caller gets (status, `retry-after`, `x-portcullis-decision`). */
+export function denialError(decision: Decision, revision: string): GatewayError {
+  const status = decision.status >= 400 && decision.status < 600 ? decision.status : 403;
+  const headers: Record<string, string> = { 'x-portcullis-decision': decision.code };
+  if (decision.retryAfterSeconds !== undefined && decision.retryAfterSeconds > 0) {
+    headers['retry-after'] = String(Math.ceil(decision.retryAfterSeconds));
+  }
+  return { status, code: decision.code, message: denialMessage(decision, revision), headers };
 }
 
-export function sendDenial(
-  reply: FastifyReply,
+// ── The writer ──
+
+/** The error's body in the API's own format. */
+export function errorPayload(api: ProviderApi, err: GatewayError): string {
+  return JSON.stringify(adapters[api].errorBody(err.status, err.message, err.code));
+}
+
+/** Answers through fastify (before forwarding started). */
+export function sendError(reply: FastifyReply, api: ProviderApi, err: GatewayError): FastifyReply {
+  if (err.headers !== undefined) for (const name in err.headers) reply.header(name, err.headers[name]);
+  return reply
+    .code(err.status)
+    .header('content-type', 'application/json; charset=utf-8')
+    .send(errorPayload(api, err));
+}
+
+/** Answers straight on the socket (the reply is hijacked once forwarding starts). */
+export function writeError(
+  res: ServerResponse,
+  head: OutgoingHttpHeaders,
   api: ProviderApi,
-  decision: Decision,
-  revision: string,
-): FastifyReply {
-  const status = decision.status >= 400 && decision.status < 600 ? decision.status : 403;
-  if (decision.retryAfterSeconds !== undefined && decision.retryAfterSeconds > 0) {
-    reply.header('retry-after', String(Math.ceil(decision.retryAfterSeconds)));
-  }
-  reply.header('x-portcullis-decision', decision.code);
-  return sendError(reply, api, status, denialMessage(decision, revision), decision.code);
+  err: GatewayError,
+): void {
+  const body = errorPayload(api, err);
+  head['content-type'] = 'application/json; charset=utf-8';
+  head['content-length'] = Buffer.byteLength(body);
+  res.writeHead(err.status, head);
+  res.end(body);
 }

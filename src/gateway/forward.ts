@@ -5,8 +5,9 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'n
 import type { FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
-import { adapters } from '../providers/index.ts';
-import type { RequestContext } from './context.ts';
+import type { Call } from './call.ts';
+import { type GatewayError, gatewayError, writeError } from './errors.ts';
+import type { ResponseFilter, StreamSink } from './plugin.ts';
 import type { Upstream } from './upstream.ts';
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1): they describe one connection and never pass a proxy. */
@@ -74,86 +75,41 @@ export function upstreamHeaders(
   return out;
 }
 
-/**
- * Where a streamed answer's bytes go next: the next filter, or (last) the client. Writes made in one
- * event-loop turn leave in one socket write.
- */
-export interface StreamSink {
-  write(data: string | Uint8Array): void;
-  /**
-   * Asks for what was written so far to leave now rather than with the rest of this turn's writes (the
-   * first bytes of an answer). The client end does so only while no other call is in flight: under
-   * load a socket write per event costs more than the few microseconds it saves one client.
-   */
-  flush(): void;
-  /** The stream is over; `data` is its last bytes. Writes after the end are ignored. */
-  end(data?: string | Uint8Array): void;
-  /** A check failed, so the stream cannot be finished honestly: the client's connection is cut. */
-  fail(err: unknown): void;
-}
-
-/**
- * What a response hook does to the answer on its way to the client. A non-streamed answer is held
- * whole when any hook has `held` (so it can be checked and replaced, status included, before its head
- * goes out), and only hooks with `held` see it; otherwise the bytes pass through the sinks `stream`
- * returns.
- */
-export interface ResponseFilter {
-  /** The whole non-streamed body (any status): the bytes to send instead. May set `ctx.status`. */
-  held?(body: Buffer): Buffer | Promise<Buffer>;
-  /**
-   * Called once the head is known, for bytes that are not held: the sink they are written to, which
-   * passes what it lets through on to `next`; undefined to leave them alone.
-   */
-  stream?(next: StreamSink): StreamSink | undefined;
-}
-
 /** Non-streamed bodies larger than this are sent on unchecked (and reported), never held in memory. */
 export const MAX_HELD_BYTES = 32 * 1024 * 1024;
 
 /** Of a non-streamed response only this much of the end is kept: its usage object is there. */
 const TAIL_CHARS = 16 * 1024;
 
-function keepTail(ctx: RequestContext, chunk: Buffer): void {
+function keepTail(call: Call, chunk: Buffer): void {
   const text =
     chunk.length > TAIL_CHARS
       ? chunk.toString('latin1', chunk.length - TAIL_CHARS)
       : chunk.toString('latin1');
-  const tail = ctx.tail === null || ctx.tail === '' ? text : ctx.tail + text;
-  ctx.tail = tail.length > TAIL_CHARS ? tail.slice(-TAIL_CHARS) : tail;
+  const tail = call.tail === null || call.tail === '' ? text : call.tail + text;
+  call.tail = tail.length > TAIL_CHARS ? tail.slice(-TAIL_CHARS) : tail;
 }
 
-function failure(err: Error): { status: number; code: string; what: string } {
+/** The catalogue's error for an upstream that failed before its response head arrived. */
+function failure(err: Error, provider: string, requestId: string): GatewayError {
   const code = (err as { code?: string }).code ?? '';
   if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
-    return { status: 504, code: 'upstream_timeout', what: 'did not answer in time' };
+    return gatewayError('upstream_timeout', provider, requestId);
   }
-  return {
-    status: 502,
-    code: 'upstream_unreachable',
-    what: `could not be reached (${code || 'connection failed'})`,
-  };
+  return gatewayError('upstream_unreachable', provider, requestId, code || 'connection failed');
 }
 
-/** An error response written straight to the socket (the reply is hijacked once forwarding starts). */
-export function writeError(
-  res: ServerResponse,
-  head: OutgoingHttpHeaders,
-  ctx: RequestContext,
-  status: number,
-  message: string,
-  code: string,
-): void {
-  const body = JSON.stringify(adapters[ctx.api].errorBody(status, message, code));
-  head['content-type'] = 'application/json; charset=utf-8';
-  head['content-length'] = Buffer.byteLength(body);
-  res.writeHead(status, head);
-  res.end(body);
+/** The code an upstream failure is recorded under (the connection is cut once the head is out). */
+function failureCode(err: Error): string {
+  const code = (err as { code?: string }).code ?? '';
+  return code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT'
+    ? 'upstream_timeout'
+    : 'upstream_unreachable';
 }
 
 /** One upstream call: undici's handler for it, and the thing the pipeline cancels when the client leaves. */
 export class UpstreamCall implements Dispatcher.DispatchHandler {
-  readonly ctx: RequestContext;
+  readonly call: Call;
   readonly res: ServerResponse;
   readonly up: Upstream;
   /** Headers the gateway already set (x-request-id…), sent with the upstream's. */
@@ -175,7 +131,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
   #resume: (() => void) | null = null;
 
   constructor(
-    ctx: RequestContext,
+    call: Call,
     res: ServerResponse,
     up: Upstream,
     head: OutgoingHttpHeaders,
@@ -183,7 +139,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
     log: Logger,
     inFlight: () => number,
   ) {
-    this.ctx = ctx;
+    this.call = call;
     this.res = res;
     this.up = up;
     this.head = head;
@@ -205,20 +161,20 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
 
   onResponseStart(_c: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
     if (statusCode < 200) return;
-    const ctx = this.ctx;
-    ctx.timings.upstreamHeaders = ctx.elapsed();
-    ctx.status = statusCode;
-    ctx.upstreamStatus = statusCode;
+    const call = this.call;
+    call.timings.upstreamHeaders = call.elapsed();
+    call.status = statusCode;
+    call.upstreamStatus = statusCode;
     const ct = headers['content-type'];
     if (statusCode < 300 && typeof ct === 'string' && ct.startsWith('text/event-stream')) {
-      ctx.tracker = ctx.adapter.streamTracker(ctx.surface, { hideUsageChunk: ctx.hideUsageChunk });
+      call.tracker = call.format.streamTracker(call.surface, { hideUsageChunk: call.hideUsageChunk });
     } else {
-      ctx.tail = '';
+      call.tail = '';
     }
     const filter = this.filter;
-    const hold = filter?.held !== undefined && ctx.tracker === null;
+    const hold = filter?.held !== undefined && call.tracker === null;
     const stream = hold ? undefined : filter?.stream?.(this.#toClient);
-    const rewrites = hold || stream !== undefined || (ctx.tracker !== null && ctx.hideUsageChunk);
+    const rewrites = hold || stream !== undefined || (call.tracker !== null && call.hideUsageChunk);
     const head = this.head;
     for (const name in headers) {
       if (DROP_RESPONSE.has(name) || name.startsWith('proxy-')) continue;
@@ -238,21 +194,21 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    const ctx = this.ctx;
-    if (ctx.timings.firstByte === 0) ctx.timings.firstByte = ctx.elapsed();
-    const tracker = ctx.tracker;
+    const call = this.call;
+    if (call.timings.firstByte === 0) call.timings.firstByte = call.elapsed();
+    const tracker = call.tracker;
     if (tracker === null) {
       if (this.#held !== null) this.#hold(chunk);
       else {
         if (this.#stream !== undefined) this.#stream.write(chunk);
         else this.#write(controller, chunk);
-        keepTail(ctx, chunk);
+        keepTail(call, chunk);
       }
     } else if (this.#stream !== undefined) {
       // A stream guard reuses the tracker's parse of this chunk: the tracker reads it first.
       const out = tracker.push(chunk);
       if (out !== null) this.#stream.write(out);
-    } else if (!ctx.hideUsageChunk) {
+    } else if (!call.hideUsageChunk) {
       // Bytes go out before they are read for usage, so accounting adds nothing to time to first byte.
       this.#write(controller, chunk);
       tracker.push(chunk);
@@ -263,7 +219,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
   }
 
   onResponseEnd(controller: Dispatcher.DispatchController): void {
-    const tracker = this.ctx.tracker;
+    const tracker = this.call.tracker;
     const out = tracker === null ? null : tracker.end();
     const stream = this.#stream;
     if (stream !== undefined) {
@@ -281,15 +237,15 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
     held.push(chunk);
     this.#heldBytes += chunk.length;
     if (this.#heldBytes <= MAX_HELD_BYTES) return;
-    for (const c of held) keepTail(this.ctx, c);
+    for (const c of held) keepTail(this.call, c);
     this.log.warn(
-      { reqId: this.ctx.id, bytes: this.#heldBytes },
+      { reqId: this.call.id, bytes: this.#heldBytes },
       'response too large to check; sent unchecked',
     );
     this.#held = null;
     const res = this.res;
     if (res.destroyed) return;
-    res.writeHead(this.ctx.status, this.head);
+    res.writeHead(this.call.status, this.head);
     for (const c of held) res.write(c);
   }
 
@@ -306,7 +262,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
       return;
     }
     // Usage is read from the parsed answer when a filter parsed it, else from its tail.
-    if (this.ctx.upstreamJson === undefined) keepTail(this.ctx, raw);
+    if (this.call.upstreamJson === undefined) keepTail(this.call, raw);
     if (out instanceof Promise) out.then(this.#send, (err: unknown) => this.#checkFailed(err));
     else this.#send(out);
   }
@@ -315,40 +271,33 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
     const res = this.res;
     if (res.destroyed) return;
     this.head['content-length'] = body.length;
-    res.writeHead(this.ctx.status, this.head);
+    res.writeHead(this.call.status, this.head);
     res.end(body);
   };
 
   /** A check that throws is a bug: the answer, or the rest of the stream, it could not check is not sent. */
   #checkFailed(err: unknown): void {
-    this.log.error({ reqId: this.ctx.id, err: (err as Error).message }, 'response check failed');
-    this.ctx.upstreamError = 'response_check_failed';
+    this.log.error({ reqId: this.call.id, err: (err as Error).message }, 'response check failed');
+    this.call.upstreamError = 'response_check_failed';
     this.res.destroy();
   }
 
   onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
-    const ctx = this.ctx;
+    const call = this.call;
     if (this.cancelled || this.res.destroyed) return;
     if (this.started) {
       // Headers are out: the only honest signal left is to cut the connection.
-      ctx.upstreamError = failure(err).code;
+      call.upstreamError = failureCode(err);
       this.#held = null;
       this.#ended = true;
       this.res.destroy();
       return;
     }
-    const f = failure(err);
-    ctx.outcome = 'error';
-    ctx.upstreamError = f.code;
-    ctx.status = f.status;
-    writeError(
-      this.res,
-      this.head,
-      ctx,
-      f.status,
-      `Portcullis: provider ${this.up.provider.id} ${f.what}. Try again; if it persists, tell your platform team (request ${ctx.id}).`,
-      f.code,
-    );
+    const f = failure(err, this.up.provider.id, call.id);
+    call.outcome = 'error';
+    call.upstreamError = f.code;
+    call.status = f.status;
+    writeError(this.res, this.head, call.api, f);
   }
 
   #write(controller: Dispatcher.DispatchController, data: string | Uint8Array): void {
@@ -387,36 +336,35 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
 
 /** Hand the call to undici; the response is written by the handler, so fastify must not send one. */
 export function forward(
-  ctx: RequestContext,
+  call: Call,
   clientHeaders: IncomingHttpHeaders,
   reply: FastifyReply,
   up: Upstream,
-  guard: ((ctx: RequestContext) => ResponseFilter | undefined) | undefined,
+  filter: ResponseFilter | undefined,
   log: Logger,
   inFlight: () => number,
 ): void {
-  const body = ctx.bodyChanged ? Buffer.from(JSON.stringify(ctx.body)) : ctx.rawBody;
-  const filter = guard?.(ctx);
+  const body = call.bodyChanged ? Buffer.from(JSON.stringify(call.body)) : call.rawBody;
   const head = reply.getHeaders() as OutgoingHttpHeaders;
   reply.hijack();
-  const call = new UpstreamCall(ctx, reply.raw, up, head, filter, log, inFlight);
-  ctx.upstream = call;
-  ctx.timings.forwarded = ctx.elapsed();
+  const handler = new UpstreamCall(call, reply.raw, up, head, filter, log, inFlight);
+  call.upstream = handler;
+  call.timings.forwarded = call.elapsed();
   const timeout = up.provider.timeoutMs;
   try {
     up.pool.dispatch(
       {
         method: 'POST',
-        path: ctx.upstreamPath,
-        headers: upstreamHeaders(clientHeaders, up, ctx.id),
+        path: call.upstreamPath,
+        headers: upstreamHeaders(clientHeaders, up, call.id),
         body,
         headersTimeout: timeout,
         bodyTimeout: timeout,
       },
-      call,
+      handler,
     );
   } catch (err) {
     // The reply is hijacked: an error must be answered here, not by fastify.
-    call.onResponseError(null as unknown as Dispatcher.DispatchController, err as Error);
+    handler.onResponseError(null as unknown as Dispatcher.DispatchController, err as Error);
   }
 }

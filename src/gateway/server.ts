@@ -12,16 +12,16 @@ import Fastify, {
 import type { Logger } from 'pino';
 import { type Registry, register } from 'prom-client';
 import type { Snapshot } from '../policy/snapshot.ts';
-import type { PipelineHooks } from './context.ts';
-import { sendError } from './errors.ts';
+import type { Authenticator } from './authenticate.ts';
+import { type GatewayError, gatewayError, sendError } from './errors.ts';
 import { createLogger, safeUrl } from './logger.ts';
 import { registerOps } from './ops.ts';
 import { Pipeline } from './pipeline.ts';
+import type { Plugin } from './plugin.ts';
 import { timeOrderedId } from './request-id.ts';
 import { API_PREFIXES, apiForUrl, ROUTES, type RouteSpec } from './routes.ts';
 import { SnapshotHolder } from './snapshot-holder.ts';
 import { Upstreams, type UpstreamsOptions } from './upstream.ts';
-import { UsageBus } from './usage-events.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -36,8 +36,10 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 export interface GatewayOptions {
   holder?: SnapshotHolder;
-  hooks?: PipelineHooks;
-  usage?: UsageBus;
+  /** The pipeline's plugins, in order (see plugin.ts). */
+  plugins?: readonly Plugin[];
+  /** Tried before the virtual-key lookup (see authenticate.ts). */
+  authenticators?: readonly Authenticator[];
   logger?: Logger;
   /** Used when no logger is given. */
   logLevel?: string;
@@ -51,7 +53,6 @@ export interface GatewayOptions {
 export interface Gateway {
   app: FastifyInstance;
   holder: SnapshotHolder;
-  usage: UsageBus;
   pipeline: Pipeline;
   log: Logger;
   /** Listen and return the base URL (`http://host:port`). */
@@ -59,13 +60,14 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
+/** A catalogue error raised while reading the body, answered by the error handler. */
 class HttpError extends Error {
   readonly statusCode: number;
-  readonly code: string;
-  constructor(statusCode: number, code: string, message: string) {
-    super(message);
-    this.statusCode = statusCode;
-    this.code = code;
+  readonly error: GatewayError;
+  constructor(error: GatewayError) {
+    super(error.message);
+    this.statusCode = error.status;
+    this.error = error;
   }
 }
 
@@ -81,12 +83,7 @@ function readBody(
   done: (err: Error | null, body?: Buffer) => void,
 ) {
   const max = request.snapshot?.gateway.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
-  const tooLarge = () =>
-    new HttpError(
-      413,
-      'request_too_large',
-      `Portcullis: the request body is larger than this gateway accepts (${max} bytes).`,
-    );
+  const tooLarge = () => new HttpError(gatewayError('request_too_large', max));
   const declared = Number(request.headers['content-length']);
   if (declared > max) {
     payload.resume();
@@ -126,10 +123,13 @@ function routeApi(request: FastifyRequest): RouteSpec['api'] {
 export function createGateway(opts: GatewayOptions = {}): Gateway {
   const log = opts.logger ?? createLogger(opts.logLevel ?? 'info');
   const holder = opts.holder ?? new SnapshotHolder();
-  const usage =
-    opts.usage ?? new UsageBus((err) => log.error({ err: (err as Error).message }, 'usage listener failed'));
   const upstreams = new Upstreams(opts.upstreams);
-  const pipeline = new Pipeline({ hooks: opts.hooks ?? {}, usage, upstreams, log });
+  const pipeline = new Pipeline({
+    plugins: opts.plugins ?? [],
+    authenticators: opts.authenticators,
+    upstreams,
+    log,
+  });
   const startedAt = Date.now();
 
   const app = Fastify({
@@ -158,44 +158,18 @@ export function createGateway(opts: GatewayOptions = {}): Gateway {
     const api = routeApi(request);
     const status =
       err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
-    if (err instanceof HttpError) return sendError(reply, api, err.statusCode, err.message, err.code);
-    if (status === 415) {
-      return sendError(
-        reply,
-        api,
-        415,
-        'Portcullis: send the request body as JSON.',
-        'unsupported_media_type',
-      );
-    }
+    if (err instanceof HttpError) return sendError(reply, api, err.error);
+    if (status === 415) return sendError(reply, api, gatewayError('unsupported_media_type'));
     if (status === 500) {
       log.error({ reqId: request.id, url: safeUrl(request.url), err: err.message }, 'request failed');
-      return sendError(
-        reply,
-        api,
-        500,
-        `Portcullis: internal error (request ${request.id}).`,
-        'internal_error',
-      );
+      return sendError(reply, api, gatewayError('internal_error', request.id));
     }
-    return sendError(
-      reply,
-      api,
-      status,
-      `Portcullis could not read the request: ${err.message}`,
-      'bad_request',
-    );
+    return sendError(reply, api, { ...gatewayError('bad_request', err.message), status });
   });
 
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?')[0].slice(0, 200);
-    sendError(
-      reply,
-      apiForUrl(request.url),
-      404,
-      `Portcullis does not serve ${request.method} ${path}.`,
-      'not_found',
-    );
+    sendError(reply, apiForUrl(request.url), gatewayError('not_found', `${request.method} ${path}`));
   });
 
   registerOps(app, holder, startedAt, { status: opts.status, registry: opts.registry ?? register });
@@ -209,7 +183,6 @@ export function createGateway(opts: GatewayOptions = {}): Gateway {
   return {
     app,
     holder,
-    usage,
     pipeline,
     log,
     async listen(port: number, host = '127.0.0.1'): Promise<string> {

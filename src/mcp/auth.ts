@@ -1,7 +1,7 @@
 // Virtual-key authentication for MCP requests: the same lookup as the inference surfaces
-// (src/gateway/auth.ts), with the key from `Authorization: Bearer` or `x-api-key`.
+// (src/gateway/authenticate.ts), with the key from `Authorization: Bearer` or `x-api-key`.
 import type { IncomingHttpHeaders } from 'node:http';
-import { type AuthResult, authenticate, presentedKey } from '../gateway/auth.ts';
+import { type AuthResult, authenticate, presentedKey } from '../gateway/authenticate.ts';
 
 export type McpAuthResult = AuthResult;
 

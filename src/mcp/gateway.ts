@@ -17,8 +17,8 @@ import {
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { decisionInput as buildDecisionInput } from '../gateway/decision-input.ts';
 import type { Decision, DecisionInput } from '../policy/decision.ts';
-import { keyFacts } from '../policy/key-facts.ts';
 import type { ResolvedKey, Snapshot } from '../policy/snapshot.ts';
 import { authenticateMcpKey, type McpAuthenticate, type McpAuthResult, presentedMcpKey } from './auth.ts';
 import { gatewayToolName, splitGatewayToolName } from './names.ts';
@@ -116,21 +116,17 @@ function decisionInput(
     usage?: DecisionInput['usage'];
   },
 ): DecisionInput {
-  return {
+  return buildDecisionInput({
     surface,
     provider: 'mcp',
-    model: '',
-    stream: false,
-    tools: [],
     sizes: { bodyBytes: extra.bodyBytes ?? 0, estimatedInputTokens: 0, maxOutputTokens: 0 },
     auth: { status: auth.status, enforced: true },
-    key: auth.key ? keyFacts(auth.key) : null,
+    key: auth.key,
     userAgent: extra.userAgent,
-    usage: extra.usage ?? { budgets: [], rateLimits: [] },
-    guardrails: { findings: [] },
+    usage: extra.usage,
     mcp: extra.mcp,
-    nowNs: Date.now() * 1e6,
-  };
+    nowMs: Date.now(),
+  });
 }
 
 const summary = (d: Decision) => ({ allow: d.allow, status: d.status, code: d.code });

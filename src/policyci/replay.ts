@@ -6,10 +6,11 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AuditRecord } from '../audit/record.ts';
 import { AuditStore } from '../audit/store.ts';
+import { type AuthResult, authenticateKeyId } from '../gateway/authenticate.ts';
+import { decisionInput, modelFacts } from '../gateway/decision-input.ts';
 import type { AuthStatus, Decision, DecisionInput } from '../policy/decision.ts';
-import { keyFacts } from '../policy/key-facts.ts';
-import { pricedModelId } from '../policy/models.ts';
-import type { ProviderApi, ResolvedKey, Snapshot } from '../policy/snapshot.ts';
+import type { ProviderApi, Snapshot } from '../policy/snapshot.ts';
+import { priceFor } from '../providers/pricing.ts';
 import { escapeMd } from './diff-report.ts';
 
 /** The request facts a decision used, as recorded (optional: older records lack them). */
@@ -63,34 +64,29 @@ export const REPLAY_NOTES = [
 
 const API_OF: Record<string, ProviderApi> = { openai: 'openai', anthropic: 'anthropic', gemini: 'gemini' };
 
-/** The DecisionInput for a recorded call under `snapshot`: key facts come from that revision. */
+/**
+ * The DecisionInput for a recorded call under `snapshot`: the key is authenticated by id with the
+ * gateway's own rule and the provider resolved as the gateway does, from that revision.
+ */
 export function decisionInputFor(record: ReplayRecord, snapshot: Snapshot): DecisionInput {
   const nowMs = Date.parse(record.time);
   const facts = record.facts;
-  let status: AuthStatus;
-  let key: ResolvedKey | null = null;
-  if (record.keyId === null) {
-    status = facts?.authStatus && facts.authStatus !== 'ok' ? facts.authStatus : 'missing';
-  } else {
-    key = snapshot.keys.get(record.keyId) ?? null;
-    if (key === null) status = 'unknown';
-    else if (key.disabled) status = 'disabled';
-    else if (key.expiresAt !== undefined && key.expiresAt <= nowMs) status = 'expired';
-    else status = 'ok';
-  }
+  const auth: AuthResult =
+    record.keyId === null
+      ? { status: facts?.authStatus && facts.authStatus !== 'ok' ? facts.authStatus : 'missing', key: null }
+      : authenticateKeyId(snapshot, record.keyId, nowMs);
   const api = API_OF[record.surface.split('.')[0]];
-  const isMcp = record.surface.startsWith('mcp.');
-  const provider =
-    isMcp || api === undefined
-      ? snapshot.providers.get(record.provider)
-      : (snapshot.providerFor(api, record.model) ?? snapshot.providers.get(record.provider));
-  const pricedModel = provider ? pricedModelId(provider.models, record.model) : undefined;
-  const price = pricedModel ? provider?.models.get(pricedModel) : undefined;
-  const input: DecisionInput = {
+  let provider = snapshot.providers.get(record.provider);
+  let price = provider === undefined ? undefined : priceFor(provider, record.model);
+  if (api !== undefined) {
+    const served = modelFacts(snapshot, api, record.model);
+    if (served.provider !== undefined) ({ provider, price } = served);
+  }
+  return decisionInput({
     surface: record.surface,
     provider: provider?.id ?? record.provider,
     model: record.model,
-    pricedModel,
+    pricedModel: price?.id,
     stream: record.stream,
     tools: facts?.tools ?? [],
     sizes: facts?.sizes ?? {
@@ -98,16 +94,14 @@ export function decisionInputFor(record: ReplayRecord, snapshot: Snapshot): Deci
       estimatedInputTokens: record.tokens.input,
       maxOutputTokens: price?.maxOutputTokens ?? 0,
     },
-    auth: { status, enforced: snapshot.gateway.enforceAuthOnInference },
-    key: key ? keyFacts(key) : null,
-    usage: { budgets: [], rateLimits: [] },
-    guardrails: { findings: record.findings },
-    nowNs: nowMs * 1_000_000,
-  };
-  if (record.session !== undefined) input.session = record.session;
-  if (record.userAgent !== undefined) input.userAgent = record.userAgent;
-  if (record.mcp) input.mcp = record.mcp;
-  return input;
+    auth: { status: auth.status, enforced: snapshot.gateway.enforceAuthOnInference },
+    key: auth.key,
+    session: record.session,
+    userAgent: record.userAgent,
+    mcp: record.mcp,
+    findings: record.findings,
+    nowMs,
+  });
 }
 
 function outcome(d: Decision): ReplayOutcome {

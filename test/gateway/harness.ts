@@ -2,11 +2,11 @@
 
 import { connect } from 'node:net';
 import { Writable } from 'node:stream';
-import type { PipelineHooks } from '../../src/gateway/context.ts';
 import { createLogger } from '../../src/gateway/logger.ts';
+import type { Plugin } from '../../src/gateway/plugin.ts';
 import { createGateway, type Gateway } from '../../src/gateway/server.ts';
 import { SnapshotHolder } from '../../src/gateway/snapshot-holder.ts';
-import type { UsageEvent } from '../../src/gateway/usage-events.ts';
+import type { UsageEvent } from '../../src/gateway/usage.ts';
 import { Simulator, type SimulatorOptions } from '../../src/simulator/server.ts';
 import { collectUsageEvents } from '../fixtures/usage-events.ts';
 import { type FakeOptions, fakeSnapshot, setUpstreamEnv } from './fake-snapshot.ts';
@@ -27,7 +27,7 @@ export interface Stack {
 export async function startStack(
   opts: {
     fake?: Partial<FakeOptions>;
-    hooks?: PipelineHooks;
+    plugins?: Plugin[];
     sim?: SimulatorOptions;
     noSnapshot?: boolean;
   } = {},
@@ -43,12 +43,12 @@ export async function startStack(
       cb();
     },
   });
+  const { plugin, events, nextEvent } = collectUsageEvents();
   const gw = createGateway({
     holder: new SnapshotHolder(opts.noSnapshot ? undefined : snapshot),
-    hooks: opts.hooks,
+    plugins: [...(opts.plugins ?? []), plugin],
     logger: createLogger('info', sink),
   });
-  const { events, nextEvent } = collectUsageEvents(gw.usage);
   const url = await gw.listen(0);
   return {
     sim,

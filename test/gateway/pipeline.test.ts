@@ -1,59 +1,71 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { RequestContext } from '../../src/gateway/context.ts';
+import type { Call } from '../../src/gateway/call.ts';
 import { fakeSnapshot, KEYS } from './fake-snapshot.ts';
 import { call, startStack } from './harness.ts';
 
 const auth = { authorization: `Bearer ${KEYS.good}` };
 const chat = { model: 'gpt-5', messages: [{ role: 'user', content: 'my password is hunter2' }] };
 
-describe('pipeline hooks', () => {
-  test('run in order with one context; guardrails can rewrite the body; settle and audit see the outcome', async () => {
+describe('pipeline plugins', () => {
+  test('run in stage order on one call; a rewrite replaces the body; settlements and audit see the outcome', async () => {
     const seen: string[] = [];
-    const settled: RequestContext[] = [];
+    const settled: Call[] = [];
     const s = await startStack({
-      hooks: {
-        reserve(ctx) {
-          seen.push(`reserve:${ctx.input.model}`);
-          ctx.input.usage.budgets.push({
-            id: 'key:good:monthly',
-            scope: 'key',
-            owner: 'good',
-            period: 'monthly',
-            limitUsd: 10,
-            usedUsd: 1,
-            requestUsd: 0.5,
-          });
+      plugins: [
+        {
+          name: 'probe',
+          reserve(call) {
+            seen.push(`reserve:${call.input.model}`);
+            return {
+              usage: {
+                budgets: [
+                  {
+                    id: 'key:good:monthly',
+                    scope: 'key',
+                    owner: 'good',
+                    period: 'monthly',
+                    limitUsd: 10,
+                    usedUsd: 1,
+                    requestUsd: 0.5,
+                  },
+                ],
+                rateLimits: [],
+              },
+              reservation: {
+                async settle(done) {
+                  seen.push(`settle:${done.outcome}`);
+                  settled.push(done);
+                },
+              },
+            };
+          },
+          async inspect() {
+            seen.push('inspect');
+            return undefined;
+          },
+          rewrite(call, decision) {
+            seen.push(`rewrite:${decision.code}`);
+            const body = call.body as { messages: { content: string }[] };
+            const content = body.messages[0].content.replace('hunter2', '[REDACTED:password]');
+            return { body: { ...body, messages: [{ ...body.messages[0], content }] } };
+          },
+          respond() {
+            seen.push('respond');
+            return {
+              stream: (next) => ({
+                write: (data) => next.write(String(data).toUpperCase()),
+                flush: () => next.flush(),
+                end: (data) => next.end(data === undefined ? undefined : String(data).toUpperCase()),
+                fail: (err) => next.fail(err),
+              }),
+            };
+          },
+          audit(record) {
+            seen.push(`audit:${record.outcome}`);
+          },
         },
-        async requestGuardrails(ctx) {
-          seen.push('guardrails');
-          const body = ctx.body as { messages: { content: string }[] };
-          body.messages[0].content = body.messages[0].content.replace('hunter2', '[REDACTED:password]');
-          ctx.bodyChanged = true;
-        },
-        beforeForward(ctx) {
-          seen.push(`beforeForward:${ctx.decision?.code}`);
-        },
-        responseGuardrails(ctx) {
-          seen.push('responseGuardrails');
-          ctx.locals.response = true;
-          return {
-            stream: (next) => ({
-              write: (data) => next.write(String(data).toUpperCase()),
-              flush: () => next.flush(),
-              end: (data) => next.end(data === undefined ? undefined : String(data).toUpperCase()),
-              fail: (err) => next.fail(err),
-            }),
-          };
-        },
-        settle(ctx) {
-          seen.push(`settle:${ctx.outcome}`);
-          settled.push(ctx);
-        },
-        audit(ctx) {
-          seen.push(`audit:${ctx.status}`);
-        },
-      },
+      ],
     });
     try {
       const r = await call(s.url, '/v1/chat/completions', chat, auth);
@@ -62,40 +74,48 @@ describe('pipeline hooks', () => {
       const forwarded = s.sim.last('/v1/chat/completions')!.body as typeof chat;
       assert.equal(forwarded.messages[0].content, 'my password is [REDACTED:password]');
       assert.equal(s.snapshot.inputs.at(-1)!.usage.budgets[0].id, 'key:good:monthly');
-      for (let i = 0; i < 20 && seen.length < 7; i++) await new Promise((res) => setTimeout(res, 10));
+      for (let i = 0; i < 20 && seen.length < 6; i++) await new Promise((res) => setTimeout(res, 10));
       assert.deepEqual(seen, [
         'reserve:gpt-5',
-        'guardrails',
-        'beforeForward:ok',
-        'responseGuardrails',
+        'inspect',
+        'rewrite:ok',
+        'respond',
         'settle:forwarded',
-        'audit:200',
+        'audit:allowed',
       ]);
       assert.equal(settled[0].usage?.outputTokens, 16);
+      assert.equal(settled[0].status, 200);
 
       seen.length = 0;
       await call(s.url, '/v1/chat/completions', chat, { authorization: `Bearer ${KEYS.limited}` });
       for (let i = 0; i < 20 && seen.length < 4; i++) await new Promise((res) => setTimeout(res, 10));
-      assert.deepEqual(seen, ['reserve:gpt-5', 'guardrails', 'settle:denied', 'audit:403']);
+      assert.deepEqual(seen, ['reserve:gpt-5', 'inspect', 'settle:denied', 'audit:denied']);
     } finally {
       await s.close();
     }
   });
 
-  test('a hook can refuse the call before the decision (e.g. the counter store is down)', async () => {
+  test('a plugin can refuse the call before the decision (e.g. the counter store is down)', async () => {
     const s = await startStack({
-      hooks: {
-        reserve(ctx) {
-          ctx.decision = {
-            allow: false,
-            status: 503,
-            code: 'limits_unavailable',
-            reasons: ['Budgets cannot be checked right now.'],
-            redact: [],
-            stripTools: [],
-          };
+      plugins: [
+        {
+          name: 'refuser',
+          reserve() {
+            return {
+              refusal: {
+                decision: {
+                  allow: false,
+                  status: 503,
+                  code: 'limits_unavailable',
+                  reasons: ['Budgets cannot be checked right now.'],
+                  redact: [],
+                  stripTools: [],
+                },
+              },
+            };
+          },
         },
-      },
+      ],
     });
     try {
       const r = await call(
@@ -143,14 +163,18 @@ describe('snapshots', () => {
     });
     let holding = true;
     const s = await startStack({
-      hooks: {
-        async reserve() {
-          if (holding) {
-            holding = false;
-            await held;
-          }
+      plugins: [
+        {
+          name: 'holder',
+          async reserve() {
+            if (holding) {
+              holding = false;
+              await held;
+            }
+            return undefined;
+          },
         },
-      },
+      ],
     });
     try {
       const next = fakeSnapshot({ upstream: s.sim.url, revision: 'next111111111111' });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { UsageEvent } from '../../src/gateway/usage-events.ts';
+import type { UsageEvent } from '../../src/gateway/usage.ts';
 import { KEYS } from './fake-snapshot.ts';
 import { call, type Stack, startStack } from './harness.ts';
 
@@ -131,15 +131,25 @@ describe('usage events', () => {
     assert.equal(s.events.length, before);
   });
 
-  test('a listener that throws does not break the call or the other listeners', async () => {
-    const off = s.gw.usage.subscribe(() => {
-      throw new Error('listener bug');
+  test('a plugin whose audit throws does not break the call or the plugins after it', async () => {
+    const broken = await startStack({
+      plugins: [
+        {
+          name: 'broken',
+          audit() {
+            throw new Error('plugin bug');
+          },
+        },
+      ],
     });
     try {
-      const ev = await usageOf('/v1/chat/completions', { model: 'gpt-5' }, auth);
-      assert.equal(ev.status, 200);
+      const ev = broken.nextEvent();
+      const r = await call(broken.url, '/v1/chat/completions', { model: 'gpt-5' }, auth);
+      assert.equal(r.status, 200);
+      assert.equal((await ev).status, 200);
+      assert.ok(broken.logs.some((l) => l.includes('plugin bug')));
     } finally {
-      off();
+      await broken.close();
     }
   });
 });

@@ -3,7 +3,7 @@
 
 import { createGateway, type Gateway } from '../../src/gateway/server.ts';
 import { SnapshotHolder } from '../../src/gateway/snapshot-holder.ts';
-import type { UsageEvent } from '../../src/gateway/usage-events.ts';
+import type { UsageEvent } from '../../src/gateway/usage.ts';
 import { buildSnapshot } from '../../src/policy/build-snapshot.ts';
 import type { Snapshot } from '../../src/policy/snapshot.ts';
 import { Simulator, type SimulatorOptions } from '../../src/simulator/server.ts';
@@ -42,8 +42,8 @@ export async function startRealStack(simOpts?: SimulatorOptions): Promise<RealSt
   Object.assign(process.env, PROVIDER_SECRETS);
   const { dir, keys } = examplePolicyCopy();
   const snapshot = await buildSnapshot({ dir, env });
-  const gw = createGateway({ holder: new SnapshotHolder(snapshot), logLevel: 'warn' });
-  const { events, nextEvent } = collectUsageEvents(gw.usage);
+  const { plugin, events, nextEvent } = collectUsageEvents();
+  const gw = createGateway({ holder: new SnapshotHolder(snapshot), plugins: [plugin], logLevel: 'warn' });
   const url = await gw.listen(0);
   return {
     sim,

@@ -21,15 +21,13 @@ import { scanJson } from '../../guardrails/json-text.ts';
 import type { GuardrailFinding } from '../../policy/decision.ts';
 import { type SseEvent, SseParser } from '../../providers/sse.ts';
 import { stripTools } from '../../tools/declared.ts';
-import type { RequestContext } from '../context.ts';
-import type { ResponseFilter, StreamSink } from '../forward.ts';
+import type { Call } from '../call.ts';
+import type { ResponseFilter, StreamSink } from '../plugin.ts';
 
 /** Characters kept per side of a record; longer text keeps its head and tail around a marker. */
 export const MAX_CONTENT_CHARS = 64 * 1024;
 /** Response text held for the record (the client gets all of it either way). */
 export const MAX_CAPTURE_CHARS = 4 * MAX_CONTENT_CHARS;
-/** Where the guardrails hook leaves the capture of the response for the audit hook. */
-export const CAPTURE_LOCAL = 'auditContent';
 
 let chain: CompiledChain | undefined;
 
@@ -63,26 +61,19 @@ export function bounded(text: string, max = MAX_CONTENT_CHARS): string {
 
 const isHigh = (c: number) => c >= 0xd800 && c <= 0xdbff;
 
-/** What the guardrails hook keeps for the request: the body its findings' offsets refer to. */
-interface RequestState {
-  findings: ScanFinding[];
-  body?: unknown;
-}
-
 /**
  * The request as forwarded (tools the decision stripped are gone), with everything the key's chain
  * found and everything the content chain finds redacted, as JSON, bounded. Undefined without a body.
  */
-export async function requestContent(ctx: RequestContext): Promise<string | undefined> {
-  const state = ctx.locals.guardrails as RequestState | undefined;
-  // The chain's offsets refer to the body as received; beforeForward may have replaced ctx.body since.
-  const body = state?.body ?? ctx.body;
+export async function requestContent(call: Call): Promise<string | undefined> {
+  const scan = call.scan;
+  // The chain's offsets refer to the body as received; the rewrite stage may have replaced call.body since.
+  const body = scan?.body ?? call.body;
   if (body == null) return undefined;
-  const r = await scanRequest(contentRedactionChain(), ctx.surface, body);
-  const findings = state?.body !== undefined ? [...state.findings, ...r.findings] : r.findings;
-  let stored = redactRequest(ctx.surface, body, findings);
-  const strip = ctx.decision?.allow === true ? ctx.decision.stripTools : [];
-  if (strip.length > 0) stored = stripTools(ctx.surface, stored, strip);
+  const r = await scanRequest(contentRedactionChain(), call.surface, body);
+  const findings = scan !== null ? [...(scan.findings as ScanFinding[]), ...r.findings] : r.findings;
+  let stored = redactRequest(call.surface, body, findings);
+  if (call.strippedTools.length > 0) stored = stripTools(call.surface, stored, [...call.strippedTools]);
   return bounded(JSON.stringify(stored));
 }
 
@@ -91,7 +82,7 @@ export async function requestContent(ctx: RequestContext): Promise<string | unde
  * or redacted is not there): stream text deltas per path, or the raw body, up to MAX_CAPTURE_CHARS.
  */
 export class ResponseCapture implements ResponseFilter {
-  readonly #ctx: RequestContext;
+  readonly #ctx: Call;
   #parser: SseParser | undefined;
   #mode: 'stream' | 'body' | undefined;
   readonly texts = new Map<string, string>();
@@ -100,7 +91,7 @@ export class ResponseCapture implements ResponseFilter {
   /** More arrived than was kept. */
   cut = false;
 
-  constructor(ctx: RequestContext) {
+  constructor(ctx: Call) {
     this.#ctx = ctx;
   }
 
@@ -191,10 +182,12 @@ export class ResponseCapture implements ResponseFilter {
  * (plain text when it does not parse or was cut), the joined text deltas for streams (one path: its
  * text; several: each under its path). Undefined when nothing was captured.
  */
-export async function responseContent(ctx: RequestContext): Promise<string | undefined> {
-  const capture = ctx.locals[CAPTURE_LOCAL] as ResponseCapture | undefined;
+export async function responseContent(
+  ctx: Call,
+  capture: ResponseCapture | undefined,
+): Promise<string | undefined> {
   if (capture === undefined) return undefined;
-  const chainFindings = ctx.input.guardrails.findings.filter((f) => f.stage === 'response');
+  const chainFindings = ctx.findings.filter((f) => f.stage === 'response');
   if (capture.streamed) {
     if (capture.texts.size === 0) return undefined;
     // Streams are only ever cut by a block, never redacted: log and redact findings reached the client.

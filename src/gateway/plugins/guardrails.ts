@@ -1,10 +1,11 @@
-// Guardrail chains and agent-tool refusal on the request pipeline:
-//   requestGuardrails  scan what the provider would see with the key's chain → ctx.input.guardrails
-//   beforeForward      redact the findings the decision lists (decision.redact)
-//   responseGuardrails the response filter: stream events are scanned and watched for denied tool
-//                      calls as they pass; a response-stage `block` finding or a denied call ends the
-//                      stream with the surface's error event and cancels the upstream. Non-streamed
-//                      bodies are held whole and replaced (status included) when refused.
+// The guardrails plugin: guardrail chains and agent-tool refusal.
+//   inspect   scan what the provider would see with the key's chain → findings for the decision
+//   rewrite   redact the findings the decision lists (decision.redact)
+//   respond   the response filter: stream events are scanned and watched for denied tool calls as
+//             they pass; a response-stage `block` finding or a denied call ends the stream with the
+//             surface's error event and cancels the upstream. Non-streamed bodies are held whole and
+//             replaced (status included) when refused. Findings and denied calls are reported to the
+//             call for audit; the decision is never touched.
 // Chains compile once per snapshot; no filter at all when the chain has no response step and no
 // tool is denied.
 import {
@@ -36,12 +37,13 @@ import {
   findDeniedToolCalls,
   type ToolCallWatcher,
 } from '../../tools/index.ts';
-import type { PipelineHooks, RequestContext } from '../context.ts';
-import type { ResponseFilter, StreamSink } from '../forward.ts';
-import type { HookLogger } from './limits.ts';
-import { type DeniedTools, deniedToolsFor } from './tool-guard.ts';
+import type { Call } from '../call.ts';
+import { GUARDRAIL_BLOCKED } from '../errors.ts';
+import type { Plugin, ResponseFilter, StreamSink } from '../plugin.ts';
+import type { PluginLogger } from './limits.ts';
+import { type DeniedTools, deniedToolsFor } from './tool-scope.ts';
 
-export const GUARDRAIL_BLOCKED_CODE = 'guardrail_blocked';
+export const GUARDRAIL_BLOCKED_CODE = GUARDRAIL_BLOCKED;
 export const GUARDRAIL_BLOCKED_STATUS = 400;
 
 /**
@@ -100,12 +102,11 @@ export function guardrailBlockMessage(f: GuardrailFinding): string {
 
 /** Non-streaming: the surface's JSON error body for a response-stage block. */
 export function guardrailErrorBody(surface: Surface, f: GuardrailFinding): unknown {
-  const api = surface.startsWith('anthropic')
-    ? 'anthropic'
-    : surface.startsWith('gemini')
-      ? 'gemini'
-      : 'openai';
-  return adapters[api].errorBody(GUARDRAIL_BLOCKED_STATUS, guardrailBlockMessage(f), GUARDRAIL_BLOCKED_CODE);
+  return adapters[apiOf(surface)].errorBody(
+    GUARDRAIL_BLOCKED_STATUS,
+    guardrailBlockMessage(f),
+    GUARDRAIL_BLOCKED_CODE,
+  );
 }
 
 /** Streaming: the SSE error event that ends the stream, in the same shapes as a denied tool's. */
@@ -118,60 +119,54 @@ export function guardrailErrorEvent(surface: Surface, f: GuardrailFinding, seque
   });
 }
 
-interface RequestState {
-  chain: CompiledChain;
-  /** With offsets, for redaction. */
-  findings: ScanFinding[];
-  /** The body the offsets refer to (the audit hook redacts its stored copy from it). */
-  body: Record<string, unknown>;
+export interface GuardrailsPluginOptions {
+  logger: PluginLogger;
 }
 
-export interface GuardrailHooksOptions {
-  logger: HookLogger;
+function apiOf(surface: Surface): 'openai' | 'anthropic' | 'gemini' {
+  return surface.startsWith('anthropic') ? 'anthropic' : surface.startsWith('gemini') ? 'gemini' : 'openai';
 }
 
-function logErrors(log: HookLogger, ctx: RequestContext, errors: ScanResult['errors']): void {
+function logErrors(log: PluginLogger, ctx: Call, errors: ScanResult['errors']): void {
   for (const e of errors) {
     log.warn({ reqId: ctx.id, step: e.step, detector: e.detector, err: e.message }, 'guardrail step failed');
   }
 }
 
-export function createGuardrailHooks(opts: GuardrailHooksOptions): PipelineHooks {
+export function createGuardrailsPlugin(opts: GuardrailsPluginOptions): Plugin {
   const log = opts.logger;
   return {
-    requestGuardrails(ctx) {
-      const chain = chainFor(ctx.snapshot, ctx.key);
-      const body = ctx.body;
-      if (chain === undefined || body === null || !hasStage(chain, 'request')) return;
-      const scanned = (r: ScanResult): void => {
-        logErrors(log, ctx, r.errors);
-        if (r.findings.length === 0) return;
-        ctx.locals.guardrails = { chain, findings: r.findings, body } satisfies RequestState;
-        ctx.input.guardrails.findings.push(...r.findings.map(policyFinding));
+    name: 'guardrails',
+
+    inspect(call) {
+      const chain = chainFor(call.snapshot, call.key);
+      const body = call.body;
+      if (chain === undefined || body === null || !hasStage(chain, 'request')) return undefined;
+      const scanned = (r: ScanResult) => {
+        logErrors(log, call, r.errors);
+        if (r.findings.length === 0) return undefined;
+        return { findings: r.findings.map(policyFinding), scan: { findings: r.findings, body } };
       };
       // Synchronous unless a step calls an external service.
-      const r = scanRequest(chain, ctx.surface, body);
-      if (r instanceof Promise) return r.then(scanned);
-      scanned(r);
+      const r = scanRequest(chain, call.surface, body);
+      return r instanceof Promise ? r.then(scanned) : scanned(r);
     },
 
-    beforeForward(ctx) {
-      const redact = ctx.decision?.redact;
-      const state = ctx.locals.guardrails as RequestState | undefined;
-      if (redact === undefined || redact.length === 0 || state === undefined || ctx.body === null) return;
-      const wanted = new Set(redact);
-      const findings = state.findings.filter((f) => wanted.has(f.fingerprint));
-      if (findings.length === 0) return;
-      ctx.body = redactRequest(ctx.surface, ctx.body, findings);
-      ctx.bodyChanged = true;
+    rewrite(call, decision) {
+      const scan = call.scan;
+      if (decision.redact.length === 0 || scan === null || call.body === null) return undefined;
+      const wanted = new Set(decision.redact);
+      const findings = scan.findings.filter((f) => wanted.has(f.fingerprint)) as ScanFinding[];
+      if (findings.length === 0) return undefined;
+      return { body: redactRequest(call.surface, call.body, findings) };
     },
 
-    responseGuardrails(ctx) {
-      const chain = chainFor(ctx.snapshot, ctx.key);
+    respond(call) {
+      const chain = chainFor(call.snapshot, call.key);
       const scans = hasStage(chain, 'response') ? chain : undefined;
-      const denied = deniedToolsFor(ctx);
+      const denied = deniedToolsFor(call);
       if (scans === undefined && denied === undefined) return undefined;
-      return new ResponseGuard(ctx, scans, denied, log);
+      return new ResponseGuard(call, scans, denied, log);
     },
   };
 }
@@ -192,16 +187,16 @@ function isTerminal(ev: SseEvent): boolean {
  * replaced (status included). Streams pass through a StreamGuard.
  */
 class ResponseGuard implements ResponseFilter {
-  readonly #ctx: RequestContext;
+  readonly #ctx: Call;
   readonly #chain: CompiledChain | undefined;
   readonly #denied: DeniedTools | undefined;
-  readonly #log: HookLogger;
+  readonly #log: PluginLogger;
 
   constructor(
-    ctx: RequestContext,
+    ctx: Call,
     chain: CompiledChain | undefined,
     denied: DeniedTools | undefined,
-    log: HookLogger,
+    log: PluginLogger,
   ) {
     this.#ctx = ctx;
     this.#chain = chain;
@@ -231,7 +226,7 @@ class ResponseGuard implements ResponseFilter {
       for (const answer of answers) {
         const calls = findDeniedToolCalls(ctx.surface, answer, this.#denied);
         if (calls.length > 0) {
-          ctx.locals.deniedToolCall = calls[0];
+          ctx.reportDeniedCall(calls[0]);
           return this.#replace(
             DENIED_TOOL_STATUS,
             deniedToolErrorBody(ctx.surface, calls[0].name, { scope: ctx.key?.toolScope }),
@@ -260,7 +255,7 @@ class ResponseGuard implements ResponseFilter {
       for (const f of r.findings) {
         const finding = policyFinding(f);
         if (chunked) finding.path = `[${i}].${finding.path}`;
-        ctx.input.guardrails.findings.push(finding);
+        ctx.reportFinding(finding);
         if (finding.action === 'block') block ??= finding;
       }
       const redact = r.findings.filter((f) => f.action === 'redact');
@@ -287,9 +282,9 @@ class ResponseGuard implements ResponseFilter {
  * tool call ends the stream with the error event its SDK raises, and what was held is never sent.
  */
 class StreamGuard implements StreamSink {
-  readonly #ctx: RequestContext;
+  readonly #ctx: Call;
   readonly #next: StreamSink;
-  readonly #log: HookLogger;
+  readonly #log: PluginLogger;
   #streaming = true;
   /** The usage tracker, whose parse of the same stream this guard reads instead of the bytes. */
   readonly #tracker: StreamTracker;
@@ -308,11 +303,11 @@ class StreamGuard implements StreamSink {
   #sentFirst = false;
 
   constructor(
-    ctx: RequestContext,
+    ctx: Call,
     tracker: StreamTracker,
     chain: CompiledChain | undefined,
     denied: DeniedTools | undefined,
-    log: HookLogger,
+    log: PluginLogger,
     next: StreamSink,
   ) {
     this.#ctx = ctx;
@@ -453,7 +448,7 @@ class StreamGuard implements StreamSink {
     if (found.length === 0) return false;
     const ctx = this.#ctx;
     const findings = found.map(policyFinding);
-    ctx.input.guardrails.findings.push(...findings);
+    for (const f of findings) ctx.reportFinding(f);
     const block = findings.find((f) => f.action === 'block');
     if (block === undefined) return false;
     this.#end(guardrailErrorEvent(ctx.surface, block, this.#sequence));
@@ -462,7 +457,7 @@ class StreamGuard implements StreamSink {
 
   #refuseTool(call: DeniedToolCall): void {
     const ctx = this.#ctx;
-    ctx.locals.deniedToolCall = call;
+    ctx.reportDeniedCall(call);
     this.#end(
       deniedToolErrorEvent(ctx.surface, call.name, {
         scope: ctx.key?.toolScope,

@@ -1,7 +1,7 @@
-// Budgets and rate limits in the request pipeline: reserve the worst case before the decision (the
-// usage facts Rego reads), then settle to what the call actually used, or release when nothing was
-// forwarded. The store refuses atomically when a counter has no room, so no budget is ever exceeded,
-// whatever a custom policy answers.
+// The limits plugin: budgets and rate limits. Reserves the worst case before the decision (the usage
+// facts Rego reads) and returns a reservation the pipeline settles to what the call actually used, or
+// releases when nothing was forwarded. The store refuses atomically when a counter has no room, so
+// no budget is ever exceeded, whatever a custom policy answers: that is a refusal the policy words.
 import { randomUUID } from 'node:crypto';
 import { Counter, type Registry, register } from 'prom-client';
 import {
@@ -18,52 +18,32 @@ import {
   worstCaseCostMicroUsd,
 } from '../../limits/index.ts';
 import type { Decision, DecisionInput, Surface } from '../../policy/decision.ts';
-import type { ResolvedKey, Snapshot } from '../../policy/snapshot.ts';
+import type { GatewaySettings, ResolvedKey, Snapshot } from '../../policy/snapshot.ts';
 import { anthropicInputPriceFactor } from '../../providers/anthropic.ts';
-import type { PipelineHooks, RequestContext } from '../context.ts';
+import type { Call } from '../call.ts';
+import { LIMITS_UNAVAILABLE, refusal } from '../errors.ts';
+import type { Plugin, Reservation, Reserved } from '../plugin.ts';
 
-/** The slice of a pino logger the hooks use. */
-export interface HookLogger {
+/** The slice of a pino logger the plugins use. */
+export interface PluginLogger {
   warn(obj: object, msg: string): void;
   error(obj: object, msg: string): void;
 }
 
-export interface LimitsHooksOptions {
-  store: CounterStore;
-  logger: HookLogger;
+export interface LimitsPluginOptions {
+  /** The counter store taking new calls now (a policy change may switch it); none once closed. */
+  store(settings: GatewaySettings): CounterStore | undefined;
+  logger: PluginLogger;
   /** Where `portcullis_limits_store_unavailable_calls_total` lives (prom-client's default when absent). */
   registry?: Registry;
 }
 
 export const BUDGET_REMAINING_HEADER = 'x-portcullis-budget-remaining-usd';
 
-/**
- * A reservation to settle or release. It remembers the store that made it: after a policy switched
- * the counter store, calls that reserved in the old one still settle there.
- */
-interface Held {
-  reservationId: string;
-  /** Settles to `actual`, or releases when null. */
-  finish(actual: ActualUsage | null): Promise<void>;
-}
-
-const LOCAL = 'limits';
 /** Answered by the gateway itself: nothing upstream, nothing to count. */
 const UNCOUNTED: ReadonlySet<Surface> = new Set<Surface>(['openai.models']);
 /** Free upstream calls: they count as requests, never as spend or tokens. */
 const FREE: ReadonlySet<Surface> = new Set<Surface>(['anthropic.count_tokens', 'gemini.count_tokens']);
-
-const STORE_DOWN: Decision = {
-  allow: false,
-  status: 503,
-  code: 'limits_unavailable',
-  reasons: [
-    'The budget store is unavailable, so Portcullis cannot check budgets and refused the call. Retry shortly; if it persists, tell your platform team.',
-  ],
-  retryAfterSeconds: 5,
-  redact: [],
-  stripTools: [],
-};
 
 function unavailableCounter(registry: Registry): Counter<'fail_mode'> {
   const name = 'portcullis_limits_store_unavailable_calls_total';
@@ -82,43 +62,25 @@ export function strictDenial(facts: ReturnType<typeof usageFacts>): Decision {
   for (const b of facts.budgets) {
     if (usdToMicro(b.usedUsd) + usdToMicro(b.requestUsd) <= usdToMicro(b.limitUsd)) continue;
     const reset = b.resetsAt === undefined ? '' : ` It resets at ${b.resetsAt}.`;
-    return {
-      allow: false,
-      status: 402,
-      code: 'budget_exceeded',
-      reasons: [
-        `The ${b.period} budget of ${b.scope} ${b.owner} (${b.limitUsd} USD) does not cover this call: ${b.usedUsd} USD used, this call may cost up to ${b.requestUsd} USD.${reset}`,
-      ],
-      retryAfterSeconds: b.resetsInSeconds,
-      redact: [],
-      stripTools: [],
-    };
+    return refusal(
+      402,
+      'budget_exceeded',
+      `The ${b.period} budget of ${b.scope} ${b.owner} (${b.limitUsd} USD) does not cover this call: ${b.usedUsd} USD used, this call may cost up to ${b.requestUsd} USD.${reset}`,
+      b.resetsInSeconds,
+    );
   }
   for (const r of facts.rateLimits) {
     if (r.used + r.request <= r.limit) continue;
     const reset = r.resetsAt === undefined ? '' : ` It resets at ${r.resetsAt}.`;
-    return {
-      allow: false,
-      status: 429,
-      code: 'rate_limited',
-      reasons: [
-        `Rate limit of ${r.scope} ${r.owner} reached: ${r.limit} ${r.kind.replaceAll('_', ' ')}.${reset}`,
-      ],
-      retryAfterSeconds: Math.max(1, r.resetsInSeconds ?? 1),
-      redact: [],
-      stripTools: [],
-    };
+    return refusal(
+      429,
+      'rate_limited',
+      `Rate limit of ${r.scope} ${r.owner} reached: ${r.limit} ${r.kind.replaceAll('_', ' ')}.${reset}`,
+      Math.max(1, r.resetsInSeconds ?? 1),
+    );
   }
   // The store said no but every fact fits (a race between replicas): still refuse.
-  return {
-    allow: false,
-    status: 429,
-    code: 'rate_limited',
-    reasons: ['A budget or rate limit has no room for this call right now.'],
-    retryAfterSeconds: 1,
-    redact: [],
-    stripTools: [],
-  };
+  return refusal(429, 'rate_limited', 'A budget or rate limit has no room for this call right now.', 1);
 }
 
 /** Remaining budget and rate headroom after this call's reservation, as response headers. */
@@ -167,10 +129,10 @@ function teamLimits(snapshot: Snapshot, teamIds: readonly string[]): OwnerLimits
  * never shorter than a byte of the text it encodes, and the JSON around the text outweighs message
  * framing, so this bounds the input from above where bytes/4 (the policy's estimate) does not.
  */
-function worstCase(ctx: RequestContext): { costMicroUsd: number; tokens: number } {
+function worstCase(ctx: Call): { costMicroUsd: number; tokens: number } {
   if (FREE.has(ctx.surface)) return { costMicroUsd: 0, tokens: 0 };
   const sizes = ctx.input.sizes;
-  const price = ctx.price;
+  const price = ctx.route?.price;
   const bounded = {
     estimatedInputTokens: sizes.bodyBytes,
     maxOutputTokens: sizes.maxOutputTokens,
@@ -193,41 +155,44 @@ export interface MeteredCall {
   done(ran: boolean): void;
 }
 
-export interface LimitsHooks extends PipelineHooks {
+export interface LimitsPlugin extends Plugin {
   /** Synchronous with an in-process store (SQLite); a promise with Redis. */
-  reserve(ctx: RequestContext): void | Promise<void>;
-  settle(ctx: RequestContext): Promise<void>;
+  reserve(call: Call): Reserved | undefined | Promise<Reserved | undefined>;
   /**
    * Counts a tool call against `requestsPerMinute` and `maxInFlight` of the key and its teams, the
    * same counters model calls use. Budgets and tokens do not apply: a tool call has no price.
    */
   meterToolCall(snapshot: Snapshot, key: ResolvedKey): Promise<MeteredCall>;
-  /** Resolves once no reservation made through these hooks is left to settle or release. */
-  drained(): Promise<void>;
+  /** Resolves once no reservation made in `store` is left to settle or release. */
+  drained(store: CounterStore): Promise<void>;
 }
 
 const NO_USAGE: DecisionInput['usage'] = { budgets: [], rateLimits: [] };
 const NOTHING = { costMicroUsd: 0, tokens: 0 };
 const REQUEST_LIMITS: ReadonlySet<string> = new Set(['requests_per_minute', 'requests_in_flight']);
 
-export function createLimitsHooks(opts: LimitsHooksOptions): LimitsHooks {
-  const { store, logger } = opts;
+export function createLimitsPlugin(opts: LimitsPluginOptions): LimitsPlugin {
+  const { logger } = opts;
   const unavailable = unavailableCounter(opts.registry ?? register);
 
-  let outstanding = 0;
-  const onDrained: (() => void)[] = [];
-  const hold = (reservationId: string): Held => {
-    outstanding++;
-    return {
-      reservationId,
-      async finish(actual) {
-        try {
-          if (actual === null) await store.release(reservationId);
-          else await store.settle(reservationId, actual);
-        } finally {
-          if (--outstanding === 0) for (const done of onDrained.splice(0)) done();
+  /** Reservations not yet settled, per store: a replaced store closes once its count is back to 0. */
+  const outstanding = new Map<CounterStore, number>();
+  const onDrained = new Map<CounterStore, (() => void)[]>();
+  /** Settles to `actual` (releases when null) in the store that made the reservation. */
+  const hold = (store: CounterStore, reservationId: string) => {
+    outstanding.set(store, (outstanding.get(store) ?? 0) + 1);
+    return async (actual: ActualUsage | null): Promise<void> => {
+      try {
+        if (actual === null) await store.release(reservationId);
+        else await store.settle(reservationId, actual);
+      } finally {
+        const left = (outstanding.get(store) ?? 1) - 1;
+        if (left > 0) outstanding.set(store, left);
+        else {
+          outstanding.delete(store);
+          for (const done of onDrained.get(store)?.splice(0) ?? []) done();
         }
-      },
+      }
     };
   };
 
@@ -249,66 +214,81 @@ export function createLimitsHooks(opts: LimitsHooksOptions): LimitsHooks {
    * policy change starts afresh with the new snapshot's limits and teams.
    */
   const plans = new WeakMap<ResolvedKey, LimitPlan>();
-  const planFor = (ctx: RequestContext, key: ResolvedKey): LimitPlan => {
-    const nowMs = ctx.startedAt;
+  const planFor = (call: Call, key: ResolvedKey): LimitPlan => {
+    const nowMs = call.startedAt;
     let plan = plans.get(key);
     if (plan === undefined || nowMs < plan.validFromMs || nowMs >= plan.validUntilMs) {
       plan = planLimits({
         key: { id: key.id, keyHash: key.hash, budgets: key.budgets, rateLimits: key.rateLimits },
-        teams: teamLimits(ctx.snapshot, key.teams),
-        budgetTimezone: ctx.snapshot.gateway.budgetTimezone,
+        teams: teamLimits(call.snapshot, key.teams),
+        budgetTimezone: call.snapshot.gateway.budgetTimezone,
         worstCase: NOTHING,
         now: new Date(nowMs),
       });
       plans.set(key, plan);
     }
-    return withWorstCase(plan, worstCase(ctx), nowMs);
+    return withWorstCase(plan, worstCase(call), nowMs);
   };
 
-  const storeDown = (ctx: RequestContext, err: unknown): void => {
-    if (refusedForStore(ctx.snapshot, { reqId: ctx.id, key: ctx.key?.id }, err)) ctx.decision = STORE_DOWN;
+  const storeDown = (call: Call, err: unknown): Reserved | undefined =>
+    refusedForStore(call.snapshot, { reqId: call.id, key: call.key?.id }, err)
+      ? { refusal: { decision: LIMITS_UNAVAILABLE } }
+      : undefined;
+
+  const reserved = (store: CounterStore, plan: LimitPlan, result: ReserveResult): Reserved => {
+    const usage = usageFacts(plan, result);
+    const out: Reserved = { usage };
+    if (result.reservationId !== null) out.reservation = settlement(hold(store, result.reservationId));
+    // No room: the policy words the refusal, and the call is refused even if a custom policy allows.
+    if (!result.ok) out.refusal = { decision: strictDenial(usage), policyWords: true };
+    else out.headers = remainingHeaders(plan, result);
+    return out;
   };
 
-  const reserved = (ctx: RequestContext, plan: LimitPlan, result: ReserveResult): void => {
-    const facts = usageFacts(plan, result);
-    ctx.input.usage = facts;
-    if (result.reservationId !== null) ctx.locals[LOCAL] = hold(result.reservationId);
-    if (result.ok) {
-      Object.assign(ctx.responseHeaders, remainingHeaders(plan, result));
-      return;
-    }
-    // No room: let the policy word the refusal, but refuse even if a custom policy would allow.
-    let decision: Decision | undefined;
-    try {
-      decision = ctx.snapshot.evaluate(ctx.input);
-    } catch (err) {
-      logger.error({ reqId: ctx.id, err: (err as Error).message }, 'policy evaluation failed');
-    }
-    ctx.decision = decision !== undefined && !decision.allow ? decision : strictDenial(facts);
-  };
+  /** Settles to the call's usage, or releases when nothing was forwarded. */
+  const settlement = (finish: (actual: ActualUsage | null) => Promise<void>): Reservation => ({
+    async settle(call) {
+      try {
+        const usage = call.usage;
+        if (usage === null) {
+          await finish(null);
+          return;
+        }
+        const tokens = FREE.has(call.surface)
+          ? 0
+          : usage.inputTokens + usage.cachedInputTokens + usage.cacheWriteTokens + usage.outputTokens;
+        await finish({ costMicroUsd: usdToMicro(usage.costUsd), tokens });
+      } catch (err) {
+        logger.error(
+          { reqId: call.id, key: call.key?.id, err: (err as Error).message },
+          'settling the reservation failed',
+        );
+      }
+    },
+  });
 
   return {
-    reserve(ctx) {
-      const key = ctx.key;
-      if (key === null || ctx.input.auth.status !== 'ok' || UNCOUNTED.has(ctx.surface)) return;
-      const plan = planFor(ctx, key);
-      if (plan.counters.length === 0) return;
-      const now = new Date(ctx.startedAt);
+    name: 'limits',
+
+    reserve(call) {
+      const key = call.key;
+      if (key === null || UNCOUNTED.has(call.surface)) return undefined;
+      const plan = planFor(call, key);
+      if (plan.counters.length === 0) return undefined;
+      const store = opts.store(call.snapshot.gateway);
+      if (store === undefined) return undefined;
+      const now = new Date(call.startedAt);
       let result: ReserveResult | Promise<ReserveResult>;
       try {
-        // Not ctx.id: a client may choose its x-request-id, and reservation ids must be unique.
+        // Not call.id: a client may choose its x-request-id, and reservation ids must be unique.
         result = store.reserve({ requestId: randomUUID(), counters: plan.counters, now });
       } catch (err) {
-        storeDown(ctx, err);
-        return;
+        return storeDown(call, err);
       }
-      if (!(result instanceof Promise)) {
-        reserved(ctx, plan, result);
-        return;
-      }
+      if (!(result instanceof Promise)) return reserved(store, plan, result);
       return result.then(
-        (r) => reserved(ctx, plan, r),
-        (err: unknown) => storeDown(ctx, err),
+        (r) => reserved(store, plan, r),
+        (err: unknown) => storeDown(call, err),
       );
     },
 
@@ -329,52 +309,35 @@ export function createLimitsHooks(opts: LimitsHooksOptions): LimitsHooks {
       };
       const nothing = { usage: NO_USAGE, done() {} };
       if (requests.counters.length === 0) return nothing;
+      const store = opts.store(snapshot.gateway);
+      if (store === undefined) return nothing;
       let result: ReserveResult;
       try {
         result = await store.reserve({ requestId: randomUUID(), counters: requests.counters, now });
       } catch (err) {
         const refused = refusedForStore(snapshot, { key: key.id, surface: 'mcp.tools_call' }, err);
-        return refused ? { ...nothing, refusal: STORE_DOWN } : nothing;
+        return refused ? { ...nothing, refusal: LIMITS_UNAVAILABLE } : nothing;
       }
       const usage = usageFacts(requests, result);
-      const held = result.reservationId === null ? undefined : hold(result.reservationId);
+      const finish = result.reservationId === null ? undefined : hold(store, result.reservationId);
       return {
         usage,
         refusal: result.ok ? undefined : strictDenial(usage),
         done(ran) {
-          held
-            ?.finish(ran ? NOTHING : null)
-            .catch((err: unknown) =>
-              logger.error({ key: key.id, err: (err as Error).message }, 'settling the reservation failed'),
-            );
+          finish?.(ran ? NOTHING : null).catch((err: unknown) =>
+            logger.error({ key: key.id, err: (err as Error).message }, 'settling the reservation failed'),
+          );
         },
       };
     },
 
-    drained() {
-      if (outstanding === 0) return Promise.resolve();
-      return new Promise((resolve) => onDrained.push(resolve));
-    },
-
-    async settle(ctx) {
-      const held = ctx.locals[LOCAL] as Held | undefined;
-      if (held === undefined) return;
-      try {
-        const usage = ctx.usage;
-        if (usage === null) {
-          await held.finish(null);
-          return;
-        }
-        const tokens = FREE.has(ctx.surface)
-          ? 0
-          : usage.inputTokens + usage.cachedInputTokens + usage.cacheWriteTokens + usage.outputTokens;
-        await held.finish({ costMicroUsd: usdToMicro(usage.costUsd), tokens });
-      } catch (err) {
-        logger.error(
-          { reqId: ctx.id, key: ctx.key?.id, err: (err as Error).message },
-          'settling the reservation failed',
-        );
-      }
+    drained(store) {
+      if (!outstanding.has(store)) return Promise.resolve();
+      return new Promise((resolve) => {
+        const list = onDrained.get(store);
+        if (list === undefined) onDrained.set(store, [resolve]);
+        else list.push(resolve);
+      });
     },
   };
 }

@@ -3,7 +3,7 @@
 // call a tool the request never declared, from earlier context or by hallucination).
 import type { Snapshot } from '../../policy/snapshot.ts';
 import { isToolSurface } from '../../tools/index.ts';
-import type { RequestContext } from '../context.ts';
+import type { Call } from '../call.ts';
 import { globMatch } from '../models.ts';
 
 interface AgentTools {
@@ -42,11 +42,11 @@ function scopeDenies(snapshot: Snapshot, scope: string): DeniedTools | null {
 }
 
 /** The denied-tool predicate for an allowed call, or undefined when nothing is denied (no watching needed). */
-export function deniedToolsFor(ctx: RequestContext): DeniedTools | undefined {
-  if (!isToolSurface(ctx.surface)) return undefined;
-  const stripped = ctx.decision?.stripTools ?? [];
-  const scope = ctx.key?.toolScope;
-  const byPolicy = scope === undefined ? null : scopeDenies(ctx.snapshot, scope);
+export function deniedToolsFor(call: Call): DeniedTools | undefined {
+  if (!isToolSurface(call.surface)) return undefined;
+  const stripped = call.decision?.stripTools ?? [];
+  const scope = call.key?.toolScope;
+  const byPolicy = scope === undefined ? null : scopeDenies(call.snapshot, scope);
   if (stripped.length === 0 && byPolicy === null) return undefined;
   if (byPolicy === null) return (name) => stripped.includes(name);
   if (stripped.length === 0) return byPolicy;

@@ -3,16 +3,15 @@
 import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';
 import { describe, test } from 'node:test';
-import { RequestContext } from '../../src/gateway/context.ts';
+import { Call } from '../../src/gateway/call.ts';
 import {
   bounded,
-  CAPTURE_LOCAL,
   MAX_CAPTURE_CHARS,
   MAX_CONTENT_CHARS,
   ResponseCapture,
   requestContent,
   responseContent,
-} from '../../src/gateway/hooks/audit-content.ts';
+} from '../../src/gateway/plugins/content-capture.ts';
 import type { DecisionInput } from '../../src/policy/decision.ts';
 import { adapters } from '../../src/providers/index.ts';
 import { fakeSnapshot } from './fake-snapshot.ts';
@@ -24,8 +23,8 @@ function fakeAwsKey(): string {
   return s;
 }
 
-function context(): RequestContext {
-  const ctx = new RequestContext(
+function context(): Call {
+  const ctx = new Call(
     'req-1',
     fakeSnapshot({ upstream: 'http://127.0.0.1:9' }),
     'anthropic.messages',
@@ -62,7 +61,7 @@ describe('content logging copies', () => {
 
     // A custom rule of the key's chain (only logged) is redacted in the copy too.
     const at = prompt.indexOf('SEC-4411');
-    ctx.locals.guardrails = {
+    ctx.scan = {
       findings: [
         {
           rule: 'ticket',
@@ -77,7 +76,7 @@ describe('content logging copies', () => {
           end: at + 8,
         },
       ],
-      body: ctx.body,
+      body: ctx.body as Record<string, unknown>,
     };
     ctx.body = { replaced: true };
     stored = JSON.parse((await requestContent(ctx)) ?? '{}');
@@ -102,7 +101,6 @@ describe('content logging copies', () => {
     events.push(delta(' '.repeat(MAX_CAPTURE_CHARS - 10 - fed)));
     for (const piece of late.match(/.{1,4}/g) ?? []) events.push(delta(piece));
     const capture = new ResponseCapture(ctx);
-    ctx.locals[CAPTURE_LOCAL] = capture;
     const out: string[] = [];
     let ended = false;
     const sink = capture.stream({
@@ -120,7 +118,7 @@ describe('content logging copies', () => {
     assert.equal(out.join(''), events.join(''), 'the client gets every byte');
     assert.ok(capture.cut);
 
-    const stored = (await responseContent(ctx)) ?? '';
+    const stored = (await responseContent(ctx, capture)) ?? '';
     assert.ok(stored.startsWith('first [REDACTED:aws_access_key_id] then '));
     assert.ok(stored.endsWith('…[TRUNCATED]'));
     assert.ok(!stored.includes(early));

@@ -1,0 +1,92 @@
+// The plugins and components `portcullis serve` runs, assembled: limits → (extra plugins: guardrails,
+// later identity, metrics…) → audit, over a counter store and an audit log that follow the policy.
+import { hostname } from 'node:os';
+import type { Registry } from 'prom-client';
+import type { AuditRecord } from '../audit/index.ts';
+import type { GatewaySettings, ResolvedKey, Snapshot } from '../policy/snapshot.ts';
+import { type AuditLogComponent, auditLogComponent } from './components/audit-log.ts';
+import { type CounterStoreComponent, counterStoreComponent } from './components/counter-store.ts';
+import { Lifecycle, type LifecycleLogger } from './lifecycle.ts';
+import type { Plugin } from './plugin.ts';
+import { createAuditPlugin } from './plugins/audit.ts';
+import { createLimitsPlugin, type MeteredCall, type PluginLogger } from './plugins/limits.ts';
+
+export interface GatewayPluginsOptions {
+  dataDir: string;
+  registry?: Registry;
+  logger: PluginLogger & LifecycleLogger;
+  /** Recorded in audit records; `PORTCULLIS_INSTANCE`, else `<hostname>:<pid>`. */
+  instance?: string;
+  /** Plugins run between limits and audit, in order (guardrails…). */
+  extra?: readonly Plugin[];
+  env?: Record<string, string | undefined>;
+  /** A component switch that failed is tried again after this long (default PORTCULLIS_SETTINGS_RETRY_MS, else 30 s). */
+  retryMs?: number;
+}
+
+export interface GatewayPlugins {
+  plugins: Plugin[];
+  lifecycle: Lifecycle;
+  counterStore: CounterStoreComponent;
+  auditLog: AuditLogComponent;
+  /** The id written into every record. */
+  instance: string;
+  /** Counts an MCP tool call against the key's request rate limits; opens the stores if needed. */
+  meterToolCall(snapshot: Snapshot, key: ResolvedKey): Promise<MeteredCall>;
+  /** Records a call that does not run through the inference pipeline; opens the log if needed. */
+  appendAudit(record: AuditRecord, settings: GatewaySettings | undefined): void;
+}
+
+export function createGatewayPlugins(opts: GatewayPluginsOptions): GatewayPlugins {
+  const env = opts.env ?? process.env;
+  const instance = opts.instance ?? (env.PORTCULLIS_INSTANCE || `${hostname()}:${process.pid}`);
+  const counterStore = counterStoreComponent({
+    dataDir: opts.dataDir,
+    registry: opts.registry,
+    logger: opts.logger,
+    env,
+    drained: (store) => limits.drained(store),
+  });
+  const auditLog = auditLogComponent({
+    dataDir: opts.dataDir,
+    registry: opts.registry,
+    logger: opts.logger,
+    env,
+  });
+  const lifecycle = new Lifecycle([counterStore, auditLog], {
+    logger: opts.logger,
+    retryMs: opts.retryMs ?? (Number(env.PORTCULLIS_SETTINGS_RETRY_MS) || 30_000),
+  });
+  // A gateway following a git source may start before any policy: the first call opens the stores.
+  const ensure = (settings: GatewaySettings): void => {
+    if (!lifecycle.started) lifecycle.start(settings);
+  };
+  const limits = createLimitsPlugin({
+    store: (settings) => {
+      ensure(settings);
+      return counterStore.current(settings);
+    },
+    logger: opts.logger,
+    registry: opts.registry,
+  });
+  const audit = createAuditPlugin({
+    log: (settings) => {
+      ensure(settings);
+      return auditLog.current();
+    },
+    instance,
+    logger: opts.logger,
+  });
+  return {
+    plugins: [limits, ...(opts.extra ?? []), audit],
+    lifecycle,
+    counterStore,
+    auditLog,
+    instance,
+    meterToolCall: (snapshot, key) => limits.meterToolCall(snapshot, key),
+    appendAudit(record, settings) {
+      if (settings !== undefined) ensure(settings);
+      auditLog.current()?.append(record);
+    },
+  };
+}
