@@ -1,13 +1,48 @@
 #!/usr/bin/env node
-// The CLI is TypeScript run by Node's built-in type stripping (Node 24, pinned via the `node` package).
-import { main } from '../src/cli/main.ts';
+// The `portcullis` command. Plain JavaScript that any Node runs, so that an older Node (the
+// machine's v20, say) gets the pinned Node 24 of the `node` package instead of a cryptic error.
+// In a checkout it runs src/ with Node's type stripping; the published package runs dist/, compiled
+// by `npm pack` (Node does not strip types under node_modules).
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err) => {
-    process.stderr.write(`portcullis: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exitCode = 1;
-  },
-);
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const [major, minor] = process.versions.node.split('.').map(Number);
+// Type stripping and an unflagged node:sqlite: Node 22.18+, 23.6+, 24+.
+const modern = major >= 24 || (major === 22 && minor >= 18) || (major === 23 && minor >= 6);
+
+function pinnedNode() {
+  try {
+    const pkg = createRequire(join(root, 'package.json')).resolve('node/package.json');
+    const bin = join(dirname(pkg), 'bin', 'node');
+    return existsSync(bin) ? bin : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+if (!modern) {
+  const node = pinnedNode();
+  if (!node || node === process.execPath) {
+    process.stderr.write(
+      `portcullis: needs Node 24 (this is Node ${process.versions.node}), and the pinned Node 24 of the ` +
+        '`node` package is not installed next to it.\n' +
+        'Run `npm install` in the repository (it brings Node 24), or install Node 24 (e.g. `nvm install 24`).\n',
+    );
+    process.exit(3);
+  }
+  const child = spawnSync(node, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
+    stdio: 'inherit',
+  });
+  if (child.signal) process.kill(process.pid, child.signal);
+  process.exit(child.status ?? 3);
+}
+
+// A checkout has src/; the published package has only dist/.
+const source = join(root, 'src', 'cli', 'main.ts');
+const entry = existsSync(source) ? source : join(root, 'dist', 'cli', 'main.js');
+const { main } = await import(pathToFileURL(entry).href);
+process.exitCode = await main(process.argv.slice(2));

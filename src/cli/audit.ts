@@ -1,79 +1,31 @@
 // `portcullis audit verify` and `portcullis audit query`: read-only views of the audit log.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { formatTable, parseTimeArg } from '../audit/query.ts';
 import { type AuditEntry, type AuditOutcome, entryLine } from '../audit/record.ts';
 import { type AuditFilter, AuditStore } from '../audit/store.ts';
 import { verifyAuditLog } from '../audit/verify.ts';
+import { CliError, EXIT, usageError } from './errors.ts';
+import type { ParsedOptions } from './program.ts';
 
-const VERIFY_HELP = `usage: portcullis audit verify [--data-dir DIR] [--json]
-
-Walks the audit log's hash chain and its checkpoint. Exits 0 when the log is intact, 1 at the
-first record that was edited, deleted or reordered, or when the end of the log was cut off.
-
-  --data-dir DIR   data directory holding audit.db (default .data)
-  --json           print the result as JSON
-`;
-
-const OUTCOMES: readonly AuditOutcome[] = ['allowed', 'denied', 'blocked', 'aborted', 'error'];
-
-const QUERY_HELP = `usage: portcullis audit query [filters] [--limit N] [--json]
-
-Prints matching audit records, newest first.
-
-  --data-dir DIR     data directory holding audit.db (default .data)
-  --key ID           virtual key id
-  --team NAME        team
-  --owner NAME       key owner
-  --provider ID      provider
-  --model NAME       model
-  --outcome OUTCOME  ${OUTCOMES.join(' | ')}
-  --decision CODE    the decision's code, e.g. model_not_allowed
-  --request ID       request id
-  --since TIME       at or after TIME: ISO-8601 (2025-06-01, 2025-06-01T12:00:00Z) or ago (30m, 24h, 7d)
-  --until TIME       before TIME, same forms
-  --limit N          at most N records (default 100; 0 for all)
-  --oldest-first     oldest first
-  --json             JSON lines {seq, prevHash, hash, record} instead of a table
-`;
-
-function fail(command: string, message: string, help: string): number {
-  process.stderr.write(`portcullis audit ${command}: ${message}\n\n${help}`);
-  return 2;
+/** audit.db in the data directory, which must exist: saying where to look beats an empty answer. */
+function auditDb(dataDir: unknown): string {
+  const dir = String(dataDir ?? '.data');
+  const dbPath = join(dir, 'audit.db');
+  if (existsSync(dbPath)) return dbPath;
+  const demo = join(dir, 'demo', 'audit.db');
+  throw new CliError(`no audit log at ${dbPath}`, {
+    exitCode: EXIT.invalid,
+    hint: existsSync(demo)
+      ? `npm start writes its log under ${join(dir, 'demo')}: use --data-dir ${join(dir, 'demo')}`
+      : 'give the --data-dir the gateway was started with (portcullis serve --data-dir, default .data)',
+  });
 }
 
-function dbPathOf(dataDir: string | undefined): string {
-  return join(dataDir ?? '.data', 'audit.db');
-}
-
-export async function verify(args: string[]): Promise<number> {
-  let values: { 'data-dir'?: string; json?: boolean; help?: boolean };
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        'data-dir': { type: 'string' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (err) {
-    return fail('verify', (err as Error).message, VERIFY_HELP);
-  }
-  if (values.help) {
-    process.stdout.write(VERIFY_HELP);
-    return 0;
-  }
-  const dbPath = dbPathOf(values['data-dir']);
-  if (!existsSync(dbPath)) {
-    process.stderr.write(`portcullis audit verify: no audit log at ${dbPath}\n`);
-    return 1;
-  }
+export async function verify(_args: string[], opts: ParsedOptions): Promise<number> {
+  const dbPath = auditDb(opts.dataDir);
   const result = verifyAuditLog(dbPath);
-  if (values.json) {
+  if (opts.json) {
     process.stdout.write(`${JSON.stringify(result)}\n`);
   } else if (result.problem) {
     const p = result.problem;
@@ -88,43 +40,11 @@ export async function verify(args: string[]): Promise<number> {
         `  head ${result.headHash}\n`,
     );
   }
-  return result.ok ? 0 : 1;
+  return result.ok ? EXIT.ok : EXIT.invalid;
 }
 
-export async function query(args: string[]): Promise<number> {
-  const stringOpt = { type: 'string' } as const;
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        'data-dir': stringOpt,
-        key: stringOpt,
-        team: stringOpt,
-        owner: stringOpt,
-        provider: stringOpt,
-        model: stringOpt,
-        outcome: stringOpt,
-        decision: stringOpt,
-        request: stringOpt,
-        since: stringOpt,
-        until: stringOpt,
-        limit: stringOpt,
-        'oldest-first': { type: 'boolean' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (err) {
-    return fail('query', (err as Error).message, QUERY_HELP);
-  }
-  if (values.help) {
-    process.stdout.write(QUERY_HELP);
-    return 0;
-  }
-  const str = (name: string) => values[name] as string | undefined;
+export async function query(_args: string[], opts: ParsedOptions): Promise<number> {
+  const str = (name: string) => opts[name] as string | undefined;
   const filter: AuditFilter = {
     keyId: str('key'),
     team: str('team'),
@@ -133,15 +53,10 @@ export async function query(args: string[]): Promise<number> {
     model: str('model'),
     decisionCode: str('decision'),
     requestId: str('request'),
-    order: values['oldest-first'] ? 'asc' : 'desc',
+    order: opts.oldestFirst ? 'asc' : 'desc',
   };
   const outcome = str('outcome');
-  if (outcome !== undefined) {
-    if (!OUTCOMES.includes(outcome as AuditOutcome)) {
-      return fail('query', `--outcome must be one of ${OUTCOMES.join(', ')}`, QUERY_HELP);
-    }
-    filter.outcome = outcome as AuditOutcome;
-  }
+  if (outcome !== undefined) filter.outcome = outcome as AuditOutcome;
   try {
     const now = Date.now();
     const since = str('since');
@@ -149,33 +64,27 @@ export async function query(args: string[]): Promise<number> {
     if (since !== undefined) filter.sinceMs = parseTimeArg(since, now);
     if (until !== undefined) filter.untilMs = parseTimeArg(until, now);
   } catch (err) {
-    return fail('query', (err as Error).message, QUERY_HELP);
+    throw usageError((err as Error).message);
   }
   const limitText = str('limit') ?? '100';
   const limit = Number(limitText);
-  if (!Number.isSafeInteger(limit) || limit < 0) {
-    return fail('query', `--limit must be a whole number, not '${limitText}'`, QUERY_HELP);
-  }
+  if (!Number.isSafeInteger(limit) || limit < 0)
+    throw usageError(`--limit must be a whole number, not '${limitText}'`);
   if (limit > 0) filter.limit = limit;
 
-  const dbPath = dbPathOf(str('data-dir'));
-  if (!existsSync(dbPath)) {
-    process.stderr.write(`portcullis audit query: no audit log at ${dbPath}\n`);
-    return 1;
-  }
-  const store = new AuditStore(dbPath, { readOnly: true });
+  const store = new AuditStore(auditDb(opts.dataDir), { readOnly: true });
   let entries: AuditEntry[];
   try {
     entries = store.query(filter);
   } finally {
     store.close();
   }
-  if (values.json) {
+  if (opts.json) {
     process.stdout.write(entries.map((e) => `${entryLine(e)}\n`).join(''));
   } else if (entries.length === 0) {
     process.stderr.write('no matching records\n');
   } else {
     process.stdout.write(formatTable(entries));
   }
-  return 0;
+  return EXIT.ok;
 }

@@ -3,10 +3,13 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { checkPolicy } from '../policy/build-snapshot.ts';
 import { formatProblem } from '../policy/problems.ts';
+import { policyDirArg } from './args.ts';
+import { EXIT, usageError } from './errors.ts';
+import { failed, json } from './output.ts';
+import type { ParsedOptions } from './program.ts';
 
 export const KEY_PREFIX = 'pcl_';
 
@@ -25,40 +28,24 @@ const list = (v: string | undefined) =>
     .map((s) => s.trim())
     .filter(Boolean);
 
-export async function create(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      name: { type: 'string' },
-      owner: { type: 'string' },
-      team: { type: 'string' },
-      models: { type: 'string' },
-      providers: { type: 'string' },
-      'tool-scope': { type: 'string' },
-      'guardrail-chain': { type: 'string' },
-      expires: { type: 'string' },
-      description: { type: 'string' },
-      dir: { type: 'string', default: 'policies' },
-      file: { type: 'string' },
-    },
-  });
-  const name = values.name ?? positionals[0];
-  const missing = (['owner', 'team', 'models'] as const).filter((k) => !values[k]);
-  if (!name || missing.length > 0) {
-    process.stderr.write(
-      'usage: portcullis keys create --name ID --owner EMAIL --team TEAM --models "glob,glob" ' +
-        '[--providers a,b] [--tool-scope S] [--guardrail-chain C] [--expires ISO-8601] [--dir policies] [--file path]\n',
+export async function create(args: string[], opts: ParsedOptions): Promise<number> {
+  const values = opts as Record<string, string | undefined>;
+  const name = values.name ?? args[0];
+  const missing = [
+    name ? '' : '--name',
+    ...(['owner', 'team', 'models'] as const).filter((k) => !values[k]).map((k) => `--${k}`),
+  ].filter(Boolean);
+  if (missing.length > 0)
+    throw usageError(
+      `missing ${missing.join(', ')}`,
+      'e.g. portcullis keys create ana-dev --owner ana@example.com --team app-dev --models "claude-haiku-*"',
     );
-    return 2;
-  }
-  const dir = resolve(values.dir);
+  if (!/^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$/.test(name as string))
+    throw usageError(`key name '${name}' must be lower-case letters, digits, '.', '_' and '-' (at most 63)`);
+  const dir = policyDirArg([values.dir ?? 'policies']);
   const file = resolve(values.file ?? join(dir, 'keys', `${name}.yaml`));
   if (existsSync(file)) {
-    process.stderr.write(
-      `${relative(process.cwd(), file)} already exists; choose another --name or --file\n`,
-    );
-    return 1;
+    throw usageError(`${relative(process.cwd(), file)} already exists; choose another --name or --file`);
   }
   const key = generateVirtualKey();
   const doc = {
@@ -71,8 +58,8 @@ export async function create(args: string[]): Promise<number> {
       keyHash: `sha256:${hashVirtualKey(key)}`,
       ...(values.providers ? { providers: list(values.providers) } : {}),
       models: list(values.models),
-      ...(values['tool-scope'] ? { toolScope: values['tool-scope'] } : {}),
-      ...(values['guardrail-chain'] ? { guardrailChain: values['guardrail-chain'] } : {}),
+      ...(values.toolScope ? { toolScope: values.toolScope } : {}),
+      ...(values.guardrailChain ? { guardrailChain: values.guardrailChain } : {}),
       ...(values.expires ? { expiresAt: values.expires } : {}),
     },
   };
@@ -86,15 +73,18 @@ export async function create(args: string[]): Promise<number> {
   if (problems.length > 0) {
     rmSync(file);
     for (const p of problems) process.stderr.write(`${formatProblem(p)}\n`);
-    process.stderr.write('✗ key not created: the policy would be invalid\n');
-    return 1;
+    failed('key not created: the policy would be invalid');
+    return EXIT.invalid;
   }
-  process.stderr.write(
-    `✓ wrote ${relative(process.cwd(), file)} (VirtualKey ${name}); commit it and open a pull request.\n`,
-  );
+  const shown = relative(process.cwd(), file);
+  if (values.json) {
+    json({ name, file: shown, key });
+    return EXIT.ok;
+  }
+  process.stderr.write(`✓ wrote ${shown} (VirtualKey ${name}); commit it and open a pull request.\n`);
   process.stderr.write(
     '  The key below is shown once. Hand it to its owner over a secure channel; it is not stored.\n',
   );
   process.stdout.write(`${key}\n`);
-  return 0;
+  return EXIT.ok;
 }

@@ -1,89 +1,236 @@
-// `portcullis` entry point: dispatches to one module per command, loaded lazily so that a
-// command only pays for what it uses.
-export type CommandRun = (args: string[]) => Promise<number>;
+// `portcullis` entry point: the command table. Each command's module is loaded only when it runs,
+// so `--help` and small commands stay fast. How to add a command: src/cli/README.md.
+import { Option } from 'commander';
+import { type CommandSpec, runProgram } from './program.ts';
 
-interface CommandEntry {
-  summary: string;
-  load: () => Promise<CommandRun>;
-}
+export type { CommandRun, CommandSpec, RawCommandRun } from './program.ts';
 
-const commands: Record<string, CommandEntry> = {
+const DIR_ARG = '[dir]';
+const dataDir: [string, string, string] = ['--data-dir <dir>', 'data directory holding audit.db', '.data'];
+
+export const commands: Record<string, CommandSpec> = {
   'policy validate': {
     summary: 'validate a policy directory (schemas and cross-references)',
-    load: async () => (await import('./policy.ts')).validate,
+    description:
+      'Checks every YAML document against its JSON Schema, cross-references (teams, chains,\nscopes, providers), and that the Rego compiles to Wasm. [dir] defaults to ./policies.',
+    args: DIR_ARG,
+    json: true,
+    examples: ['portcullis policy validate policies', 'portcullis policy validate . --json'],
+    run: async () => (await import('./policy.ts')).validate,
   },
   'policy test': {
     summary: 'run the Rego unit tests (opa test) with coverage',
-    load: async () => (await import('./policy.ts')).test,
+    args: DIR_ARG,
+    options: [
+      ['--threshold <percent>', 'minimum test coverage', '90'],
+      ['-v, --verbose', 'list every test'],
+    ],
+    json: true,
+    run: async () => (await import('./policy.ts')).test,
   },
   'policy lint': {
     summary: 'Regal, opa fmt check and opa check --strict',
-    load: async () => (await import('./policy.ts')).lint,
+    description: 'Regal is installed on first use (go install) when it is missing.',
+    args: DIR_ARG,
+    options: [
+      ['--require-regal', 'fail when Regal cannot be installed (otherwise it is skipped with a warning)'],
+    ],
+    run: async () => (await import('./policy.ts')).lint,
   },
   'policy build': {
     summary: 'compile the policy to an OPA Wasm bundle',
-    load: async () => (await import('./policy.ts')).build,
+    args: DIR_ARG,
+    options: [['-o, --output <file>', 'bundle to write', 'bundle.tar.gz']],
+    json: true,
+    run: async () => (await import('./policy.ts')).build,
   },
   'policy eval': {
-    summary: 'evaluate one decision input against the policy',
-    load: async () => (await import('./policy.ts')).evaluate,
-  },
-  'audit verify': {
-    summary: 'check the audit log: hash chain, sequence and checkpoint',
-    load: async () => (await import('./audit.ts')).verify,
-  },
-  'audit query': {
-    summary: 'filter audit records by key, team, model, outcome, time',
-    load: async () => (await import('./audit.ts')).query,
+    summary: 'evaluate one decision against the policy',
+    description:
+      'Either describe a call (--key and --model; the key, its team and the price come from the\n' +
+      'policy itself) or give a full decision input with --input (see examples/eval-input.json).',
+    args: DIR_ARG,
+    options: [
+      ['--key <id>', 'the VirtualKey making the call'],
+      ['--model <model>', 'the model asked for'],
+      new Option('--surface <surface>', 'the API called').choices(['openai', 'anthropic', 'gemini']),
+      ['--provider <id>', 'the provider to route to (default: the first of the key that serves the model)'],
+      ['--tools <names>', 'tool names the request declares, comma-separated'],
+      ['-i, --input <file>', 'a complete decision input as JSON'],
+    ],
+    examples: [
+      'portcullis policy eval --key bob-dev --model claude-opus-4-5',
+      'portcullis policy eval --key bob-dev --model gpt-5-mini --surface openai',
+      'portcullis policy eval --input examples/eval-input.json',
+    ],
+    run: async () => (await import('./policy.ts')).evaluate,
   },
   'policy diff': {
     summary: 'what a policy change does, in words, with risky changes flagged',
-    load: async () => (await import('./policy-diff.ts')).diff,
+    description:
+      'Keys added, removed, disabled; budgets, rate limits, models, providers and tool scopes widened\nor narrowed; guardrail chains weakened. Changes that widen access are flagged.',
+    args: '<base> <head>',
+    options: [
+      ['--dir <dir>', 'the policy directory inside the repository', 'policies'],
+      new Option('--format <format>', 'markdown (for a pull-request comment) or json')
+        .choices(['markdown', 'json'])
+        .default('markdown'),
+      ['--fail-on-risk', 'exit 1 when any change is flagged'],
+    ],
+    json: true,
+    examples: ['portcullis policy diff origin/main HEAD', 'portcullis policy diff old-dir new-dir --json'],
+    run: async () => (await import('./policy-diff.ts')).diff,
   },
   'policy history': {
     summary: 'the commits that changed a key or a team, and what each changed',
-    load: async () => (await import('./policy-history.ts')).history,
+    options: [
+      ['--key <id>', "a VirtualKey's name"],
+      ['--team <id>', "a Team's name"],
+      ['--dir <dir>', 'the policy directory inside the git repository', 'policies'],
+      ['--limit <n>', 'look at the newest N commits touching the policy directory only'],
+    ],
+    json: true,
+    run: async () => (await import('./policy-history.ts')).history,
   },
   'policy replay': {
     summary: 'replay recorded calls under two policy revisions; report changed decisions',
-    load: async () => (await import('./policy-replay.ts')).replay,
+    description: 'Budget and rate-limit usage is not replayed.',
+    options: [
+      ['--audit <path>', 'a data directory holding audit.db, or the audit.db file'],
+      ['--base <rev>', 'git revision (or directory) of the current policy'],
+      ['--head <rev>', 'git revision (or directory) of the proposed policy'],
+      ['--dir <dir>', 'the policy directory inside the repository', 'policies'],
+      ['--since <time>', "ISO-8601 or ago (24h, 7d); 'all' for every call", '7d'],
+      new Option('--format <format>', 'markdown or json').choices(['markdown', 'json']).default('markdown'),
+      ['--fail-on-change', 'exit 1 when any decision changes'],
+    ],
+    json: true,
+    run: async () => (await import('./policy-replay.ts')).replay,
+  },
+  'audit verify': {
+    summary: 'check the audit log: hash chain, sequence and checkpoint',
+    description:
+      'Exits 1 at the first record that was edited, deleted or reordered, or when the end was cut off.',
+    options: [dataDir],
+    json: true,
+    examples: ['portcullis audit verify --data-dir .data/demo   (after npm start)'],
+    run: async () => (await import('./audit.ts')).verify,
+  },
+  'audit query': {
+    summary: 'filter audit records by key, team, model, outcome, time',
+    options: [
+      dataDir,
+      ['--key <id>', 'virtual key id'],
+      ['--team <name>', 'team'],
+      ['--owner <name>', 'key owner'],
+      ['--provider <id>', 'provider'],
+      ['--model <name>', 'model'],
+      new Option('--outcome <outcome>', 'outcome').choices([
+        'allowed',
+        'denied',
+        'blocked',
+        'aborted',
+        'error',
+      ]),
+      ['--decision <code>', "the decision's code, e.g. model_not_allowed"],
+      ['--request <id>', 'request id'],
+      ['--since <time>', 'at or after TIME: ISO-8601 or ago (30m, 24h, 7d)'],
+      ['--until <time>', 'before TIME, same forms'],
+      ['--limit <n>', 'at most N records (0 for all)', '100'],
+      ['--oldest-first', 'oldest first'],
+    ],
+    json: true,
+    examples: ['portcullis audit query --data-dir .data/demo --outcome denied --since 1h'],
+    run: async () => (await import('./audit.ts')).query,
   },
   init: {
     summary: 'scaffold a policy repository with examples, schemas, CI workflow and CODEOWNERS',
-    load: async () => (await import('./init.ts')).init,
+    description:
+      'Creates a policy repository in <dir> (new or empty): the example policy with fresh random key\n' +
+      'hashes (no key works until you create one), JSON Schemas for editors, a GitHub Actions workflow\n' +
+      'running the policy checks, CODEOWNERS and a README.',
+    args: '<dir>',
+    options: [
+      ['--owners <list>', 'CODEOWNERS owners, comma-separated', '@your-org/platform-team'],
+      ['--cli <spec>', 'npm package spec CI installs the CLI from (a version, tarball URL or git URL)'],
+    ],
+    json: true,
+    run: async () => (await import('./init.ts')).init,
   },
   serve: {
     summary: 'serve the inference APIs (OpenAI, Anthropic, Gemini) under the policy',
-    load: async () => (await import('./serve.ts')).serve,
+    options: [
+      ['--policy <dir>', 'serve a local policy directory, reloaded when its files change', 'policies'],
+      ['--git <repo>', 'follow a git repository (URL or path), fetched every --poll seconds and on webhooks'],
+      ['--ref <ref>', 'branch or tag to follow with --git'],
+      ['--subdir <dir>', 'policy directory inside the --git repository'],
+      ['--poll <seconds>', 'how often to fetch with --git', '30'],
+      ['--allowed-signers <file>', 'SSH allowed-signers file: serve only signed commits'],
+      ['--port <port>', 'port to listen on (0 for any free port)', '8080'],
+      ['--host <host>', 'address to listen on', '127.0.0.1'],
+      dataDir,
+      ['--log-level <level>', 'pino log level', 'info'],
+    ],
+    description:
+      'Provider upstreams default to the real APIs; PORTCULLIS_UPSTREAM_<PROVIDER> points one elsewhere\n' +
+      '(e.g. PORTCULLIS_UPSTREAM_ANTHROPIC=http://127.0.0.1:8787). The effective upstreams are printed\n' +
+      'at start and shown in /status.',
+    run: async () => (await import('./serve.ts')).serve,
   },
   simulator: {
     summary: 'run a local OpenAI/Anthropic/Gemini stand-in for tests and demos',
-    load: async () => (await import('./simulator.ts')).simulator,
+    description:
+      'Per request: x-sim-status, x-sim-delay-ms, x-sim-chunk-delay-ms, x-sim-output-tokens,\n' +
+      'x-sim-cached-tokens, x-sim-fail-after headers, or a model named sim-error-<status>.',
+    options: [
+      ['--port <port>', 'port to listen on', '8787'],
+      ['--host <host>', 'address to listen on', '127.0.0.1'],
+      ['--first-byte-ms <ms>', 'delay before the first byte', '0'],
+      ['--chunk-delay-ms <ms>', 'delay between stream chunks', '0'],
+      ['--output-tokens <n>', 'tokens per answer', '16'],
+      ['--tokens-per-chunk <n>', 'tokens per stream chunk', '2'],
+      ['--cached-tokens <n>', 'cached input tokens reported', '0'],
+    ],
+    run: async () => (await import('./simulator.ts')).simulator,
   },
   'keys create': {
     summary: 'create a virtual key: prints the key once, writes only its hash',
-    load: async () => (await import('./keys.ts')).create,
+    args: '[name]',
+    options: [
+      ['--name <id>', 'the key id (or give it as the argument)'],
+      ['--owner <email>', 'who holds the key'],
+      ['--team <team>', 'the Team it belongs to'],
+      ['--models <globs>', 'models it may use, comma-separated globs'],
+      ['--providers <ids>', 'providers it may use, comma-separated'],
+      ['--tool-scope <scope>', 'ToolScope limiting its tools'],
+      ['--guardrail-chain <chain>', 'GuardrailChain applied to its calls'],
+      ['--expires <time>', 'expiry, ISO-8601'],
+      ['--description <text>', 'what the key is for'],
+      ['--dir <dir>', 'the policy directory', 'policies'],
+      ['--file <path>', 'where to write the VirtualKey (default <dir>/keys/<name>.yaml)'],
+    ],
+    json: true,
+    examples: [
+      'portcullis keys create ana-dev --owner ana@example.com --team app-dev --models "claude-haiku-*"',
+    ],
+    run: async () => (await import('./keys.ts')).create,
+  },
+  'mcp-docs-server': {
+    summary: 'serve Markdown files read-only over MCP stdio (the example McpServer upstream)',
+    description: 'Tools: list_docs, search_docs, read_doc. Paths are relative to the working directory.',
+    args: '[paths...]',
+    run: async () => (await import('./docs-server.ts')).docsServerCommand,
+  },
+  setup: {
+    summary: 'install the pinned OPA (and with --lint, Regal and actionlint) with go install',
+    options: [
+      ['--lint', 'also install Regal and actionlint (lint and the tests install them on first use)'],
+      ['--with-redis', 'also install redis-server (Debian packages, as root) for the Redis store tests'],
+    ],
+    run: async () => (await import('../toolchain/setup.ts')).setupCommand,
   },
 };
 
-function usage(): string {
-  const width = Math.max(...Object.keys(commands).map((c) => c.length));
-  const lines = Object.entries(commands).map(
-    ([name, c]) => `  portcullis ${name.padEnd(width)}  ${c.summary}`,
-  );
-  return `usage:\n${lines.join('\n')}\n\nRun a command with --help for its options.\n`;
-}
-
 export async function main(argv: string[]): Promise<number> {
-  for (const words of [2, 1]) {
-    const name = argv.slice(0, words).join(' ');
-    const entry = commands[name];
-    if (entry) return (await entry.load())(argv.slice(words));
-  }
-  if (argv.length === 0 || argv[0] === '--help' || argv[0] === 'help' || argv[0] === '-h') {
-    process.stdout.write(usage());
-    return argv.length === 0 ? 2 : 0;
-  }
-  process.stderr.write(`portcullis: unknown command '${argv.join(' ')}'\n\n${usage()}`);
-  return 2;
+  return runProgram(commands, argv);
 }

@@ -1,7 +1,6 @@
 // `portcullis serve`: build the policy snapshot, then serve the inference surfaces with it.
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { createGatewayPlugins } from '../gateway/assemble.ts';
 import { createLogger } from '../gateway/logger.ts';
@@ -13,16 +12,16 @@ import { SnapshotHolder } from '../gateway/snapshot-holder.ts';
 import { createMcpGateway } from '../mcp/index.ts';
 import { formatProblem, PolicyInvalidError } from '../policy/problems.ts';
 import { createPolicyManager, type PolicyManager, registerWebhookRoutes } from '../sync/index.ts';
+import { CliError, EXIT, usageError } from './errors.ts';
+import type { ParsedOptions } from './program.ts';
+import {
+  checkUpstreamVariables,
+  describeUpstreams,
+  type UpstreamStatus,
+  upstreamStatus,
+} from './startup-checks.ts';
 
 const SHUTDOWN_GRACE_MS = 10_000;
-
-const USAGE = `usage: portcullis serve [--policy policies | --git URL-or-path [--ref main] [--subdir policies]]
-                        [--poll 30] [--allowed-signers FILE] [--port 8080] [--host 127.0.0.1]
-                        [--data-dir .data] [--log-level info]
-  --policy DIR     serve a local policy directory, reloaded when its files change
-  --git REPO       follow a git repository (URL or path): fetched every --poll seconds and on
-                   POST /webhooks/github|gitlab (PORTCULLIS_WEBHOOK_SECRET / PORTCULLIS_GITLAB_TOKEN)
-`;
 
 export interface ServeOptions {
   policyDir: string;
@@ -35,12 +34,16 @@ export interface ServeOptions {
   logLevel: string;
   /** Plugins run after the built-in ones (before audit). */
   plugins?: Plugin[];
+  /** Refuse PORTCULLIS_UPSTREAM_* variables that name no provider (the CLI does; embedders choose). */
+  checkUpstreamVariables?: boolean;
 }
 
 export interface Serving {
   gateway: Gateway;
   manager: PolicyManager;
   url: string;
+  /** Where each provider's calls go, and credentials that are missing. */
+  upstreams(): UpstreamStatus[];
   /** Stop following the policy, stop MCP upstreams, finish calls in flight. */
   close(): Promise<void>;
 }
@@ -86,6 +89,7 @@ export async function startServing(opts: ServeOptions): Promise<Serving> {
     status: () => ({
       sync: manager.status(),
       ...wired.lifecycle.status(),
+      upstreams: upstreamStatus(holder.current()),
     }),
   });
   await gateway.app.register(mcp.plugin);
@@ -107,6 +111,8 @@ export async function startServing(opts: ServeOptions): Promise<Serving> {
   }
   // The counter store and audit log start with the active policy and follow every later one.
   try {
+    const first = holder.current();
+    if (opts.checkUpstreamVariables && first !== undefined) checkUpstreamVariables(first);
     wired.lifecycle.follow(holder);
   } catch (err) {
     await stopAll();
@@ -118,39 +124,38 @@ export async function startServing(opts: ServeOptions): Promise<Serving> {
     { url, revision: active?.revision ?? null, source: manager.status().source },
     'portcullis is serving',
   );
-  return { gateway, manager, url, close: stopAll };
+  return { gateway, manager, url, upstreams: () => upstreamStatus(holder.current()), close: stopAll };
 }
 
-export function parseServeArgs(args: string[]): ServeOptions | null {
-  const { values } = parseArgs({
-    args,
-    options: {
-      policy: { type: 'string', default: 'policies' },
-      git: { type: 'string' },
-      ref: { type: 'string' },
-      subdir: { type: 'string' },
-      poll: { type: 'string', default: '30' },
-      'allowed-signers': { type: 'string' },
-      port: { type: 'string', default: '8080' },
-      host: { type: 'string', default: '127.0.0.1' },
-      'data-dir': { type: 'string', default: '.data' },
-      'log-level': { type: 'string', default: 'info' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  const port = Number(values.port);
-  const poll = Number(values.poll);
-  if (values.help || !Number.isInteger(port) || port < 0 || port > 65535) return null;
-  if (!Number.isFinite(poll) || poll < 0) return null;
+function portArg(value: unknown, name: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw usageError(`${name} must be a port number (0-65535), not '${value}'`);
+  return n;
+}
+
+export function serveOptionsFrom(opts: ParsedOptions): ServeOptions {
+  const poll = Number(opts.poll);
+  if (!Number.isFinite(poll) || poll < 0)
+    throw usageError(`--poll must be a number of seconds, not '${opts.poll}'`);
+  const git = opts.git as string | undefined;
+  if (!git && !existsSync(String(opts.policy)))
+    throw usageError(
+      `no such policy directory: ${resolve(String(opts.policy))}`,
+      'give one with --policy DIR, or follow a repository with --git URL',
+    );
   return {
-    policyDir: resolve(values.policy),
-    git: values.git ? { url: values.git, ref: values.ref, subdir: values.subdir } : undefined,
+    policyDir: resolve(String(opts.policy)),
+    git: git
+      ? { url: git, ref: opts.ref as string | undefined, subdir: opts.subdir as string | undefined }
+      : undefined,
     pollSeconds: poll,
-    allowedSigners: values['allowed-signers'] ? resolve(values['allowed-signers']) : undefined,
-    port,
-    host: values.host,
-    dataDir: resolve(values['data-dir']),
-    logLevel: values['log-level'],
+    allowedSigners: opts.allowedSigners ? resolve(String(opts.allowedSigners)) : undefined,
+    port: portArg(opts.port, '--port'),
+    host: String(opts.host),
+    dataDir: resolve(String(opts.dataDir)),
+    logLevel: String(opts.logLevel),
+    checkUpstreamVariables: true,
   };
 }
 
@@ -166,30 +171,23 @@ export function untilSignal(): Promise<string> {
   });
 }
 
-export async function serve(args: string[]): Promise<number> {
-  let opts: ServeOptions | null;
-  try {
-    opts = parseServeArgs(args);
-  } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  if (opts === null) {
-    process.stderr.write(USAGE);
-    return args.includes('--help') || args.includes('-h') ? 0 : 2;
-  }
+export async function serve(_args: string[], opts: ParsedOptions): Promise<number> {
+  const options = serveOptionsFrom(opts);
   let serving: Serving;
   try {
-    serving = await startServing(opts);
+    serving = await startServing(options);
   } catch (err) {
     if (err instanceof PolicyInvalidError) {
       for (const p of err.problems) process.stderr.write(`${formatProblem(p)}\n`);
-      process.stderr.write(`✗ not serving: the policy in ${opts.policyDir} is invalid\n`);
-      return 1;
+      throw new CliError(`not serving: the policy in ${options.policyDir} is invalid`, {
+        exitCode: EXIT.invalid,
+      });
     }
     throw err;
   }
   process.stderr.write(`portcullis listening on ${serving.url}\n`);
+  const upstreams = serving.upstreams();
+  if (upstreams.length > 0) process.stderr.write(`upstreams:\n${describeUpstreams(upstreams).join('\n')}\n`);
   const sig = await untilSignal();
   serving.gateway.log.info({ signal: sig }, 'shutting down: finishing calls in flight');
   // Streams still running after the grace period are cut rather than holding the shutdown forever.
@@ -197,5 +195,5 @@ export async function serve(args: string[]): Promise<number> {
   force.unref();
   await serving.close();
   clearTimeout(force);
-  return 0;
+  return EXIT.ok;
 }

@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import * as tar from 'tar';
-import { OPA, requireOpa } from '../toolchain/tools.ts';
+import { OPA, requireOpa, ToolMissingError } from '../toolchain/tools.ts';
 import type { PolicyProblem } from './problems.ts';
 import { contentHash } from './resolve.ts';
 
@@ -128,13 +128,16 @@ export async function compileRego(sources: RegoSource[], options: CompileOptions
       out,
       ...roots,
     ];
+    // Outside the try: a missing OPA is a ToolMissingError that says how to install it, not a Rego problem.
+    const opa = requireOpa();
     try {
-      await run(requireOpa(), args, { cwd: work, maxBuffer: 16 * 1024 * 1024 });
+      await run(opa, args, { cwd: work, maxBuffer: 16 * 1024 * 1024 });
     } catch (err) {
-      const e = err as { stderr?: string; stdout?: string; message: string };
-      throw new RegoCompileError(
-        parseOpaErrors(`${e.stderr ?? ''}\n${e.stdout ?? ''}` || e.message, work, 'rego/'),
-      );
+      const e = err as { stderr?: string; stdout?: string; message: string; code?: unknown };
+      // OPA did not run at all (unexecutable, killed): a tool failure, not a problem in the policy.
+      if (typeof e.code !== 'number') throw new ToolMissingError(`${opa} could not run: ${e.message}`);
+      const output = `${e.stderr ?? ''}\n${e.stdout ?? ''}`.trim();
+      throw new RegoCompileError(parseOpaErrors(output || e.message, work, 'rego/'));
     }
     const wasm = await extractWasm(out);
     if (cached) {

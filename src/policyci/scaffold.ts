@@ -1,20 +1,20 @@
 // `portcullis init`: a new policy repository from the example policy — fresh key hashes that match
 // no key anyone holds, schemas beside the YAML for editor completion, a CI workflow, CODEOWNERS.
+
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
 import { listPolicyFiles } from '../policy/load.ts';
 import { REPO_ROOT } from '../toolchain/tools.ts';
-
-export const DEFAULT_ACTION = 'portcullis-dev/portcullis/.github/actions/policy-check@main';
 
 export interface ScaffoldOptions {
   /** The example policy to copy (default: this repository's policies/). */
   examples?: string;
   /** JSON Schemas to copy (default: this repository's schemas/). */
   schemas?: string;
-  /** `uses:` reference of the policy-check composite action. */
-  action?: string;
+  /** npm package spec CI installs the CLI from: `portcullis@0.1.0`, a tarball URL, a git URL. */
+  cliPackage: string;
   /** CODEOWNERS owners of the whole repository, e.g. `@acme/platform`. */
   owners?: string[];
 }
@@ -24,7 +24,7 @@ export class TargetNotEmptyError extends Error {}
 const SCHEMA_LINE = /^# yaml-language-server: \$schema=.*$/m;
 
 /** Creates the repository in `target`; returns the files written, relative to it. */
-export function scaffoldPolicyRepo(target: string, options: ScaffoldOptions = {}): string[] {
+export function scaffoldPolicyRepo(target: string, options: ScaffoldOptions): string[] {
   if (existsSync(target) && readdirSync(target).length > 0) {
     throw new TargetNotEmptyError(`${target} is not empty; init only writes into a new or empty directory`);
   }
@@ -43,21 +43,67 @@ export function scaffoldPolicyRepo(target: string, options: ScaffoldOptions = {}
     .sort()) {
     write(`schemas/${name}`, readFileSync(join(schemas, name), 'utf8'));
   }
-  for (const path of listPolicyFiles(examples)) {
+  const committed = committedFiles(examples);
+  const read = (path: string) =>
+    committed?.get(relative(examples, path).split(sep).join('/')) ?? readFileSync(path, 'utf8');
+  const wanted = (path: string) =>
+    committed === undefined || committed.has(relative(examples, path).split(sep).join('/'));
+  for (const path of listPolicyFiles(examples).filter(wanted)) {
     const rel = relative(examples, path).split(sep).join('/');
-    write(rel, withSchemaComment(freshKeyHashes(readFileSync(path, 'utf8')), rel));
+    write(rel, withSchemaComment(portableMcpCommands(freshKeyHashes(read(path))), rel));
   }
   if (existsSync(join(examples, 'rego'))) {
-    cpSync(join(examples, 'rego'), join(target, 'rego'), { recursive: true });
-    for (const f of readdirSync(join(target, 'rego'), { recursive: true })) written.push(`rego/${f}`);
+    for (const f of readdirSync(join(examples, 'rego'), { recursive: true, encoding: 'utf8' }).sort()) {
+      const path = join(examples, 'rego', f);
+      if (f.endsWith('.rego') && wanted(path)) write(`rego/${f.split(sep).join('/')}`, read(path));
+    }
   }
   const regalConfig = join(examples, '.regal', 'config.yaml');
-  if (existsSync(regalConfig)) write('.regal/config.yaml', readFileSync(regalConfig, 'utf8'));
-  write('.github/workflows/policy.yml', workflow(options.action ?? DEFAULT_ACTION));
+  if (existsSync(regalConfig)) write('.regal/config.yaml', read(regalConfig));
+  write('.github/workflows/policy.yml', workflow(options.cliPackage));
   write('.github/CODEOWNERS', codeowners(options.owners ?? ['@your-org/platform-team']));
   write('.gitignore', '.data/\n');
   write('README.md', README);
   return written;
+}
+
+/**
+ * The example's files as committed, by path relative to `dir`, when `dir` is in a git work tree:
+ * keys someone created locally and did not commit stay out of a new repository. Undefined outside git
+ * (an installed package), where the files are as published.
+ */
+function committedFiles(dir: string): Map<string, string> | undefined {
+  const git = (args: string[]) =>
+    spawnSync('git', args, { cwd: dir, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  const top = git(['rev-parse', '--show-prefix']);
+  if (top.status !== 0) return undefined;
+  const prefix = top.stdout.trim();
+  const listed = git(['ls-tree', '-r', '-z', '--name-only', '--full-name', 'HEAD', '--', '.']);
+  if (listed.status !== 0) return undefined;
+  const files = new Map<string, string>();
+  for (const full of listed.stdout.split('\0').filter(Boolean)) {
+    const shown = git(['show', `HEAD:${full}`]);
+    if (shown.status === 0) files.set(full.slice(prefix.length), shown.stdout);
+  }
+  return files;
+}
+
+/**
+ * McpServer commands of the example run files of this repository; a new repository has none of
+ * them, so its example server is the one the CLI carries: `portcullis mcp-docs-server`.
+ */
+function portableMcpCommands(text: string): string {
+  if (!/^kind:\s*McpServer/m.test(text)) return text;
+  return text
+    .replace(
+      /^(\s*command:\s*)\[[^\]]*docs-server\.ts[^\]]*\]/m,
+      '$1[portcullis, mcp-docs-server, README.md]',
+    )
+    .replace(/\(examples\/mcp\/docs-server\.ts\)/, '(portcullis mcp-docs-server)')
+    .replace(
+      /^(\s*)# Run from the gateway's working directory.*$/m,
+      "$1# Needs `portcullis` on the gateway's PATH; paths are relative to its working directory.",
+    );
 }
 
 /** Every `keyHash` replaced by the hash of random bytes nobody keeps: the example keys stop working. */
@@ -76,7 +122,7 @@ function withSchemaComment(text: string, rel: string): string {
   return SCHEMA_LINE.test(text) ? text.replace(SCHEMA_LINE, line) : `${line}\n${text}`;
 }
 
-function workflow(action: string): string {
+function workflow(cliPackage: string): string {
   return `# Checks every policy change: schemas, Rego tests and lint, and what the change does.
 name: policy
 
@@ -87,7 +133,6 @@ on:
 
 permissions:
   contents: read
-  pull-requests: write
 
 concurrency:
   group: policy-\${{ github.ref }}
@@ -97,20 +142,36 @@ jobs:
   check:
     runs-on: ubuntu-latest
     timeout-minutes: 20
+    env:
+      # Where the Portcullis CLI comes from: an npm version, a tarball URL or a git URL.
+      PORTCULLIS_CLI: ${JSON.stringify(cliPackage)}
     steps:
       - uses: actions/checkout@v4
         with:
           # The semantic diff compares the pull request with its base commit.
           fetch-depth: 0
-      - uses: ${action}
+      - uses: actions/setup-node@v4
         with:
-          policy-dir: .
-          coverage: "90"
-          comment: \${{ github.event_name == 'pull_request' }}
-          github-token: \${{ secrets.GITHUB_TOKEN }}
-          # To replay recent traffic, point this at a copy of the gateway's audit.db, e.g. one a
-          # scheduled job downloads from your backup bucket.
-          audit: ""
+          node-version: 24
+      - uses: actions/setup-go@v5
+        with:
+          go-version: stable
+          cache: false
+      - name: Install the Portcullis CLI and its pinned OPA and Regal
+        run: |
+          npm install -g --no-audit --no-fund "$PORTCULLIS_CLI"
+          portcullis setup --lint
+      - name: Validate (JSON Schema, cross-references, Rego compiles)
+        run: portcullis policy validate .
+      - name: Rego tests with coverage
+        run: portcullis policy test . --threshold 90
+      - name: Lint (opa check --strict, opa fmt, Regal)
+        run: portcullis policy lint .
+      - name: What the change does
+        if: \${{ !cancelled() && github.event_name == 'pull_request' }}
+        env:
+          BASE: \${{ github.event.pull_request.base.sha }}
+        run: portcullis policy diff "$BASE" HEAD --dir . >> "$GITHUB_STEP_SUMMARY"
 `;
 }
 
@@ -146,20 +207,29 @@ The example keys were given fresh random hashes: no key works until you create o
 
 ## Everyday changes
 
-- New key: \`portcullis keys create --name ID --owner EMAIL --team TEAM --models "glob,glob" --dir .\`
+- New key: \`portcullis keys create ID --owner EMAIL --team TEAM --models "glob,glob" --dir .\`
   prints the key once (hand it to its owner) and writes only its hash here. Commit and open a pull request.
 - Raise a budget, widen a tool scope, disable a key: edit the YAML and open a pull request.
 
 ## What CI does on a pull request
 
-\`.github/workflows/policy.yml\` runs the Portcullis policy-check action:
+\`.github/workflows/policy.yml\` installs the Portcullis CLI (\`PORTCULLIS_CLI\` in the workflow says from
+where) and runs:
 
-1. \`portcullis policy validate\`: JSON Schema and cross-references (unknown teams, chains, scopes).
-2. \`opa check --strict\`, \`opa fmt\`, Regal lint, and \`opa test\` with a coverage threshold.
-3. \`portcullis policy diff\`: what the change does, in words, with changes that widen access or
-   weaken a guardrail flagged, written to the job summary and (optionally) as a PR comment.
-4. \`portcullis policy replay\`, when an audit log is configured: which recent calls would now be
-   decided differently.
+1. \`portcullis policy validate .\`: JSON Schema, cross-references (unknown teams, chains, scopes) and
+   the Rego compiled to Wasm.
+2. \`portcullis policy test . --threshold 90\`: \`opa test\` with a coverage threshold.
+3. \`portcullis policy lint .\`: \`opa check --strict\`, \`opa fmt\` and Regal.
+4. On a pull request, \`portcullis policy diff\`: what the change does, in words, with changes that
+   widen access or weaken a guardrail flagged, written to the job summary.
+
+To see which recent calls a change would decide differently, run \`portcullis policy replay\` with a
+copy of the gateway's audit log (\`--audit path/to/audit.db --base origin/main --head HEAD --dir .\`).
+
+## The example MCP server
+
+\`mcp/docs.yaml\` declares a read-only documentation server the gateway starts as
+\`portcullis mcp-docs-server README.md\`; the gateway needs \`portcullis\` on its PATH for it.
 
 Locally: \`portcullis policy validate .\`, \`portcullis policy test .\`,
 \`portcullis policy diff origin/main HEAD --dir .\`, \`portcullis policy history --key NAME --dir .\`.

@@ -153,6 +153,9 @@ export async function ensureTool(spec: ToolSpec, log: (line: string) => void): P
 /** The OPA binary, or a ToolMissingError that says exactly what to install. */
 export function requireOpa(): string {
   const found = findTool(OPA);
-  if (!found) throw new ToolMissingError(installHelp(OPA, 'not found; run `npm run setup`'));
+  if (!found)
+    throw new ToolMissingError(
+      installHelp(OPA, 'not found; run `portcullis setup`, or `npm run setup` in a checkout'),
+    );
   return found;
 }

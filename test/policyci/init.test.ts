@@ -62,7 +62,7 @@ describe('portcullis init', () => {
     assert.match(readFileSync(join(dir, '.github', 'CODEOWNERS'), 'utf8'), /^\* @acme\/platform$/m);
     assert.match(
       readFileSync(join(dir, '.github', 'workflows', 'policy.yml'), 'utf8'),
-      /uses: .*policy-check@/,
+      /npm install -g .*"\$PORTCULLIS_CLI"\n\s+portcullis setup --lint/,
     );
     assert.match(readFileSync(join(dir, 'README.md'), 'utf8'), /# Portcullis policy/);
     assert.ok(readdirSync(join(dir, 'rego')).includes('decision.rego'));
@@ -80,7 +80,7 @@ describe('portcullis init', () => {
     mkdirSync(dir);
     writeFileSync(join(dir, 'notes.txt'), 'mine\n');
     const run = await runCli(['init', dir]);
-    assert.equal(run.code, 1);
+    assert.equal(run.code, 2);
     assert.match(run.stderr, /is not empty/);
     assert.deepEqual(readdirSync(dir), ['notes.txt']);
   });
