@@ -15,7 +15,8 @@ import { KEY_IDS, setKeyHashes, TEST_KEYS } from '../test/fixtures/keys.ts';
 
 const step = (line: string) => process.stderr.write(`[start] ${line}\n`);
 const port = Number(process.env.PORT ?? 8080);
-const dataDir = join(REPO_ROOT, '.data', 'demo');
+// PORTCULLIS_DEMO_DATA_DIR lets tests run a demo without touching a developer's own.
+const dataDir = process.env.PORTCULLIS_DEMO_DATA_DIR ?? join(REPO_ROOT, '.data', 'demo');
 const policyDir = join(dataDir, 'policy');
 const pidFile = join(dataDir, 'demo.pid');
 

@@ -118,7 +118,13 @@ export async function startServing(opts: ServeOptions): Promise<Serving> {
     await stopAll();
     throw err;
   }
-  const url = await gateway.listen(opts.port, opts.host);
+  let url: string;
+  try {
+    url = await gateway.listen(opts.port, opts.host);
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
   const active = holder.current();
   log.info(
     { url, revision: active?.revision ?? null, source: manager.status().source },

@@ -2,10 +2,11 @@
 // when the directory is a clean git checkout, else a content hash), and chokidar reports edits,
 // debounced so an editor's burst of writes gives one reload.
 import { existsSync } from 'node:fs';
-import { resolve, sep } from 'node:path';
-import { watch } from 'chokidar';
+import { join, resolve, sep } from 'node:path';
+import { type FSWatcher, watch } from 'chokidar';
 import { describeRevision } from '../policy/revision.ts';
 import type { PolicySource } from '../policy/snapshot.ts';
+import { gitClient } from '../toolchain/git.ts';
 import type { Checkout, RevisionSource } from './types.ts';
 
 export interface DirSourceOptions {
@@ -59,9 +60,35 @@ export class DirSource implements RevisionSource {
       watcher.once('ready', () => ready());
       watcher.once('error', fail);
     });
+    // A commit changes no policy file but renames the revision (content hash → commit SHA): follow
+    // the branch refs of the repository holding the directory, so that audit records name the commit.
+    const refs = await gitRefsWatcher(this.#dir, (path) => {
+      changed = `git ${path}`;
+      clearTimeout(timer);
+      timer = setTimeout(() => onChange(`git commit: ${changed}`), this.#debounceMs);
+    });
     return async () => {
       clearTimeout(timer);
       await watcher.close();
+      await refs?.close();
     };
   }
+}
+
+/** Watches HEAD and the branch refs of the git repository holding `dir`; undefined outside git. */
+async function gitRefsWatcher(dir: string, onChange: (path: string) => void): Promise<FSWatcher | undefined> {
+  let gitDir: string;
+  try {
+    gitDir = (await gitClient(dir).revparse(['--absolute-git-dir'])).trim();
+  } catch {
+    return undefined;
+  }
+  const watcher = watch([join(gitDir, 'HEAD'), join(gitDir, 'refs', 'heads'), join(gitDir, 'packed-refs')], {
+    ignoreInitial: true,
+  });
+  watcher.on('all', (_event, path) => {
+    if (!path.endsWith('.lock')) onChange(path);
+  });
+  await new Promise<void>((ready) => watcher.once('ready', () => ready()));
+  return watcher;
 }
