@@ -3,7 +3,7 @@
 // machine's v20, say) gets the pinned Node 24 of the `node` package instead of a cryptic error.
 // In a checkout it runs src/ with Node's type stripping; the published package runs dist/, compiled
 // by `npm pack` (Node does not strip types under node_modules).
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -34,15 +34,20 @@ if (!modern) {
     );
     process.exit(3);
   }
-  const child = spawnSync(node, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
-    stdio: 'inherit',
+  const child = spawn(node, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit' });
+  // Ctrl-C and a supervisor's SIGTERM reach the real process (e.g. `serve` finishing calls in flight).
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => child.kill(sig));
+  child.on('exit', (code, signal) => {
+    if (signal) {
+      process.removeAllListeners(signal);
+      process.kill(process.pid, signal);
+    }
+    process.exit(code ?? 3);
   });
-  if (child.signal) process.kill(process.pid, child.signal);
-  process.exit(child.status ?? 3);
+} else {
+  // A checkout has src/; the published package has only dist/.
+  const source = join(root, 'src', 'cli', 'main.ts');
+  const entry = existsSync(source) ? source : join(root, 'dist', 'cli', 'main.js');
+  const { main } = await import(pathToFileURL(entry).href);
+  process.exitCode = await main(process.argv.slice(2));
 }
-
-// A checkout has src/; the published package has only dist/.
-const source = join(root, 'src', 'cli', 'main.ts');
-const entry = existsSync(source) ? source : join(root, 'dist', 'cli', 'main.js');
-const { main } = await import(pathToFileURL(entry).href);
-process.exitCode = await main(process.argv.slice(2));

@@ -69,12 +69,15 @@ export class WriterThread {
       port: port2,
       signal: shared,
     };
-    this.worker = new Worker(new URL('./write-worker.ts', import.meta.url), {
-      workerData: data,
-      transferList: [port2],
-      // The gateway's flags (--cpu-prof, --inspect, test runner flags) are not the writer's business.
-      execArgv: [],
-    });
+    this.worker = new Worker(
+      new URL(`./write-worker.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url),
+      {
+        workerData: data,
+        transferList: [port2],
+        // The gateway's flags (--cpu-prof, --inspect, test runner flags) are not the writer's business.
+        execArgv: [],
+      },
+    );
     this.port.on('message', (reply: WriterReply) => {
       this.received += 1;
       this.port.unref();
