@@ -319,3 +319,30 @@ describe('directory mode names the commit after a reload', () => {
     await gw.exited;
   });
 });
+
+describe('docs/agents.md', () => {
+  test("configures each agent with a model the example's member keys may use", () => {
+    const doc = readFileSync(join(REPO_ROOT, 'docs/agents.md'), 'utf8');
+    const codex = /^model = "([^"]+)"$/m.exec(doc)?.[1];
+    const claude = /claude -p "hello" --model (\S+)`/.exec(doc)?.[1];
+    const gemini = /give them `-m (\S+)`/.exec(doc)?.[1];
+    for (const [model, surface] of [
+      [codex, 'openai'],
+      [claude, 'anthropic'],
+      [gemini, 'gemini'],
+    ]) {
+      assert.ok(model, `a ${surface} model in docs/agents.md`);
+      const r = cli([
+        'policy',
+        'eval',
+        '--key',
+        'bob-dev',
+        '--model',
+        model as string,
+        '--surface',
+        surface as string,
+      ]);
+      assert.equal(JSON.parse(r.stdout).decision.allow, true, `bob-dev may use ${model}: ${r.stdout}`);
+    }
+  });
+});

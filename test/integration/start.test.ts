@@ -99,4 +99,22 @@ test('a second npm start leaves the first one and its keys alone; a busy port sa
 
   first.kill('SIGINT');
   await new Promise((r) => first.once('exit', r));
+
+  // The README's audit commands, pointed at the demo's data directory.
+  const verify = spawnSync(
+    NODE,
+    [join(REPO_ROOT, 'bin/portcullis.js'), 'audit', 'verify', '--data-dir', dataDir],
+    {
+      encoding: 'utf8',
+    },
+  );
+  assert.equal(verify.status, 0, verify.stderr);
+  assert.match(verify.stdout, /OK, \d+ records/);
+});
+
+test('the README points audit commands at the directory npm start writes', () => {
+  const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+  assert.match(readme, /^npx portcullis audit verify --data-dir \.data\/demo$/m);
+  const demo = readFileSync(DEMO, 'utf8');
+  assert.match(demo, /join\(REPO_ROOT, '\.data', 'demo'\)/);
 });
