@@ -188,8 +188,16 @@ describe('policy eval', () => {
 });
 
 describe('an old Node', () => {
-  const system = spawnSync('node', ['--version'], { encoding: 'utf8' }).stdout?.trim();
-  const old = system && Number(system.slice(1).split('.')[0]) < 22;
+  // The machine's own node: the first on PATH outside node_modules (npm puts the pinned one first).
+  const machineNode = (process.env.PATH ?? '')
+    .split(':')
+    .filter((d) => d && !d.includes('node_modules'))
+    .map((d) => join(d, 'node'))
+    .find((p) => spawnSync(p, ['--version']).status === 0);
+  const system = machineNode
+    ? spawnSync(machineNode, ['--version'], { encoding: 'utf8' }).stdout.trim()
+    : 'none';
+  const old = machineNode !== undefined && Number(system.slice(1).split('.')[0]) < 22;
   test(`node bin/portcullis.js under the machine's ${system} runs with the pinned Node 24`, {
     skip: old ? false : `the machine's node is ${system}, not an old one`,
   }, () => {
