@@ -88,23 +88,28 @@ function goInstall(
 ): Promise<{ code: number; tail: string }> {
   const started = Date.now();
   return new Promise((done) => {
-    const child = spawn('go', ['install', ...args], {
+    // -v names each package as it is compiled: the progress line counts them.
+    const child = spawn('go', ['install', '-v', ...args], {
       cwd,
       env: { ...process.env, GOBIN: TOOLS_BIN, CGO_ENABLED: '0', GOFLAGS: '-mod=mod' },
       stdio: ['ignore', 'inherit', 'pipe'],
     });
     let downloaded = 0;
+    let compiled = 0;
     let tail = '';
     child.stderr.setEncoding('utf8');
     child.stderr.on('data', (chunk: string) => {
-      tail = (tail + chunk).slice(-4000);
-      downloaded += chunk.split('go: downloading').length - 1;
+      for (const line of chunk.split('\n')) {
+        if (line.startsWith('go: downloading')) downloaded++;
+        else if (/^[\w.~-]+(\/[\w.~-]+)*$/.test(line.trim())) compiled++;
+        else if (line.trim()) tail = `${tail}${line}\n`.slice(-4000);
+      }
     });
     const ticker = setInterval(() => {
       log(
-        `  …still building ${spec.name} (${Math.round((Date.now() - started) / 1000)} s, ${downloaded} modules fetched)`,
+        `  …building ${spec.name}: ${Math.round((Date.now() - started) / 1000)} s, ${compiled} packages compiled, ${downloaded} modules fetched`,
       );
-    }, 15_000);
+    }, 10_000);
     child.on('close', (status) => {
       clearInterval(ticker);
       done({ code: status ?? 1, tail: tail.trim() });
