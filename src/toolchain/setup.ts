@@ -9,11 +9,8 @@ export type Log = (line: string) => void;
 
 const stderrLog: Log = (line) => process.stderr.write(`[setup] ${line}\n`);
 
-const SKIP_ENV: Record<ToolSpec['name'], string> = {
-  opa: 'PORTCULLIS_SKIP_OPA_INSTALL',
-  regal: 'PORTCULLIS_SKIP_REGAL_INSTALL',
-  actionlint: 'PORTCULLIS_SKIP_ACTIONLINT_INSTALL',
-};
+/** `PORTCULLIS_SKIP_<TOOL>_INSTALL=1` skips a best-effort tool. */
+const skipEnv = (spec: ToolSpec) => `PORTCULLIS_SKIP_${spec.name.toUpperCase()}_INSTALL`;
 
 /**
  * A best-effort tool: found, or installed once. A failed `go install` (e.g. a module proxy that
@@ -27,7 +24,7 @@ export async function ensureOptionalTool(
   const found = findTool(spec);
   if (found) return found;
   const marker = join(TOOLS_BIN, '..', `${spec.name}-${spec.version}.unavailable`);
-  if (process.env[SKIP_ENV[spec.name]] || existsSync(marker)) {
+  if (process.env[skipEnv(spec)] || existsSync(marker)) {
     log(`${spec.name} ${spec.version} is not installed (delete ${marker} to try again): ${without}`);
     return undefined;
   }
