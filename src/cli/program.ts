@@ -188,16 +188,21 @@ export async function runProgram(table: Record<string, CommandSpec>, argv: strin
       // Help shown because a group or the program was run without a command.
       return EXIT.usage;
     }
-    return reportError(e, state.debug);
+    return reportError(e, state.debug, state.json);
   }
 }
 
-export function reportError(e: unknown, debug: boolean): number {
+export function reportError(e: unknown, debug: boolean, asJson = false): number {
   const report = describeError(e);
   for (const p of report.problems ?? []) process.stderr.write(`${p}\n`);
   process.stderr.write(`portcullis: ${report.message}\n`);
   if (report.hint) process.stderr.write(`${report.hint}\n`);
   if (debug && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
   else if (report.unexpected) process.stderr.write('Run again with --debug for the stack trace.\n');
+  // A script that asked for --json reads the failure from stdout too.
+  if (asJson) {
+    const { exitCode, message, hint, problems } = report;
+    process.stdout.write(`${JSON.stringify({ error: { exitCode, message, hint, problems } })}\n`);
+  }
   return report.exitCode;
 }

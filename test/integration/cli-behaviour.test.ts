@@ -84,6 +84,12 @@ describe('errors say what is wrong and what to do', () => {
     }
   });
 
+  test('with --json a failure is also a JSON object on stdout', () => {
+    const r = cli(['policy', 'build', '/no/such/dir', '--json']);
+    assert.equal(r.code, 2);
+    assert.deepEqual(JSON.parse(r.stdout).error.message, 'no such policy directory: /no/such/dir');
+  });
+
   test('a missing OPA says how to install it (exit 3), not "opa build failed"', () => {
     const r = cli(['policy', 'validate', 'policies'], { OPA_PATH: '/no/such/opa' });
     assert.equal(r.code, 3, r.stderr);
