@@ -1,11 +1,21 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { checkPolicy } from '../../src/policy/build-snapshot.ts';
 import { listPolicyFiles } from '../../src/policy/load.ts';
+import { scaffoldPolicyRepo } from '../../src/policyci/scaffold.ts';
 import { ACTIONLINT, findTool, REPO_ROOT } from '../../src/toolchain/tools.ts';
 import { EXAMPLE_POLICY_DIR } from '../fixtures/keys.ts';
 import { runCli } from './helpers.ts';
@@ -73,6 +83,31 @@ describe('portcullis init', () => {
     // And its lint, with the Regal settings the example carries.
     const lint = await runCli(['policy', 'lint', dir]);
     assert.equal(lint.code, 0, lint.stdout + lint.stderr);
+  });
+
+  test('copies the example as committed: a key created and not committed stays out', (t) => {
+    const examples = join(target(t), '..', 'example-checkout');
+    mkdirSync(examples, { recursive: true });
+    cpSync(EXAMPLE_POLICY_DIR, join(examples, 'policies'), { recursive: true });
+    const git = (...a: string[]) =>
+      execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', ...a], { cwd: examples });
+    git('init', '-q');
+    git('add', '-A');
+    git('commit', '-qm', 'example');
+    writeFileSync(
+      join(examples, 'policies', 'keys', 'local-only.yaml'),
+      readFileSync(join(EXAMPLE_POLICY_DIR, 'keys', 'retired.yaml'), 'utf8').replace(
+        /name: dave-former/,
+        'name: local-only',
+      ),
+    );
+    const gateway = join(examples, 'policies', 'gateway.yaml');
+    writeFileSync(gateway, `${readFileSync(gateway, 'utf8')}# uncommitted edit\n`);
+    const dir = target(t);
+    scaffoldPolicyRepo(dir, { examples: join(examples, 'policies'), cliPackage: 'portcullis@0.0.0' });
+    assert.ok(!existsSync(join(dir, 'keys', 'local-only.yaml')));
+    assert.doesNotMatch(readFileSync(join(dir, 'gateway.yaml'), 'utf8'), /uncommitted edit/);
+    assert.equal(listPolicyFiles(dir).length, listPolicyFiles(EXAMPLE_POLICY_DIR).length);
   });
 
   test('refuses a non-empty directory and leaves it alone', async (t) => {
