@@ -1,26 +1,22 @@
-// Cost of a model call from per-million-token prices. A price of P USD per million tokens is exactly
-// P micro-USD per token; prices are turned into integer pico-USD per token (P × 10^6) so every
-// product and sum is integer arithmetic, then rounded once to micro-USD.
+// The worst case a call may cost, reserved before it is sent. A price of P USD per million tokens is
+// exactly P micro-USD per token; prices are turned into integer pico-USD per token (P × 10^6) so every
+// product and sum is integer arithmetic, then rounded once to micro-USD. What a finished call cost is
+// `costUsd` in src/providers/pricing.ts, the one cost function (it bills prompt-cache writes); the
+// gateway settles `usdToMicro` of it.
 import { MICRO_USD_PER_USD } from './money.ts';
 
 /** Prices as the Provider kind declares them, in USD per million tokens. */
 export interface ModelPrice {
   inputPerMTok: number;
   outputPerMTok: number;
-  /** Price of input tokens served from the provider's prompt cache; the input price when absent. */
-  cachedInputPerMTok?: number;
 }
 
-/**
- * Token counts of a finished call, normalised by the provider adapter: `inputTokens` are the input
- * tokens billed at the full input price (OpenAI's prompt_tokens minus cached_tokens; Anthropic's
- * input_tokens plus cache-creation tokens, which are charged here at the plain input price until the
- * Provider kind prices cache writes), `cachedInputTokens` those billed at the cached price.
- */
-export interface TokenUsage {
+/** Token counts of a finished call, as the provider adapter normalised them. */
+export interface TokenCounts {
   inputTokens: number;
   outputTokens: number;
   cachedInputTokens?: number;
+  cacheWriteTokens?: number;
 }
 
 function picoPerToken(usdPerMTok: number, field: string): number {
@@ -48,17 +44,12 @@ export function worstCaseCostMicroUsd(
   return Math.ceil(pico / MICRO_USD_PER_USD);
 }
 
-/** What a finished call cost, rounded to the nearest micro-dollar. */
-export function actualCostMicroUsd(price: ModelPrice, usage: TokenUsage): number {
-  const cachedPrice = price.cachedInputPerMTok ?? price.inputPerMTok;
-  const pico =
-    tokenCount(usage.inputTokens) * picoPerToken(price.inputPerMTok, 'inputPerMTok') +
-    tokenCount(usage.cachedInputTokens) * picoPerToken(cachedPrice, 'cachedInputPerMTok') +
-    tokenCount(usage.outputTokens) * picoPerToken(price.outputPerMTok, 'outputPerMTok');
-  return Math.round(pico / MICRO_USD_PER_USD);
-}
-
-/** Tokens a call counts against a tokens-per-hour limit: all input (cached or not) plus output. */
-export function totalTokens(usage: TokenUsage): number {
-  return tokenCount(usage.inputTokens) + tokenCount(usage.cachedInputTokens) + tokenCount(usage.outputTokens);
+/** Tokens a call counts against a tokens-per-hour limit: all input (cached, cache writes) plus output. */
+export function totalTokens(usage: TokenCounts): number {
+  return (
+    tokenCount(usage.inputTokens) +
+    tokenCount(usage.cachedInputTokens) +
+    tokenCount(usage.cacheWriteTokens) +
+    tokenCount(usage.outputTokens)
+  );
 }

@@ -1,5 +1,4 @@
-// The adapter for each upstream wire format, by API name and by surface.
-import type { Surface } from '../policy/decision.ts';
+// The adapter for each upstream wire format, by API name.
 import type { ProviderApi } from '../policy/snapshot.ts';
 import { anthropicAdapter } from './anthropic.ts';
 import { geminiAdapter } from './gemini.ts';
@@ -11,11 +10,5 @@ export const adapters: Readonly<Record<ProviderApi, ProviderAdapter>> = {
   anthropic: anthropicAdapter,
   gemini: geminiAdapter,
 };
-
-export function apiOfSurface(surface: Surface): ProviderApi {
-  if (surface.startsWith('anthropic.')) return 'anthropic';
-  if (surface.startsWith('gemini.')) return 'gemini';
-  return 'openai';
-}
 
 export type { ProviderAdapter, TokenUsage } from './types.ts';

@@ -1,15 +1,24 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import {
-  actualCostMicroUsd,
-  microToUsd,
-  totalTokens,
-  usdToMicro,
-  worstCaseCostMicroUsd,
-} from '../../src/limits/index.ts';
+import { microToUsd, totalTokens, usdToMicro, worstCaseCostMicroUsd } from '../../src/limits/index.ts';
+import type { ModelPrice } from '../../src/policy/snapshot.ts';
+import { costUsd } from '../../src/providers/pricing.ts';
+
+/** The settled cost of a call: the one cost function, in integer micro-USD as the store keeps it. */
+const settledMicro = (price: ModelPrice, usage: Partial<Parameters<typeof costUsd>[1]>) =>
+  usdToMicro(
+    costUsd(price, {
+      inputTokens: 0,
+      cachedInputTokens: 0,
+      cacheWriteTokens: 0,
+      cacheWriteLongTokens: 0,
+      outputTokens: 0,
+      ...usage,
+    }),
+  );
 
 describe('money and cost', () => {
-  const price = { inputPerMTok: 3, outputPerMTok: 15, cachedInputPerMTok: 0.3 };
+  const price = { id: 'm', inputPerMTok: 3, outputPerMTok: 15, cachedInputPerMTok: 0.3, maxOutputTokens: 1 };
 
   test('USD and micro-USD convert without drift', () => {
     assert.equal(usdToMicro(0.1) + usdToMicro(0.2), usdToMicro(0.3));
@@ -47,22 +56,26 @@ describe('money and cost', () => {
   test('actual cost prices cached input at the cached rate', () => {
     const usage = { inputTokens: 2_000, cachedInputTokens: 8_000, outputTokens: 1_000 };
     // 2000×3 + 8000×0.3 + 1000×15 micro-USD.
-    assert.equal(actualCostMicroUsd(price, usage), 6_000 + 2_400 + 15_000);
+    assert.equal(settledMicro(price, usage), 6_000 + 2_400 + 15_000);
     assert.equal(totalTokens(usage), 11_000);
   });
 
-  test('cached input costs the input price when no cached price is declared', () => {
-    const plain = { inputPerMTok: 2, outputPerMTok: 8 };
-    assert.equal(
-      actualCostMicroUsd(plain, { inputTokens: 0, cachedInputTokens: 1_000, outputTokens: 0 }),
-      2_000,
-    );
+  test('cache writes cost more than input and count as tokens', () => {
+    // 1000 writes at 3 × 1.25 micro-USD each.
+    assert.equal(settledMicro(price, { cacheWriteTokens: 1_000 }), 3_750);
+    assert.equal(totalTokens({ inputTokens: 1, cacheWriteTokens: 1_000, outputTokens: 2 }), 1_003);
   });
 
-  test('sums of many small costs are exact', () => {
-    const tiny = { inputPerMTok: 0.1, outputPerMTok: 0.2 };
+  test('sums of many small settled costs are exact', () => {
+    const tiny = {
+      id: 't',
+      inputPerMTok: 0.1,
+      outputPerMTok: 0.2,
+      cachedInputPerMTok: 0.1,
+      maxOutputTokens: 1,
+    };
     let total = 0;
-    for (let i = 0; i < 10_000; i++) total += actualCostMicroUsd(tiny, { inputTokens: 10, outputTokens: 10 });
+    for (let i = 0; i < 10_000; i++) total += settledMicro(tiny, { inputTokens: 10, outputTokens: 10 });
     assert.equal(total, 30_000);
   });
 

@@ -443,7 +443,7 @@ class StreamGuard implements StreamSink {
     if (i > 0) queue.splice(0, i);
   }
 
-  /** Records response findings for the audit hook; ends the stream on a block. True when blocked. */
+  /** Reports response findings to the call (for audit); ends the stream on a block. True when blocked. */
   #findings(found: ScanFinding[]): boolean {
     if (found.length === 0) return false;
     const ctx = this.#ctx;

@@ -12,6 +12,7 @@ import {
   type OwnerLimits,
   planLimits,
   type ReserveResult,
+  totalTokens,
   usageFacts,
   usdToMicro,
   withWorstCase,
@@ -254,9 +255,7 @@ export function createLimitsPlugin(opts: LimitsPluginOptions): LimitsPlugin {
           await finish(null);
           return;
         }
-        const tokens = FREE.has(call.surface)
-          ? 0
-          : usage.inputTokens + usage.cachedInputTokens + usage.cacheWriteTokens + usage.outputTokens;
+        const tokens = FREE.has(call.surface) ? 0 : totalTokens(usage);
         await finish({ costMicroUsd: usdToMicro(usage.costUsd), tokens });
       } catch (err) {
         logger.error(
