@@ -21,6 +21,7 @@ import type { Plugin } from './plugin.ts';
 import { timeOrderedId } from './request-id.ts';
 import { API_PREFIXES, apiForUrl, ROUTES, type RouteSpec } from './routes.ts';
 import { SnapshotHolder } from './snapshot-holder.ts';
+import { Stages } from './stages.ts';
 import { Upstreams, type UpstreamsOptions } from './upstream.ts';
 
 declare module 'fastify' {
@@ -124,12 +125,8 @@ export function createGateway(opts: GatewayOptions = {}): Gateway {
   const log = opts.logger ?? createLogger(opts.logLevel ?? 'info');
   const holder = opts.holder ?? new SnapshotHolder();
   const upstreams = new Upstreams(opts.upstreams);
-  const pipeline = new Pipeline({
-    plugins: opts.plugins ?? [],
-    authenticators: opts.authenticators,
-    upstreams,
-    log,
-  });
+  const stages = new Stages({ plugins: opts.plugins ?? [], authenticators: opts.authenticators, log });
+  const pipeline = new Pipeline({ stages, upstreams, log });
   const startedAt = Date.now();
 
   const app = Fastify({
