@@ -6,7 +6,6 @@ import { createGatewayPlugins } from '../gateway/assemble.ts';
 import { createLogger } from '../gateway/logger.ts';
 import type { Plugin } from '../gateway/plugin.ts';
 import { createGuardrailsPlugin, createMcpGuard } from '../gateway/plugins/guardrails.ts';
-import { mcpAuditRecord } from '../gateway/plugins/mcp-audit.ts';
 import { createGateway, type Gateway } from '../gateway/server.ts';
 import { SnapshotHolder } from '../gateway/snapshot-holder.ts';
 import { createMcpGateway } from '../mcp/index.ts';
@@ -70,17 +69,6 @@ export async function startServing(opts: ServeOptions): Promise<Serving> {
   // Limits → guardrails → opts.plugins → audit; stores started with the first active snapshot.
   const extra = [createGuardrailsPlugin({ logger: log }), ...(opts.plugins ?? [])];
   const wired = createGatewayPlugins({ dataDir: opts.dataDir, registry, logger: log, extra });
-  const mcp = createMcpGateway({
-    getSnapshot: () => holder.current(),
-    guard: createMcpGuard(() => holder.current()),
-    meter: (snapshot, key) => wired.meterToolCall(snapshot, key),
-    audit: (event) => {
-      const snapshot = holder.current();
-      wired.appendAudit(mcpAuditRecord(event, snapshot, wired.instance), snapshot?.gateway);
-    },
-    onUpstreamError: (server, err) =>
-      log.warn({ server, err: (err as Error).message }, 'MCP upstream failed'),
-  });
   const gateway = createGateway({
     holder,
     plugins: wired.plugins,
@@ -91,6 +79,14 @@ export async function startServing(opts: ServeOptions): Promise<Serving> {
       ...wired.lifecycle.status(),
       upstreams: upstreamStatus(holder.current()),
     }),
+  });
+  // MCP calls run the inference gateway's stages: the same limits, decision and audit.
+  const mcp = createMcpGateway({
+    getSnapshot: () => holder.current(),
+    stages: gateway.pipeline.stages,
+    guard: createMcpGuard(() => holder.current()),
+    onUpstreamError: (server, err) =>
+      log.warn({ server, err: (err as Error).message }, 'MCP upstream failed'),
   });
   await gateway.app.register(mcp.plugin);
   await registerWebhookRoutes(gateway.app, manager);

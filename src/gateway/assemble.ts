@@ -2,14 +2,13 @@
 // later identity, metrics…) → audit, over a counter store and an audit log that follow the policy.
 import { hostname } from 'node:os';
 import type { Registry } from 'prom-client';
-import type { AuditRecord } from '../audit/index.ts';
-import type { GatewaySettings, ResolvedKey, Snapshot } from '../policy/snapshot.ts';
+import type { GatewaySettings } from '../policy/snapshot.ts';
 import { type AuditLogComponent, auditLogComponent } from './components/audit-log.ts';
 import { type CounterStoreComponent, counterStoreComponent } from './components/counter-store.ts';
 import { Lifecycle, type LifecycleLogger } from './lifecycle.ts';
 import type { Plugin } from './plugin.ts';
 import { createAuditPlugin } from './plugins/audit.ts';
-import { createLimitsPlugin, type MeteredCall, type PluginLogger } from './plugins/limits.ts';
+import { createLimitsPlugin, type PluginLogger } from './plugins/limits.ts';
 
 export interface GatewayPluginsOptions {
   dataDir: string;
@@ -31,10 +30,6 @@ export interface GatewayPlugins {
   auditLog: AuditLogComponent;
   /** The id written into every record. */
   instance: string;
-  /** Counts an MCP tool call against the key's request rate limits; opens the stores if needed. */
-  meterToolCall(snapshot: Snapshot, key: ResolvedKey): Promise<MeteredCall>;
-  /** Records a call that does not run through the inference pipeline; opens the log if needed. */
-  appendAudit(record: AuditRecord, settings: GatewaySettings | undefined): void;
 }
 
 export function createGatewayPlugins(opts: GatewayPluginsOptions): GatewayPlugins {
@@ -83,10 +78,5 @@ export function createGatewayPlugins(opts: GatewayPluginsOptions): GatewayPlugin
     counterStore,
     auditLog,
     instance,
-    meterToolCall: (snapshot, key) => limits.meterToolCall(snapshot, key),
-    appendAudit(record, settings) {
-      if (settings !== undefined) ensure(settings);
-      auditLog.current()?.append(record);
-    },
   };
 }

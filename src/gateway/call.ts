@@ -9,8 +9,11 @@ import type { AuthResult } from './authenticate.ts';
 import type { RequestScan, Reservation } from './plugin.ts';
 import type { UsageEvent } from './usage.ts';
 
-/** Where the call ended: refused by the decision, forwarded, answered by the gateway, or failed. */
-export type Outcome = 'pending' | 'denied' | 'forwarded' | 'answered' | 'error';
+/**
+ * Where the call ended: refused by the decision, forwarded, answered by the gateway, blocked by a
+ * guardrail after the decision allowed it (an MCP tool's arguments or result), or failed.
+ */
+export type Outcome = 'pending' | 'denied' | 'forwarded' | 'answered' | 'blocked' | 'error';
 
 /** Milliseconds since the call started (performance.now() based); 0 = not reached. */
 export interface Timings {
@@ -32,9 +35,10 @@ export class Call {
   /** The snapshot this call started with; it keeps it to the end. */
   readonly snapshot: Snapshot;
   readonly surface: Surface;
-  readonly api: ProviderApi;
-  /** The wire format of the call's API. */
-  readonly format: ProviderAdapter;
+  /** The API the caller speaks: an inference wire format, or MCP (JSON-RPC). */
+  readonly api: ProviderApi | 'mcp';
+  /** The caller's wire format; null for MCP calls. */
+  readonly format: ProviderAdapter | null;
   /** Epoch ms at arrival. */
   readonly startedAt: number;
   /** performance.now() at arrival. */
@@ -89,8 +93,16 @@ export class Call {
   tail: string | null = null;
   /** The non-streamed answer as the upstream sent it, when a response filter parsed it whole. */
   upstreamJson: unknown = undefined;
+  /** The answer as text, where the gateway handles it whole (an MCP tool result), for content logging. */
+  answerText: string | null = null;
 
-  constructor(id: string, snapshot: Snapshot, surface: Surface, api: ProviderApi, format: ProviderAdapter) {
+  constructor(
+    id: string,
+    snapshot: Snapshot,
+    surface: Surface,
+    api: ProviderApi | 'mcp',
+    format: ProviderAdapter | null,
+  ) {
     this.id = id;
     this.snapshot = snapshot;
     this.surface = surface;

@@ -5,6 +5,7 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'n
 import type { FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
+import type { ProviderApi } from '../policy/snapshot.ts';
 import type { Call } from './call.ts';
 import { type GatewayError, gatewayError, writeError } from './errors.ts';
 import type { ResponseFilter, StreamSink } from './plugin.ts';
@@ -115,6 +116,8 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
   /** Headers the gateway already set (x-request-id…), sent with the upstream's. */
   readonly head: OutgoingHttpHeaders;
   readonly filter: ResponseFilter | undefined;
+  /** The caller's API: errors are written in its format. */
+  readonly clientApi: ProviderApi;
   readonly log: Logger;
   /** The filter's sink the bytes are written to, once the head is known. */
   #stream: StreamSink | undefined;
@@ -132,6 +135,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
 
   constructor(
     call: Call,
+    clientApi: ProviderApi,
     res: ServerResponse,
     up: Upstream,
     head: OutgoingHttpHeaders,
@@ -140,6 +144,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
     inFlight: () => number,
   ) {
     this.call = call;
+    this.clientApi = clientApi;
     this.res = res;
     this.up = up;
     this.head = head;
@@ -167,7 +172,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
     call.upstreamStatus = statusCode;
     const ct = headers['content-type'];
     if (statusCode < 300 && typeof ct === 'string' && ct.startsWith('text/event-stream')) {
-      call.tracker = call.format.streamTracker(call.surface, { hideUsageChunk: call.hideUsageChunk });
+      call.tracker = this.up.adapter.streamTracker(call.surface, { hideUsageChunk: call.hideUsageChunk });
     } else {
       call.tail = '';
     }
@@ -297,7 +302,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
     call.outcome = 'error';
     call.upstreamError = f.code;
     call.status = f.status;
-    writeError(this.res, this.head, call.api, f);
+    writeError(this.res, this.head, this.clientApi, f);
   }
 
   #write(controller: Dispatcher.DispatchController, data: string | Uint8Array): void {
@@ -337,6 +342,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
 /** Hand the call to undici; the response is written by the handler, so fastify must not send one. */
 export function forward(
   call: Call,
+  clientApi: ProviderApi,
   clientHeaders: IncomingHttpHeaders,
   reply: FastifyReply,
   up: Upstream,
@@ -347,7 +353,7 @@ export function forward(
   const body = call.bodyChanged ? Buffer.from(JSON.stringify(call.body)) : call.rawBody;
   const head = reply.getHeaders() as OutgoingHttpHeaders;
   reply.hijack();
-  const handler = new UpstreamCall(call, reply.raw, up, head, filter, log, inFlight);
+  const handler = new UpstreamCall(call, clientApi, reply.raw, up, head, filter, log, inFlight);
   call.upstream = handler;
   call.timings.forwarded = call.elapsed();
   const timeout = up.provider.timeoutMs;

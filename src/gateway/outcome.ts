@@ -7,6 +7,9 @@ import type { Call } from './call.ts';
 import { GUARDRAIL_BLOCKED } from './errors.ts';
 import { latencyOf } from './usage.ts';
 
+/** `upstreamError` of an MCP tool that ran and reported an error: the call itself succeeded. */
+export const TOOL_ERROR = 'tool_error';
+
 /** An audit record before the audit plugin adds its instance and (for content-logging keys) content. */
 export type CallRecord = Readonly<Omit<AuditRecord, 'instance' | 'content'>>;
 
@@ -23,7 +26,10 @@ function outcomeOf(call: Call): { outcome: AuditOutcome; errorCode?: string } {
     }
     case 'answered':
       return { outcome: 'allowed' };
+    case 'blocked':
+      return { outcome: 'blocked' };
     case 'forwarded':
+      if (call.upstreamError === TOOL_ERROR) return { outcome: 'allowed', errorCode: TOOL_ERROR };
       if (call.upstreamError !== null) return { outcome: 'error', errorCode: call.upstreamError };
       if (call.aborted) return { outcome: 'aborted', errorCode: 'client_closed' };
       // A response filter refused the answer: a tool the key may not use, a blocked finding.
@@ -48,7 +54,7 @@ export function callRecord(call: Call): CallRecord {
     owner: call.key?.owner ?? null,
     team: call.key?.team ?? null,
     surface: call.surface,
-    provider: call.route?.provider.id ?? input.provider,
+    provider: input.mcp?.server ?? call.route?.provider.id ?? input.provider,
     model: input.model,
     stream: input.stream,
     tokens: {

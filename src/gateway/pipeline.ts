@@ -85,7 +85,8 @@ export class Pipeline {
       path = { model: target.model, stream: target.stream };
       upstreamPath = `/${route.gemini.version}/models/${target.model}:${target.action}`;
     }
-    const call = new Call(request.id, snapshot, surface, route.api, adapters[route.api]);
+    const format = adapters[route.api];
+    const call = new Call(request.id, snapshot, surface, route.api, format);
     const res = reply.raw as TrackedResponse;
     res[kCall] = call;
     const stages = this.stages;
@@ -122,7 +123,7 @@ export class Pipeline {
       call.rawBody = raw as Buffer;
       call.body = body;
       bodyBytes = call.rawBody.length;
-      facts = call.format.requestFacts(surface, body, path);
+      facts = format.requestFacts(surface, body, path);
       tools = declaredTools(surface, body);
     } else {
       const model = (request.params as { model?: string }).model ?? '';
@@ -191,7 +192,7 @@ export class Pipeline {
       call.bodyChanged = true;
       reply.header(TOOLS_STRIPPED_HEADER, stripped.join(','));
     }
-    if (call.format.requestUsageReporting(surface, call.body as Record<string, unknown>)) {
+    if (format.requestUsageReporting(surface, call.body as Record<string, unknown>)) {
       call.hideUsageChunk = true;
       call.bodyChanged = true;
     }
@@ -209,14 +210,16 @@ export class Pipeline {
     }
     call.upstreamPath = up.basePath + upstreamPath + upstreamQuery(request.url);
     call.outcome = 'forwarded';
-    if (!call.aborted) forward(call, headers, reply, up, stages.filters(call), this.log, stages.inFlight);
+    if (!call.aborted) {
+      forward(call, route.api, headers, reply, up, stages.filters(call), this.log, stages.inFlight);
+    }
     stages.observed(call, 'forward');
     return reply;
   }
 
   #fail(call: Call, reply: FastifyReply, err: GatewayError): FastifyReply {
     call.outcome = 'error';
-    return sendError(reply, call.api, err);
+    return sendError(reply, call.format?.api ?? 'openai', err);
   }
 
   #answerModels(call: Call, route: RouteSpec, reply: FastifyReply, model: string): FastifyReply {

@@ -1,6 +1,7 @@
 // What a forwarded call used (tokens, cost, latency), computed once when it ends, from the wire
 // format's own usage reading; limits settle it, audit records it, metrics count it.
 import type { Surface } from '../policy/decision.ts';
+import { adapters } from '../providers/index.ts';
 import { costUsd } from '../providers/pricing.ts';
 import { trailingObject } from '../providers/tail.ts';
 import { emptyUsage, type TokenUsage } from '../providers/types.ts';
@@ -59,13 +60,17 @@ function tokensOf(call: Call): { usage: TokenUsage; estimated: boolean } {
   // What the provider billed: a response a filter replaced (e.g. a 400 for a leaked credential)
   // still consumed the upstream's tokens.
   if ((call.upstreamStatus || call.status) >= 300) return { usage: emptyUsage(), estimated: false };
+  // The answer is in the upstream's wire format (the route's provider API).
+  const api = call.route?.provider.api;
+  if (api === undefined) return { usage: emptyUsage(), estimated: false };
+  const format = adapters[api];
   let usage: TokenUsage | null = null;
   if (call.upstreamJson !== undefined) {
-    usage = call.format.usageFromJson(call.surface, call.upstreamJson);
+    usage = format.usageFromJson(call.surface, call.upstreamJson);
   } else if (call.tail !== null && call.tail !== '') {
-    const key = call.format.usageKey;
+    const key = format.usageKey;
     const obj = trailingObject(call.tail, key);
-    if (obj !== undefined) usage = call.format.usageFromJson(call.surface, { [key]: obj });
+    if (obj !== undefined) usage = format.usageFromJson(call.surface, { [key]: obj });
   }
   return { usage: usage ?? emptyUsage(), estimated: false };
 }

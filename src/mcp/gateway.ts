@@ -5,7 +5,6 @@
 // snapshot it started with, and answers with JSON. No session ids, no GET stream; upstream
 // connections are shared per snapshot (see upstream.ts).
 
-import { performance } from 'node:perf_hooks';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import {
@@ -17,10 +16,15 @@ import {
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { decisionInput as buildDecisionInput } from '../gateway/decision-input.ts';
+import pino from 'pino';
+import type { AuthResult } from '../gateway/authenticate.ts';
+import { Call, type Outcome } from '../gateway/call.ts';
+import { decisionInput } from '../gateway/decision-input.ts';
+import { TOOL_ERROR } from '../gateway/outcome.ts';
+import { timeOrderedId } from '../gateway/request-id.ts';
+import { Stages } from '../gateway/stages.ts';
 import type { Decision, DecisionInput } from '../policy/decision.ts';
-import type { ResolvedKey, Snapshot } from '../policy/snapshot.ts';
-import { authenticateMcpKey, type McpAuthenticate, type McpAuthResult, presentedMcpKey } from './auth.ts';
+import type { Snapshot } from '../policy/snapshot.ts';
 import { gatewayToolName, splitGatewayToolName } from './names.ts';
 import { UpstreamError, type UpstreamOptions, UpstreamPool } from './upstream.ts';
 
@@ -40,16 +44,6 @@ export type McpGuard = (
   context: McpGuardContext,
 ) => Promise<{ blocked: boolean; reason?: string }>;
 
-/**
- * Counts a tool call against the key's request rate limits: `usage` for the decision input, a
- * `refusal` that stands whatever the policy answers, and `done` once the call is over (`ran`: it
- * passed the decision).
- */
-export type McpMeter = (
-  snapshot: Snapshot,
-  key: ResolvedKey,
-) => Promise<{ usage: DecisionInput['usage']; refusal?: Decision; done(ran: boolean): void }>;
-
 export type McpOutcome = 'ok' | 'tool_error' | 'denied' | 'blocked' | 'upstream_error' | 'unauthenticated';
 
 /** One per tools/call (and per tools/list); never carries arguments or results. */
@@ -59,7 +53,7 @@ export interface McpAuditEvent {
   at: string;
   revision: string;
   keyId: string | null;
-  authStatus: McpAuthResult['status'];
+  authStatus: AuthResult['status'];
   server?: string;
   tool?: string;
   decision: { allow: boolean; status: number; code: string };
@@ -75,12 +69,15 @@ export interface McpAuditEvent {
 export interface McpGatewayOptions {
   /** The active snapshot; undefined until the first policy is loaded (calls get 503). */
   getSnapshot: () => Snapshot | undefined;
-  /** Default: SHA-256 of the presented key looked up in `snapshot.keysByHash`. */
-  authenticate?: McpAuthenticate;
+  /**
+   * The stages every MCP call runs, as inference calls do: authenticators, limits (request rate
+   * limits and budgets), the decision, audit with content logging. The inference gateway's
+   * (`gateway.pipeline.stages`) in `portcullis serve`; without it, the policy alone decides.
+   */
+  stages?: Stages;
+  /** Called for every tools/list and tools/call (observers; the audit plugin records the calls). */
   audit?: (event: McpAuditEvent) => void;
   guard?: McpGuard;
-  /** Request rate limits for tools/call; none are counted without it. */
-  meter?: McpMeter;
   /** Route path (default `/mcp`). */
   path?: string;
   upstream?: UpstreamOptions;
@@ -100,34 +97,32 @@ const SERVER_INFO = { name: 'portcullis', version: '0.1.0' };
 interface CallContext {
   snapshot: Snapshot;
   pool: UpstreamPool;
-  auth: McpAuthResult;
-  key: ResolvedKey;
+  auth: AuthResult;
   userAgent?: string;
   bodyBytes: number;
 }
 
-function decisionInput(
+/** What the policy reads about an MCP operation (a tool offered in a listing included). */
+function mcpInput(
   surface: 'mcp.tools_list' | 'mcp.tools_call',
-  auth: McpAuthResult,
-  extra: {
-    mcp?: { server: string; tool: string };
-    userAgent?: string;
-    bodyBytes?: number;
-    usage?: DecisionInput['usage'];
-  },
+  ctx: Pick<CallContext, 'auth' | 'userAgent' | 'bodyBytes'>,
+  nowMs: number,
+  extra: { mcp?: { server: string; tool: string }; findings?: DecisionInput['guardrails']['findings'] } = {},
 ): DecisionInput {
-  return buildDecisionInput({
+  return decisionInput({
     surface,
     provider: 'mcp',
-    sizes: { bodyBytes: extra.bodyBytes ?? 0, estimatedInputTokens: 0, maxOutputTokens: 0 },
-    auth: { status: auth.status, enforced: true },
-    key: auth.key,
-    userAgent: extra.userAgent,
-    usage: extra.usage,
+    sizes: { bodyBytes: ctx.bodyBytes, estimatedInputTokens: 0, maxOutputTokens: 0 },
+    auth: { status: ctx.auth.status, enforced: true },
+    key: ctx.auth.key,
+    userAgent: ctx.userAgent,
     mcp: extra.mcp,
-    nowMs: Date.now(),
+    findings: extra.findings,
+    nowMs,
   });
 }
+
+const silent = pino({ level: 'silent' });
 
 const summary = (d: Decision) => ({ allow: d.allow, status: d.status, code: d.code });
 
@@ -147,7 +142,7 @@ function resultText(result: CallToolResult): string {
 }
 
 export function createMcpGateway(options: McpGatewayOptions): McpGateway {
-  const authenticate = options.authenticate ?? authenticateMcpKey;
+  const stages = options.stages ?? new Stages({ plugins: [], log: silent });
   const path = options.path ?? '/mcp';
   let current: UpstreamPool | undefined;
 
@@ -164,9 +159,48 @@ export function createMcpGateway(options: McpGatewayOptions): McpGateway {
     try {
       options.audit?.(event);
     } catch {
-      // An audit sink failure must not turn into a tool failure; sinks report their own errors.
+      // An observer's failure must not turn into a tool failure.
     }
   };
+
+  /** One MCP operation as a call of the shared stages, its facts set; in flight until `end`. */
+  const begin = (
+    ctx: Pick<CallContext, 'snapshot' | 'auth' | 'userAgent' | 'bodyBytes'>,
+    surface: 'mcp.tools_list' | 'mcp.tools_call',
+    mcp?: { server: string; tool: string },
+    args?: Record<string, unknown>,
+  ): Call => {
+    const call = new Call(timeOrderedId(), ctx.snapshot, surface, 'mcp', null);
+    call.auth = ctx.auth;
+    if (args !== undefined) call.body = args;
+    call.input = mcpInput(surface, ctx, call.startedAt, { mcp, findings: call.findings });
+    stages.begin();
+    return call;
+  };
+
+  /** Reserve, inspect and decide through the stages (awaited only when one answered with a promise). */
+  const admit = async (call: Call, badAuth?: AuthResult): Promise<Decision> => {
+    const d = stages.admit(call, badAuth);
+    return d instanceof Promise ? await d : d;
+  };
+
+  /** The call is over: usage, settlements (a forwarded call keeps its request counted), audit. */
+  const end = (call: Call, outcome: Outcome, status: number, answer?: string): void => {
+    call.outcome = outcome;
+    call.status = status;
+    if (answer !== undefined) call.answerText = answer;
+    call.timings.end = call.elapsed();
+    stages.finish(call, status);
+  };
+
+  const event = (call: Call, ctx: Pick<CallContext, 'auth' | 'userAgent'>) => ({
+    kind: call.surface as McpAuditEvent['kind'],
+    at: new Date(call.startedAt).toISOString(),
+    revision: call.snapshot.revision,
+    keyId: ctx.auth.key?.id ?? null,
+    authStatus: ctx.auth.status,
+    userAgent: ctx.userAgent,
+  });
 
   const runGuard = async (
     ctx: CallContext,
@@ -175,10 +209,10 @@ export function createMcpGateway(options: McpGatewayOptions): McpGateway {
     server: string,
     tool: string,
   ): Promise<string | undefined> => {
-    if (!options.guard) return undefined;
+    if (!options.guard || ctx.auth.key === null) return undefined;
     try {
       const verdict = await options.guard(stage, text, {
-        keyId: ctx.key.id,
+        keyId: ctx.auth.key.id,
         server,
         tool,
         revision: ctx.snapshot.revision,
@@ -190,27 +224,18 @@ export function createMcpGateway(options: McpGatewayOptions): McpGateway {
   };
 
   const listTools = async (ctx: CallContext): Promise<{ tools: Tool[] }> => {
-    const start = performance.now();
-    const base = {
-      kind: 'mcp.tools_list' as const,
-      at: new Date().toISOString(),
-      revision: ctx.snapshot.revision,
-      keyId: ctx.key.id,
-      authStatus: ctx.auth.status,
-      userAgent: ctx.userAgent,
-    };
-    const gate = ctx.snapshot.evaluate(
-      decisionInput('mcp.tools_list', ctx.auth, { userAgent: ctx.userAgent, bodyBytes: ctx.bodyBytes }),
-    );
+    const call = begin(ctx, 'mcp.tools_list');
+    const gate = await admit(call);
     if (!gate.allow) {
       const reason = gate.reasons.join(' ');
       emit({
-        ...base,
+        ...event(call, ctx),
         decision: summary(gate),
         outcome: 'denied',
         reason,
-        latencyMs: performance.now() - start,
+        latencyMs: call.elapsed(),
       });
+      end(call, 'denied', gate.status);
       throw new McpError(ErrorCode.InvalidRequest, `Portcullis: ${reason}`);
     }
     const perServer = await ctx.pool.use(() =>
@@ -227,7 +252,9 @@ export function createMcpGateway(options: McpGatewayOptions): McpGateway {
             .filter(
               (t) =>
                 ctx.snapshot.evaluate(
-                  decisionInput('mcp.tools_call', ctx.auth, { mcp: { server: conn.id, tool: t.name } }),
+                  mcpInput('mcp.tools_call', { ...ctx, bodyBytes: 0 }, call.startedAt, {
+                    mcp: { server: conn.id, tool: t.name },
+                  }),
                 ).allow,
             )
             .map((t) => ({ ...t, name: gatewayToolName(conn.id, t.name) }));
@@ -236,12 +263,14 @@ export function createMcpGateway(options: McpGatewayOptions): McpGateway {
     );
     const tools = perServer.flat();
     emit({
-      ...base,
+      ...event(call, ctx),
       decision: summary(gate),
       outcome: 'ok',
       toolCount: tools.length,
-      latencyMs: performance.now() - start,
+      latencyMs: call.elapsed(),
     });
+    // The upstream servers were asked: the listing counts as a request.
+    end(call, 'forwarded', 200);
     return { tools };
   };
 
@@ -251,42 +280,31 @@ export function createMcpGateway(options: McpGatewayOptions): McpGateway {
     args: Record<string, unknown> | undefined,
     signal: AbortSignal,
   ): Promise<CallToolResult> => {
-    const start = performance.now();
     const target = splitGatewayToolName(name, ctx.pool.servers.keys());
     const server = target?.server ?? '';
     const tool = target?.tool ?? name;
-    const metered = options.meter === undefined ? undefined : await options.meter(ctx.snapshot, ctx.key);
-    const input = decisionInput('mcp.tools_call', ctx.auth, {
-      mcp: { server, tool },
-      userAgent: ctx.userAgent,
-      bodyBytes: ctx.bodyBytes,
-      usage: metered?.usage,
-    });
-    let decision: Decision;
-    try {
-      decision = ctx.snapshot.evaluate(input);
-    } catch (err) {
-      metered?.done(false);
-      throw err;
-    }
-    // No room in a rate limit refuses the call even if a custom policy would allow it.
-    if (decision.allow && metered?.refusal !== undefined) decision = metered.refusal;
+    const call = begin(ctx, 'mcp.tools_call', { server, tool }, args ?? {});
+    const decision = await admit(call);
     const finish = (outcome: McpOutcome, result: CallToolResult, reason?: string): CallToolResult => {
-      metered?.done(outcome !== 'denied');
       emit({
-        kind: 'mcp.tools_call',
-        at: new Date(Date.now() - (performance.now() - start)).toISOString(),
-        revision: ctx.snapshot.revision,
-        keyId: ctx.key.id,
-        authStatus: ctx.auth.status,
+        ...event(call, ctx),
         server: target?.server,
         tool,
         decision: summary(decision),
         outcome,
         reason,
-        latencyMs: performance.now() - start,
-        userAgent: ctx.userAgent,
+        latencyMs: call.elapsed(),
       });
+      const answer = resultText(result);
+      if (outcome === 'denied') {
+        call.reportDeniedCall({ name: `${server || '?'}/${tool}` });
+        end(call, 'denied', decision.allow ? 403 : decision.status, answer);
+      } else if (outcome === 'blocked') end(call, 'blocked', 400, answer);
+      else {
+        if (outcome === 'upstream_error') call.upstreamError = 'mcp_upstream_error';
+        if (outcome === 'tool_error') call.upstreamError = TOOL_ERROR;
+        end(call, 'forwarded', 200, answer);
+      }
       return result;
     };
     if (!target) {
@@ -353,25 +371,24 @@ export function createMcpGateway(options: McpGatewayOptions): McpGateway {
     if (snapshot === undefined) {
       return jsonRpcError(reply, 503, 'Portcullis: no policy is active yet; the gateway is not ready.');
     }
-    const start = performance.now();
-    const auth = authenticate(snapshot, presentedMcpKey(req.headers), Date.now());
+    const authenticated = stages.authenticate(snapshot, { headers: req.headers }, Date.now());
+    const auth = authenticated instanceof Promise ? await authenticated : authenticated;
     const userAgent = req.headers['user-agent'];
     if (auth.status !== 'ok' || !auth.key) {
-      const decision = snapshot.evaluate(decisionInput('mcp.tools_list', auth, { userAgent }));
+      const ctx = { snapshot, auth, userAgent, bodyBytes: 0 };
+      const call = begin(ctx, 'mcp.tools_list');
+      const decision = await admit(call, auth);
       const reason = decision.reasons.join(' ') || `Virtual key ${auth.status}.`;
       emit({
-        kind: 'mcp.tools_list',
-        at: new Date().toISOString(),
-        revision: snapshot.revision,
-        keyId: auth.key?.id ?? null,
-        authStatus: auth.status,
+        ...event(call, ctx),
         decision: summary(decision),
         outcome: 'unauthenticated',
         reason,
-        latencyMs: performance.now() - start,
-        userAgent,
+        latencyMs: call.elapsed(),
       });
-      return jsonRpcError(reply, decision.allow ? 401 : decision.status, `Portcullis: ${reason}`);
+      const status = decision.allow ? 401 : decision.status;
+      end(call, 'denied', status);
+      return jsonRpcError(reply, status, `Portcullis: ${reason}`);
     }
     if (req.method !== 'POST') {
       return jsonRpcError(
@@ -401,7 +418,6 @@ export function createMcpGateway(options: McpGatewayOptions): McpGateway {
       snapshot,
       pool: poolFor(snapshot),
       auth,
-      key: auth.key,
       userAgent,
       bodyBytes: Number(req.headers['content-length'] ?? 0),
     };

@@ -1,4 +1,3 @@
-export { authenticateMcpKey, type McpAuthenticate, type McpAuthResult, presentedMcpKey } from './auth.ts';
 export {
   createMcpGateway,
   type McpAuditEvent,
@@ -7,7 +6,6 @@ export {
   type McpGuard,
   type McpGuardContext,
   type McpGuardStage,
-  type McpMeter,
   type McpOutcome,
 } from './gateway.ts';
 export { gatewayToolName, splitGatewayToolName, TOOL_SEPARATOR } from './names.ts';

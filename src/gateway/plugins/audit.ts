@@ -9,7 +9,7 @@ import type { GatewaySettings } from '../../policy/snapshot.ts';
 import type { Call } from '../call.ts';
 import type { CallRecord } from '../outcome.ts';
 import type { Plugin } from '../plugin.ts';
-import { ResponseCapture, requestContent, responseContent } from './content-capture.ts';
+import { ResponseCapture, requestContent, responseContent, textContent } from './content-capture.ts';
 import type { PluginLogger } from './limits.ts';
 
 export interface AuditPluginOptions {
@@ -61,7 +61,10 @@ export function auditRecord(frozen: CallRecord, instance: string): AuditRecord {
 }
 
 async function contentOf(call: Call, capture: ResponseCapture | undefined): Promise<AuditRecord['content']> {
-  const [request, response] = await Promise.all([requestContent(call), responseContent(call, capture)]);
+  const [request, response] =
+    call.api === 'mcp'
+      ? [textContent(call.body === null ? null : JSON.stringify(call.body)), textContent(call.answerText)]
+      : await Promise.all([requestContent(call), responseContent(call, capture)]);
   const content: NonNullable<AuditRecord['content']> = {};
   if (request !== undefined) content.request = request;
   if (response !== undefined) content.response = response;

@@ -227,6 +227,18 @@ export async function responseContent(
 }
 
 /**
+ * An MCP call's side (the tool arguments as JSON, the result text the client got), through the
+ * content chain's detectors and the key's chain findings, bounded. Undefined when there is none.
+ */
+export function textContent(
+  text: string | null,
+  chainFindings: readonly GuardrailFinding[] = [],
+): string | undefined {
+  if (text === null || text === '') return undefined;
+  return bounded(redactText(text, false, chainFindings));
+}
+
+/**
  * Chain findings the content chain did not find again (same fingerprint at the same path): a custom
  * rule, or a secrets step tuned differently. Without their offsets they redact their whole text.
  */

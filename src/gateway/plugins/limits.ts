@@ -18,7 +18,7 @@ import {
   withWorstCase,
   worstCaseCostMicroUsd,
 } from '../../limits/index.ts';
-import type { Decision, DecisionInput, Surface } from '../../policy/decision.ts';
+import type { Decision, Surface } from '../../policy/decision.ts';
 import type { GatewaySettings, ResolvedKey, Snapshot } from '../../policy/snapshot.ts';
 import { anthropicInputPriceFactor } from '../../providers/anthropic.ts';
 import type { Call } from '../call.ts';
@@ -45,6 +45,12 @@ export const BUDGET_REMAINING_HEADER = 'x-portcullis-budget-remaining-usd';
 const UNCOUNTED: ReadonlySet<Surface> = new Set<Surface>(['openai.models']);
 /** Free upstream calls: they count as requests, never as spend or tokens. */
 const FREE: ReadonlySet<Surface> = new Set<Surface>(['anthropic.count_tokens', 'gemini.count_tokens']);
+/**
+ * MCP tool listings and calls: they count against the request limits model calls use (per minute,
+ * in flight) and see the budgets (a key whose budget is spent is refused tools too), but have no
+ * price and no tokens, so they reserve nothing of either.
+ */
+const TOOL_SURFACES: ReadonlySet<Surface> = new Set<Surface>(['mcp.tools_list', 'mcp.tools_call']);
 
 function unavailableCounter(registry: Registry): Counter<'fail_mode'> {
   const name = 'portcullis_limits_store_unavailable_calls_total';
@@ -146,31 +152,14 @@ function worstCase(ctx: Call): { costMicroUsd: number; tokens: number } {
   };
 }
 
-/** A call outside the inference pipeline (an MCP tool call) counted against the request rate limits. */
-export interface MeteredCall {
-  /** What Rego reads as `input.usage`: the key's and its teams' request rate limits, this call included. */
-  usage: DecisionInput['usage'];
-  /** Set when the call must be refused whatever the policy answers: no room, or the store is down (failMode closed). */
-  refusal?: Decision;
-  /** The call is over: `ran` keeps it counted in its minute; a refused call gives its slot back. */
-  done(ran: boolean): void;
-}
-
 export interface LimitsPlugin extends Plugin {
   /** Synchronous with an in-process store (SQLite); a promise with Redis. */
   reserve(call: Call): Reserved | undefined | Promise<Reserved | undefined>;
-  /**
-   * Counts a tool call against `requestsPerMinute` and `maxInFlight` of the key and its teams, the
-   * same counters model calls use. Budgets and tokens do not apply: a tool call has no price.
-   */
-  meterToolCall(snapshot: Snapshot, key: ResolvedKey): Promise<MeteredCall>;
   /** Resolves once no reservation made in `store` is left to settle or release. */
   drained(store: CounterStore): Promise<void>;
 }
 
-const NO_USAGE: DecisionInput['usage'] = { budgets: [], rateLimits: [] };
 const NOTHING = { costMicroUsd: 0, tokens: 0 };
-const REQUEST_LIMITS: ReadonlySet<string> = new Set(['requests_per_minute', 'requests_in_flight']);
 
 export function createLimitsPlugin(opts: LimitsPluginOptions): LimitsPlugin {
   const { logger } = opts;
@@ -228,7 +217,17 @@ export function createLimitsPlugin(opts: LimitsPluginOptions): LimitsPlugin {
       });
       plans.set(key, plan);
     }
-    return withWorstCase(plan, worstCase(call), nowMs);
+    if (!TOOL_SURFACES.has(call.surface)) return withWorstCase(plan, worstCase(call), nowMs);
+    const keep = plan.facts.map((f) => f.type !== 'rate' || f.kind !== 'tokens_per_hour');
+    return withWorstCase(
+      {
+        ...plan,
+        counters: plan.counters.filter((_, i) => keep[i]),
+        facts: plan.facts.filter((_, i) => keep[i]),
+      },
+      NOTHING,
+      nowMs,
+    );
   };
 
   const storeDown = (call: Call, err: unknown): Reserved | undefined =>
@@ -289,45 +288,6 @@ export function createLimitsPlugin(opts: LimitsPluginOptions): LimitsPlugin {
         (r) => reserved(store, plan, r),
         (err: unknown) => storeDown(call, err),
       );
-    },
-
-    async meterToolCall(snapshot, key) {
-      const now = new Date();
-      const plan = planLimits({
-        key: { id: key.id, keyHash: key.hash, budgets: [], rateLimits: key.rateLimits },
-        teams: teamLimits(snapshot, key.teams).map((t) => ({ id: t.id, rateLimits: t.rateLimits })),
-        budgetTimezone: snapshot.gateway.budgetTimezone,
-        worstCase: NOTHING,
-        now,
-      });
-      const keep = plan.facts.map((f) => f.type === 'rate' && REQUEST_LIMITS.has(f.kind));
-      const requests: LimitPlan = {
-        ...plan,
-        counters: plan.counters.filter((_, i) => keep[i]),
-        facts: plan.facts.filter((_, i) => keep[i]),
-      };
-      const nothing = { usage: NO_USAGE, done() {} };
-      if (requests.counters.length === 0) return nothing;
-      const store = opts.store(snapshot.gateway);
-      if (store === undefined) return nothing;
-      let result: ReserveResult;
-      try {
-        result = await store.reserve({ requestId: randomUUID(), counters: requests.counters, now });
-      } catch (err) {
-        const refused = refusedForStore(snapshot, { key: key.id, surface: 'mcp.tools_call' }, err);
-        return refused ? { ...nothing, refusal: LIMITS_UNAVAILABLE } : nothing;
-      }
-      const usage = usageFacts(requests, result);
-      const finish = result.reservationId === null ? undefined : hold(store, result.reservationId);
-      return {
-        usage,
-        refusal: result.ok ? undefined : strictDenial(usage),
-        done(ran) {
-          finish?.(ran ? NOTHING : null).catch((err: unknown) =>
-            logger.error({ key: key.id, err: (err as Error).message }, 'settling the reservation failed'),
-          );
-        },
-      };
     },
 
     drained(store) {

@@ -24,7 +24,7 @@ export function testCall(spec: CallSpec): Call {
   const body = spec.body ?? { model: 'claude-sonnet-4-5', max_tokens: 100, messages: [] };
   call.body = body;
   call.rawBody = Buffer.from(JSON.stringify(body));
-  const facts = call.format.requestFacts(surface, body, {});
+  const facts = adapters[api].requestFacts(surface, body, {});
   const provider = spec.snapshot.providerFor(api, facts.model);
   const price = provider === undefined ? undefined : priceFor(provider, facts.model);
   if (provider !== undefined) call.route = { provider, price };
