@@ -53,7 +53,10 @@ describe('MCP calls through the call stages', { timeout: 120_000 }, () => {
     });
     assert.notEqual(found.isError, true, JSON.stringify(found.content));
     // The listing and the call used both requests of this minute.
-    await assert.rejects(client.listTools(), /Rate limit of key ci-review-bot reached: 2 requests per minute/);
+    await assert.rejects(
+      client.listTools(),
+      /Rate limit of key ci-review-bot reached: 2 requests per minute/,
+    );
     await client.close();
 
     assert.equal(await gw.stop(), 0);

@@ -2,6 +2,7 @@
 
 import { connect } from 'node:net';
 import { Writable } from 'node:stream';
+import type { Authenticator } from '../../src/gateway/authenticate.ts';
 import { createLogger } from '../../src/gateway/logger.ts';
 import type { Plugin } from '../../src/gateway/plugin.ts';
 import { createGateway, type Gateway } from '../../src/gateway/server.ts';
@@ -28,6 +29,7 @@ export async function startStack(
   opts: {
     fake?: Partial<FakeOptions>;
     plugins?: Plugin[];
+    authenticators?: Authenticator[];
     sim?: SimulatorOptions;
     noSnapshot?: boolean;
   } = {},
@@ -47,6 +49,7 @@ export async function startStack(
   const gw = createGateway({
     holder: new SnapshotHolder(opts.noSnapshot ? undefined : snapshot),
     plugins: [...(opts.plugins ?? []), plugin],
+    authenticators: opts.authenticators,
     logger: createLogger('info', sink),
   });
   const url = await gw.listen(0);
