@@ -165,32 +165,45 @@ export class Stages {
     return this.#rewrite.length > 0;
   }
 
+  #reserveStage(call: Call): MaybePromise<Refusal | undefined> {
+    return this.#runStage(call, this.#reserve, 'reserve', this.#applyReserved, 0);
+  }
+
+  #inspectStage(call: Call): MaybePromise<Refusal | undefined> {
+    return this.#runStage(call, this.#inspect, 'inspect', this.#applyInspection, 0);
+  }
+
   /**
-   * Runs the reserve plugins from `from`; applies their usage facts, reservations and headers; the
-   * first refusal. Synchronous while the plugins answer synchronously (no turn spent per call).
+   * Runs a pre-decision stage's plugins from `from`, applying each result; the first refusal ends it.
+   * Synchronous while the plugins answer synchronously (no turn spent per call).
    */
-  #reserveStage(call: Call, from = 0): MaybePromise<Refusal | undefined> {
-    const plugins = this.#reserve;
+  #runStage<R extends Reserved | Inspection>(
+    call: Call,
+    plugins: readonly Plugin[],
+    stage: 'reserve' | 'inspect',
+    apply: (call: Call, result: R | undefined) => Refusal | undefined,
+    from: number,
+  ): MaybePromise<Refusal | undefined> {
     for (let i = from; i < plugins.length; i++) {
-      let r: Reserved | undefined | Promise<Reserved | undefined>;
+      let r: MaybePromise<R | undefined>;
       try {
-        r = plugins[i].reserve!(call);
+        r = (plugins[i][stage] as (call: Call) => MaybePromise<R | undefined>)(call);
       } catch (err) {
-        return this.#pluginFailed(call, plugins[i], 'reserve', err);
+        return this.#pluginFailed(call, plugins[i], stage, err);
       }
       if (r instanceof Promise) {
         return r.then(
-          (res) => this.#reserved(call, res) ?? this.#reserveStage(call, i + 1),
-          (err: unknown) => this.#pluginFailed(call, plugins[i], 'reserve', err),
+          (res) => apply(call, res) ?? this.#runStage(call, plugins, stage, apply, i + 1),
+          (err: unknown) => this.#pluginFailed(call, plugins[i], stage, err),
         );
       }
-      const refusal = this.#reserved(call, r);
+      const refusal = apply(call, r);
       if (refusal !== undefined) return refusal;
     }
     return undefined;
   }
 
-  #reserved(call: Call, r: Reserved | undefined): Refusal | undefined {
+  readonly #applyReserved = (call: Call, r: Reserved | undefined): Refusal | undefined => {
     if (r === undefined) return undefined;
     if (r.reservation !== undefined) call.reservations.push(r.reservation);
     if (r.usage !== undefined) {
@@ -200,35 +213,14 @@ export class Stages {
     }
     if (r.headers !== undefined) Object.assign(call.responseHeaders, r.headers);
     return r.refusal;
-  }
+  };
 
-  #inspectStage(call: Call, from = 0): MaybePromise<Refusal | undefined> {
-    const plugins = this.#inspect;
-    for (let i = from; i < plugins.length; i++) {
-      let r: Inspection | undefined | Promise<Inspection | undefined>;
-      try {
-        r = plugins[i].inspect!(call);
-      } catch (err) {
-        return this.#pluginFailed(call, plugins[i], 'inspect', err);
-      }
-      if (r instanceof Promise) {
-        return r.then(
-          (res) => this.#inspected(call, res) ?? this.#inspectStage(call, i + 1),
-          (err: unknown) => this.#pluginFailed(call, plugins[i], 'inspect', err),
-        );
-      }
-      const refusal = this.#inspected(call, r);
-      if (refusal !== undefined) return refusal;
-    }
-    return undefined;
-  }
-
-  #inspected(call: Call, r: Inspection | undefined): Refusal | undefined {
+  readonly #applyInspection = (call: Call, r: Inspection | undefined): Refusal | undefined => {
     if (r === undefined) return undefined;
     if (r.findings !== undefined) call.findings.push(...r.findings);
     if (r.scan !== undefined) call.scan = r.scan;
     return r.refusal;
-  }
+  };
 
   /** A plugin that throws before the decision refuses the call: what it was to check went unchecked. */
   #pluginFailed(call: Call, plugin: Plugin, stage: Stage, err: unknown): Refusal {
