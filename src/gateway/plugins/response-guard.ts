@@ -1,0 +1,378 @@
+// The guardrails plugin's response filter: a non-streamed answer is held whole, checked and sent or
+// replaced (status included); a stream's events go out once checked, with text held back just far
+// enough that a credential is seen whole before any of it leaves. A response-stage `block` finding or
+// a call to a tool the key may not use ends the answer with the error its SDK raises, and cancels
+// the upstream. Findings and refused tool calls are reported to the call for audit.
+import {
+  type CompiledChain,
+  createResponseScanner,
+  type ResponseScanner,
+  redactResponse,
+  type ScanFinding,
+  type ScanResult,
+  scanResponse,
+  streamDeltas,
+} from '../../guardrails/index.ts';
+import type { GuardrailFinding, Surface } from '../../policy/decision.ts';
+import { eventJson, type SseEvent } from '../../providers/sse.ts';
+import { streamErrorEvents } from '../../providers/stream-errors.ts';
+import type { ProviderAdapter, StreamTracker } from '../../providers/types.ts';
+import {
+  createToolCallWatcher,
+  DENIED_TOOL_STATUS,
+  type DeniedToolCall,
+  deniedToolErrorBody,
+  deniedToolErrorEvent,
+  findDeniedToolCalls,
+  type ToolCallWatcher,
+} from '../../tools/index.ts';
+import type { Call } from '../call.ts';
+import { GUARDRAIL_BLOCKED } from '../errors.ts';
+import type { ResponseFilter, StreamSink } from '../plugin.ts';
+import { logErrors, policyFinding } from './guardrail-chains.ts';
+import type { PluginLogger } from './limits.ts';
+import type { DeniedTools } from './tool-scope.ts';
+
+export const GUARDRAIL_BLOCKED_CODE = GUARDRAIL_BLOCKED;
+export const GUARDRAIL_BLOCKED_STATUS = 400;
+
+/**
+ * Streamed text is held back this far (at most) behind the model so a credential is reported before
+ * any of it reaches the client: covers every token format up to this length (provider API keys are
+ * shorter). A longer match still growing (a private key block arriving over many deltas) holds the
+ * stream from its start until the scanner decides it (at most its 16 KiB carry). Costs a few dozen
+ * tokens of latency on chains with a response step, none on others.
+ */
+const MAX_HOLD_CHARS = 240;
+/** The stream scanner reports a match once this much text followed it (guardrails/stream.ts). */
+const SCANNER_LOOKAHEAD = 16;
+
+export function guardrailBlockMessage(f: GuardrailFinding): string {
+  return (
+    `Portcullis stopped this response: guardrail chain ${f.chain} found ${f.rule} (${f.type}) at ${f.path} ` +
+    "in the model's output. Ask again without it, or tell your platform team if this is a mistake."
+  );
+}
+
+/** Non-streaming: the surface's JSON error body for a response-stage block. */
+export function guardrailErrorBody(format: ProviderAdapter, f: GuardrailFinding): unknown {
+  return format.errorBody(GUARDRAIL_BLOCKED_STATUS, guardrailBlockMessage(f), GUARDRAIL_BLOCKED_CODE);
+}
+
+/** Streaming: the SSE error event that ends the stream, in the same shapes as a denied tool's. */
+export function guardrailErrorEvent(
+  format: ProviderAdapter,
+  surface: Surface,
+  f: GuardrailFinding,
+  sequenceNumber = 0,
+): Uint8Array {
+  return streamErrorEvents(surface, guardrailErrorBody(format, f), {
+    code: GUARDRAIL_BLOCKED_CODE,
+    type: 'invalid_request_error',
+    message: guardrailBlockMessage(f),
+    sequenceNumber,
+  });
+}
+
+/** Events held back until the stream is known clean: after them a client stops reading. */
+function isTerminal(ev: SseEvent): boolean {
+  return (
+    ev.data === '[DONE]' ||
+    ev.event === 'message_stop' ||
+    ev.event === 'response.completed' ||
+    ev.event === 'response.incomplete' ||
+    ev.event === 'response.failed'
+  );
+}
+
+/**
+ * The response filter. Non-streamed 2xx bodies are held by forward.ts, checked here, and sent or
+ * replaced (status included). Streams pass through a StreamGuard.
+ */
+export class ResponseGuard implements ResponseFilter {
+  readonly #ctx: Call;
+  readonly #chain: CompiledChain | undefined;
+  readonly #denied: DeniedTools | undefined;
+  readonly #log: PluginLogger;
+
+  constructor(
+    ctx: Call,
+    chain: CompiledChain | undefined,
+    denied: DeniedTools | undefined,
+    log: PluginLogger,
+  ) {
+    this.#ctx = ctx;
+    this.#chain = chain;
+    this.#denied = denied;
+    this.#log = log;
+  }
+
+  stream(next: StreamSink): StreamSink | undefined {
+    const ctx = this.#ctx;
+    if (ctx.status >= 300 || ctx.tracker === null) return undefined;
+    return new StreamGuard(ctx, ctx.tracker, this.#chain, this.#denied, this.#log, next);
+  }
+
+  held(raw: Buffer): Buffer | Promise<Buffer> {
+    const ctx = this.#ctx;
+    if (ctx.status >= 300) return raw;
+    let body: unknown;
+    try {
+      body = JSON.parse(raw.toString('utf8'));
+    } catch {
+      return raw;
+    }
+    ctx.upstreamJson = body;
+    // streamGenerateContent without alt=sse answers a JSON array of chunks: each is checked as an answer.
+    const answers: unknown[] = Array.isArray(body) ? body : [body];
+    if (this.#denied !== undefined) {
+      for (const answer of answers) {
+        const calls = findDeniedToolCalls(ctx.surface, answer, this.#denied);
+        if (calls.length > 0) {
+          ctx.reportDeniedCall(calls[0]);
+          return this.#replace(
+            DENIED_TOOL_STATUS,
+            deniedToolErrorBody(ctx.surface, calls[0].name, { scope: ctx.key?.toolScope }),
+          );
+        }
+      }
+    }
+    const chain = this.#chain;
+    if (chain === undefined) return raw;
+    const results = answers.map((answer) => scanResponse(chain, ctx.surface, answer));
+    if (results.some((r) => r instanceof Promise)) {
+      return Promise.all(results).then((rs) => this.#checked(raw, body, answers, rs));
+    }
+    return this.#checked(raw, body, answers, results as ScanResult[]);
+  }
+
+  #checked(raw: Buffer, body: unknown, answers: unknown[], results: ScanResult[]): Buffer {
+    const ctx = this.#ctx;
+    const chunked = Array.isArray(body);
+    let redacted: unknown[] | undefined;
+    let block: GuardrailFinding | undefined;
+    for (let i = 0; i < results.length; i++) {
+      const r = results[i];
+      logErrors(this.#log, ctx, r.errors);
+      if (r.findings.length === 0) continue;
+      for (const f of r.findings) {
+        const finding = policyFinding(f);
+        if (chunked) finding.path = `[${i}].${finding.path}`;
+        ctx.reportFinding(finding);
+        if (finding.action === 'block') block ??= finding;
+      }
+      const redact = r.findings.filter((f) => f.action === 'redact');
+      if (redact.length > 0) {
+        redacted ??= answers.slice();
+        redacted[i] = redactResponse(ctx.surface, answers[i], redact);
+      }
+    }
+    if (block !== undefined)
+      return this.#replace(GUARDRAIL_BLOCKED_STATUS, guardrailErrorBody(ctx.format!, block));
+    if (redacted === undefined) return raw;
+    return Buffer.from(JSON.stringify(chunked ? redacted : redacted[0]));
+  }
+
+  #replace(status: number, body: unknown): Buffer {
+    this.#ctx.status = status;
+    return Buffer.from(JSON.stringify(body));
+  }
+}
+
+/**
+ * A streamed answer: SSE events go out once complete and checked — with a response chain, once enough
+ * text followed them (MAX_HOLD_CHARS) that a credential in them was seen whole; a block or a denied
+ * tool call ends the stream with the error event its SDK raises, and what was held is never sent.
+ */
+class StreamGuard implements StreamSink {
+  readonly #ctx: Call;
+  readonly #next: StreamSink;
+  readonly #log: PluginLogger;
+  #streaming = true;
+  /** The usage tracker, whose parse of the same stream this guard reads instead of the bytes. */
+  readonly #tracker: StreamTracker;
+  readonly #scanner: ResponseScanner | undefined;
+  readonly #watcher: ToolCallWatcher | undefined;
+  #terminal: string[] = [];
+  #sequence = 0;
+  /** Scanned events not yet sent, with how much text each path had at their end. */
+  #queue: { raw: string; marks: [string, number][] }[] = [];
+  #fed = new Map<string, number>();
+  /** Characters of text that must follow an event before it is sent. */
+  readonly #hold: number = 0;
+  /** Events cleared while handling one upstream chunk: they leave together, in one socket write. */
+  #out: string[] = [];
+  /** The first cleared event leaves at once: the client's time to first byte does not wait for the chunk. */
+  #sentFirst = false;
+
+  constructor(
+    ctx: Call,
+    tracker: StreamTracker,
+    chain: CompiledChain | undefined,
+    denied: DeniedTools | undefined,
+    log: PluginLogger,
+    next: StreamSink,
+  ) {
+    this.#ctx = ctx;
+    this.#log = log;
+    this.#next = next;
+    // forward.ts feeds the tracker each chunk before this guard sees it, so its events are ready.
+    this.#tracker = tracker;
+    tracker.share();
+    if (chain !== undefined) {
+      this.#scanner = createResponseScanner(chain, ctx.surface);
+      this.#hold = Math.min(chain.streamWindow, MAX_HOLD_CHARS) + SCANNER_LOOKAHEAD;
+    }
+    if (denied !== undefined) this.#watcher = createToolCallWatcher(ctx.surface, denied);
+  }
+
+  // The chunk's events were parsed by the tracker, which forward.ts fed first.
+  write(_chunk: string | Uint8Array): void {
+    if (!this.#streaming) return;
+    this.#events(this.#tracker.take());
+    this.#emit();
+  }
+
+  flush(): void {
+    this.#next.flush();
+  }
+
+  end(): void {
+    if (!this.#streaming) return;
+    this.#events(this.#tracker.take());
+    if (!this.#streaming) return;
+    // Nothing more will arrive: what the scanner still holds is reported now, then the rest goes out.
+    const r = this.#scanner?.end();
+    if (r instanceof Promise) {
+      r.then(
+        (result) => this.#scanned(result),
+        (err: unknown) => this.fail(err),
+      );
+    } else this.#scanned(r);
+  }
+
+  fail(err: unknown): void {
+    this.#streaming = false;
+    this.#next.fail(err);
+  }
+
+  #scanned(r: ScanResult | undefined): void {
+    if (!this.#streaming) return;
+    if (r !== undefined) {
+      logErrors(this.#log, this.#ctx, r.errors);
+      if (this.#findings(r.findings)) return;
+      this.#release(true);
+    }
+    for (const raw of this.#terminal) this.#out.push(raw);
+    this.#streaming = false;
+    const out = this.#out;
+    this.#out = [];
+    this.#next.end(out.length === 0 ? undefined : out.join(''));
+  }
+
+  #events(events: SseEvent[]): void {
+    for (const ev of events) {
+      if (!this.#streaming) return;
+      const data = eventJson(ev);
+      if (typeof data === 'object' && data !== null) {
+        const seq = (data as { sequence_number?: unknown }).sequence_number;
+        if (typeof seq === 'number') this.#sequence = seq + 1;
+      }
+      const call = this.#watcher?.push({ event: ev.event, data });
+      if (call !== undefined) {
+        this.#refuseTool(call);
+        return;
+      }
+      if (isTerminal(ev)) {
+        this.#terminal.push(ev.raw);
+        continue;
+      }
+      const scanner = this.#scanner;
+      if (scanner === undefined) {
+        this.#send(ev.raw);
+        continue;
+      }
+      const marks: [string, number][] = [];
+      const found: ScanFinding[] = [];
+      if (data !== undefined) {
+        for (const d of streamDeltas(this.#ctx.surface, data)) {
+          for (const f of scanner.push(d.path, d.text)) found.push(f);
+          const fed = (this.#fed.get(d.path) ?? 0) + d.text.length;
+          this.#fed.set(d.path, fed);
+          marks.push([d.path, fed]);
+        }
+      }
+      if (this.#findings(found)) return;
+      this.#queue.push({ raw: ev.raw, marks });
+      this.#release(false);
+    }
+  }
+
+  #send(raw: string): void {
+    if (this.#sentFirst) {
+      this.#out.push(raw);
+      return;
+    }
+    this.#sentFirst = true;
+    this.#next.write(raw);
+    this.#next.flush();
+  }
+
+  #emit(): void {
+    const out = this.#out;
+    if (out.length === 0) return;
+    this.#next.write(out.length === 1 ? out[0] : out.join(''));
+    this.#out = [];
+  }
+
+  /**
+   * The text of `path` up to `at` can go out: enough text followed it that a credential ending in it
+   * was reported, and no match still growing (a private key block) started before `at`.
+   */
+  #cleared(path: string, at: number): boolean {
+    if ((this.#fed.get(path) ?? 0) - at < this.#hold) return false;
+    return at <= this.#scanner!.pendingFrom(path);
+  }
+
+  /** Sends held events, in order, once enough text followed each that any match in it was reported. */
+  #release(all: boolean): void {
+    const queue = this.#queue;
+    let i = 0;
+    for (; i < queue.length; i++) {
+      const held = queue[i];
+      if (!all && !held.marks.every(([path, at]) => this.#cleared(path, at))) break;
+      this.#send(held.raw);
+    }
+    if (i > 0) queue.splice(0, i);
+  }
+
+  /** Reports response findings to the call (for audit); ends the stream on a block. True when blocked. */
+  #findings(found: ScanFinding[]): boolean {
+    if (found.length === 0) return false;
+    const ctx = this.#ctx;
+    const findings = found.map(policyFinding);
+    for (const f of findings) ctx.reportFinding(f);
+    const block = findings.find((f) => f.action === 'block');
+    if (block === undefined) return false;
+    this.#end(guardrailErrorEvent(ctx.format!, ctx.surface, block, this.#sequence));
+    return true;
+  }
+
+  #refuseTool(call: DeniedToolCall): void {
+    const ctx = this.#ctx;
+    ctx.reportDeniedCall(call);
+    this.#end(
+      deniedToolErrorEvent(ctx.surface, call.name, {
+        scope: ctx.key?.toolScope,
+        sequenceNumber: this.#sequence,
+      }),
+    );
+  }
+
+  #end(event: Uint8Array): void {
+    this.#streaming = false;
+    this.#emit();
+    this.#next.end(event);
+    this.#ctx.upstream?.cancel();
+  }
+}
