@@ -3,6 +3,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { createGatewayPlugins } from '../gateway/assemble.ts';
+import type { Authenticator } from '../gateway/authenticate.ts';
 import { createLogger } from '../gateway/logger.ts';
 import type { Plugin } from '../gateway/plugin.ts';
 import { createGuardrailsPlugin } from '../gateway/plugins/guardrails.ts';
@@ -36,6 +37,8 @@ export interface ServeOptions {
   plugins?: Plugin[];
   /** Refuse PORTCULLIS_UPSTREAM_* variables that name no provider (the CLI does; embedders choose). */
   checkUpstreamVariables?: boolean;
+  /** Tried before the virtual-key lookup, for model and MCP calls alike. */
+  authenticators?: Authenticator[];
 }
 
 export interface Serving {
@@ -73,6 +76,7 @@ export async function startServing(opts: ServeOptions): Promise<Serving> {
   const gateway = createGateway({
     holder,
     plugins: wired.plugins,
+    authenticators: opts.authenticators,
     logger: log,
     registry,
     status: () => ({
