@@ -1,6 +1,19 @@
-// How the gateway ends a stream it refuses mid-way (a denied tool call, a blocked credential), in the
+// How a stream ends on each surface: the events after which a client stops reading, and how the
+// gateway ends a stream it refuses mid-way (a denied tool call, a blocked credential) in the
 // surface's own wire format, so each official SDK — and Codex — raises it with the gateway's words.
 import type { Surface } from '../policy/decision.ts';
+import type { SseEvent } from './sse.ts';
+
+/** The stream's last event on its surface: OpenAI chat's `[DONE]`, Anthropic's and Responses' own. */
+export function isTerminalEvent(ev: SseEvent): boolean {
+  return (
+    ev.data === '[DONE]' ||
+    ev.event === 'message_stop' ||
+    ev.event === 'response.completed' ||
+    ev.event === 'response.incomplete' ||
+    ev.event === 'response.failed'
+  );
+}
 
 /** The Responses API's error code for a request refused by policy; Codex does not retry it. */
 export const RESPONSES_POLICY_REFUSAL = 'invalid_prompt';

@@ -15,7 +15,7 @@ import {
 } from '../../guardrails/index.ts';
 import type { GuardrailFinding, Surface } from '../../policy/decision.ts';
 import { eventJson, type SseEvent } from '../../providers/sse.ts';
-import { streamErrorEvents } from '../../providers/stream-errors.ts';
+import { isTerminalEvent, streamErrorEvents } from '../../providers/stream-errors.ts';
 import type { ProviderAdapter, StreamTracker } from '../../providers/types.ts';
 import {
   createToolCallWatcher,
@@ -72,17 +72,6 @@ export function guardrailErrorEvent(
     message: guardrailBlockMessage(f),
     sequenceNumber,
   });
-}
-
-/** Events held back until the stream is known clean: after them a client stops reading. */
-function isTerminal(ev: SseEvent): boolean {
-  return (
-    ev.data === '[DONE]' ||
-    ev.event === 'message_stop' ||
-    ev.event === 'response.completed' ||
-    ev.event === 'response.incomplete' ||
-    ev.event === 'response.failed'
-  );
 }
 
 /**
@@ -283,7 +272,8 @@ class StreamGuard implements StreamSink {
         this.#refuseTool(call);
         return;
       }
-      if (isTerminal(ev)) {
+      // Held back until the stream is known clean: after them a client stops reading.
+      if (isTerminalEvent(ev)) {
         this.#terminal.push(ev.raw);
         continue;
       }
