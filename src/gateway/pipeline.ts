@@ -196,7 +196,10 @@ export class Pipeline {
       call.hideUsageChunk = true;
       call.bodyChanged = true;
     }
-    if (stages.rewrites) await stages.rewrite(call, decision);
+    if (stages.rewrites) {
+      const rewritten = stages.rewrite(call, decision);
+      if (rewritten instanceof Promise) await rewritten;
+    }
     stages.observed(call, 'rewrite');
     const extra = call.responseHeaders;
     for (const name in extra) reply.header(name, extra[name]);

@@ -149,15 +149,21 @@ export class Stages {
     return decision;
   }
 
-  /** The rewrite stage's plugins, in order, each on the body as edited so far. */
-  async rewrite(call: Call, decision: Decision): Promise<void> {
-    for (const plugin of this.#rewrite) {
-      let edit: MaybePromise<BodyEdit | undefined> = plugin.rewrite!(call, decision);
-      if (edit instanceof Promise) edit = await edit;
-      if (edit !== undefined) {
-        call.body = edit.body;
-        call.bodyChanged = true;
+  /**
+   * The rewrite stage's plugins from `from`, in order, each on the body as edited so far. Synchronous
+   * while they answer synchronously.
+   */
+  rewrite(call: Call, decision: Decision, from = 0): MaybePromise<void> {
+    const plugins = this.#rewrite;
+    for (let i = from; i < plugins.length; i++) {
+      const edit = plugins[i].rewrite!(call, decision);
+      if (edit instanceof Promise) {
+        return edit.then((e) => {
+          applyEdit(call, e);
+          return this.rewrite(call, decision, i + 1);
+        });
       }
+      applyEdit(call, edit);
     }
   }
 
@@ -334,6 +340,12 @@ export class Stages {
     }
     this.observed(call, 'audit');
   }
+}
+
+function applyEdit(call: Call, edit: BodyEdit | undefined): void {
+  if (edit === undefined) return;
+  call.body = edit.body;
+  call.bodyChanged = true;
 }
 
 /** A key that did not authenticate is refused whatever the policy says. */
