@@ -5,6 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import Anthropic from '@anthropic-ai/sdk';
 import { ApiError, GoogleGenAI } from '@google/genai';
 import OpenAI from 'openai';
+import { readAuditRecords } from '../../src/policyci/replay.ts';
 import type { Simulator } from '../../src/simulator/server.ts';
 import { examplePolicyCopy, TEST_KEYS } from '../fixtures/keys.ts';
 import { type GatewayProcess, killAll, post, startGateway, startSimulator } from './helpers.ts';
@@ -259,5 +260,22 @@ describe('a model calling a denied agent tool', { timeout: 120_000 }, () => {
     const calls: unknown[] = [];
     for await (const chunk of stream) calls.push(...(chunk.functionCalls ?? []));
     assert.deepEqual(calls, [{ name: 'Bash', args: { command: 'ls' } }]);
+  });
+
+  test('every refused answer is audited as blocked, with the tool in deniedCalls', async () => {
+    assert.equal(await gw.stop(), 0);
+    const records = readAuditRecords(gw.dataDir).filter((r) => r.keyId === 'bob-dev');
+    const refused = records.filter((r) => r.tools.deniedCalls.length > 0);
+    // Every call bob-dev made above was refused: on each surface, streamed and not.
+    assert.ok(records.length >= 9);
+    assert.equal(refused.length, records.length, JSON.stringify(records.map((r) => [r.surface, r.tools])));
+    assert.deepEqual(
+      new Set(refused.map((r) => r.surface)),
+      new Set(['anthropic.messages', 'openai.chat', 'openai.responses', 'gemini.generate']),
+    );
+    for (const r of refused) {
+      assert.deepEqual(r.tools.deniedCalls, ['Bash']);
+      assert.equal(r.outcome, 'blocked');
+    }
   });
 });
