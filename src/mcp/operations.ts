@@ -110,6 +110,7 @@ export class McpOperations {
     if (args !== undefined) call.body = args;
     call.input = mcpInput(surface, ctx, call.startedAt, { mcp, findings: call.findings });
     this.#stages.begin();
+    this.#stages.observed(call, 'facts');
     return call;
   }
 
