@@ -45,6 +45,10 @@ export class SinkRunner {
   private readonly abort = new AbortController();
   private wake: (() => void) | undefined;
   private idleWaiters: (() => void)[] = [];
+  /** When the oldest record not yet delivered was first seen, for sinks that gather batches. */
+  private pendingSince: number | undefined;
+  /** Set by waitIdle/close: deliver what there is without waiting for a fuller batch. */
+  private draining = false;
 
   constructor(sink: AuditSink, opts: SinkRunnerOptions) {
     this.sink = sink;
@@ -88,6 +92,8 @@ export class SinkRunner {
     if (entries.length === 0 || this.stopped) return;
     this.recent = entries;
     this.target = Math.max(this.target, entries[entries.length - 1].seq);
+    // A sink gathering a batch takes it as soon as it is full.
+    if (this.sink.flushIntervalMs && this.lag() >= this.sink.maxBatch) this.wake?.();
     this.kick();
   }
 
@@ -95,6 +101,7 @@ export class SinkRunner {
   async waitIdle(timeoutMs: number): Promise<boolean> {
     this.kick();
     if (this.lag() === 0) return true;
+    this.draining = true;
     let timer: NodeJS.Timeout | undefined;
     const idle = new Promise<boolean>((resolve) => this.idleWaiters.push(() => resolve(true)));
     const timeout = new Promise<boolean>((resolve) => {
@@ -106,6 +113,7 @@ export class SinkRunner {
       return await Promise.race([idle, timeout]);
     } finally {
       clearTimeout(timer);
+      this.draining = false;
     }
   }
 
@@ -129,6 +137,11 @@ export class SinkRunner {
 
   private async pump(): Promise<void> {
     while (!this.stopped && this.cursor < this.target) {
+      const gather = this.gatherDelay();
+      if (gather > 0) {
+        await this.sleep(gather);
+        continue;
+      }
       const entries = this.next();
       try {
         if (entries.length === 0)
@@ -153,6 +166,7 @@ export class SinkRunner {
         continue;
       }
       this.failures = 0;
+      this.pendingSince = undefined;
       this.cursor = entries[entries.length - 1].seq;
       this.opts.metrics.sinkDelivered.inc({ sink: this.sink.name }, entries.length);
       try {
@@ -165,6 +179,16 @@ export class SinkRunner {
         );
       }
     }
+  }
+
+  /** How long to wait for a fuller batch (0: deliver now). */
+  private gatherDelay(): number {
+    const interval = this.sink.flushIntervalMs;
+    if (interval === undefined || interval <= 0 || this.draining || this.failures > 0) return 0;
+    if (this.lag() >= this.sink.maxBatch) return 0;
+    const now = Date.now();
+    this.pendingSince ??= now;
+    return Math.max(0, this.pendingSince + interval - now);
   }
 
   private next(): AuditEntry[] {

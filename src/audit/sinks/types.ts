@@ -6,6 +6,11 @@ export interface AuditSink {
   readonly name: string;
   /** Most entries one `deliver` call takes. */
   readonly maxBatch: number;
+  /**
+   * Waits up to this long for `maxBatch` records before delivering fewer, for sinks where each
+   * delivery is costly (one object per batch in S3). The records wait in the audit log meanwhile.
+   */
+  readonly flushIntervalMs?: number;
   /** The last seq the sink's own output already holds, when it can tell (e.g. a file's last line). */
   recoverCursor?(): number | null;
   /**
@@ -52,4 +57,80 @@ export interface HttpSinkConfig extends SinkConfigBase {
   format?: 'ndjson' | 'json';
 }
 
-export type AuditSinkConfig = JsonlSinkConfig | HttpSinkConfig;
+/** A secret read from the gateway's environment when the sink is created (the policy names the variable). */
+export interface SecretFromEnv {
+  fromEnv: string;
+}
+
+export interface SyslogSinkConfig extends SinkConfigBase {
+  type: 'syslog';
+  host: string;
+  port: number;
+  /** TLS (RFC 5425) unless false; plain TCP only for a collector on a trusted network. */
+  tls?: {
+    enabled?: boolean;
+    /** PEM CA bundle that signed the collector's certificate (default: the system's CAs). */
+    caFile?: string;
+    /** Client certificate and key for collectors that require mutual TLS. */
+    certFile?: string;
+    keyFile?: string;
+    /** Name checked against the collector's certificate (default: host). */
+    serverName?: string;
+  };
+  /** Syslog facility name (default local0). */
+  facility?: string;
+  /** APP-NAME field (default portcullis). */
+  appName?: string;
+  /** Records per delivery (default 200). */
+  batchSize?: number;
+  timeoutMs?: number;
+}
+
+export interface SplunkSinkConfig extends SinkConfigBase {
+  type: 'splunk';
+  /** Base URL of the HTTP Event Collector, e.g. https://splunk.example.com:8088 */
+  url: string;
+  token: SecretFromEnv;
+  index?: string;
+  source?: string;
+  sourcetype?: string;
+  batchSize?: number;
+  timeoutMs?: number;
+}
+
+export interface OtlpLogsSinkConfig extends SinkConfigBase {
+  type: 'otlp';
+  /** OTLP/HTTP logs endpoint, e.g. http://collector:4318/v1/logs */
+  url: string;
+  headers?: Record<string, HeaderValue | SecretFromEnv>;
+  batchSize?: number;
+  timeoutMs?: number;
+}
+
+export interface S3SinkConfig extends SinkConfigBase {
+  type: 's3';
+  bucket: string;
+  region?: string;
+  /** For S3-compatible stores (MinIO, Ceph, R2…); path-style addressing is used with it. */
+  endpoint?: string;
+  /** Key prefix; `{instance}` is replaced by the gateway instance (default `portcullis/audit/{instance}/`). */
+  prefix?: string;
+  accessKeyId: SecretFromEnv;
+  secretAccessKey: SecretFromEnv;
+  sessionToken?: SecretFromEnv;
+  /** Records per object (default 10000). */
+  batchSize?: number;
+  /** Longest a record waits for a full object (default 60000). */
+  flushIntervalMs?: number;
+  /** gzip the objects (default true). */
+  gzip?: boolean;
+  timeoutMs?: number;
+}
+
+export type AuditSinkConfig =
+  | JsonlSinkConfig
+  | HttpSinkConfig
+  | SyslogSinkConfig
+  | SplunkSinkConfig
+  | OtlpLogsSinkConfig
+  | S3SinkConfig;

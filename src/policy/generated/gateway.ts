@@ -79,7 +79,7 @@ export interface Gateway {
        * Items: A copy of every audit record, in hash-chain order, for a SIEM. Delivery resumes from where it stopped, so an outage loses nothing.
        */
       sinks?: {
-        type: 'jsonl' | 'http';
+        type: 'jsonl' | 'http' | 'syslog' | 'splunk' | 'otlp' | 's3';
         /**
          * Stable name for metrics and the delivery cursor; derived when absent.
          */
@@ -101,11 +101,11 @@ export interface Gateway {
          */
         keep?: number;
         /**
-         * http: collector URL (no credentials in the URL).
+         * http: collector URL; splunk: HTTP Event Collector base URL; otlp: OTLP/HTTP logs endpoint (…/v1/logs). No credentials in the URL.
          */
         url?: string;
         /**
-         * http: request headers, values from environment variables.
+         * http, otlp: request headers, values from environment variables.
          */
         headers?: {
           [k: string]:
@@ -119,11 +119,11 @@ export interface Gateway {
             | undefined;
         };
         /**
-         * http: records per POST.
+         * http, splunk, otlp, syslog: records per delivery; s3: records per object.
          */
         batchSize?: number;
         /**
-         * http: timeout per POST.
+         * Timeout of one delivery (connect, answer).
          */
         timeoutMs?: number;
         /**
@@ -138,6 +138,139 @@ export interface Gateway {
          * Longest retry delay.
          */
         retryMaxMs?: number;
+        /**
+         * syslog: collector host name or address.
+         */
+        host?: string;
+        /**
+         * syslog: collector TCP port (6514 for syslog over TLS).
+         */
+        port?: number;
+        /**
+         * syslog: TLS settings (TLS is on unless enabled is false).
+         */
+        tls?: {
+          /**
+           * false: plain TCP, only on a trusted network.
+           */
+          enabled?: boolean;
+          /**
+           * PEM CA bundle of the collector's certificate (relative to the data directory).
+           */
+          caFile?: string;
+          /**
+           * Client certificate for mutual TLS.
+           */
+          certFile?: string;
+          /**
+           * Client key for mutual TLS.
+           */
+          keyFile?: string;
+          /**
+           * Name checked against the collector's certificate (default: host).
+           */
+          serverName?: string;
+        };
+        /**
+         * syslog: facility (default local0).
+         */
+        facility?:
+          | 'kern'
+          | 'user'
+          | 'mail'
+          | 'daemon'
+          | 'auth'
+          | 'syslog'
+          | 'lpr'
+          | 'news'
+          | 'uucp'
+          | 'cron'
+          | 'authpriv'
+          | 'ftp'
+          | 'local0'
+          | 'local1'
+          | 'local2'
+          | 'local3'
+          | 'local4'
+          | 'local5'
+          | 'local6'
+          | 'local7';
+        /**
+         * syslog: APP-NAME (default portcullis).
+         */
+        appName?: string;
+        /**
+         * splunk: HEC token, from the environment.
+         */
+        token?: {
+          /**
+           * Name of an environment variable of the gateway process.
+           */
+          fromEnv: string;
+        };
+        /**
+         * splunk: index (default: the token's).
+         */
+        index?: string;
+        /**
+         * splunk: source (default portcullis).
+         */
+        source?: string;
+        /**
+         * splunk: sourcetype (default portcullis:audit).
+         */
+        sourcetype?: string;
+        /**
+         * s3: bucket.
+         */
+        bucket?: string;
+        /**
+         * s3: region (default us-east-1).
+         */
+        region?: string;
+        /**
+         * s3: endpoint of an S3-compatible store (path-style addressing); AWS when absent.
+         */
+        endpoint?: string;
+        /**
+         * s3: object key prefix; {instance} is the gateway instance (default portcullis/audit/{instance}/).
+         */
+        prefix?: string;
+        /**
+         * s3: access key id, from the environment.
+         */
+        accessKeyId?: {
+          /**
+           * Name of an environment variable of the gateway process.
+           */
+          fromEnv: string;
+        };
+        /**
+         * s3: secret access key, from the environment.
+         */
+        secretAccessKey?: {
+          /**
+           * Name of an environment variable of the gateway process.
+           */
+          fromEnv: string;
+        };
+        /**
+         * s3: session token, from the environment.
+         */
+        sessionToken?: {
+          /**
+           * Name of an environment variable of the gateway process.
+           */
+          fromEnv: string;
+        };
+        /**
+         * s3: longest a record waits for a full object (default 60000).
+         */
+        flushIntervalMs?: number;
+        /**
+         * s3: gzip the objects (default true).
+         */
+        gzip?: boolean;
       }[];
     };
   };
