@@ -3,7 +3,17 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ACTIONLINT, ensureTool, findTool, OPA, REGAL, TOOLS_BIN, type ToolSpec } from './tools.ts';
+import {
+  ACTIONLINT,
+  ensureTool,
+  findTool,
+  GOFAKES3,
+  JAEGER,
+  OPA,
+  REGAL,
+  TOOLS_BIN,
+  type ToolSpec,
+} from './tools.ts';
 
 export type Log = (line: string) => void;
 
@@ -46,6 +56,8 @@ export const WITHOUT_ACTIONLINT = 'the workflow lint test is skipped.';
 export interface SetupOptions {
   lint?: boolean;
   withRedis?: boolean;
+  /** rsyslog and Chromium (Debian packages), Jaeger and gofakes3 (go install) for the observability tests. */
+  withObservability?: boolean;
   log?: Log;
 }
 
@@ -60,6 +72,46 @@ export async function setup(options: SetupOptions = {}): Promise<void> {
     if (actionlint) log(`actionlint: ${actionlint}`);
   }
   if (options.withRedis) ensureRedis(log);
+  if (options.withObservability) await ensureObservability(log);
+}
+
+/**
+ * What the observability tests run for real: rsyslog with TLS and Debian's Chromium (apt-get, as
+ * root), gofakes3 and Jaeger (go install; Jaeger takes several minutes to build the first time).
+ * Each is best effort: a test whose server is missing is skipped with the reason.
+ */
+export async function ensureObservability(log: Log = stderrLog): Promise<void> {
+  ensureDebianPackages(
+    [
+      { bin: ['/usr/sbin/rsyslogd'], packages: ['rsyslog', 'rsyslog-gnutls'] },
+      { bin: ['/usr/bin/chromium'], packages: ['chromium', 'fonts-dejavu-core'] },
+    ],
+    'the syslog and dashboard tests will be skipped.',
+    log,
+  );
+  await ensureOptionalTool(GOFAKES3, 'the S3 sink test is skipped.', log);
+  await ensureOptionalTool(JAEGER, 'the tracing and OTLP log tests are skipped.', log);
+}
+
+/** Installs the Debian packages whose binaries are missing (as root, with apt-get). */
+function ensureDebianPackages(
+  wanted: { bin: string[]; packages: string[] }[],
+  without: string,
+  log: Log,
+): void {
+  const missing = wanted.filter((w) => !w.bin.some((b) => existsSync(b))).flatMap((w) => w.packages);
+  if (missing.length === 0) return;
+  if (process.getuid?.() === 0 && spawnSync('apt-get', ['--version']).status === 0) {
+    log(`installing ${missing.join(' ')} from Debian packages…`);
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
+    const r = spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], {
+      stdio: 'inherit',
+      env,
+    });
+    if (r.status === 0) return;
+  }
+  log(`${missing.join(', ')} not installed: ${without}`);
 }
 
 export function ensureRedis(log: Log = stderrLog): void {

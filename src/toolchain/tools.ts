@@ -9,11 +9,16 @@ export const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)
 export const TOOLS_BIN = join(REPO_ROOT, '.tools', 'bin');
 
 export interface ToolSpec {
-  name: 'opa' | 'regal' | 'actionlint';
+  name: 'opa' | 'regal' | 'actionlint' | 'jaeger' | 'gofakes3';
   envVar: string;
   module: string;
   version: string;
   versionArgs: string[];
+  /**
+   * Build from a scratch module that requires this module (holding the program's package), for
+   * programs that `go install m@v` refuses (a go.mod with replace directives).
+   */
+  viaModule?: string;
 }
 
 export const OPA: ToolSpec = {
@@ -43,6 +48,25 @@ export const ACTIONLINT: ToolSpec = {
   module: 'github.com/rhysd/actionlint/cmd/actionlint',
   version: 'v1.7.12',
   versionArgs: ['-version'],
+};
+
+// Test-only servers for the observability tests: a tracing backend that also takes OTLP logs (its
+// debug exporter prints them), and an S3-compatible object store. Optional: those tests skip without.
+export const JAEGER: ToolSpec = {
+  name: 'jaeger',
+  envVar: 'JAEGER_PATH',
+  module: 'github.com/jaegertracing/jaeger/cmd/jaeger',
+  version: 'v1.75.0',
+  versionArgs: ['version'],
+  viaModule: 'github.com/jaegertracing/jaeger',
+};
+
+export const GOFAKES3: ToolSpec = {
+  name: 'gofakes3',
+  envVar: 'GOFAKES3_PATH',
+  module: 'github.com/johannesboyne/gofakes3/cmd/gofakes3',
+  version: 'v1.2.0',
+  versionArgs: ['-h'],
 };
 
 function isExecutable(path: string): boolean {
@@ -126,16 +150,22 @@ export async function installTool(spec: ToolSpec, log: (line: string) => void): 
     `installing ${spec.module}@${spec.version} with go install (first time only; this takes a few minutes)…`,
   );
   const started = Date.now();
-  let result = await goInstall(spec, [`${spec.module}@${spec.version}`], undefined, log);
-  if (result.code !== 0 && /@v\/list|loading deprecation/.test(result.tail)) {
+  let result = spec.viaModule
+    ? { code: 1, tail: '' }
+    : await goInstall(spec, [`${spec.module}@${spec.version}`], undefined, log);
+  if (
+    result.code !== 0 &&
+    (spec.viaModule !== undefined || /@v\/list|loading deprecation/.test(result.tail))
+  ) {
     // The proxy serves the pinned version but not the module's version list: require it from a
     // scratch module and install from there, which needs no version list.
-    log(`  the module proxy refuses ${spec.module}'s version list; building from a scratch module`);
+    if (spec.viaModule === undefined)
+      log(`  the module proxy refuses ${spec.module}'s version list; building from a scratch module`);
     const scratch = mkdtempSync(join(tmpdir(), `portcullis-${spec.name}-`));
     try {
       writeFileSync(
         join(scratch, 'go.mod'),
-        `module scratch\n\ngo 1.24\n\nrequire ${spec.module} ${spec.version}\n`,
+        `module scratch\n\ngo 1.24\n\nrequire ${spec.viaModule ?? spec.module} ${spec.version}\n`,
       );
       result = await goInstall(spec, [spec.module], scratch, log);
     } finally {
