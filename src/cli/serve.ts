@@ -59,7 +59,8 @@ export async function startServing(opts: ServeOptions): Promise<Serving> {
   mkdirSync(opts.dataDir, { recursive: true });
   const log = createLogger(opts.logLevel);
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'portcullis_process_' });
+  // The default metrics' names already start with process_ or nodejs_.
+  collectDefaultMetrics({ register: registry, prefix: 'portcullis_' });
   const holder = new SnapshotHolder();
   const manager = createPolicyManager({
     source: opts.git ? { kind: 'git', ...opts.git } : { kind: 'dir', dir: opts.policyDir },

@@ -273,5 +273,14 @@ export interface Gateway {
         gzip?: boolean;
       }[];
     };
+    /**
+     * Prometheus metrics at /metrics.
+     */
+    metrics?: {
+      /**
+       * Label requests, tokens and spend with the virtual key id, and report key budgets. Off by default: one series per key multiplies the series count by the number of keys.
+       */
+      perKeyLabels?: boolean;
+    };
   };
 }
