@@ -8,9 +8,11 @@ import { createLogger } from '../gateway/logger.ts';
 import type { Plugin } from '../gateway/plugin.ts';
 import { createGuardrailsPlugin } from '../gateway/plugins/guardrails.ts';
 import { createMcpGuard } from '../gateway/plugins/mcp-guard.ts';
+import { CallMetrics, createMetricsPlugin, createTracingPlugin } from '../gateway/plugins/observability.ts';
 import { createGateway, type Gateway } from '../gateway/server.ts';
 import { SnapshotHolder } from '../gateway/snapshot-holder.ts';
 import { createMcpGateway } from '../mcp/index.ts';
+import { tracerFromEnv } from '../observability/tracing.ts';
 import { formatProblem, PolicyInvalidError } from '../policy/problems.ts';
 import { createPolicyManager, type PolicyManager, registerWebhookRoutes } from '../sync/index.ts';
 import { CliError, EXIT, usageError } from './errors.ts';
@@ -71,8 +73,14 @@ export async function startServing(opts: ServeOptions): Promise<Serving> {
     logger: log,
     registry,
   });
-  // Limits → guardrails → opts.plugins → audit; stores started with the first active snapshot.
-  const extra = [createGuardrailsPlugin({ logger: log }), ...(opts.plugins ?? [])];
+  // Traces only when the OpenTelemetry environment asks for them: otherwise no tracing code runs.
+  const tracer = tracerFromEnv();
+  const observability = [
+    createMetricsPlugin(new CallMetrics(registry)),
+    ...(tracer ? [createTracingPlugin(tracer)] : []),
+  ];
+  // Limits → guardrails → opts.plugins → metrics, tracing → audit; stores started with the first active snapshot.
+  const extra = [createGuardrailsPlugin({ logger: log }), ...(opts.plugins ?? []), ...observability];
   const wired = createGatewayPlugins({ dataDir: opts.dataDir, registry, logger: log, extra });
   const gateway = createGateway({
     holder,
@@ -102,6 +110,7 @@ export async function startServing(opts: ServeOptions): Promise<Serving> {
     await gateway.pipeline.drain();
     await wired.lifecycle.close();
     await mcp.close();
+    await tracer?.close();
   };
 
   await manager.start();

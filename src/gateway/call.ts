@@ -74,6 +74,10 @@ export class Call {
   usage: UsageEvent | null = null;
   /** Headers a plugin adds to an allowed, forwarded response (e.g. remaining budget). */
   readonly responseHeaders: Record<string, string> = {};
+  /** Headers a plugin sends upstream in place of the caller's (the trace context); see `setUpstreamHeader`. */
+  readonly upstreamHeaders: Record<string, string> = {};
+  /** The caller's W3C trace context headers, as received (tracing reads them). */
+  traceContext: { traceparent?: string | string[]; tracestate?: string | string[] } = {};
 
   // ── response state (written by the forwarder and response filters) ──
   outcome: Outcome = 'pending';
@@ -122,6 +126,11 @@ export class Call {
   }
 
   /** A response filter refused the answer because the model called a tool the key may not use. */
+  /** A header for the upstream request (lower-case name); it replaces the caller's. */
+  setUpstreamHeader(name: string, value: string): void {
+    this.upstreamHeaders[name] = value;
+  }
+
   reportDeniedCall(call: DeniedToolCall): void {
     this.deniedCalls.push(call);
   }

@@ -57,6 +57,7 @@ export function upstreamHeaders(
   client: IncomingHttpHeaders,
   up: Upstream,
   requestId: string,
+  fromPlugins?: Readonly<Record<string, string>>,
 ): Record<string, string> {
   const out: Record<string, string> = {};
   const conn = client.connection;
@@ -72,6 +73,7 @@ export function upstreamHeaders(
   for (const name in defaults) if (out[name] === undefined) out[name] = defaults[name];
   const fixed = up.headers;
   for (const name in fixed) out[name] = fixed[name];
+  if (fromPlugins !== undefined) for (const name in fromPlugins) out[name] = fromPlugins[name];
   out['x-request-id'] = requestId;
   return out;
 }
@@ -362,7 +364,7 @@ export function forward(
       {
         method: 'POST',
         path: call.upstreamPath,
-        headers: upstreamHeaders(clientHeaders, up, call.id),
+        headers: upstreamHeaders(clientHeaders, up, call.id, call.upstreamHeaders),
         body,
         headersTimeout: timeout,
         bodyTimeout: timeout,

@@ -96,6 +96,9 @@ export class Pipeline {
 
     // Authenticate.
     const headers = request.headers;
+    if (headers.traceparent !== undefined) {
+      call.traceContext = { traceparent: headers.traceparent, tracestate: headers.tracestate };
+    }
     const credentials = {
       headers,
       queryKey: route.api === 'gemini' ? queryKey(request.query) : undefined,

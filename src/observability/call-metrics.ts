@@ -16,6 +16,8 @@ export interface ObservedExtras {
   ttfbMs?: number;
   /** The budgets this call was counted against, with their spend before it. */
   budgets?: readonly BudgetUsage[];
+  /** Overrides the `perKeyLabels` option for this call (the policy it was decided under). */
+  perKeyLabels?: boolean;
 }
 
 export interface CallMetricsOptions {
@@ -138,7 +140,7 @@ export class CallMetrics {
   }
 
   observe(record: ObservedRecord, extras: ObservedExtras = {}): void {
-    const perKey = this.perKey();
+    const perKey = extras.perKeyLabels ?? this.perKey();
     const key = perKey && record.keyId !== null ? this.keys.value(record.keyId) : '';
     const model = this.models.value(record.model || 'unknown');
     const team = record.team ?? '';
