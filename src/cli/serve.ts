@@ -15,6 +15,8 @@ import { createMcpGateway } from '../mcp/index.ts';
 import { tracerFromEnv } from '../observability/tracing.ts';
 import { formatProblem, PolicyInvalidError } from '../policy/problems.ts';
 import { createPolicyManager, type PolicyManager, registerWebhookRoutes } from '../sync/index.ts';
+import { adminTokenAuthorizer } from '../ui/auth.ts';
+import { registerDashboard } from '../ui/routes.ts';
 import { CliError, EXIT, usageError } from './errors.ts';
 import type { ParsedOptions } from './program.ts';
 import {
@@ -104,6 +106,14 @@ export async function startServing(opts: ServeOptions): Promise<Serving> {
   });
   await gateway.app.register(mcp.plugin);
   await registerWebhookRoutes(gateway.app, manager);
+  // The dashboard: the admin token until sign-in roles exist (identity adds a viewer-role authorizer).
+  const adminToken = process.env.PORTCULLIS_ADMIN_TOKEN || undefined;
+  const dashboard = registerDashboard(gateway.app, {
+    dataDir: opts.dataDir,
+    snapshot: () => holder.current(),
+    authorize: adminToken ? adminTokenAuthorizer(adminToken) : undefined,
+    adminToken,
+  });
   const stopAll = async () => {
     await manager.stop();
     await gateway.close();
@@ -111,6 +121,7 @@ export async function startServing(opts: ServeOptions): Promise<Serving> {
     await wired.lifecycle.close();
     await mcp.close();
     await tracer?.close();
+    dashboard.close();
   };
 
   await manager.start();
