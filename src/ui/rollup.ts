@@ -1,4 +1,4 @@
-// Hourly aggregates of the audit log for the dashboard, kept in their own SQLite file beside it
+// Daily (and, for budget periods, hourly spend) aggregates of the audit log for the dashboard, kept in their own SQLite file beside it
 // (`<data-dir>/ui-rollup.db`) and brought up to date from the audit log's last seq before each read,
 // so a page costs a scan of a few thousand aggregate rows, not of every audit record. The audit log
 // stays the source of truth: deleting the rollup file rebuilds it from the log.
@@ -10,13 +10,17 @@ import { AuditStore } from '../audit/store.ts';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v INTEGER NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS usage_hourly (
-  hour TEXT NOT NULL, team TEXT NOT NULL, key_id TEXT NOT NULL, owner TEXT NOT NULL,
+CREATE TABLE IF NOT EXISTS usage_daily (
+  day TEXT NOT NULL, team TEXT NOT NULL, key_id TEXT NOT NULL, owner TEXT NOT NULL,
   provider TEXT NOT NULL, model TEXT NOT NULL,
   calls INTEGER NOT NULL, allowed INTEGER NOT NULL, denied INTEGER NOT NULL, blocked INTEGER NOT NULL,
   errors INTEGER NOT NULL, cost REAL NOT NULL, input INTEGER NOT NULL, output INTEGER NOT NULL,
   cached INTEGER NOT NULL,
-  PRIMARY KEY (hour, team, key_id, owner, provider, model)) WITHOUT ROWID;
+  PRIMARY KEY (day, team, key_id, owner, provider, model)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS spend_hourly (
+  hour TEXT NOT NULL, team TEXT NOT NULL, key_id TEXT NOT NULL, cost REAL NOT NULL,
+  PRIMARY KEY (key_id, hour, team)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS spend_hourly_team ON spend_hourly (team, hour);
 CREATE TABLE IF NOT EXISTS refusals_hourly (
   hour TEXT NOT NULL, team TEXT NOT NULL, key_id TEXT NOT NULL, outcome TEXT NOT NULL,
   code TEXT NOT NULL, reason TEXT NOT NULL, n INTEGER NOT NULL,
@@ -30,7 +34,7 @@ CREATE TABLE IF NOT EXISTS findings_hourly (
 const CHUNK = 20_000;
 
 interface UsageRow {
-  hour: string;
+  day: string;
   team: string;
   key_id: string;
   owner: string;
@@ -51,7 +55,10 @@ export class AuditRollup {
   private readonly db: DatabaseSync;
   private readonly auditPath: string;
   private audit: AuditStore | undefined;
-  private readonly stmts: Record<'usage' | 'refusal' | 'finding' | 'cursor' | 'setCursor', StatementSync>;
+  private readonly stmts: Record<
+    'usage' | 'spend' | 'refusal' | 'finding' | 'cursor' | 'setCursor',
+    StatementSync
+  >;
 
   constructor(dataDir: string) {
     this.auditPath = join(dataDir, 'audit.db');
@@ -60,7 +67,9 @@ export class AuditRollup {
     this.db.exec('PRAGMA synchronous = NORMAL');
     this.db.exec(SCHEMA);
     this.stmts = {
-      usage: this.db.prepare(`INSERT INTO usage_hourly VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+      spend: this.db.prepare(`INSERT INTO spend_hourly VALUES (?,?,?,?)
+        ON CONFLICT DO UPDATE SET cost = cost + excluded.cost`),
+      usage: this.db.prepare(`INSERT INTO usage_daily VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
         ON CONFLICT DO UPDATE SET calls = calls + excluded.calls, allowed = allowed + excluded.allowed,
         denied = denied + excluded.denied, blocked = blocked + excluded.blocked, errors = errors + excluded.errors,
         cost = cost + excluded.cost, input = input + excluded.input, output = output + excluded.output,
@@ -103,23 +112,31 @@ export class AuditRollup {
 
   private reset(): void {
     this.db.exec(
-      'DELETE FROM usage_hourly; DELETE FROM refusals_hourly; DELETE FROM findings_hourly; DELETE FROM meta',
+      'DELETE FROM usage_daily; DELETE FROM spend_hourly; DELETE FROM refusals_hourly; DELETE FROM findings_hourly; DELETE FROM meta',
     );
   }
 
   private fold(records: AuditRecord[], lastSeq: number): void {
     const usage = new Map<string, UsageRow>();
+    const spend = new Map<string, [string, string, string, number]>();
     const refusals = new Map<string, [string, string, string, string, string, string, number]>();
     const findings = new Map<string, [string, string, string, string, string, number]>();
     for (const r of records) {
       const hour = r.time.slice(0, 13);
       const team = r.team ?? '';
       const key = r.keyId ?? '';
-      const id = `${hour}\u0000${team}\u0000${key}\u0000${r.owner ?? ''}\u0000${r.provider}\u0000${r.model}`;
+      const day = hour.slice(0, 10);
+      const id = `${day}\u0000${team}\u0000${key}\u0000${r.owner ?? ''}\u0000${r.provider}\u0000${r.model}`;
+      if (r.costUsd !== 0) {
+        const sid = `${hour}\u0000${team}\u0000${key}`;
+        const row = spend.get(sid);
+        if (row) row[3] += r.costUsd;
+        else spend.set(sid, [hour, team, key, r.costUsd]);
+      }
       let u = usage.get(id);
       if (u === undefined) {
         u = {
-          hour,
+          day,
           team,
           key_id: key,
           owner: r.owner ?? '',
@@ -165,7 +182,7 @@ export class AuditRollup {
     try {
       for (const u of usage.values()) {
         this.stmts.usage.run(
-          u.hour,
+          u.day,
           u.team,
           u.key_id,
           u.owner,
@@ -182,6 +199,7 @@ export class AuditRollup {
           u.cached,
         );
       }
+      for (const [hour, team, key, cost] of spend.values()) this.stmts.spend.run(key, hour, team, cost);
       for (const row of refusals.values()) this.stmts.refusal.run(...row);
       for (const row of findings.values()) this.stmts.finding.run(...row);
       this.stmts.setCursor.run(lastSeq);
@@ -195,14 +213,6 @@ export class AuditRollup {
   /** Rows of a read-only query on the rollup tables. */
   all<T>(sql: string, ...params: (string | number)[]): T[] {
     return this.db.prepare(sql).all(...params) as T[];
-  }
-
-  /** The audit log itself, for the search page (read-only). */
-  auditStore(): AuditStore | undefined {
-    if (this.audit === undefined && existsSync(this.auditPath)) {
-      this.audit = new AuditStore(this.auditPath, { readOnly: true });
-    }
-    return this.audit;
   }
 
   close(): void {

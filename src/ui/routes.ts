@@ -12,6 +12,7 @@ import type { Snapshot } from '../policy/snapshot.ts';
 import { SESSION_COOKIE, sessionValue, type UiAuthorizer, type UiViewer } from './auth.ts';
 import { auditPage, loginPage, overviewPage, policyPage, refusalsPage, type SearchForm } from './pages.ts';
 import { AuditRollup } from './rollup.ts';
+import { AuditSearch } from './search.ts';
 import { overview, policyHistory, refusals } from './views.ts';
 
 export interface DashboardOptions {
@@ -45,6 +46,7 @@ export function registerDashboard(app: FastifyInstance, opts: DashboardOptions):
     rollup.catchUp();
     return rollup;
   };
+  const search = new AuditSearch(opts.dataDir);
   const assets = new Map(
     Object.entries(ASSETS).map(([name, a]) => [name, { body: readFileSync(a.file), type: a.type }]),
   );
@@ -155,8 +157,7 @@ export function registerDashboard(app: FastifyInstance, opts: DashboardOptions):
         error = (err as Error).message;
       }
     }
-    const store = error ? undefined : fresh().auditStore();
-    const rows = (store?.query(filter) ?? []).map((e) => ({
+    const rows = (error ? [] : search.find(filter)).map((e) => ({
       seq: e.seq,
       record: JSON.parse(e.json) as AuditRecord,
     }));
@@ -167,6 +168,7 @@ export function registerDashboard(app: FastifyInstance, opts: DashboardOptions):
     close() {
       rollup?.close();
       rollup = undefined;
+      search.close();
     },
   };
 }

@@ -45,30 +45,29 @@ export function overview(
   nowMs: number,
   windowDays = 30,
 ): Overview {
-  const since = hourOf(nowMs - windowDays * 86_400_000);
+  const since = hourOf(nowMs - windowDays * 86_400_000).slice(0, 10);
   const totals = rollup.all<Record<string, number | null>>(
     `SELECT sum(calls) calls, sum(cost) spend, sum(denied + blocked) refused, sum(errors) errors,
-            sum(input) input, sum(output) output FROM usage_hourly WHERE hour >= ?`,
+            sum(input) input, sum(output) output FROM usage_daily WHERE day >= ?`,
     since,
   )[0];
   const dailySpend = rollup
     .all<{ day: string; team: string; spend: number }>(
-      `SELECT substr(hour, 1, 10) day, team, sum(cost) spend FROM usage_hourly WHERE hour >= ?
-       GROUP BY day, team ORDER BY day, team`,
+      `SELECT day, team, sum(cost) spend FROM usage_daily WHERE day >= ? GROUP BY day, team ORDER BY day, team`,
       since,
     )
     .map((r) => ({ day: r.day, team: r.team, spendUsd: r.spend }));
   const topUsers = rollup
     .all<{ owner: string; calls: number; spend: number }>(
-      `SELECT owner, sum(calls) calls, sum(cost) spend FROM usage_hourly WHERE hour >= ? AND owner != ''
+      `SELECT owner, sum(calls) calls, sum(cost) spend FROM usage_daily WHERE day >= ? AND owner != ''
        GROUP BY owner ORDER BY spend DESC, calls DESC LIMIT 10`,
       since,
     )
     .map((r) => ({ owner: r.owner, calls: r.calls, spendUsd: r.spend }));
   const topModels = rollup
     .all<{ model: string; provider: string; calls: number; spend: number; tokens: number }>(
-      `SELECT model, provider, sum(calls) calls, sum(cost) spend, sum(input + output) tokens FROM usage_hourly
-       WHERE hour >= ? GROUP BY model, provider ORDER BY spend DESC, calls DESC LIMIT 10`,
+      `SELECT model, provider, sum(calls) calls, sum(cost) spend, sum(input + output) tokens FROM usage_daily
+       WHERE day >= ? GROUP BY model, provider ORDER BY spend DESC, calls DESC LIMIT 10`,
       since,
     )
     .map((r) => ({
@@ -111,15 +110,15 @@ export function budgets(rollup: AuditRollup, snapshot: Snapshot, nowMs: number):
     const marks = members.map(() => '?').join(',');
     const spent =
       rollup.all<{ s: number | null }>(
-        `SELECT sum(cost) s FROM usage_hourly WHERE hour >= ? AND ${column} IN (${marks})`,
-        from,
+        `SELECT sum(cost) s FROM spend_hourly WHERE ${column} IN (${marks}) AND hour >= ?`,
         ...members,
+        from,
       )[0].s ?? 0;
     const daily = rollup.all<{ day: string; s: number }>(
-      `SELECT substr(hour, 1, 10) day, sum(cost) s FROM usage_hourly WHERE hour >= ? AND ${column} IN (${marks})
+      `SELECT substr(hour, 1, 10) day, sum(cost) s FROM spend_hourly WHERE ${column} IN (${marks}) AND hour >= ?
        GROUP BY day ORDER BY day`,
-      seriesFrom,
       ...members,
+      seriesFrom,
     );
     let running = w.startMs === undefined ? spent - daily.reduce((a, d) => a + d.s, 0) : 0;
     out.push({
@@ -139,7 +138,7 @@ export function budgets(rollup: AuditRollup, snapshot: Snapshot, nowMs: number):
   };
   const allTeams = new Set<string>([
     ...snapshot.teams.keys(),
-    ...rollup.all<{ team: string }>(`SELECT DISTINCT team FROM usage_hourly`).map((r) => r.team),
+    ...rollup.all<{ team: string }>(`SELECT DISTINCT team FROM spend_hourly`).map((r) => r.team),
   ]);
   const teamsUnder = (team: string): string[] => [...allTeams].filter((t) => lineage(t).includes(team));
   for (const team of [...snapshot.teams.values()].sort((a, b) => a.id.localeCompare(b.id))) {
