@@ -8,6 +8,9 @@
 //     [--stream-tokens N]   the simulator's answer length in tokens (default 32: a 15-event stream;
 //                           agents' answers run to thousands); chat answers stay capped at 64
 //     [--profile-dir DIR]   write the gateway's V8 CPU profile (.cpuprofile) into DIR
+//     [--observability]     throughput of three gateways taking turns: per-call metrics and tracing
+//                           off, metrics on, metrics on + tracing sampled at 100 % (OTLP to a sink
+//                           process that discards); use with --rounds to alternate them
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -30,6 +33,8 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '1' },
     'throughput-stream': { type: 'boolean', default: false },
     'stream-tokens': { type: 'string', default: '32' },
+    observability: { type: 'boolean', default: false },
+    'otlp-sink': { type: 'boolean', default: false },
   },
 });
 const SECONDS = Number(values.seconds);
@@ -256,11 +261,40 @@ async function main(): Promise<void> {
   liftRateLimits(dir);
   const dataDir = mkdtempSync(join(tmpdir(), 'pc-bench-'));
   process.on('exit', () => rmSync(dataDir, { recursive: true, force: true }));
+  const OBS = values.observability;
+  const serveEnv = {
+    ...process.env,
+    OPENAI_API_KEY: 'sk-bench-openai',
+    ANTHROPIC_API_KEY: 'sk-ant-bench',
+    GEMINI_API_KEY: 'bench-gemini',
+    PORTCULLIS_UPSTREAM_OPENAI: sim.url,
+    PORTCULLIS_UPSTREAM_ANTHROPIC: sim.url,
+    PORTCULLIS_UPSTREAM_GOOGLE: sim.url,
+  };
+  const serveWith = async (env: NodeJS.ProcessEnv) => {
+    const data = mkdtempSync(join(tmpdir(), 'pc-bench-'));
+    process.on('exit', () => rmSync(data, { recursive: true, force: true }));
+    return start(
+      CLI,
+      ['serve', '--policy', dir, '--port', '0', '--log-level', values['log-level'], '--data-dir', data],
+      { ...serveEnv, ...env },
+      'stderr',
+    );
+  };
+  const sink = OBS ? await start(process.argv[1], ['--otlp-sink'], process.env, 'stdout') : undefined;
+  const withMetrics = OBS ? await serveWith({}) : undefined;
+  const withTracing = sink
+    ? await serveWith({
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${sink.url}/v1/traces`,
+        OTEL_TRACES_SAMPLER_ARG: '1',
+      })
+    : undefined;
   const gw = await start(
     CLI,
     ['serve', '--policy', dir, '--port', '0', '--log-level', values['log-level'], '--data-dir', dataDir],
     {
       ...process.env,
+      ...(OBS ? { PORTCULLIS_CALL_METRICS: 'off' } : {}),
       OPENAI_API_KEY: 'sk-bench-openai',
       ANTHROPIC_API_KEY: 'sk-ant-bench',
       GEMINI_API_KEY: 'bench-gemini',
@@ -322,8 +356,24 @@ async function main(): Promise<void> {
   const runs: [string, Target, ChildProcess][] = [
     ['simulator direct', target('simulator', sim.url, 'sim-key', CONCURRENCY), sim.child],
     ['do-nothing proxy', target('floor', floor.url, 'sim-key', CONCURRENCY), floor.child],
-    ['Portcullis', target('gateway', gw.url, keys.principal, CONCURRENCY), gw.child],
+    [
+      OBS ? 'Portcullis, no metrics/tracing' : 'Portcullis',
+      target('gateway', gw.url, keys.principal, CONCURRENCY),
+      gw.child,
+    ],
   ];
+  if (withMetrics && withTracing) {
+    runs.push([
+      'Portcullis + metrics',
+      target('gateway+m', withMetrics.url, keys.principal, CONCURRENCY),
+      withMetrics.child,
+    ]);
+    runs.push([
+      'Portcullis + metrics + tracing 100 %',
+      target('gateway+mt', withTracing.url, keys.principal, CONCURRENCY),
+      withTracing.child,
+    ]);
+  }
   console.log(
     `${STREAMED ? 'Anthropic stream' : 'Chat completion'} throughput, ${CONCURRENCY} connections, ${SECONDS} s per target (target: ≥ 10,000 req/s)`,
   );
@@ -352,7 +402,7 @@ async function main(): Promise<void> {
         : `   server CPU ${cpu.toFixed(0)} µs/call (event loop ${loop.toFixed(0)})`;
       const client = (own.user + own.system) / (rps * wall);
       console.log(
-        `  ${name.padEnd(20)} ${rps.toFixed(0).padStart(6)} req/s${perCall}   load generator ${client.toFixed(0)} µs/call`,
+        `  ${name.padEnd(OBS ? 38 : 20)} ${rps.toFixed(0).padStart(6)} req/s${perCall}   load generator ${client.toFixed(0)} µs/call`,
       );
     }
   }
@@ -366,7 +416,7 @@ async function main(): Promise<void> {
         ? ''
         : `   server CPU ${cpu.toFixed(0)} µs/call (event loop ${loop.toFixed(0)})`;
       console.log(
-        `  ${name.padEnd(20)} ${median(rs.map((r) => r.rps))
+        `  ${name.padEnd(OBS ? 38 : 20)} ${median(rs.map((r) => r.rps))
           .toFixed(0)
           .padStart(6)} req/s${perCall}`,
       );
@@ -382,7 +432,20 @@ async function main(): Promise<void> {
   }
 }
 
-if (values['proxy-only'] !== undefined) minimalProxy(values['proxy-only']);
+/** An OTLP/HTTP receiver that takes every export and discards it (the tracing benchmark's collector). */
+function otlpSink(): void {
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end());
+  });
+  server.listen(0, '127.0.0.1', () => {
+    const { port } = server.address() as { port: number };
+    process.stdout.write(`listening on http://127.0.0.1:${port}\n`);
+  });
+}
+
+if (values['otlp-sink']) otlpSink();
+else if (values['proxy-only'] !== undefined) minimalProxy(values['proxy-only']);
 else
   main()
     .catch((err) => {

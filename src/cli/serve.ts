@@ -77,8 +77,11 @@ export async function startServing(opts: ServeOptions): Promise<Serving> {
   });
   // Traces only when the OpenTelemetry environment asks for them: otherwise no tracing code runs.
   const tracer = tracerFromEnv();
+  // PORTCULLIS_CALL_METRICS=off leaves out the per-call metrics (the benchmark's baseline).
   const observability = [
-    createMetricsPlugin(new CallMetrics(registry)),
+    ...(process.env.PORTCULLIS_CALL_METRICS === 'off'
+      ? []
+      : [createMetricsPlugin(new CallMetrics(registry))]),
     ...(tracer ? [createTracingPlugin(tracer)] : []),
   ];
   // Limits → guardrails → opts.plugins → metrics, tracing → audit; stores started with the first active snapshot.
