@@ -73,7 +73,7 @@ async function contentOf(call: Call, capture: ResponseCapture | undefined): Prom
 
 /** A sink as the Gateway kind declares it (headers reference env vars as `{fromEnv, prefix?}`). */
 interface PolicySink {
-  type: 'jsonl' | 'http';
+  type: AuditSinkConfig['type'];
   headers?: Record<string, { fromEnv: string; prefix?: string } | string>;
   [field: string]: unknown;
 }
