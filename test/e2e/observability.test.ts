@@ -58,7 +58,7 @@ describe('observability end to end', {
   test('a call shows the same numbers in a Prometheus scrape, a Jaeger trace, an rsyslog line and the dashboard', async () => {
     rsyslog = await startRsyslog();
     jaeger = await startJaeger();
-    sim = await startSimulator();
+    sim = await startSimulator({ historySize: 50 });
     const policy = e2ePolicy([
       { id: 'obs-alice', budgets: [{ amountUsd: 1, period: 'monthly' }] },
       { id: 'obs-bob' },
@@ -145,6 +145,13 @@ describe('observability end to end', {
     assert.equal(tag('portcullis.cost_usd'), record.costUsd);
     assert.equal(tag('portcullis.policy.revision'), record.policyRevision);
     assert.equal(tag('gen_ai.request.model'), METERED_MODEL);
+    // The provider got the gateway's upstream span as its parent, in the caller's trace.
+    const upstream = sim.sim.requests.find((r) => r.headers.traceparent?.includes(traceId));
+    assert.ok(upstream, 'the upstream request carried the trace context');
+    const parentSpan = upstream.headers.traceparent.split('-')[2];
+    const client = spans.find((s) => s.spanID === parentSpan);
+    assert.ok(client, "the upstream traceparent names a span of the caller's trace");
+    assert.equal(client.references[0]?.spanID, server.spanID);
     // 3. rsyslog: the call's audit line, same numbers.
     const lines = await rsyslog.waitFor((l) => l.some((x) => x.includes(requestId)));
     const line = lines.find((l) => l.includes(requestId)) as string;
