@@ -1,21 +1,30 @@
 // The dashboard's routes without a browser: who may read, what the numbers are, and that audit
 // content is shown exactly as stored (already redacted) and escaped.
 import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import Fastify from 'fastify';
+import { simpleGit } from 'simple-git';
 import { AuditStore } from '../../src/audit/store.ts';
+import type { Snapshot } from '../../src/policy/snapshot.ts';
 import { adminTokenAuthorizer, SESSION_COOKIE, sessionValue } from '../../src/ui/auth.ts';
 import { registerDashboard } from '../../src/ui/routes.ts';
 import { makeRecord, tempDir } from '../audit/helpers.ts';
 
 const TOKEN = 'ui-test-admin-token';
 
-async function dashboard(t: { after(fn: () => unknown): void }, dir: string, authorize = true) {
+async function dashboard(
+  t: { after(fn: () => unknown): void },
+  dir: string,
+  authorize = true,
+  snapshot: Snapshot | undefined = undefined,
+) {
   const app = Fastify();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_r, body, done) => done(null, body));
   const d = registerDashboard(app, {
     dataDir: dir,
-    snapshot: () => undefined,
+    snapshot: () => snapshot,
     authorize: authorize ? adminTokenAuthorizer(TOKEN) : undefined,
     adminToken: authorize ? TOKEN : undefined,
     now: () => Date.UTC(2025, 5, 2),
@@ -133,5 +142,34 @@ describe('dashboard routes', () => {
     const bad = await app.inject({ url: '/ui/audit?outcome=whatever', headers: bearer });
     assert.equal(bad.statusCode, 400);
     assert.match(bad.body, /outcome is one of/);
+  });
+
+  test('the policy page lists who changed the policy directory, when and what, marking the active revision', async (t) => {
+    const repo = tempDir(t);
+    const git = simpleGit(repo);
+    await git.init();
+    await git.addConfig('user.name', 'Pat Platform');
+    await git.addConfig('user.email', 'pat@acme.example');
+    mkdirSync(join(repo, 'policies'));
+    writeFileSync(join(repo, 'policies', 'gateway.yaml'), 'a: 1\n');
+    await git.add('.');
+    await git.commit('Add the gateway settings');
+    writeFileSync(join(repo, 'policies', 'team.yaml'), 'b: 2\n');
+    writeFileSync(join(repo, 'README'), 'outside the policy directory\n');
+    await git.add('.');
+    await git.commit('Raise the app-dev budget');
+    const head = (await git.revparse(['HEAD'])).trim();
+    const snapshot = {
+      revision: head,
+      source: { revision: head, dir: join(repo, 'policies') },
+    } as unknown as Snapshot;
+    const app = await dashboard(t, tempDir(t), true, snapshot);
+    const page = (await app.inject({ url: '/ui/policy', headers: bearer })).body;
+    assert.match(page, /Raise the app-dev budget/);
+    assert.match(page, /Add the gateway settings/);
+    assert.match(page, /Pat Platform/);
+    assert.match(page, new RegExp(`<tr class="active"><td><code>${head.slice(0, 12)}</code>`));
+    assert.match(page, /team\.yaml/);
+    assert.doesNotMatch(page, /README/);
   });
 });
