@@ -199,7 +199,7 @@ export class AuditRollup {
           u.cached,
         );
       }
-      for (const [hour, team, key, cost] of spend.values()) this.stmts.spend.run(key, hour, team, cost);
+      for (const [hour, team, key, cost] of spend.values()) this.stmts.spend.run(hour, team, key, cost);
       for (const row of refusals.values()) this.stmts.refusal.run(...row);
       for (const row of findings.values()) this.stmts.finding.run(...row);
       this.stmts.setCursor.run(lastSeq);
