@@ -1,7 +1,8 @@
-// Daily (and, for budget periods, hourly spend) aggregates of the audit log for the dashboard, kept in their own SQLite file beside it
-// (`<data-dir>/ui-rollup.db`) and brought up to date from the audit log's last seq before each read,
-// so a page costs a scan of a few thousand aggregate rows, not of every audit record. The audit log
-// stays the source of truth: deleting the rollup file rebuilds it from the log.
+// Daily aggregates (and hourly spend, for budget periods that start mid-day) of the audit log for
+// the dashboard, kept in their own SQLite file beside it (`<data-dir>/ui-rollup.db`) and brought up
+// to date from the audit log's last seq before each read, so a page costs a scan of a few thousand
+// aggregate rows, not of every audit record. The audit log stays the source of truth: deleting the
+// rollup file rebuilds it from the log.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
@@ -21,14 +22,14 @@ CREATE TABLE IF NOT EXISTS spend_hourly (
   hour TEXT NOT NULL, team TEXT NOT NULL, key_id TEXT NOT NULL, cost REAL NOT NULL,
   PRIMARY KEY (key_id, hour, team)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS spend_hourly_team ON spend_hourly (team, hour);
-CREATE TABLE IF NOT EXISTS refusals_hourly (
-  hour TEXT NOT NULL, team TEXT NOT NULL, key_id TEXT NOT NULL, outcome TEXT NOT NULL,
+CREATE TABLE IF NOT EXISTS refusals_daily (
+  day TEXT NOT NULL, team TEXT NOT NULL, key_id TEXT NOT NULL, outcome TEXT NOT NULL,
   code TEXT NOT NULL, reason TEXT NOT NULL, n INTEGER NOT NULL,
-  PRIMARY KEY (hour, team, key_id, outcome, code, reason)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS findings_hourly (
-  hour TEXT NOT NULL, team TEXT NOT NULL, rule TEXT NOT NULL, action TEXT NOT NULL, stage TEXT NOT NULL,
+  PRIMARY KEY (day, team, key_id, outcome, code, reason)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS findings_daily (
+  day TEXT NOT NULL, team TEXT NOT NULL, rule TEXT NOT NULL, action TEXT NOT NULL, stage TEXT NOT NULL,
   n INTEGER NOT NULL,
-  PRIMARY KEY (hour, team, rule, action, stage)) WITHOUT ROWID;
+  PRIMARY KEY (day, team, rule, action, stage)) WITHOUT ROWID;
 `;
 
 const CHUNK = 20_000;
@@ -74,9 +75,9 @@ export class AuditRollup {
         denied = denied + excluded.denied, blocked = blocked + excluded.blocked, errors = errors + excluded.errors,
         cost = cost + excluded.cost, input = input + excluded.input, output = output + excluded.output,
         cached = cached + excluded.cached`),
-      refusal: this.db.prepare(`INSERT INTO refusals_hourly VALUES (?,?,?,?,?,?,?)
+      refusal: this.db.prepare(`INSERT INTO refusals_daily VALUES (?,?,?,?,?,?,?)
         ON CONFLICT DO UPDATE SET n = n + excluded.n`),
-      finding: this.db.prepare(`INSERT INTO findings_hourly VALUES (?,?,?,?,?,?)
+      finding: this.db.prepare(`INSERT INTO findings_daily VALUES (?,?,?,?,?,?)
         ON CONFLICT DO UPDATE SET n = n + excluded.n`),
       cursor: this.db.prepare(`SELECT v FROM meta WHERE k = 'seq'`),
       setCursor: this.db.prepare(
@@ -112,7 +113,7 @@ export class AuditRollup {
 
   private reset(): void {
     this.db.exec(
-      'DELETE FROM usage_daily; DELETE FROM spend_hourly; DELETE FROM refusals_hourly; DELETE FROM findings_hourly; DELETE FROM meta',
+      'DELETE FROM usage_daily; DELETE FROM spend_hourly; DELETE FROM refusals_daily; DELETE FROM findings_daily; DELETE FROM meta',
     );
   }
 
@@ -166,16 +167,16 @@ export class AuditRollup {
       if (r.outcome === 'denied' || r.outcome === 'blocked') {
         const code = r.decision?.code ?? r.errorCode ?? '';
         const reason = (r.decision?.reasons ?? []).join('; ').slice(0, 500);
-        const rid = `${hour}\u0000${team}\u0000${key}\u0000${r.outcome}\u0000${code}\u0000${reason}`;
+        const rid = `${day}\u0000${team}\u0000${key}\u0000${r.outcome}\u0000${code}\u0000${reason}`;
         const row = refusals.get(rid);
         if (row) row[6] += 1;
-        else refusals.set(rid, [hour, team, key, r.outcome, code, reason, 1]);
+        else refusals.set(rid, [day, team, key, r.outcome, code, reason, 1]);
       }
       for (const f of r.findings) {
-        const fid = `${hour}\u0000${team}\u0000${f.rule}\u0000${f.action}\u0000${f.stage}`;
+        const fid = `${day}\u0000${team}\u0000${f.rule}\u0000${f.action}\u0000${f.stage}`;
         const row = findings.get(fid);
         if (row) row[5] += 1;
-        else findings.set(fid, [hour, team, f.rule, f.action, f.stage, 1]);
+        else findings.set(fid, [day, team, f.rule, f.action, f.stage, 1]);
       }
     }
     this.db.exec('BEGIN');

@@ -156,15 +156,15 @@ export interface RefusalsView {
 }
 
 export function refusals(rollup: AuditRollup, nowMs: number, windowDays = 30): RefusalsView {
-  const since = hourOf(nowMs - windowDays * 86_400_000);
+  const since = hourOf(nowMs - windowDays * 86_400_000).slice(0, 10);
   return {
     refusals: rollup.all(
-      `SELECT outcome, code, reason, team, sum(n) count FROM refusals_hourly WHERE hour >= ?
+      `SELECT outcome, code, reason, team, sum(n) count FROM refusals_daily WHERE day >= ?
        GROUP BY outcome, code, reason, team ORDER BY count DESC LIMIT 100`,
       since,
     ),
     findings: rollup.all(
-      `SELECT rule, action, stage, sum(n) count FROM findings_hourly WHERE hour >= ?
+      `SELECT rule, action, stage, sum(n) count FROM findings_daily WHERE day >= ?
        GROUP BY rule, action, stage ORDER BY count DESC LIMIT 100`,
       since,
     ),
