@@ -9,6 +9,7 @@ import { parseTimeArg } from '../audit/query.ts';
 import type { AuditOutcome, AuditRecord } from '../audit/record.ts';
 import type { AuditFilter } from '../audit/store.ts';
 import type { Snapshot } from '../policy/snapshot.ts';
+import { REPO_ROOT } from '../toolchain/tools.ts';
 import { SESSION_COOKIE, sessionValue, type UiAuthorizer, type UiViewer } from './auth.ts';
 import { auditPage, loginPage, overviewPage, policyPage, refusalsPage, type SearchForm } from './pages.ts';
 import { AuditRollup } from './rollup.ts';
@@ -28,7 +29,8 @@ export interface DashboardOptions {
 const CSP =
   "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-const assetDir = fileURLToPath(new URL('./assets/', import.meta.url));
+// From the package root, so the installed package (compiled to dist/) finds them too.
+const assetDir = join(REPO_ROOT, 'src', 'ui', 'assets');
 const chartDir = dirname(fileURLToPath(import.meta.resolve('chart.js')));
 const ASSETS: Record<string, { file: string; type: string }> = {
   'chart.umd.min.js': { file: join(chartDir, 'chart.umd.min.js'), type: 'text/javascript; charset=utf-8' },
