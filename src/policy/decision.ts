@@ -39,8 +39,15 @@ export interface BudgetUsage {
   limitUsd: number;
   /** Settled spend plus reservations in flight, in the current period. */
   usedUsd: number;
-  /** Worst-case cost of this call, reserved before forwarding. */
+  /** What this call reserved: its worst-case cost, or its expected cost when `mode` is `expected`. */
   requestUsd: number;
+  /** `expected`: admitted on expected cost, may overshoot by the calls in flight; absent = strict. */
+  mode?: 'strict' | 'expected';
+  /** `soft`: over the limit warns instead of refusing; absent = hard. */
+  enforcement?: 'hard' | 'soft';
+  /** Set when the budget counts only calls on these model globs / providers. */
+  models?: readonly string[];
+  providers?: readonly string[];
   /** ISO-8601 time of the next reset; absent for `total`. */
   resetsAt?: string;
   /** Whole seconds until `resetsAt`, for `retry-after`. */
@@ -56,6 +63,9 @@ export interface RateLimitUsage {
   used: number;
   /** What this call adds: 1 request, or its worst-case tokens. */
   request: number;
+  /** Set when the limit counts only calls on these model globs / providers. */
+  models?: readonly string[];
+  providers?: readonly string[];
   resetsAt?: string;
   resetsInSeconds?: number;
 }

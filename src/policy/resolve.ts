@@ -96,6 +96,7 @@ export function resolvePolicy(
       lineage,
       budgets: t.spec.budgets ?? [],
       rateLimits: t.spec.rateLimits ?? {},
+      modelRateLimits: t.spec.modelRateLimits ?? [],
       guardrailChain: lineage.map((id) => teamDocs.get(id)?.spec.guardrailChain).find(Boolean),
       // Nearest team that says, else the gateway-wide setting.
       contentLogging:
@@ -122,6 +123,7 @@ export function resolvePolicy(
       guardrailChain: k.spec.guardrailChain ?? team?.guardrailChain ?? gateway.defaultGuardrailChain,
       budgets: k.spec.budgets ?? [],
       rateLimits: k.spec.rateLimits ?? {},
+      modelRateLimits: k.spec.modelRateLimits ?? [],
       contentLogging: k.spec.contentLogging ?? team?.contentLogging ?? gateway.audit.contentLogging,
       labels: k.metadata.labels
         ? (Object.fromEntries(Object.entries(k.metadata.labels)) as Record<string, string>)

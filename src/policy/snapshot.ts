@@ -10,12 +10,26 @@ export interface Budget {
   amountUsd: number;
   period: BudgetPeriod;
   timezone?: string;
+  /** Model globs / provider ids whose calls the budget counts; absent = every call. */
+  models?: string[];
+  providers?: string[];
+  mode?: 'strict' | 'expected';
+  enforcement?: 'hard' | 'soft';
+  /** Alert thresholds in percent of the amount. */
+  alertAt?: number[];
 }
 
 export interface RateLimits {
   requestsPerMinute?: number;
   tokensPerHour?: number;
   maxInFlight?: number;
+}
+
+/** Rate limits that count only the calls on some models or providers. */
+export interface ModelRateLimits extends RateLimits {
+  name: string;
+  models?: string[];
+  providers?: string[];
 }
 
 export interface ModelPrice {
@@ -47,6 +61,7 @@ export interface ResolvedTeam {
   lineage: string[];
   budgets: Budget[];
   rateLimits: RateLimits;
+  modelRateLimits: ModelRateLimits[];
   guardrailChain?: string;
   contentLogging: boolean;
 }
@@ -70,6 +85,7 @@ export interface ResolvedKey {
   guardrailChain?: string;
   budgets: Budget[];
   rateLimits: RateLimits;
+  modelRateLimits: ModelRateLimits[];
   contentLogging: boolean;
   labels: Record<string, string>;
 }

@@ -58,6 +58,7 @@ function key(id: string, secret: string, extra: Partial<ResolvedKey> = {}): Reso
     models: ['*'],
     budgets: [],
     rateLimits: {},
+    modelRateLimits: [],
     contentLogging: false,
     labels: {},
     ...extra,

@@ -69,6 +69,35 @@ export interface VirtualKey {
        * IANA time zone of the calendar boundaries; defaults to the Gateway's budgetTimezone.
        */
       timezone?: string;
+      /**
+       * Model globs (e.g. `claude-opus-*`): the budget counts only calls on a matching model. Absent: every model.
+       *
+       * @minItems 1
+       * @maxItems 50
+       */
+      models?: [string, ...string[]];
+      /**
+       * Provider ids: the budget counts only calls to these providers. Absent: every provider.
+       *
+       * @minItems 1
+       * @maxItems 50
+       */
+      providers?: [string, ...string[]];
+      /**
+       * `strict` (default) reserves each call's worst case, so admitted calls never take spend past the amount. `expected` reserves the call's expected cost so the whole budget can be spent; spend may pass the amount by at most what the calls in flight cost beyond their expectation, reported in the audit log and metrics.
+       */
+      mode?: 'strict' | 'expected';
+      /**
+       * `hard` (default) refuses calls the budget cannot cover; `soft` lets them through with a warning header and an alert.
+       */
+      enforcement?: 'hard' | 'soft';
+      /**
+       * Percentages of the amount at which an alert is sent to the Gateway's alert channels, once per threshold and period (e.g. [50, 80, 100]).
+       *
+       * @minItems 1
+       * @maxItems 10
+       */
+      alertAt?: [number, ...number[]];
     }[];
     /**
      * Request and token rates.
@@ -87,6 +116,45 @@ export interface VirtualKey {
        */
       maxInFlight?: number;
     };
+    /**
+     * Per-model or per-provider rate limits, each on top of `rateLimits`.
+     *
+     * @maxItems 20
+     *
+     * Items: Rate limits that count only the calls on some models or providers.
+     */
+    modelRateLimits?: {
+      /**
+       * Identifies the limit's counters; renaming it starts new counters.
+       */
+      name: string;
+      /**
+       * Model globs whose calls this limit counts.
+       *
+       * @minItems 1
+       * @maxItems 50
+       */
+      models?: [string, ...string[]];
+      /**
+       * Provider ids whose calls this limit counts.
+       *
+       * @minItems 1
+       * @maxItems 50
+       */
+      providers?: [string, ...string[]];
+      /**
+       * Requests started in any 60-second window.
+       */
+      requestsPerMinute?: number;
+      /**
+       * Input plus output tokens in any 60-minute window.
+       */
+      tokensPerHour?: number;
+      /**
+       * Requests in progress at the same time.
+       */
+      maxInFlight?: number;
+    }[];
     /**
      * GuardrailChain for this key; else the team's, else the gateway default.
      */
