@@ -25,6 +25,7 @@ decision := result if {
 		"retryAfterSeconds": retry_after_of(found),
 		"redact": redactions,
 		"stripTools": strip_tools,
+		"warnings": sort([w | some w in warnings]),
 	}
 }
 

@@ -108,6 +108,33 @@ test_budget_exhausted_is_402_with_reset if {
 	contains(d.reasons[0], "2026-12-01T00:00:00-05:00")
 }
 
+test_soft_budget_over_its_amount_warns_and_allows if {
+	budget := {
+		"id": "team:app-dev:monthly", "scope": "team", "owner": "app-dev", "period": "monthly",
+		"limitUsd": 10, "usedUsd": 9.9, "requestUsd": 0.5, "enforcement": "soft",
+	}
+	d := decide(object.union(base, {"usage": {"budgets": [budget], "rateLimits": []}}))
+	d.allow
+	count(d.warnings) == 1
+	contains(d.warnings[0], "monthly budget of team app-dev (10.00 USD) is spent: 10.40 USD used")
+}
+
+test_model_budget_refusal_names_its_models_and_the_usage_command if {
+	budget := {
+		"id": "team:app-dev:opus", "scope": "team", "owner": "app-dev", "period": "monthly",
+		"limitUsd": 200, "usedUsd": 199.99, "requestUsd": 0.02, "models": ["claude-opus-*"], "mode": "expected",
+	}
+	d := decide(object.union(base, {"usage": {"budgets": [budget], "rateLimits": []}}))
+	d.status == 402
+	contains(d.reasons[0], "monthly claude-opus-* budget of team app-dev (200.00 USD)")
+	contains(d.reasons[0], "this call is expected to cost 0.02 USD")
+	contains(d.reasons[0], "portcullis usage")
+}
+
+test_allowed_call_has_no_warnings if {
+	decide(base).warnings == []
+}
+
 test_budget_with_room_allows if {
 	budget := {"id": "k", "scope": "key", "owner": "bob-dev", "period": "total", "limitUsd": 100, "usedUsd": 99, "requestUsd": 1}
 	decide(object.union(base, {"usage": {"budgets": [budget], "rateLimits": []}})).allow

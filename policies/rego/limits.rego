@@ -4,13 +4,18 @@ denials contains {
 	"priority": 40,
 	"status": 402,
 	"code": "budget_exceeded",
-	"message": sprintf(
-		"The %s budget of %s %s (%s USD) does not cover this call: %s USD used, this call may cost up to %s USD.%s",
-		[b.period, b.scope, b.owner, usd(b.limitUsd), usd(b.usedUsd), usd(b.requestUsd), reset_note(b)],
-	),
+	"message": concat("", [
+		sprintf(
+			"The %s%s budget of %s %s (%s USD) does not cover this call: ",
+			[b.period, scope_note(b), b.scope, b.owner, usd(b.limitUsd)],
+		),
+		sprintf("%s USD used, this call %s %s USD.%s", [usd(b.usedUsd), cost_verb(b), usd(b.requestUsd), reset_note(b)]),
+		" See them all with `portcullis usage`.",
+	]),
 	"retryAfterSeconds": object.get(b, "resetsInSeconds", 0),
 } if {
 	some b in input.usage.budgets
+	object.get(b, "enforcement", "hard") != "soft"
 	b.usedUsd + b.requestUsd > b.limitUsd
 }
 
@@ -35,5 +40,25 @@ limit_units := {
 usd(x) := sprintf("%d.%02d", [floor(cents / 100), cents % 100]) if cents := round(x * 100)
 
 reset_note(u) := sprintf(" It resets at %s.", [u.resetsAt]) if u.resetsAt
+
+else := ""
+
+# A soft budget over its amount lets the call through with a warning (header, audit, alert).
+warnings contains sprintf(
+	"The %s%s budget of %s %s (%s USD) is spent: %s USD used. Calls still go through; tell your platform team if you need more.",
+	[b.period, scope_note(b), b.scope, b.owner, usd(b.limitUsd), usd(b.usedUsd + b.requestUsd)],
+) if {
+	some b in input.usage.budgets
+	b.enforcement == "soft"
+	b.usedUsd + b.requestUsd > b.limitUsd
+}
+
+cost_verb(b) := "is expected to cost" if b.mode == "expected"
+
+else := "may cost up to"
+
+scope_note(b) := sprintf(" %s", [concat("/", b.models)]) if b.models
+
+else := sprintf(" %s", [concat("/", b.providers)]) if b.providers
 
 else := ""

@@ -123,4 +123,6 @@ export interface Decision {
   stripTools: string[];
   /** Provider id to route to when the policy overrides the default. */
   route?: string;
+  /** Sentences for an allowed call the caller should know about (a soft budget spent). */
+  warnings?: string[];
 }
