@@ -8,6 +8,7 @@ import {
   type CounterUnit,
   type CounterUsage,
   checkSpecs,
+  type PeekRequest,
   type ReserveRequest,
   type ReserveResult,
 } from './store.ts';
@@ -106,6 +107,30 @@ function addToBucket(w: WindowState, bucket: number, delta: number, create: bool
   return true;
 }
 
+function usageOf(spec: CounterSpec, state: State, nowMs: number): CounterUsage {
+  const amount = spec.kind === 'concurrency' ? 1 : spec.amount;
+  let used: number;
+  let freesAt: number | undefined;
+  if (state.kind === 'total') {
+    used = state.settled + state.reserved;
+  } else if (state.kind === 'window') {
+    evict(state, nowMs);
+    used = state.sum;
+    if (state.starts.length > 0) freesAt = state.starts[0] + state.bucketMs + state.windowMs;
+  } else {
+    used = state.leases.size;
+  }
+  const usage: CounterUsage = {
+    id: spec.id,
+    used,
+    limit: spec.limit,
+    amount,
+    fits: used + amount <= spec.limit,
+  };
+  if (freesAt !== undefined) usage.freesAt = freesAt;
+  return usage;
+}
+
 export class MemoryCounters {
   readonly #persistence: CounterPersistence;
   readonly #defaultLeaseMs: number;
@@ -136,22 +161,8 @@ export class MemoryCounters {
     for (const spec of req.counters) {
       const state = this.#state(spec, nowMs);
       states.push(state);
-      const amount = spec.kind === 'concurrency' ? 1 : spec.amount;
-      let used: number;
-      let freesAt: number | undefined;
-      if (state.kind === 'total') {
-        used = state.settled + state.reserved;
-      } else if (state.kind === 'window') {
-        evict(state, nowMs);
-        used = state.sum;
-        if (state.starts.length > 0) freesAt = state.starts[0] + state.bucketMs + state.windowMs;
-      } else {
-        used = state.leases.size;
-      }
-      const fits = used + amount <= spec.limit;
-      if (!fits) ok = false;
-      const usage: CounterUsage = { id: spec.id, used, limit: spec.limit, amount, fits };
-      if (freesAt !== undefined) usage.freesAt = freesAt;
+      const usage = usageOf(spec, state, nowMs);
+      if (!usage.fits) ok = false;
       usages.push(usage);
     }
     if (!ok) return { ok: false, reservationId: null, counters: usages };
@@ -190,6 +201,13 @@ export class MemoryCounters {
     }
     queue.set(req.requestId, reservation);
     return { ok: true, reservationId: req.requestId, counters: usages };
+  }
+
+  /** Each counter's usage now, reserving nothing. */
+  peek(req: PeekRequest): CounterUsage[] {
+    checkSpecs(req.counters);
+    const nowMs = req.now.getTime();
+    return req.counters.map((spec) => usageOf(spec, this.#state(spec, nowMs), nowMs));
   }
 
   settle(reservationId: string, actual: ActualUsage): void {

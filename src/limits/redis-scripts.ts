@@ -22,6 +22,7 @@ end
  * ARGV: now, id, leaseMs, then per counter: kind, limit, amount, a, b
  *   t: a = TTL of H in ms (0: none); w: a = windowMs, b = bucketMs
  * Returns { ok, used1, freesAt1, used2, freesAt2, … } (freesAt -1 when none).
+ * An empty id only reads (a peek): nothing is reserved.
  */
 export const RESERVE_LUA = `${COMMON}
 local now = tonumber(ARGV[1])
@@ -68,7 +69,7 @@ for i = 1, n do
   out[2 * i] = used
   out[2 * i + 1] = frees
 end
-if out[1] == 0 then return out end
+if out[1] == 0 or id == '' then return out end
 for i = 1, n do
   local h, z = KEYS[2 * i - 1], KEYS[2 * i]
   local o = 3 + (i - 1) * 5

@@ -14,11 +14,13 @@ import { FINISH_LUA, RESERVE_LUA } from './redis-scripts.ts';
 import {
   type ActualUsage,
   actualFor,
+  type CounterSpec,
   type CounterStore,
   type CounterUnit,
   type CounterUsage,
   checkSpecs,
   DEFAULT_LEASE_MS,
+  type PeekRequest,
   type ReserveRequest,
   type ReserveResult,
   type StoreOperation,
@@ -74,6 +76,24 @@ const MARKER_TTL_MS = 60 * 60_000;
 const REPLAY_MAX_AGE_MS = 50 * 60_000;
 const MAX_PENDING = 100_000;
 const LATE_SETTLE_GRACE_MS = 60 * 60_000;
+
+/** The counters' usage from the reserve script's reply. */
+function usages(specs: CounterSpec[], held: HeldCounter[], reply: number[]): CounterUsage[] {
+  return specs.map((spec, i) => {
+    const used = Number(reply[2 * i + 1]);
+    const freesAt = Number(reply[2 * i + 2]);
+    const amount = held[i].amount;
+    const usage: CounterUsage = {
+      id: spec.id,
+      used,
+      limit: spec.limit,
+      amount,
+      fits: used + amount <= spec.limit,
+    };
+    if (freesAt >= 0) usage.freesAt = freesAt;
+    return usage;
+  });
+}
 
 export class RedisCounterStore implements CounterStore {
   readonly kind = 'redis';
@@ -142,10 +162,69 @@ export class RedisCounterStore implements CounterStore {
     }
     const nowMs = req.now.getTime();
     const leaseMs = req.leaseMs ?? this.#leaseMs;
+    const { keys, args, held } = this.#encode(req.counters, nowMs);
+
+    let reply: number[];
+    try {
+      reply = await this.#redis.portcullisReserve(
+        keys.length,
+        ...keys,
+        nowMs,
+        req.requestId,
+        leaseMs,
+        ...args,
+      );
+    } catch (err) {
+      throw this.#failure('reserve', err);
+    }
+
+    if (this.#pending.size > 0) void this.#replay();
+    const ok = reply[0] === 1;
+    const counters = usages(req.counters, held, reply);
+    if (!ok) return { ok: false, reservationId: null, counters };
+    this.#reservations.set(req.requestId, {
+      id: req.requestId,
+      reservedAtMs: nowMs,
+      realAtMs: realNow,
+      forgetAtRealMs: realNow + leaseMs + LATE_SETTLE_GRACE_MS,
+      counters: held,
+    });
+    return { ok: true, reservationId: req.requestId, counters };
+  }
+
+  async peek(req: PeekRequest): Promise<CounterUsage[]> {
+    this.#assertOpen();
+    checkSpecs(req.counters);
+    const nowMs = req.now.getTime();
+    const { keys, args, held } = this.#encode(req.counters, nowMs);
+    try {
+      // An empty reservation id makes the reserve script read only.
+      const reply = await this.#redis.portcullisReserve(keys.length, ...keys, nowMs, '', 0, ...args);
+      return usages(req.counters, held, reply);
+    } catch (err) {
+      throw this.#failure('peek', err);
+    }
+  }
+
+  async claim(id: string, expiresAt: number): Promise<boolean> {
+    this.#assertOpen();
+    const ttl = Math.max(1_000, Math.ceil(expiresAt - Date.now()));
+    try {
+      return (await this.#redis.set(`${this.#prefix}claim:${id}`, '1', 'PX', ttl, 'NX')) === 'OK';
+    } catch (err) {
+      throw this.#failure('claim', err);
+    }
+  }
+
+  /** The keys and per-counter arguments of the reserve script, and what each counter holds. */
+  #encode(
+    specs: CounterSpec[],
+    nowMs: number,
+  ): { keys: string[]; args: (string | number)[]; held: HeldCounter[] } {
     const keys: string[] = [];
-    const args: (string | number)[] = [nowMs, req.requestId, leaseMs];
+    const args: (string | number)[] = [];
     const held: HeldCounter[] = [];
-    for (const spec of req.counters) {
+    for (const spec of specs) {
       const hashKey = `${this.#prefix}c:${spec.id}`;
       const zsetKey = `${hashKey}:z`;
       keys.push(hashKey, zsetKey);
@@ -169,39 +248,7 @@ export class RedisCounterStore implements CounterStore {
         held.push({ kind: 'c', hashKey, zsetKey, unit: 'requests', amount: 1, extra: 0 });
       }
     }
-
-    let reply: number[];
-    try {
-      reply = await this.#redis.portcullisReserve(keys.length, ...keys, ...args);
-    } catch (err) {
-      throw this.#failure('reserve', err);
-    }
-
-    if (this.#pending.size > 0) void this.#replay();
-    const ok = reply[0] === 1;
-    const counters: CounterUsage[] = req.counters.map((spec, i) => {
-      const used = Number(reply[2 * i + 1]);
-      const freesAt = Number(reply[2 * i + 2]);
-      const amount = held[i].amount;
-      const usage: CounterUsage = {
-        id: spec.id,
-        used,
-        limit: spec.limit,
-        amount,
-        fits: used + amount <= spec.limit,
-      };
-      if (freesAt >= 0) usage.freesAt = freesAt;
-      return usage;
-    });
-    if (!ok) return { ok: false, reservationId: null, counters };
-    this.#reservations.set(req.requestId, {
-      id: req.requestId,
-      reservedAtMs: nowMs,
-      realAtMs: realNow,
-      forgetAtRealMs: realNow + leaseMs + LATE_SETTLE_GRACE_MS,
-      counters: held,
-    });
-    return { ok: true, reservationId: req.requestId, counters };
+    return { keys, args, held };
   }
 
   async settle(reservationId: string, actual: ActualUsage): Promise<void> {

@@ -16,7 +16,9 @@ import { type CounterPersistence, MemoryCounters, type SettledUsage } from './me
 import {
   type ActualUsage,
   type CounterStore,
+  type CounterUsage,
   DEFAULT_LEASE_MS,
+  type PeekRequest,
   type ReserveRequest,
   type ReserveResult,
   type StoreOperation,
@@ -38,6 +40,10 @@ CREATE TABLE IF NOT EXISTS totals (
   id TEXT PRIMARY KEY,
   value INTEGER NOT NULL,
   expires_at INTEGER
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS claims (
+  id TEXT PRIMARY KEY,
+  expires_at INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS window_buckets (
   id TEXT NOT NULL,
@@ -72,6 +78,7 @@ class SqlitePersistence implements CounterPersistence {
   readonly #addBucket: StatementSync;
   readonly #dropTotals: StatementSync;
   readonly #dropBuckets: StatementSync;
+  readonly #dropClaims: StatementSync;
 
   constructor(db: DatabaseSync) {
     this.#db = db;
@@ -89,6 +96,7 @@ class SqlitePersistence implements CounterPersistence {
     );
     this.#dropTotals = db.prepare('DELETE FROM totals WHERE expires_at IS NOT NULL AND expires_at < ?');
     this.#dropBuckets = db.prepare('DELETE FROM window_buckets WHERE expires_at < ?');
+    this.#dropClaims = db.prepare('DELETE FROM claims WHERE expires_at < ?');
   }
 
   loadTotal(id: string): number {
@@ -174,6 +182,7 @@ class SqlitePersistence implements CounterPersistence {
   dropExpired(nowMs: number): void {
     this.#dropTotals.run(nowMs);
     this.#dropBuckets.run(nowMs);
+    this.#dropClaims.run(nowMs);
   }
 }
 
@@ -184,6 +193,7 @@ export class SqliteCounterStore implements CounterStore {
   readonly #counters: MemoryCounters;
   readonly #errors;
   readonly #timer: NodeJS.Timeout;
+  #claim: StatementSync | undefined;
   #closed = false;
 
   /** Opens (or creates) the database; throws when another process holds it. */
@@ -229,6 +239,20 @@ export class SqliteCounterStore implements CounterStore {
 
   async release(reservationId: string): Promise<void> {
     this.#guard('release', () => this.#counters.release(reservationId));
+  }
+
+  peek(req: PeekRequest): CounterUsage[] {
+    return this.#guard('peek', () => this.#counters.peek(req));
+  }
+
+  async claim(id: string, expiresAt: number): Promise<boolean> {
+    return this.#guard('claim', () => {
+      this.#claim ??= this.#db.prepare(
+        `INSERT INTO claims (id, expires_at) VALUES (?, ?)
+         ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at WHERE claims.expires_at < ?`,
+      );
+      return Number(this.#claim.run(id, expiresAt, Date.now()).changes) === 1;
+    });
   }
 
   async close(): Promise<void> {

@@ -57,6 +57,11 @@ export interface ReserveRequest {
   leaseMs?: number;
 }
 
+export interface PeekRequest {
+  counters: CounterSpec[];
+  now: Date;
+}
+
 export interface CounterUsage {
   id: string;
   /** Usage before this request. */
@@ -99,12 +104,22 @@ export interface CounterStore {
   settle(reservationId: string, actual: ActualUsage): Promise<void>;
   /** Undoes a reservation that consumed nothing (denied after reserving, upstream refused). */
   release(reservationId: string): Promise<void>;
+  /**
+   * What each counter holds now (settled plus reserved), without reserving: for the caller's own usage
+   * view and for alert thresholds. `amount` and `fits` are as if this call asked for the counter's amount.
+   */
+  peek(req: PeekRequest): CounterUsage[] | Promise<CounterUsage[]>;
+  /**
+   * Claims `id` once: true for the first caller on any replica until `expiresAt` (epoch ms), false
+   * after. Alerts use it to fire exactly once per threshold and period.
+   */
+  claim(id: string, expiresAt: number): Promise<boolean>;
   /** A remote store: resolves once connected, rejects after `timeoutMs`. */
   ready?(timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
 }
 
-export type StoreOperation = 'reserve' | 'settle' | 'release';
+export type StoreOperation = 'reserve' | 'settle' | 'release' | 'peek' | 'claim';
 
 /**
  * The counter store could not answer (Redis down or slow, the SQLite file unwritable). The gateway

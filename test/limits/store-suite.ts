@@ -350,6 +350,55 @@ export function counterStoreSuite(name: string, makeHarness: () => Promise<Store
       });
     });
 
+    test('peek reads settled and reserved usage and reserves nothing', async () => {
+      const money = budget(id('peek-b'), 10_000, 3_000);
+      const slots = inFlight(id('peek-c'), 1);
+      const r = await store.reserve({ requestId: randomUUID(), counters: [money, slots], now: at(T0) });
+      assert.ok(r.reservationId);
+      const seen = await store.peek({ counters: [money, slots], now: at(T0) });
+      assert.deepEqual(
+        seen.map((c) => [c.used, c.fits]),
+        [
+          [3_000, true],
+          [1, false],
+        ],
+      );
+      await store.settle(r.reservationId, { costMicroUsd: 2_500, tokens: 0 });
+      const again = await store.peek({ counters: [money, slots], now: at(T0) });
+      assert.deepEqual(
+        again.map((c) => c.used),
+        [2_500, 0],
+      );
+      // Peeking twice took no slot: a reservation still fits.
+      const next = await store.reserve({ requestId: randomUUID(), counters: [slots], now: at(T0) });
+      assert.equal(next.ok, true);
+      if (next.reservationId) await store.release(next.reservationId);
+    });
+
+    test('claim succeeds once per id across replicas until it expires', async () => {
+      const other = harness.replicas ? await harness.open() : store;
+      try {
+        const claimId = id('claim');
+        const tries = await Promise.all(
+          Array.from({ length: 20 }, (_, i) =>
+            (i % 2 === 0 ? store : other).claim(claimId, Date.now() + HOUR),
+          ),
+        );
+        assert.equal(tries.filter(Boolean).length, 1);
+        assert.equal(await store.claim(id('claim-2'), Date.now() + HOUR), true);
+        const brief = id('claim-brief');
+        assert.equal(await store.claim(brief, Date.now() + 1_000), true);
+        await new Promise((r) => setTimeout(r, 1_100));
+        assert.equal(
+          await other.claim(brief, Date.now() + HOUR),
+          true,
+          'an expired claim can be taken again',
+        );
+      } finally {
+        if (other !== store) await other.close();
+      }
+    });
+
     test('a restart keeps settled usage', async () => {
       const money = budget(id('restart-b'), 1_000_000, 10_000);
       const toks = tokens(id('restart-t'), 100_000, 1_000);
