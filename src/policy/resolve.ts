@@ -51,6 +51,7 @@ export function resolvePolicy(
     defaultGuardrailChain: gw.defaultGuardrailChain,
     maxRequestBytes: gw.maxRequestBytes ?? 32 * 1024 * 1024,
     audit: { contentLogging: gw.audit?.contentLogging ?? false, sinks: gw.audit?.sinks ?? [] },
+    alerts: { channels: gw.alerts?.channels ?? [], maxPerMinute: gw.alerts?.maxPerMinute ?? 60 },
   };
 
   const providers = new Map<string, ResolvedProvider>();
@@ -159,7 +160,11 @@ export function dataDocument(policy: ResolvedPolicy, revision: string): Record<s
     portcullis: {
       revision,
       // redisUrl may carry a password: Rego sees only which store is used.
-      gateway: { ...policy.gateway, limits: { store: policy.gateway.limits.store } },
+      gateway: {
+        ...policy.gateway,
+        limits: { store: policy.gateway.limits.store },
+        alerts: { channels: policy.gateway.alerts.channels.map((c) => c.name) },
+      },
       teams: Object.fromEntries(policy.teams),
       keys,
       providers,

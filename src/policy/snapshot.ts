@@ -99,6 +99,20 @@ export interface GatewaySettings {
   defaultGuardrailChain?: string;
   maxRequestBytes: number;
   audit: { contentLogging: boolean; sinks: unknown[] };
+  /** Alert channels as declared: secrets stay references until the alert dispatcher reads them. */
+  alerts: { channels: AlertChannelRef[]; maxPerMinute: number };
+}
+
+export interface SecretRef {
+  fromEnv?: string;
+  fromFile?: string;
+}
+
+export interface AlertChannelRef {
+  name: string;
+  format: 'slack' | 'json';
+  url: SecretRef;
+  signingSecret?: SecretRef;
 }
 
 export interface PolicySource {

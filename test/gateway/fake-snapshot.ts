@@ -158,6 +158,7 @@ export function fakeSnapshot(opts: FakeOptions): Snapshot & { inputs: DecisionIn
       failMode: 'closed',
       limits: { store: 'sqlite' },
       maxRequestBytes: 1024 * 1024,
+      alerts: { channels: [], maxPerMinute: 60 },
       audit: { contentLogging: false, sinks: [] },
       ...opts.gateway,
     },

@@ -66,6 +66,58 @@ export interface Gateway {
       };
     };
     /**
+     * Where budget alerts (Team and VirtualKey budgets' alertAt, soft budgets) are delivered.
+     */
+    alerts?: {
+      /**
+       * Every alert goes to every channel.
+       *
+       * @maxItems 20
+       *
+       * Items: A webhook that receives budget alerts.
+       */
+      channels?: {
+        /**
+         * Names the channel in logs and metrics.
+         */
+        name: string;
+        /**
+         * slack: an incoming-webhook message ({"text": …}, also Mattermost and Rocket.Chat). json: the alert as a JSON event.
+         */
+        format: 'slack' | 'json';
+        /**
+         * The webhook URL, by reference: a Slack webhook URL is itself a secret.
+         */
+        url: {
+          /**
+           * Name of an environment variable of the gateway process.
+           */
+          fromEnv?: string;
+          /**
+           * Path of a file holding the secret (e.g. a mounted Kubernetes secret).
+           */
+          fromFile?: string;
+        };
+        /**
+         * HMAC-SHA256 key: each delivery carries x-portcullis-signature: t=<unix seconds>,v1=<hex HMAC of "<t>.<body>">.
+         */
+        signingSecret?: {
+          /**
+           * Name of an environment variable of the gateway process.
+           */
+          fromEnv?: string;
+          /**
+           * Path of a file holding the secret (e.g. a mounted Kubernetes secret).
+           */
+          fromFile?: string;
+        };
+      }[];
+      /**
+       * Alerts sent per rolling minute at most; more are dropped, logged and counted, so an alert storm stays bounded.
+       */
+      maxPerMinute?: number;
+    };
+    /**
      * Audit trail settings.
      */
     audit?: {
