@@ -14,6 +14,7 @@ export * from './planner.ts';
 export { RedisCounterStore, type RedisStoreOptions } from './redis-store.ts';
 export { SqliteCounterStore, type SqliteStoreOptions } from './sqlite-store.ts';
 export * from './store.ts';
+export * from './usage-view.ts';
 
 export interface CounterStoreConfig {
   store?: 'sqlite' | 'redis';
