@@ -98,6 +98,7 @@ export function resolvePolicy(
       budgets: t.spec.budgets ?? [],
       rateLimits: t.spec.rateLimits ?? {},
       modelRateLimits: t.spec.modelRateLimits ?? [],
+      outputCaps: t.spec.outputCaps ?? [],
       guardrailChain: lineage.map((id) => teamDocs.get(id)?.spec.guardrailChain).find(Boolean),
       // Nearest team that says, else the gateway-wide setting.
       contentLogging:
@@ -125,6 +126,7 @@ export function resolvePolicy(
       budgets: k.spec.budgets ?? [],
       rateLimits: k.spec.rateLimits ?? {},
       modelRateLimits: k.spec.modelRateLimits ?? [],
+      outputCaps: k.spec.outputCaps ?? [],
       contentLogging: k.spec.contentLogging ?? team?.contentLogging ?? gateway.audit.contentLogging,
       labels: k.metadata.labels
         ? (Object.fromEntries(Object.entries(k.metadata.labels)) as Record<string, string>)

@@ -25,6 +25,12 @@ export interface RateLimits {
   maxInFlight?: number;
 }
 
+/** A ceiling on the output tokens a call may ask for, on some models (all when absent). */
+export interface OutputCap {
+  models?: string[];
+  maxOutputTokens: number;
+}
+
 /** Rate limits that count only the calls on some models or providers. */
 export interface ModelRateLimits extends RateLimits {
   name: string;
@@ -62,6 +68,7 @@ export interface ResolvedTeam {
   budgets: Budget[];
   rateLimits: RateLimits;
   modelRateLimits: ModelRateLimits[];
+  outputCaps: OutputCap[];
   guardrailChain?: string;
   contentLogging: boolean;
 }
@@ -86,6 +93,7 @@ export interface ResolvedKey {
   budgets: Budget[];
   rateLimits: RateLimits;
   modelRateLimits: ModelRateLimits[];
+  outputCaps: OutputCap[];
   contentLogging: boolean;
   labels: Record<string, string>;
 }

@@ -59,6 +59,7 @@ function key(id: string, secret: string, extra: Partial<ResolvedKey> = {}): Reso
     budgets: [],
     rateLimits: {},
     modelRateLimits: [],
+    outputCaps: [],
     contentLogging: false,
     labels: {},
     ...extra,

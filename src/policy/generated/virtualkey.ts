@@ -156,6 +156,26 @@ export interface VirtualKey {
       maxInFlight?: number;
     }[];
     /**
+     * Output ceilings the gateway enforces on each call's max tokens. Budgets then reserve at most this much output instead of what the agent asks for. The lowest matching cap of the key and its teams applies.
+     *
+     * @maxItems 20
+     *
+     * Items: A ceiling on the output a call may ask for.
+     */
+    outputCaps?: {
+      /**
+       * Model globs the cap applies to; absent: every model.
+       *
+       * @minItems 1
+       * @maxItems 50
+       */
+      models?: [string, ...string[]];
+      /**
+       * Most output tokens a call may ask for; a larger request (or one that names no limit) is lowered to this before forwarding.
+       */
+      maxOutputTokens: number;
+    }[];
+    /**
      * GuardrailChain for this key; else the team's, else the gateway default.
      */
     guardrailChain?: string;
