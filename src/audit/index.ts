@@ -4,6 +4,7 @@ export { AuditIntegrityError, AuditLog, type AuditLogOptions, AuditQueueFullErro
 export { type AuditMetrics, auditMetrics } from './metrics.ts';
 export { formatTable, parseTimeArg } from './query.ts';
 export {
+  type AuditBudget,
   type AuditDecision,
   type AuditEntry,
   type AuditOutcome,

@@ -57,6 +57,19 @@ export interface AuditRecord {
   content?: { request?: string; response?: string };
   /** The request facts the decision used, so `portcullis policy replay` can decide the call again. */
   facts?: AuditRequestFacts;
+  /** How the call's budgets took it: what it held, a soft budget's warnings, overshoot, alerts fired. */
+  budget?: AuditBudget;
+}
+
+export interface AuditBudget {
+  /** What the call held against its budgets before the answer, USD. */
+  reservedUsd: number;
+  /** How far it took an expected-mode budget past its amount, USD. */
+  overshootUsd?: number;
+  /** The policy's warnings (a soft budget spent). */
+  warnings?: string[];
+  /** Budget thresholds this call's spend reached (each alerted once per period). */
+  alerts?: { budget: string; thresholdPct: number }[];
 }
 
 export interface AuditRequestFacts {
@@ -105,6 +118,21 @@ function finding(f: GuardrailFinding): GuardrailFinding {
  */
 export function normalizeRecord(r: AuditRecord): AuditRecord {
   const out: Partial<AuditRecord> = {};
+  if (r.budget) {
+    // Keys in sorted order, like every other object here (see canonicalJson).
+    const budget: AuditBudget = {} as AuditBudget;
+    if (Array.isArray(r.budget.alerts) && r.budget.alerts.length > 0) {
+      budget.alerts = r.budget.alerts.map((a) => ({
+        budget: str(a.budget),
+        thresholdPct: num(a.thresholdPct),
+      }));
+    }
+    if (r.budget.overshootUsd != null) budget.overshootUsd = num(r.budget.overshootUsd);
+    budget.reservedUsd = num(r.budget.reservedUsd);
+    if (Array.isArray(r.budget.warnings) && r.budget.warnings.length > 0)
+      budget.warnings = strings(r.budget.warnings);
+    out.budget = budget;
+  }
   if (r.content) {
     const content: { request?: string; response?: string } = {};
     if (r.content.request != null) content.request = str(r.content.request);

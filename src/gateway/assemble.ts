@@ -3,6 +3,7 @@
 import { hostname } from 'node:os';
 import type { Registry } from 'prom-client';
 import type { GatewaySettings } from '../policy/snapshot.ts';
+import { type AlertsComponent, alertsComponent } from './components/alerts.ts';
 import { type AuditLogComponent, auditLogComponent } from './components/audit-log.ts';
 import { type CounterStoreComponent, counterStoreComponent } from './components/counter-store.ts';
 import { Lifecycle, type LifecycleLogger } from './lifecycle.ts';
@@ -28,6 +29,7 @@ export interface GatewayPlugins {
   lifecycle: Lifecycle;
   counterStore: CounterStoreComponent;
   auditLog: AuditLogComponent;
+  alerts: AlertsComponent;
   /** The id written into every record. */
   instance: string;
 }
@@ -48,7 +50,8 @@ export function createGatewayPlugins(opts: GatewayPluginsOptions): GatewayPlugin
     logger: opts.logger,
     env,
   });
-  const lifecycle = new Lifecycle([counterStore, auditLog], {
+  const alerts = alertsComponent({ logger: opts.logger, registry: opts.registry, env });
+  const lifecycle = new Lifecycle([counterStore, auditLog, alerts], {
     logger: opts.logger,
     retryMs: opts.retryMs ?? (Number(env.PORTCULLIS_SETTINGS_RETRY_MS) || 30_000),
   });
@@ -63,6 +66,7 @@ export function createGatewayPlugins(opts: GatewayPluginsOptions): GatewayPlugin
     },
     logger: opts.logger,
     registry: opts.registry,
+    alerts: (settings) => alerts.current(settings),
   });
   const audit = createAuditPlugin({
     log: (settings) => {
@@ -77,6 +81,7 @@ export function createGatewayPlugins(opts: GatewayPluginsOptions): GatewayPlugin
     lifecycle,
     counterStore,
     auditLog,
+    alerts,
     instance,
   };
 }

@@ -6,7 +6,7 @@ import type { ModelPrice, ProviderApi, ResolvedKey, ResolvedProvider, Snapshot }
 import type { ProviderAdapter, StreamTracker } from '../providers/types.ts';
 import type { DeniedToolCall } from '../tools/index.ts';
 import type { AuthResult } from './authenticate.ts';
-import type { RequestScan, Reservation } from './plugin.ts';
+import type { RequestScan, Reservation, Settlement } from './plugin.ts';
 import type { UsageEvent } from './usage.ts';
 
 /**
@@ -54,6 +54,8 @@ export class Call {
   bodyChanged = false;
   /** What the policy reads. Undefined only for calls refused before their facts (no snapshot, bad body). */
   input!: DecisionInput;
+  /** The output ceiling policy sets for this key and model (Team/VirtualKey outputCaps), if any. */
+  outputCap: number | undefined = undefined;
 
   // ── slots (one writer: the pipeline, from plugin results) ──
   /** Every guardrail finding, request ones first (`input.guardrails.findings` is the same array). */
@@ -62,6 +64,8 @@ export class Call {
   scan: RequestScan | null = null;
   /** Budget/rate reservations to settle once usage is known. */
   readonly reservations: Reservation[] = [];
+  /** What settling them found (budget overshoot, alerts), for the audit record. */
+  readonly settlements: Settlement[] = [];
   decision: Decision | null = null;
   /** Declared tools removed from the request by the decision. */
   strippedTools: readonly string[] = [];

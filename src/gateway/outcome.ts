@@ -1,7 +1,7 @@
 // The frozen record of a finished call, built once by the pipeline after settlement: what audit
 // stores (with its instance and content), what metrics count. Outcome, stripped tools, denied tool
 // calls, latency and cost are decided here and nowhere else.
-import type { AuditOutcome, AuditRecord } from '../audit/index.ts';
+import type { AuditBudget, AuditOutcome, AuditRecord } from '../audit/index.ts';
 import type { GuardrailFinding } from '../policy/decision.ts';
 import type { Call } from './call.ts';
 import { GUARDRAIL_BLOCKED } from './errors.ts';
@@ -41,6 +41,25 @@ function outcomeOf(call: Call): { outcome: AuditOutcome; errorCode?: string } {
   }
 }
 
+/** What the budgets made of the call: its reservation, overshoot, alerts, and the policy's warnings. */
+function budgetOf(call: Call): AuditBudget | undefined {
+  const warnings = call.decision?.allow === true ? (call.decision.warnings ?? []) : [];
+  let out: AuditBudget | undefined;
+  for (const s of call.settlements) {
+    const b = s.budget;
+    if (b === undefined) continue;
+    out ??= { reservedUsd: 0 };
+    out.reservedUsd += b.reservedUsd;
+    if (b.overshootUsd !== undefined) out.overshootUsd = (out.overshootUsd ?? 0) + b.overshootUsd;
+    if (b.alerts !== undefined && b.alerts.length > 0) (out.alerts ??= []).push(...b.alerts);
+  }
+  if (warnings.length > 0) {
+    out ??= { reservedUsd: 0 };
+    out.warnings = [...warnings];
+  }
+  return out;
+}
+
 /** The record of a finished call whose facts were built. Never includes the key, only its id. */
 export function callRecord(call: Call): CallRecord {
   const input = call.input;
@@ -78,5 +97,7 @@ export function callRecord(call: Call): CallRecord {
   if (input.userAgent !== undefined) record.userAgent = input.userAgent;
   if (errorCode !== undefined) record.errorCode = errorCode;
   if (input.mcp !== undefined) record.mcp = input.mcp;
+  const budget = budgetOf(call);
+  if (budget !== undefined) record.budget = budget;
   return Object.freeze(record);
 }

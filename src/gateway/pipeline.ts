@@ -6,6 +6,7 @@
 import type { ServerResponse } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
+import { cappedOutputTokens, keyOutputCap } from '../limits/output-cap.ts';
 import type { DecisionInput } from '../policy/decision.ts';
 import type { ResolvedProvider, Snapshot } from '../policy/snapshot.ts';
 import { adapters } from '../providers/index.ts';
@@ -21,6 +22,12 @@ import { parseBody, queryKey, sessionOf, upstreamQuery, userAgentOf } from './re
 import { parseGeminiTarget, type RouteSpec } from './routes.ts';
 import type { Stages } from './stages.ts';
 import type { Upstreams } from './upstream.ts';
+
+/** The policy's warnings for an allowed call (a soft budget spent), as one header. */
+export const WARNING_HEADER = 'x-portcullis-warning';
+
+/** Printable ASCII only: a header value with other characters would throw. */
+const headerText = (s: string): string => s.replace(/[^\x20-\x7e]/g, '?').slice(0, 2_000);
 
 const kCall = Symbol('portcullis.call');
 const kStages = Symbol('portcullis.stages');
@@ -143,6 +150,8 @@ export class Pipeline {
     const price =
       provider !== undefined && route.local === undefined ? priceFor(provider, facts.model) : undefined;
     if (provider !== undefined) call.route = { provider, price };
+    if (auth.key !== null && facts.model !== '')
+      call.outputCap = keyOutputCap(snapshot, auth.key, facts.model);
     const input: DecisionInput = decisionInput({
       surface,
       provider: provider?.id,
@@ -153,7 +162,7 @@ export class Pipeline {
       sizes: {
         bodyBytes,
         estimatedInputTokens: estimatedInputTokens(bodyBytes),
-        maxOutputTokens: facts.maxOutputTokens ?? price?.maxOutputTokens ?? 0,
+        maxOutputTokens: cappedOutputTokens(facts.maxOutputTokens, price?.maxOutputTokens, call.outputCap),
       },
       auth: { status: auth.status, enforced },
       key: auth.key,
@@ -173,6 +182,9 @@ export class Pipeline {
       return sendError(reply, route.api, denialError(decision, snapshot.revision));
     }
     if (route.local !== undefined) return this.#answerModels(call, route, reply, facts.model);
+    if (decision.warnings !== undefined && decision.warnings.length > 0) {
+      call.responseHeaders[WARNING_HEADER] = headerText(decision.warnings.join(' '));
+    }
 
     // The decision's route.
     if (decision.route !== undefined && decision.route !== '' && decision.route !== provider?.id) {

@@ -27,7 +27,21 @@ export interface Refusal {
 /** Something held against a limit until the call is over: settled to what it used, or released. */
 export interface Reservation {
   /** `call.usage` is null when nothing was forwarded (release); never throws. */
-  settle(call: Call): Promise<void>;
+  settle(call: Call): Promise<Settlement | undefined>;
+}
+
+/** What settling found that the audit record keeps: how the budgets took the call. */
+export interface Settlement {
+  budget?: BudgetSettlement;
+}
+
+export interface BudgetSettlement {
+  /** What the call held against its budgets before the answer (its worst or expected cost), USD. */
+  reservedUsd: number;
+  /** How far the call took an expected-mode budget past its amount, USD (absent when it did not). */
+  overshootUsd?: number;
+  /** Thresholds this call's spend reached, alerted once per period across replicas. */
+  alerts?: { budget: string; thresholdPct: number }[];
 }
 
 /** The reserve stage's result: usage facts for the policy, a reservation, response headers, or a refusal. */

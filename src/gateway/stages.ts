@@ -327,7 +327,10 @@ export class Stages {
   }
 
   async #settleAndAudit(call: Call): Promise<void> {
-    for (const r of call.reservations) await r.settle(call);
+    for (const r of call.reservations) {
+      const settled = await r.settle(call);
+      if (settled !== undefined) call.settlements.push(settled);
+    }
     this.observed(call, 'settle');
     if (this.#audit.length === 0) return;
     const record = callRecord(call);

@@ -117,6 +117,21 @@ export const anthropicAdapter: ProviderAdapter = {
     };
   },
 
+  capOutputTokens(surface, body, cap) {
+    if (surface !== 'anthropic.messages') return undefined;
+    const max = body.max_tokens;
+    if (typeof max === 'number' && max <= cap) return undefined;
+    const out: Record<string, unknown> = { ...body, max_tokens: cap };
+    // Extended thinking must stay below max_tokens (and at least 1,024 tokens): lower its budget with
+    // the cap, or turn it off when the cap leaves it no room.
+    const thinking = body.thinking;
+    if (isObject(thinking) && thinking.type === 'enabled' && typeof thinking.budget_tokens === 'number') {
+      if (thinking.budget_tokens >= cap) {
+        out.thinking = cap > 1_024 ? { ...thinking, budget_tokens: cap - 1 } : { type: 'disabled' };
+      }
+    }
+    return out;
+  },
   requestUsageReporting(): boolean {
     return false;
   },

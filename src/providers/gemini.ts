@@ -98,6 +98,16 @@ export const geminiAdapter: ProviderAdapter = {
     };
   },
 
+  capOutputTokens(surface, body, cap) {
+    if (surface !== 'gemini.generate') return undefined;
+    const key =
+      'generationConfig' in body || !('generation_config' in body) ? 'generationConfig' : 'generation_config';
+    const cfg = isObject(body[key]) ? (body[key] as Record<string, unknown>) : {};
+    const max = cfg.maxOutputTokens ?? cfg.max_output_tokens;
+    if (typeof max === 'number' && max <= cap) return undefined;
+    const { max_output_tokens: _snake, ...rest } = cfg;
+    return { ...body, [key]: { ...rest, maxOutputTokens: cap } };
+  },
   requestUsageReporting(): boolean {
     return false;
   },

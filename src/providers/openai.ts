@@ -137,6 +137,21 @@ export const openaiAdapter: ProviderAdapter = {
     return { model, stream: body.stream === true, maxOutputTokens };
   },
 
+  capOutputTokens(surface, body, cap) {
+    if (surface === 'openai.chat') {
+      const max = firstNumber(body.max_completion_tokens, body.max_tokens);
+      if (max !== undefined && max <= cap) return undefined;
+      // max_tokens is deprecated and refused by reasoning models; max_completion_tokens replaces it.
+      const { max_tokens: _old, ...rest } = body;
+      return { ...rest, max_completion_tokens: cap };
+    }
+    if (surface === 'openai.responses') {
+      const max = firstNumber(body.max_output_tokens);
+      if (max !== undefined && max <= cap) return undefined;
+      return { ...body, max_output_tokens: cap };
+    }
+    return undefined;
+  },
   requestUsageReporting(surface: Surface, body: Record<string, unknown>): boolean {
     if (surface !== 'openai.chat' || body.stream !== true) return false;
     const opts = body.stream_options;

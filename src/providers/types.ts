@@ -79,6 +79,15 @@ export interface ProviderAdapter {
    * the body and the usage chunk must then be hidden from the client.
    */
   requestUsageReporting(surface: Surface, body: Record<string, unknown>): boolean;
+  /**
+   * The body with its output limit lowered to `cap` (set when the request names none), or undefined
+   * when it already asks for no more. Never mutates `body`.
+   */
+  capOutputTokens(
+    surface: Surface,
+    body: Record<string, unknown>,
+    cap: number,
+  ): Record<string, unknown> | undefined;
   /** The key of the usage object in a JSON response body. */
   usageKey: 'usage' | 'usageMetadata';
   /** Usage from a JSON response body (or just `{[usageKey]: …}`); null when it reports none. */

@@ -4,8 +4,11 @@
 // no budget is ever exceeded, whatever a custom policy answers: that is a refusal the policy words.
 import { randomUUID } from 'node:crypto';
 import { Counter, type Registry, register } from 'prom-client';
+import type { BudgetAlerts } from '../../alerts/index.ts';
+import { CostEstimator } from '../../limits/expected.ts';
 import {
   type ActualUsage,
+  type CallCost,
   type CounterStore,
   type LimitPlan,
   microToUsd,
@@ -18,12 +21,13 @@ import {
   withWorstCase,
   worstCaseCostMicroUsd,
 } from '../../limits/index.ts';
+import { tokenBound } from '../../limits/token-bound.ts';
 import type { Decision, Surface } from '../../policy/decision.ts';
 import type { GatewaySettings, ResolvedKey, Snapshot } from '../../policy/snapshot.ts';
 import { anthropicInputPriceFactor } from '../../providers/anthropic.ts';
 import type { Call } from '../call.ts';
 import { LIMITS_UNAVAILABLE, refusal } from '../errors.ts';
-import type { Plugin, Reservation, Reserved } from '../plugin.ts';
+import type { BudgetSettlement, Plugin, Reservation, Reserved } from '../plugin.ts';
 
 /** The slice of a pino logger the plugins use. */
 export interface PluginLogger {
@@ -37,6 +41,8 @@ export interface LimitsPluginOptions {
   logger: PluginLogger;
   /** Where `portcullis_limits_store_unavailable_calls_total` lives (prom-client's default when absent). */
   registry?: Registry;
+  /** Budget alerts, when the Gateway declares alert channels. */
+  alerts?(settings: GatewaySettings): BudgetAlerts | undefined;
 }
 
 export const BUDGET_REMAINING_HEADER = 'x-portcullis-budget-remaining-usd';
@@ -64,6 +70,17 @@ function unavailableCounter(registry: Registry): Counter<'fail_mode'> {
   });
 }
 
+function overshootCounter(registry: Registry): Counter {
+  const name = 'portcullis_budget_overshoot_usd_total';
+  const existing = registry.getSingleMetric(name);
+  if (existing) return existing as Counter;
+  return new Counter({
+    name,
+    help: 'USD by which calls took expected-mode budgets past their amount (each call as it saw its budget).',
+    registers: [registry],
+  });
+}
+
 /** The denial for the first counter without room, worded like the example policy's. */
 export function strictDenial(facts: ReturnType<typeof usageFacts>): Decision {
   for (const b of facts.budgets) {
@@ -72,7 +89,7 @@ export function strictDenial(facts: ReturnType<typeof usageFacts>): Decision {
     return refusal(
       402,
       'budget_exceeded',
-      `The ${b.period} budget of ${b.scope} ${b.owner} (${b.limitUsd} USD) does not cover this call: ${b.usedUsd} USD used, this call may cost up to ${b.requestUsd} USD.${reset}`,
+      `The ${b.period} budget of ${b.scope} ${b.owner} (${b.limitUsd} USD) does not cover this call: ${b.usedUsd} USD used, this call ${b.mode === 'expected' ? 'is expected to cost' : 'may cost up to'} ${b.requestUsd} USD.${reset} See them all with \`portcullis usage\`.`,
       b.resetsInSeconds,
     );
   }
@@ -126,30 +143,69 @@ function teamLimits(snapshot: Snapshot, teamIds: readonly string[]): OwnerLimits
   const out: OwnerLimits[] = [];
   for (const id of teamIds) {
     const team = snapshot.teams.get(id);
-    if (team !== undefined) out.push({ id, budgets: team.budgets, rateLimits: team.rateLimits });
+    if (team !== undefined) {
+      out.push({
+        id,
+        budgets: team.budgets,
+        rateLimits: team.rateLimits,
+        modelRateLimits: team.modelRateLimits,
+      });
+    }
   }
   return out;
 }
 
 /**
- * What a call can cost at most. Input is counted as one token per byte of request body: a token is
- * never shorter than a byte of the text it encodes, and the JSON around the text outweighs message
- * framing, so this bounds the input from above where bytes/4 (the policy's estimate) does not.
+ * What a call can cost at most, what it is expected to cost, and where it goes. Input is counted as one
+ * token per byte of request body (or, with `inputTokens`, as that real token count): a token is never
+ * shorter than a byte of the text it encodes, and the JSON around the text outweighs message framing,
+ * so this bounds the input from above where bytes/4 (the policy's estimate) does not. Output is what
+ * the call may ask for after the policy's output cap.
  */
-function worstCase(ctx: Call): { costMicroUsd: number; tokens: number } {
-  if (FREE.has(ctx.surface)) return { costMicroUsd: 0, tokens: 0 };
-  const sizes = ctx.input.sizes;
-  const price = ctx.route?.price;
+function callCost(call: Call, estimator: CostEstimator, inputTokens?: number): CallCost {
+  const model = call.input.model;
+  const provider = call.route?.provider.id ?? call.input.provider ?? '';
+  if (FREE.has(call.surface)) return { costMicroUsd: 0, tokens: 0, model, provider };
+  const sizes = call.input.sizes;
+  const price = call.route?.price;
   const bounded = {
-    estimatedInputTokens: sizes.bodyBytes,
+    estimatedInputTokens: inputTokens ?? sizes.bodyBytes,
     maxOutputTokens: sizes.maxOutputTokens,
     // A prompt-cache write bills an input token above the input price.
-    inputPriceFactor: ctx.api === 'anthropic' ? anthropicInputPriceFactor(ctx.rawBody) : 1,
+    inputPriceFactor: call.api === 'anthropic' ? anthropicInputPriceFactor(call.rawBody) : 1,
   };
-  return {
-    costMicroUsd: price === undefined ? 0 : worstCaseCostMicroUsd(price, bounded),
+  const costMicroUsd = price === undefined ? 0 : worstCaseCostMicroUsd(price, bounded);
+  const cost: CallCost = {
+    costMicroUsd,
     tokens: bounded.estimatedInputTokens + bounded.maxOutputTokens,
+    model,
+    provider,
   };
+  if (price !== undefined && call.key !== null) {
+    cost.expectedCostMicroUsd = estimator.expected(
+      call.key.id,
+      model,
+      {
+        inputMicroPerToken: price.inputPerMTok,
+        outputMicroPerToken: price.outputPerMTok,
+        estimatedInputTokens: sizes.estimatedInputTokens,
+        maxOutputTokens: sizes.maxOutputTokens,
+      },
+      costMicroUsd,
+    );
+  }
+  return cost;
+}
+
+/** Whether a refused reservation failed on a budget only (not a rate limit): a tighter input bound may fit. */
+function refusedOnBudgetOnly(plan: LimitPlan, result: ReserveResult): boolean {
+  let budget = false;
+  for (let i = 0; i < plan.facts.length; i++) {
+    if (result.counters[i].fits) continue;
+    if (plan.facts[i].type !== 'budget') return false;
+    budget = true;
+  }
+  return budget;
 }
 
 export interface LimitsPlugin extends Plugin {
@@ -163,7 +219,9 @@ const NOTHING = { costMicroUsd: 0, tokens: 0 };
 
 export function createLimitsPlugin(opts: LimitsPluginOptions): LimitsPlugin {
   const { logger } = opts;
+  const estimator = new CostEstimator();
   const unavailable = unavailableCounter(opts.registry ?? register);
+  const overshoot = overshootCounter(opts.registry ?? register);
 
   /** Reservations not yet settled, per store: a replaced store closes once its count is back to 0. */
   const outstanding = new Map<CounterStore, number>();
@@ -204,12 +262,18 @@ export function createLimitsPlugin(opts: LimitsPluginOptions): LimitsPlugin {
    * policy change starts afresh with the new snapshot's limits and teams.
    */
   const plans = new WeakMap<ResolvedKey, LimitPlan>();
-  const planFor = (call: Call, key: ResolvedKey): LimitPlan => {
+  const basePlan = (call: Call, key: ResolvedKey): LimitPlan => {
     const nowMs = call.startedAt;
     let plan = plans.get(key);
     if (plan === undefined || nowMs < plan.validFromMs || nowMs >= plan.validUntilMs) {
       plan = planLimits({
-        key: { id: key.id, keyHash: key.hash, budgets: key.budgets, rateLimits: key.rateLimits },
+        key: {
+          id: key.id,
+          keyHash: key.hash,
+          budgets: key.budgets,
+          rateLimits: key.rateLimits,
+          modelRateLimits: key.modelRateLimits,
+        },
         teams: teamLimits(call.snapshot, key.teams),
         budgetTimezone: call.snapshot.gateway.budgetTimezone,
         worstCase: NOTHING,
@@ -217,17 +281,15 @@ export function createLimitsPlugin(opts: LimitsPluginOptions): LimitsPlugin {
       });
       plans.set(key, plan);
     }
-    if (!TOOL_SURFACES.has(call.surface)) return withWorstCase(plan, worstCase(call), nowMs);
+    if (!TOOL_SURFACES.has(call.surface)) return plan;
+    // A tool call has no tokens: tokens-per-hour limits do not apply to it.
     const keep = plan.facts.map((f) => f.type !== 'rate' || f.kind !== 'tokens_per_hour');
-    return withWorstCase(
-      {
-        ...plan,
-        counters: plan.counters.filter((_, i) => keep[i]),
-        facts: plan.facts.filter((_, i) => keep[i]),
-      },
-      NOTHING,
-      nowMs,
-    );
+    return {
+      ...plan,
+      counters: plan.counters.filter((_, i) => keep[i]),
+      facts: plan.facts.filter((_, i) => keep[i]),
+      scopes: plan.scopes.filter((_, i) => keep[i]),
+    };
   };
 
   const storeDown = (call: Call, err: unknown): Reserved | undefined =>
@@ -238,32 +300,131 @@ export function createLimitsPlugin(opts: LimitsPluginOptions): LimitsPlugin {
   const reserved = (store: CounterStore, plan: LimitPlan, result: ReserveResult): Reserved => {
     const usage = usageFacts(plan, result);
     const out: Reserved = { usage };
-    if (result.reservationId !== null) out.reservation = settlement(hold(store, result.reservationId));
+    if (result.reservationId !== null) {
+      out.reservation = settlement(hold(store, result.reservationId), store, plan, result);
+    }
     // No room: the policy words the refusal, and the call is refused even if a custom policy allows.
     if (!result.ok) out.refusal = { decision: strictDenial(usage), policyWords: true };
     else out.headers = remainingHeaders(plan, result);
     return out;
   };
 
-  /** Settles to the call's usage, or releases when nothing was forwarded. */
-  const settlement = (finish: (actual: ActualUsage | null) => Promise<void>): Reservation => ({
+  /**
+   * Reserves; when a budget (only) has no room for the byte bound and the model's tokenizer is known,
+   * tries once more with the input's real token count — the tail of a budget is where it matters, and
+   * tokenizing costs milliseconds, so calls with room never pay it.
+   */
+  const reserveIn = (
+    store: CounterStore,
+    call: Call,
+    base: LimitPlan,
+    plan: LimitPlan,
+    result: ReserveResult,
+  ): Reserved | Promise<Reserved | undefined> => {
+    const provider = call.route?.provider;
+    if (result.ok || provider === undefined || call.rawBody === null || !refusedOnBudgetOnly(plan, result)) {
+      return reserved(store, plan, result);
+    }
+    // Tokenizing is worth it only if a plausible count could fit: none encodes under 6 bytes a token
+    // on average, so when even bytes/6 does not fit, the refusal stands without the cost.
+    const floor = withWorstCase(
+      base,
+      callCost(call, estimator, Math.floor(call.rawBody.length / 6)),
+      call.startedAt,
+    );
+    const mayFit = floor.counters.every(
+      (c, i) => c.kind === 'concurrency' || result.counters[i].used + c.amount <= c.limit,
+    );
+    if (!mayFit) return reserved(store, plan, result);
+    const tokens = tokenBound(provider.api, call.input.model, call.rawBody);
+    if (tokens === undefined || tokens >= call.input.sizes.bodyBytes) return reserved(store, plan, result);
+    const tighter = withWorstCase(base, callCost(call, estimator, tokens), call.startedAt);
+    let again: ReserveResult | Promise<ReserveResult>;
+    try {
+      again = store.reserve({
+        requestId: randomUUID(),
+        counters: tighter.counters,
+        now: new Date(call.startedAt),
+      });
+    } catch (err) {
+      return storeDown(call, err) ?? reserved(store, plan, result);
+    }
+    if (!(again instanceof Promise)) return reserved(store, tighter, again);
+    return again.then(
+      (r) => reserved(store, tighter, r),
+      (err: unknown) => storeDown(call, err),
+    );
+  };
+
+  /** Settles to the call's usage, or releases when nothing was forwarded; then checks budget alerts. */
+  const settlement = (
+    finish: (actual: ActualUsage | null) => Promise<void>,
+    store: CounterStore,
+    plan: LimitPlan,
+    result: ReserveResult,
+  ): Reservation => ({
     async settle(call) {
       try {
         const usage = call.usage;
         if (usage === null) {
           await finish(null);
-          return;
+          return undefined;
         }
         const tokens = FREE.has(call.surface) ? 0 : totalTokens(usage);
-        await finish({ costMicroUsd: usdToMicro(usage.costUsd), tokens });
+        const costMicroUsd = usdToMicro(usage.costUsd);
+        await finish({ costMicroUsd, tokens });
+        if (call.key !== null && !FREE.has(call.surface))
+          estimator.observe(call.key.id, call.input.model, costMicroUsd);
+        return { budget: await budgetSettlement(call, store, plan, result, costMicroUsd) };
       } catch (err) {
         logger.error(
           { reqId: call.id, key: call.key?.id, err: (err as Error).message },
           'settling the reservation failed',
         );
+        return undefined;
       }
     },
   });
+
+  const budgetSettlement = async (
+    call: Call,
+    store: CounterStore,
+    plan: LimitPlan,
+    result: ReserveResult,
+    costMicroUsd: number,
+  ): Promise<BudgetSettlement | undefined> => {
+    let reservedMicro = 0;
+    let overshootMicro = 0;
+    let budgets = 0;
+    plan.facts.forEach((fact, i) => {
+      if (fact.type !== 'budget') return;
+      budgets++;
+      const c = result.counters[i];
+      reservedMicro = Math.max(reservedMicro, c.amount);
+      // What this call took an expected-mode budget past its amount, as this call saw it.
+      if (fact.mode === 'expected')
+        overshootMicro = Math.max(overshootMicro, c.used + costMicroUsd - fact.limitMicro);
+    });
+    if (budgets === 0) return undefined;
+    const out: BudgetSettlement = { reservedUsd: microToUsd(reservedMicro) };
+    if (overshootMicro > 0) {
+      out.overshootUsd = microToUsd(overshootMicro);
+      overshoot.inc(microToUsd(overshootMicro));
+    }
+    const alerts = opts.alerts?.(call.snapshot.gateway);
+    if (alerts !== undefined) {
+      const fired = await alerts.afterSettle(store, {
+        plan,
+        reserved: result,
+        costMicroUsd,
+        policyRevision: call.snapshot.revision,
+        now: new Date(),
+      });
+      if (fired.length > 0)
+        out.alerts = fired.map((a) => ({ budget: a.budget, thresholdPct: a.thresholdPct }));
+    }
+    return out;
+  };
 
   return {
     name: 'limits',
@@ -271,7 +432,8 @@ export function createLimitsPlugin(opts: LimitsPluginOptions): LimitsPlugin {
     reserve(call) {
       const key = call.key;
       if (key === null || UNCOUNTED.has(call.surface)) return undefined;
-      const plan = planFor(call, key);
+      const base = basePlan(call, key);
+      const plan = withWorstCase(base, callCost(call, estimator), call.startedAt);
       if (plan.counters.length === 0) return undefined;
       const store = opts.store(call.snapshot.gateway);
       if (store === undefined) return undefined;
@@ -283,11 +445,18 @@ export function createLimitsPlugin(opts: LimitsPluginOptions): LimitsPlugin {
       } catch (err) {
         return storeDown(call, err);
       }
-      if (!(result instanceof Promise)) return reserved(store, plan, result);
+      if (!(result instanceof Promise)) return reserveIn(store, call, base, plan, result);
       return result.then(
-        (r) => reserved(store, plan, r),
+        (r) => reserveIn(store, call, base, plan, r),
         (err: unknown) => storeDown(call, err),
       );
+    },
+
+    rewrite(call) {
+      const cap = call.outputCap;
+      if (cap === undefined || call.body === null || call.format === null) return undefined;
+      const body = call.format.capOutputTokens(call.surface, call.body, cap);
+      return body === undefined ? undefined : { body };
     },
 
     drained(store) {
