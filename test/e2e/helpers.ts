@@ -29,8 +29,17 @@ export const MAX_TOKENS = 1000;
 
 export interface E2eKeySpec {
   id: string;
-  budgets?: { amountUsd: number; period: string; name?: string }[];
+  budgets?: {
+    amountUsd: number;
+    period: string;
+    name?: string;
+    models?: string[];
+    mode?: 'strict' | 'expected';
+    enforcement?: 'hard' | 'soft';
+    alertAt?: number[];
+  }[];
   rateLimits?: { requestsPerMinute?: number; tokensPerHour?: number; maxInFlight?: number };
+  outputCaps?: { models?: string[]; maxOutputTokens: number }[];
 }
 
 export interface E2ePolicy {
@@ -89,6 +98,7 @@ export function e2ePolicy(
           models: [METERED_MODEL, INPUT_METERED_MODEL],
           ...(spec.budgets ? { budgets: spec.budgets } : {}),
           ...(spec.rateLimits ? { rateLimits: spec.rateLimits } : {}),
+          ...(spec.outputCaps ? { outputCaps: spec.outputCaps } : {}),
         },
       };
       return JSON.stringify(doc);
