@@ -193,6 +193,20 @@ export const commands: Record<string, CommandSpec> = {
     ],
     run: async () => (await import('./simulator.ts')).simulator,
   },
+  usage: {
+    summary: 'your budgets and rate limits on a running gateway: spent, left, when each resets',
+    load: async () => {
+      const { parseArgs } = await import('node:util');
+      const { usage } = await import('./usage.ts');
+      return (args: string[]) => {
+        const { values } = parseArgs({
+          args,
+          options: { gateway: { type: 'string' }, json: { type: 'boolean' } },
+        });
+        return usage([], values);
+      };
+    },
+  },
   'keys create': {
     summary: 'create a virtual key: prints the key once, writes only its hash',
     args: '[name]',

@@ -93,6 +93,7 @@ export async function startServing(opts: ServeOptions): Promise<Serving> {
     authenticators: opts.authenticators,
     logger: log,
     registry,
+    usageView: wired.usageView,
     status: () => ({
       sync: manager.status(),
       ...wired.lifecycle.status(),

@@ -2,7 +2,8 @@
 // later identity, metrics…) → audit, over a counter store and an audit log that follow the policy.
 import { hostname } from 'node:os';
 import type { Registry } from 'prom-client';
-import type { GatewaySettings } from '../policy/snapshot.ts';
+import type { UsageView } from '../limits/index.ts';
+import type { GatewaySettings, ResolvedKey, Snapshot } from '../policy/snapshot.ts';
 import { type AlertsComponent, alertsComponent } from './components/alerts.ts';
 import { type AuditLogComponent, auditLogComponent } from './components/audit-log.ts';
 import { type CounterStoreComponent, counterStoreComponent } from './components/counter-store.ts';
@@ -32,6 +33,8 @@ export interface GatewayPlugins {
   alerts: AlertsComponent;
   /** The id written into every record. */
   instance: string;
+  /** A key's own view of its budgets and rate limits (`GET /portcullis/v1/usage`). */
+  usageView(snapshot: Snapshot, key: ResolvedKey, now: Date): Promise<UsageView | undefined>;
 }
 
 export function createGatewayPlugins(opts: GatewayPluginsOptions): GatewayPlugins {
@@ -83,5 +86,6 @@ export function createGatewayPlugins(opts: GatewayPluginsOptions): GatewayPlugin
     auditLog,
     alerts,
     instance,
+    usageView: (snapshot, key, now) => limits.usageView(snapshot, key, now),
   };
 }

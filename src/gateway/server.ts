@@ -11,7 +11,8 @@ import Fastify, {
 } from 'fastify';
 import type { Logger } from 'pino';
 import { type Registry, register } from 'prom-client';
-import type { Snapshot } from '../policy/snapshot.ts';
+import type { UsageView } from '../limits/index.ts';
+import type { ResolvedKey, Snapshot } from '../policy/snapshot.ts';
 import type { Authenticator } from './authenticate.ts';
 import { type GatewayError, gatewayError, sendError } from './errors.ts';
 import { createLogger, safeUrl } from './logger.ts';
@@ -23,6 +24,7 @@ import { API_PREFIXES, apiForUrl, ROUTES, type RouteSpec } from './routes.ts';
 import { SnapshotHolder } from './snapshot-holder.ts';
 import { Stages } from './stages.ts';
 import { Upstreams, type UpstreamsOptions } from './upstream.ts';
+import { registerUsage } from './usage-route.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -49,6 +51,8 @@ export interface GatewayOptions {
   status?: () => Record<string, unknown>;
   /** Prometheus registry served at `/metrics`; the default registry when absent. */
   registry?: Registry;
+  /** A caller's own budgets and rate limits, served at `GET /portcullis/v1/usage`. */
+  usageView?(snapshot: Snapshot, key: ResolvedKey, now: Date): Promise<UsageView | undefined>;
 }
 
 export interface Gateway {
@@ -170,6 +174,7 @@ export function createGateway(opts: GatewayOptions = {}): Gateway {
   });
 
   registerOps(app, holder, startedAt, { status: opts.status, registry: opts.registry ?? register });
+  if (opts.usageView !== undefined) registerUsage(app, holder, pipeline, opts.usageView);
   for (const route of ROUTES) {
     const handler = (request: FastifyRequest, reply: FastifyReply) => pipeline.handle(route, request, reply);
     const config = { api: route.api };

@@ -206,3 +206,55 @@ test('a budget scoped to one model refuses only that model, and says which', asy
     await sim.close();
   }
 });
+
+test('portcullis usage shows a developer their own budgets and rate limits from the running gateway', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const { CLI, NODE } = await import('./helpers.ts');
+  const { sim, url: simUrl } = await startSimulator();
+  const policy = e2ePolicy([
+    {
+      id: 'e2e-usage',
+      budgets: [{ amountUsd: 0.05, period: 'daily' }],
+      rateLimits: { requestsPerMinute: 30 },
+    },
+  ]);
+  const gw = await startGateway({ policyDir: policy.dir, simUrl });
+  const key = policy.keys['e2e-usage'];
+  const run = (args: string[], env: Record<string, string | undefined>) =>
+    spawnSync(NODE, [CLI, 'usage', '--gateway', gw.url, ...args], {
+      encoding: 'utf8',
+      env: {
+        ...process.env,
+        PORTCULLIS_API_KEY: undefined,
+        ANTHROPIC_API_KEY: undefined,
+        OPENAI_API_KEY: undefined,
+        ANTHROPIC_AUTH_TOKEN: undefined,
+        GEMINI_API_KEY: undefined,
+        ...env,
+      },
+    });
+  try {
+    assert.equal((await anthropicCall(gw.url, key)).status, 200);
+    const text = run([], { PORTCULLIS_API_KEY: key });
+    assert.equal(text.status, 0, text.stderr);
+    assert.match(text.stdout, /Key e2e-usage \(e2e-usage@acme\.example, team app-dev\)/);
+    assert.match(text.stdout, /key e2e-usage daily: \$0\.01 of \$0\.05 spent \(20%\), \$0\.04 left, resets /);
+    assert.match(text.stdout, /requests per minute: 1 of 30 used, 29 left/);
+    assert.ok(!text.stdout.includes(key) && !text.stderr.includes(key), 'the key is never printed');
+
+    const json = run(['--json'], { ANTHROPIC_API_KEY: key });
+    assert.equal(json.status, 0, json.stderr);
+    const view = JSON.parse(json.stdout);
+    assert.equal(view.budgets.find((b: { id: string }) => b.id === 'key:e2e-usage:daily').spentUsd, 0.01);
+
+    const wrong = run([], { PORTCULLIS_API_KEY: 'pcl_not_a_key' });
+    assert.equal(wrong.status, 1);
+    assert.match(wrong.stderr, /401 The key is not a valid Portcullis key/);
+    const none = run([], {});
+    assert.equal(none.status, 2);
+    assert.match(none.stderr, /no key found; set PORTCULLIS_API_KEY/);
+  } finally {
+    assert.equal(await gw.stop(), 0);
+    await sim.close();
+  }
+});

@@ -13,8 +13,8 @@ import { REPO_ROOT } from '../../src/toolchain/tools.ts';
 import { examplePolicyCopy } from '../fixtures/keys.ts';
 import { PROVIDER_SECRETS } from '../integration/stack.ts';
 
-const NODE = join(REPO_ROOT, 'node_modules/.bin/node');
-const CLI = join(REPO_ROOT, 'bin/portcullis.js');
+export const NODE = join(REPO_ROOT, 'node_modules/.bin/node');
+export const CLI = join(REPO_ROOT, 'bin/portcullis.js');
 
 /**
  * A model added to the Anthropic and OpenAI providers of the copy: input is free and output costs

@@ -16,7 +16,9 @@ import {
   planLimits,
   type ReserveResult,
   totalTokens,
+  type UsageView,
   usageFacts,
+  usageView,
   usdToMicro,
   withWorstCase,
   worstCaseCostMicroUsd,
@@ -213,6 +215,8 @@ export interface LimitsPlugin extends Plugin {
   reserve(call: Call): Reserved | undefined | Promise<Reserved | undefined>;
   /** Resolves once no reservation made in `store` is left to settle or release. */
   drained(store: CounterStore): Promise<void>;
+  /** The key's own view of every budget and rate limit that applies to it (none without a store). */
+  usageView(snapshot: Snapshot, key: ResolvedKey, now: Date): Promise<UsageView | undefined>;
 }
 
 const NOTHING = { costMicroUsd: 0, tokens: 0 };
@@ -263,7 +267,18 @@ export function createLimitsPlugin(opts: LimitsPluginOptions): LimitsPlugin {
    */
   const plans = new WeakMap<ResolvedKey, LimitPlan>();
   const basePlan = (call: Call, key: ResolvedKey): LimitPlan => {
-    const nowMs = call.startedAt;
+    const plan = planOf(call.snapshot, key, call.startedAt);
+    if (!TOOL_SURFACES.has(call.surface)) return plan;
+    // A tool call has no tokens: tokens-per-hour limits do not apply to it.
+    const keep = plan.facts.map((f) => f.type !== 'rate' || f.kind !== 'tokens_per_hour');
+    return {
+      ...plan,
+      counters: plan.counters.filter((_, i) => keep[i]),
+      facts: plan.facts.filter((_, i) => keep[i]),
+      scopes: plan.scopes.filter((_, i) => keep[i]),
+    };
+  };
+  const planOf = (snapshot: Snapshot, key: ResolvedKey, nowMs: number): LimitPlan => {
     let plan = plans.get(key);
     if (plan === undefined || nowMs < plan.validFromMs || nowMs >= plan.validUntilMs) {
       plan = planLimits({
@@ -274,22 +289,14 @@ export function createLimitsPlugin(opts: LimitsPluginOptions): LimitsPlugin {
           rateLimits: key.rateLimits,
           modelRateLimits: key.modelRateLimits,
         },
-        teams: teamLimits(call.snapshot, key.teams),
-        budgetTimezone: call.snapshot.gateway.budgetTimezone,
+        teams: teamLimits(snapshot, key.teams),
+        budgetTimezone: snapshot.gateway.budgetTimezone,
         worstCase: NOTHING,
         now: new Date(nowMs),
       });
       plans.set(key, plan);
     }
-    if (!TOOL_SURFACES.has(call.surface)) return plan;
-    // A tool call has no tokens: tokens-per-hour limits do not apply to it.
-    const keep = plan.facts.map((f) => f.type !== 'rate' || f.kind !== 'tokens_per_hour');
-    return {
-      ...plan,
-      counters: plan.counters.filter((_, i) => keep[i]),
-      facts: plan.facts.filter((_, i) => keep[i]),
-      scopes: plan.scopes.filter((_, i) => keep[i]),
-    };
+    return plan;
   };
 
   const storeDown = (call: Call, err: unknown): Reserved | undefined =>
