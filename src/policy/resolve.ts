@@ -1,6 +1,8 @@
 // Turns validated documents into the resolved lookup structures of a Snapshot and the data
 // document the Rego policy sees as `data.portcullis`.
+
 import { createHash } from 'node:crypto';
+import { CACHE_WRITE_LONG_MULTIPLIER, CACHE_WRITE_MULTIPLIER } from '../providers/pricing.ts';
 import type { Gateway, Provider, Team, VirtualKey } from './generated/index.ts';
 import type { LoadedDocument } from './load.ts';
 import { positionOf } from './load.ts';
@@ -63,6 +65,8 @@ export function resolvePolicy(
         inputPerMTok: m.inputPerMTok,
         outputPerMTok: m.outputPerMTok,
         cachedInputPerMTok: m.cachedInputPerMTok ?? m.inputPerMTok,
+        cacheWrite5mPerMTok: m.cacheWrite5mPerMTok ?? m.inputPerMTok * CACHE_WRITE_MULTIPLIER,
+        cacheWrite1hPerMTok: m.cacheWrite1hPerMTok ?? m.inputPerMTok * CACHE_WRITE_LONG_MULTIPLIER,
         maxOutputTokens: m.maxOutputTokens,
         contextWindow: m.contextWindow,
       });

@@ -44,6 +44,9 @@ export interface ModelPrice {
   inputPerMTok: number;
   outputPerMTok: number;
   cachedInputPerMTok: number;
+  /** Prompt-cache writes (Anthropic), 5-minute and 1-hour, USD per million tokens. */
+  cacheWrite5mPerMTok: number;
+  cacheWrite1hPerMTok: number;
   maxOutputTokens: number;
   contextWindow?: number;
 }

@@ -54,9 +54,24 @@ function applyUsage(into: TokenUsage, u: Record<string, unknown>): void {
  * asks for prompt caching (`cache_control`), whose writes cost 1.25× (5-minute) or 2× (`"ttl": "1h"`).
  * Read from the raw body; a stray "1h" elsewhere only makes the bound more cautious.
  */
-export function anthropicInputPriceFactor(raw: Buffer | null): number {
+/**
+ * How much more than the input price an input token of this request may cost: a prompt-cache write
+ * (`cache_control`) is billed at the model's 5-minute or 1-hour write price (1.25× or 2× the input
+ * price unless the Provider says otherwise). A request naming a `"1h"` ttl is counted at the 1-hour rate.
+ */
+export function anthropicInputPriceFactor(
+  raw: Buffer | null,
+  price?: { inputPerMTok: number; cacheWrite5mPerMTok: number; cacheWrite1hPerMTok: number },
+): number {
   if (raw === null || raw.indexOf('"cache_control"') === -1) return 1;
-  return raw.indexOf('"1h"') === -1 ? CACHE_WRITE_MULTIPLIER : CACHE_WRITE_LONG_MULTIPLIER;
+  const long = raw.indexOf('"1h"') !== -1;
+  if (price === undefined || price.inputPerMTok <= 0)
+    return long ? CACHE_WRITE_LONG_MULTIPLIER : CACHE_WRITE_MULTIPLIER;
+  // Both rates may apply in one request; the higher one bounds every token.
+  const rate = long
+    ? Math.max(price.cacheWrite1hPerMTok, price.cacheWrite5mPerMTok)
+    : price.cacheWrite5mPerMTok;
+  return Math.max(1, rate / price.inputPerMTok);
 }
 
 export function anthropicUsage(u: unknown): TokenUsage | null {

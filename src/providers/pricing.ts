@@ -22,8 +22,8 @@ export function costUsd(price: ModelPrice | undefined, u: TokenUsage): number {
   const micro =
     u.inputTokens * price.inputPerMTok +
     u.cachedInputTokens * price.cachedInputPerMTok +
-    (u.cacheWriteTokens - u.cacheWriteLongTokens) * price.inputPerMTok * CACHE_WRITE_MULTIPLIER +
-    u.cacheWriteLongTokens * price.inputPerMTok * CACHE_WRITE_LONG_MULTIPLIER +
+    (u.cacheWriteTokens - u.cacheWriteLongTokens) * price.cacheWrite5mPerMTok +
+    u.cacheWriteLongTokens * price.cacheWrite1hPerMTok +
     u.outputTokens * price.outputPerMTok;
   return micro / 1_000_000;
 }

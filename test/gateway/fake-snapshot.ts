@@ -24,6 +24,8 @@ function price(id: string, input: number, output: number, cached: number, maxOut
     inputPerMTok: input,
     outputPerMTok: output,
     cachedInputPerMTok: cached,
+    cacheWrite5mPerMTok: input * 1.25,
+    cacheWrite1hPerMTok: input * 2,
     maxOutputTokens: maxOut,
   };
 }

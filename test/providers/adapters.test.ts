@@ -184,6 +184,11 @@ describe('Anthropic adapter', () => {
     assert.equal(anthropicInputPriceFactor(raw(cached)), 1.25);
     assert.equal(anthropicInputPriceFactor(raw(hour)), 2);
     assert.equal(anthropicInputPriceFactor(null), 1);
+    // A Provider that prices cache writes itself: its rates, relative to the input price.
+    const priced = { inputPerMTok: 4, cacheWrite5mPerMTok: 6, cacheWrite1hPerMTok: 10 };
+    assert.equal(anthropicInputPriceFactor(raw(cached), priced), 1.5);
+    assert.equal(anthropicInputPriceFactor(raw(hour), priced), 2.5);
+    assert.equal(anthropicInputPriceFactor(raw(plain), priced), 1);
   });
 
   const stream = [
@@ -302,6 +307,8 @@ describe('pricing', () => {
           inputPerMTok: 3,
           outputPerMTok: 15,
           cachedInputPerMTok: 0.3,
+          cacheWrite5mPerMTok: 3.75,
+          cacheWrite1hPerMTok: 6,
           maxOutputTokens: 1,
         },
       ],
@@ -312,6 +319,8 @@ describe('pricing', () => {
           inputPerMTok: 3,
           outputPerMTok: 15,
           cachedInputPerMTok: 0.3,
+          cacheWrite5mPerMTok: 3.75,
+          cacheWrite1hPerMTok: 6,
           maxOutputTokens: 1,
         },
       ],
@@ -336,5 +345,15 @@ describe('pricing', () => {
     const price = priceFor(provider, 'claude-sonnet-4-5');
     const cost = costUsd(price, usage(0, 0, 3_000_000, 0, 1_000_000));
     assert.ok(Math.abs(cost - (2 * 3.75 + 6)) < 1e-9, String(cost));
+  });
+
+  test('cost: a Provider that prices its cache writes is billed at its own rates', () => {
+    const price = {
+      ...priceFor(provider, 'claude-sonnet-4-5')!,
+      cacheWrite5mPerMTok: 4,
+      cacheWrite1hPerMTok: 7,
+    };
+    const cost = costUsd(price, usage(0, 0, 3_000_000, 0, 1_000_000));
+    assert.ok(Math.abs(cost - (2 * 4 + 7)) < 1e-9, String(cost));
   });
 });

@@ -174,7 +174,7 @@ function callCost(call: Call, estimator: CostEstimator, inputTokens?: number): C
     estimatedInputTokens: inputTokens ?? sizes.bodyBytes,
     maxOutputTokens: sizes.maxOutputTokens,
     // A prompt-cache write bills an input token above the input price.
-    inputPriceFactor: call.api === 'anthropic' ? anthropicInputPriceFactor(call.rawBody) : 1,
+    inputPriceFactor: call.api === 'anthropic' ? anthropicInputPriceFactor(call.rawBody, price) : 1,
   };
   const costMicroUsd = price === undefined ? 0 : worstCaseCostMicroUsd(price, bounded);
   const cost: CallCost = {

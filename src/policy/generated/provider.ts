@@ -93,6 +93,14 @@ export interface Provider {
          */
         cachedInputPerMTok?: number;
         /**
+         * USD per million input tokens written to a 5-minute prompt cache (Anthropic cache_control); defaults to 1.25 × the input price.
+         */
+        cacheWrite5mPerMTok?: number;
+        /**
+         * USD per million input tokens written to a 1-hour prompt cache (cache_control ttl "1h"); defaults to 2 × the input price.
+         */
+        cacheWrite1hPerMTok?: number;
+        /**
          * Largest output; used as the worst case when a request sets no max_tokens.
          */
         maxOutputTokens: number;
@@ -118,6 +126,14 @@ export interface Provider {
          * USD per million cached input tokens (defaults to the input price).
          */
         cachedInputPerMTok?: number;
+        /**
+         * USD per million input tokens written to a 5-minute prompt cache (Anthropic cache_control); defaults to 1.25 × the input price.
+         */
+        cacheWrite5mPerMTok?: number;
+        /**
+         * USD per million input tokens written to a 1-hour prompt cache (cache_control ttl "1h"); defaults to 2 × the input price.
+         */
+        cacheWrite1hPerMTok?: number;
         /**
          * Largest output; used as the worst case when a request sets no max_tokens.
          */
