@@ -195,17 +195,18 @@ export const commands: Record<string, CommandSpec> = {
   },
   usage: {
     summary: 'your budgets and rate limits on a running gateway: spent, left, when each resets',
-    load: async () => {
-      const { parseArgs } = await import('node:util');
-      const { usage } = await import('./usage.ts');
-      return (args: string[]) => {
-        const { values } = parseArgs({
-          args,
-          options: { gateway: { type: 'string' }, json: { type: 'boolean' } },
-        });
-        return usage([], values);
-      };
-    },
+    description:
+      'Reads GET /portcullis/v1/usage with the key your agent uses (PORTCULLIS_API_KEY, else\n' +
+      'ANTHROPIC_AUTH_TOKEN, ANTHROPIC_API_KEY, OPENAI_API_KEY or GEMINI_API_KEY). The key is never printed.',
+    options: [
+      [
+        '--gateway <url>',
+        'the gateway (default: PORTCULLIS_URL, else ANTHROPIC_BASE_URL, else http://127.0.0.1:8080)',
+      ],
+    ],
+    json: true,
+    examples: ['PORTCULLIS_API_KEY=pcl_… portcullis usage --gateway http://127.0.0.1:8080'],
+    run: async () => (await import('./usage.ts')).usage,
   },
   'keys create': {
     summary: 'create a virtual key: prints the key once, writes only its hash',
