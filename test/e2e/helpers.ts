@@ -40,6 +40,8 @@ export interface E2eKeySpec {
   }[];
   rateLimits?: { requestsPerMinute?: number; tokensPerHour?: number; maxInFlight?: number };
   outputCaps?: { models?: string[]; maxOutputTokens: number }[];
+  /** Model globs the key may use (default: the two metered test models). */
+  models?: string[];
 }
 
 export interface E2ePolicy {
@@ -95,7 +97,7 @@ export function e2ePolicy(
           owner: `${spec.id}@acme.example`,
           team: 'app-dev',
           keyHash: `sha256:${hashVirtualKey(keys[spec.id])}`,
-          models: [METERED_MODEL, INPUT_METERED_MODEL],
+          models: spec.models ?? [METERED_MODEL, INPUT_METERED_MODEL],
           ...(spec.budgets ? { budgets: spec.budgets } : {}),
           ...(spec.rateLimits ? { rateLimits: spec.rateLimits } : {}),
           ...(spec.outputCaps ? { outputCaps: spec.outputCaps } : {}),
