@@ -258,3 +258,25 @@ test('portcullis usage shows a developer their own budgets and rate limits from 
     await sim.close();
   }
 });
+
+test('expected mode is exact too when calls cost what they are expected to: 200 concurrent on a budget for 50 → 50', async () => {
+  const { sim, url: simUrl } = await startSimulator();
+  // A first call's estimate is its input (none billed on this model) plus up to 1,024 output tokens:
+  // at max_tokens 1,000 the estimate equals the call's cost, so nothing can overshoot.
+  const policy = e2ePolicy([
+    { id: 'e2e-exact', budgets: [{ amountUsd: 0.5, period: 'daily', mode: 'expected' }] },
+  ]);
+  const gw = await startGateway({ policyDir: policy.dir, simUrl });
+  try {
+    const answers = await Promise.all(
+      Array.from({ length: 200 }, () => anthropicCall(gw.url, policy.keys['e2e-exact'])),
+    );
+    assert.equal(answers.filter((a) => a.status === 200).length, 50);
+    assert.equal(answers.filter((a) => a.status === 402).length, 150);
+  } finally {
+    assert.equal(await gw.stop(), 0);
+    await sim.close();
+  }
+  const spent = records(gw.dataDir).reduce((s, r) => s + r.costUsd, 0);
+  assert.ok(Math.abs(spent - 0.5) < 1e-9, `spent ${spent}`);
+});
