@@ -51,7 +51,7 @@ function budgetOf(call: Call): AuditBudget | undefined {
     out ??= { reservedUsd: 0 };
     out.reservedUsd += b.reservedUsd;
     if (b.overshootUsd !== undefined) out.overshootUsd = (out.overshootUsd ?? 0) + b.overshootUsd;
-    if (b.alerts !== undefined && b.alerts.length > 0) (out.alerts ??= []).push(...b.alerts);
+    if (b.alerts !== undefined && b.alerts.length > 0) out.alerts = [...(out.alerts ?? []), ...b.alerts];
   }
   if (warnings.length > 0) {
     out ??= { reservedUsd: 0 };
