@@ -18,7 +18,15 @@ const settledMicro = (price: ModelPrice, usage: Partial<Parameters<typeof costUs
   );
 
 describe('money and cost', () => {
-  const price = { id: 'm', inputPerMTok: 3, outputPerMTok: 15, cachedInputPerMTok: 0.3, maxOutputTokens: 1 };
+  const price: ModelPrice = {
+    id: 'm',
+    inputPerMTok: 3,
+    outputPerMTok: 15,
+    cachedInputPerMTok: 0.3,
+    cacheWrite5mPerMTok: 3.75,
+    cacheWrite1hPerMTok: 6,
+    maxOutputTokens: 1,
+  };
 
   test('USD and micro-USD convert without drift', () => {
     assert.equal(usdToMicro(0.1) + usdToMicro(0.2), usdToMicro(0.3));
@@ -72,6 +80,8 @@ describe('money and cost', () => {
       inputPerMTok: 0.1,
       outputPerMTok: 0.2,
       cachedInputPerMTok: 0.1,
+      cacheWrite5mPerMTok: 0.125,
+      cacheWrite1hPerMTok: 0.2,
       maxOutputTokens: 1,
     };
     let total = 0;

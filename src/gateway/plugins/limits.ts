@@ -466,6 +466,12 @@ export function createLimitsPlugin(opts: LimitsPluginOptions): LimitsPlugin {
       return body === undefined ? undefined : { body };
     },
 
+    async usageView(snapshot, key, now) {
+      const store = opts.store(snapshot.gateway);
+      if (store === undefined) return undefined;
+      return usageView(store, planOf(snapshot, key, now.getTime()), now);
+    },
+
     drained(store) {
       if (!outstanding.has(store)) return Promise.resolve();
       return new Promise((resolve) => {
