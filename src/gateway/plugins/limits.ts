@@ -412,7 +412,8 @@ export function createLimitsPlugin(opts: LimitsPluginOptions): LimitsPlugin {
       if (fact.mode === 'expected')
         overshootMicro = Math.max(overshootMicro, c.used + costMicroUsd - fact.limitMicro);
     });
-    if (budgets === 0) return undefined;
+    // A call that held nothing against a budget (an MCP tool call, count_tokens) has nothing to report.
+    if (budgets === 0 || (reservedMicro === 0 && costMicroUsd === 0)) return undefined;
     const out: BudgetSettlement = { reservedUsd: microToUsd(reservedMicro) };
     if (overshootMicro > 0) {
       out.overshootUsd = microToUsd(overshootMicro);
