@@ -121,21 +121,22 @@ function readContent(content: unknown, where: string): IrPart[] {
   return parts;
 }
 
-function readTools(tools: unknown): IrTool[] {
+function readTools(tools: unknown, hosted: string[]): IrTool[] {
   if (!Array.isArray(tools)) return [];
-  return tools.map((t, i) => {
+  const out: IrTool[] = [];
+  tools.forEach((t, i) => {
     if (!isObject(t)) throw new TranslationError(`tools[${i}] is not an object`);
     if (t.type !== undefined && t.type !== 'custom') {
-      throw new TranslationError(
-        `tool ${String(t.name ?? i)} is Anthropic's server tool ${String(t.type)}, which other providers do not run`,
-      );
+      hosted.push(`${String(t.name ?? i)} (Anthropic server tool ${String(t.type)})`);
+      return;
     }
-    return {
+    out.push({
       name: str(t.name) ?? '',
       description: str(t.description) ?? '',
       parameters: isObject(t.input_schema) ? t.input_schema : { type: 'object', properties: {} },
-    };
+    });
   });
+  return out;
 }
 
 function readToolChoice(tc: unknown): { choice?: IrToolChoice; parallel?: boolean } {
@@ -172,18 +173,26 @@ function readRequest(body: Record<string, unknown>, model: string): IrRequest {
       throw new TranslationError(`the request field ${k} cannot be translated for another provider`);
   }
   const messages: IrMessage[] = [];
+  const system = readSystem(body.system);
   if (!Array.isArray(body.messages)) throw new TranslationError('the request has no messages array');
   body.messages.forEach((m, i) => {
+    // System messages within the conversation (a Claude Code beta) join the system prompt.
+    if (isObject(m) && m.role === 'system') {
+      system.push(...readSystem(m.content));
+      return;
+    }
     if (!isObject(m) || (m.role !== 'user' && m.role !== 'assistant'))
-      throw new TranslationError(`messages[${i}] has no user or assistant role`);
+      throw new TranslationError(`messages[${i}] has no user, assistant or system role`);
     pushMessage(messages, m.role, readContent(m.content, `messages[${i}]`));
   });
+  const hostedTools: string[] = [];
   const { choice, parallel } = readToolChoice(body.tool_choice);
   const req: IrRequest = {
     model,
-    system: readSystem(body.system),
+    system,
     messages,
-    tools: readTools(body.tools),
+    tools: readTools(body.tools, hostedTools),
+    hostedTools,
     toolChoice: choice,
     parallelToolCalls: parallel,
     maxTokens: numOr(body.max_tokens),

@@ -191,6 +191,7 @@ function readRequest(body: Record<string, unknown>, model: string): IrRequest {
     system,
     messages,
     tools: readTools(body.tools),
+    hostedTools: [],
     toolChoice: readChoice(body.tool_choice),
     parallelToolCalls: typeof body.parallel_tool_calls === 'boolean' ? body.parallel_tool_calls : undefined,
     maxTokens: numOr(body.max_completion_tokens) ?? numOr(body.max_tokens),

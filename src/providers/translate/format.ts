@@ -9,6 +9,8 @@ export interface AnswerContext {
   model: string;
   /** Tools the client declared as free-form (Responses `custom`), whose calls are written back as such. */
   freeformTools: ReadonlySet<string>;
+  /** Responses tools declared inside a namespace, by their neutral name. */
+  namespaced?: ReadonlyMap<string, { namespace: string; name: string }>;
   /** Chat Completions: the client asked for the usage chunk (`stream_options.include_usage`). */
   streamUsage?: boolean;
 }

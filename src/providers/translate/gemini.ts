@@ -61,16 +61,14 @@ function signatureOf(id: string): string | undefined {
 
 let callSeq = 0;
 
-function readTools(tools: unknown): IrTool[] {
+function readTools(tools: unknown, hosted: string[]): IrTool[] {
   if (!Array.isArray(tools)) return [];
   const out: IrTool[] = [];
   tools.forEach((t, i) => {
     if (!isObject(t)) throw new TranslationError(`tools[${i}] is not an object`);
     for (const k of Object.keys(t)) {
       if (k !== 'functionDeclarations' && k !== 'function_declarations')
-        throw new TranslationError(
-          `tools[${i}] is Gemini's built-in tool ${k}, which other providers do not run`,
-        );
+        hosted.push(`${k} (Gemini built-in tool)`);
     }
     const decls = t.functionDeclarations ?? t.function_declarations;
     if (!Array.isArray(decls)) return;
@@ -188,6 +186,7 @@ function readRequest(body: Record<string, unknown>, model: string): IrRequest {
     });
     pushMessage(messages, role, parts);
   });
+  const hostedTools: string[] = [];
   const thinking = isObject(gc.thinkingConfig) ? gc.thinkingConfig : undefined;
   const budget = numOr(thinking?.thinkingBudget);
   const level = str(thinking?.thinkingLevel)?.toLowerCase();
@@ -195,7 +194,8 @@ function readRequest(body: Record<string, unknown>, model: string): IrRequest {
     model,
     system,
     messages,
-    tools: readTools(body.tools),
+    tools: readTools(body.tools, hostedTools),
+    hostedTools,
     toolChoice: readChoice(body.toolConfig ?? body.tool_config),
     maxTokens: numOr(gc.maxOutputTokens),
     temperature: numOr(gc.temperature),

@@ -11,7 +11,10 @@ import type { IrEvent, IrRequest } from './ir.ts';
 import { responsesFormat } from './responses.ts';
 
 export type { AnswerContext } from './format.ts';
-export { TranslationError } from './ir.ts';
+
+import { TranslationError } from './ir.ts';
+
+export { TranslationError };
 
 /** The surfaces that carry a conversation and can be translated to and from each other. */
 export type ChatSurface = 'anthropic.messages' | 'openai.chat' | 'openai.responses' | 'gemini.generate';
@@ -35,6 +38,8 @@ export interface TranslatedRequest {
   stream: boolean;
   /** What the answer's writer needs. */
   answer: AnswerContext;
+  /** What was left out by the route's leave (hosted tools), for a response header and the audit record. */
+  dropped: string[];
 }
 
 export interface RequestOptions {
@@ -46,6 +51,11 @@ export interface RequestOptions {
   stream: boolean;
   /** Output cap used when the client set none and the upstream requires one. */
   defaultMaxTokens?: number;
+  /**
+   * Tools only the client's provider runs (web search…): refused (the default), or left out, which the
+   * result reports in `dropped` so the caller can say so.
+   */
+  hostedTools?: 'refuse' | 'drop';
 }
 
 const UPSTREAM_PATHS: Readonly<Record<Exclude<ChatSurface, 'gemini.generate'>, string>> = {
@@ -80,6 +90,14 @@ export function translateRequest(
   opts: RequestOptions,
 ): TranslatedRequest {
   const ir = readRequest(from, body, opts);
+  if (ir.hostedTools.length > 0 && opts.hostedTools !== 'drop') {
+    throw new TranslationError(
+      `the request declares ${ir.hostedTools.join(', ')}, which the upstream provider does not run; ` +
+        'remove it, or ask your platform team to let this route leave such tools out',
+    );
+  }
+  const namespaced = new Map<string, { namespace: string; name: string }>();
+  for (const t of ir.tools) if (t.namespace !== undefined) namespaced.set(t.name, t.namespace);
   const streamOpts = body.stream_options;
   return {
     body: FORMATS[to].writeRequest(ir),
@@ -88,11 +106,13 @@ export function translateRequest(
     answer: {
       model: opts.clientModel,
       freeformTools: new Set(ir.tools.filter((t) => t.freeform).map((t) => t.name)),
+      namespaced,
       streamUsage:
         typeof streamOpts === 'object' &&
         streamOpts !== null &&
         (streamOpts as Record<string, unknown>).include_usage === true,
     },
+    dropped: ir.hostedTools,
   };
 }
 

@@ -45,6 +45,13 @@ export interface IrTool {
    * a function taking `{input: string}`, and its calls are turned back into custom calls.
    */
   freeform?: boolean;
+  /** A tool of a Responses `namespace`: the neutral name is `<namespace>__<name>`, split again in answers. */
+  namespace?: { namespace: string; name: string };
+}
+
+/** Joins a Responses namespace and tool name into one name every format accepts. */
+export function namespacedName(namespace: string, name: string): string {
+  return `${namespace}__${name}`;
 }
 
 export type IrToolChoice =
@@ -70,6 +77,11 @@ export interface IrRequest {
   reasoning?: { effort?: 'minimal' | 'low' | 'medium' | 'high'; budgetTokens?: number };
   /** An end-user id for the provider's abuse monitoring. */
   user?: string;
+  /**
+   * Tools the provider itself runs (web search, code execution…) that the request declares: no other
+   * provider runs them, so the call is refused unless the route says to leave them out.
+   */
+  hostedTools: string[];
 }
 
 export type IrStop = 'end' | 'max_tokens' | 'tool_use' | 'stop_sequence' | 'content_filter' | 'refusal';

@@ -16,6 +16,7 @@ import {
   type IrStop,
   type IrTool,
   imageUrl,
+  namespacedName,
   numOr,
   parseDataUrl,
   promptTokens,
@@ -83,28 +84,41 @@ function readOutput(output: unknown, where: string): Array<{ type: 'text'; text:
   return readContent(output, where).filter((p) => p.type === 'text' || p.type === 'image');
 }
 
-function readTools(tools: unknown): IrTool[] {
-  if (!Array.isArray(tools)) return [];
-  return tools.map((t, i) => {
-    if (isObject(t) && t.type === 'function') {
-      return {
-        name: str(t.name) ?? '',
-        description: str(t.description) ?? '',
-        parameters: isObject(t.parameters) ? t.parameters : { type: 'object', properties: {} },
-      };
-    }
-    if (isObject(t) && t.type === 'custom') {
-      const format = isObject(t.format) && t.format.type === 'grammar' ? t.format : undefined;
-      const grammar =
-        format === undefined
-          ? ''
-          : `\n\nThe input must follow this ${String(format.syntax)} grammar:\n${String(format.definition)}`;
-      return freeformTool(str(t.name) ?? '', (str(t.description) ?? '') + grammar);
-    }
-    throw new TranslationError(
-      `tools[${i}] is OpenAI's hosted tool ${isObject(t) ? String(t.type) : '?'}, which other providers do not run`,
-    );
-  });
+/** One declared tool into `out` (a namespace's tools flattened), or its name into `hosted`. */
+function readTool(t: unknown, out: IrTool[], hosted: string[], ns?: string): void {
+  if (!isObject(t)) throw new TranslationError('a tool declaration is not an object');
+  const name = str(t.name) ?? '';
+  const flat = ns === undefined ? name : namespacedName(ns, name);
+  const namespace = ns === undefined ? undefined : { namespace: ns, name };
+  if (t.type === 'function') {
+    out.push({
+      name: flat,
+      description: str(t.description) ?? '',
+      parameters: isObject(t.parameters) ? t.parameters : { type: 'object', properties: {} },
+      namespace,
+    });
+  } else if (t.type === 'custom') {
+    const format = isObject(t.format) && t.format.type === 'grammar' ? t.format : undefined;
+    const grammar =
+      format === undefined
+        ? ''
+        : `\n\nThe input must follow this ${String(format.syntax)} grammar:\n${String(format.definition)}`;
+    out.push({ ...freeformTool(flat, (str(t.description) ?? '') + grammar), namespace });
+  } else if (t.type === 'namespace' && ns === undefined && Array.isArray(t.tools)) {
+    for (const inner of t.tools) readTool(inner, out, hosted, name);
+  } else {
+    hosted.push(`${String(t.type)} (OpenAI hosted tool)`);
+  }
+}
+
+function readTools(tools: unknown, out: IrTool[], hosted: string[]): void {
+  if (Array.isArray(tools)) for (const t of tools) readTool(t, out, hosted);
+}
+
+/** A call's neutral name: namespaced calls carry their namespace beside the name. */
+function callName(item: Record<string, unknown>): string {
+  const name = str(item.name) ?? '';
+  return typeof item.namespace === 'string' ? namespacedName(item.namespace, name) : name;
 }
 
 function readRequest(body: Record<string, unknown>, model: string): IrRequest {
@@ -120,6 +134,9 @@ function readRequest(body: Record<string, unknown>, model: string): IrRequest {
   const system: string[] = [];
   if (typeof body.instructions === 'string' && body.instructions !== '') system.push(body.instructions);
   const messages: IrMessage[] = [];
+  const tools: IrTool[] = [];
+  const hostedTools: string[] = [];
+  readTools(body.tools, tools, hostedTools);
   const input = typeof body.input === 'string' ? [{ role: 'user', content: body.input }] : body.input;
   if (!Array.isArray(input)) throw new TranslationError('the request has no input');
   input.forEach((item, i) => {
@@ -140,7 +157,7 @@ function readRequest(body: Record<string, unknown>, model: string): IrRequest {
           {
             type: 'tool_call',
             id: str(item.call_id) ?? '',
-            name: str(item.name) ?? '',
+            name: callName(item),
             arguments: str(item.arguments) ?? '{}',
           },
         ]);
@@ -150,10 +167,14 @@ function readRequest(body: Record<string, unknown>, model: string): IrRequest {
           {
             type: 'tool_call',
             id: str(item.call_id) ?? '',
-            name: str(item.name) ?? '',
+            name: callName(item),
             arguments: JSON.stringify({ input: str(item.input) ?? '' }),
           },
         ]);
+        return;
+      case 'additional_tools':
+        // Tools declared within the input (Codex does so): the same as top-level ones.
+        readTools(item.tools, tools, hostedTools);
         return;
       case 'function_call_output':
       case 'custom_tool_call_output':
@@ -188,7 +209,8 @@ function readRequest(body: Record<string, unknown>, model: string): IrRequest {
     model,
     system,
     messages,
-    tools: readTools(body.tools),
+    tools,
+    hostedTools,
     toolChoice: readChoice(body.tool_choice),
     parallelToolCalls: typeof body.parallel_tool_calls === 'boolean' ? body.parallel_tool_calls : undefined,
     maxTokens: numOr(body.max_output_tokens),
@@ -398,7 +420,10 @@ function callItem(
   name: string,
   args: string,
   ctx: AnswerContext,
+  status = 'completed',
 ): Record<string, unknown> {
+  const ns = ctx.namespaced?.get(name);
+  const named = ns === undefined ? { name } : { name: ns.name, namespace: ns.namespace };
   if (ctx.freeformTools.has(name)) {
     let input = args;
     try {
@@ -407,9 +432,9 @@ function callItem(
     } catch {
       // The model wrote the input bare: pass it as it is.
     }
-    return { type: 'custom_tool_call', id, status: 'completed', call_id: callId, name, input };
+    return { type: 'custom_tool_call', id, status, call_id: callId, ...named, input };
   }
-  return { type: 'function_call', id, status: 'completed', call_id: callId, name, arguments: args };
+  return { type: 'function_call', id, status, call_id: callId, ...named, arguments: args };
 }
 
 function reasoningItem(id: string, text: string, signature: string | undefined): Record<string, unknown> {
@@ -731,16 +756,7 @@ class Writer implements StreamWriter {
         const id = shortId('fc');
         const freeform = this.#ctx.freeformTools.has(ev.name);
         this.#open = { kind: 'call', id, callId: ev.id, name: ev.name, args: '', freeform };
-        const item = freeform
-          ? { type: 'custom_tool_call', id, status: 'in_progress', call_id: ev.id, name: ev.name, input: '' }
-          : {
-              type: 'function_call',
-              id,
-              status: 'in_progress',
-              call_id: ev.id,
-              name: ev.name,
-              arguments: '',
-            };
+        const item = callItem(id, ev.id, ev.name, '', this.#ctx, 'in_progress');
         return out + this.#ev('response.output_item.added', { output_index: this.#index(), item });
       }
       case 'tool_args':
