@@ -25,6 +25,7 @@ decision := result if {
 		"retryAfterSeconds": retry_after_of(found),
 		"redact": redactions,
 		"stripTools": strip_tools,
+		"routeTargets": sort(route_targets),
 	}
 }
 
