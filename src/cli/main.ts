@@ -193,6 +193,10 @@ export const commands: Record<string, CommandSpec> = {
     ],
     run: async () => (await import('./simulator.ts')).simulator,
   },
+  'prices check': {
+    summary: "check the policy's model prices against a maintained price list (genai-prices)",
+    load: async () => (await import('../providers/prices/cli.ts')).pricesCheck,
+  },
   'keys create': {
     summary: 'create a virtual key: prints the key once, writes only its hash',
     args: '[name]',
