@@ -22,10 +22,20 @@ key_allows_provider(_) if count(input.key.providers) == 0
 
 key_allows_provider(p) if p in input.key.providers
 
+# As access.rego reads the key's models: exact names, `prefix*`, and other globs.
 key_allows_model(m) if m in input.key.models
 
 key_allows_model(m) if {
 	some pattern in input.key.models
+	endswith(pattern, "*")
+	startswith(m, trim_suffix(pattern, "*"))
+	prefix_glob(pattern)
+}
+
+key_allows_model(m) if {
+	some pattern in input.key.models
+	is_glob(pattern)
+	not prefix_glob(pattern)
 	glob.match(pattern, [], m)
 }
 

@@ -88,3 +88,11 @@ test_unrouted_call_still_checks_the_model if {
 	not d.allow
 	d.code == "model_not_allowed"
 }
+
+test_prefix_globs_match_dotted_model_names if {
+	k := object.union(routed.key, {"models": ["gemini-*", "gpt-5*"]})
+	t := routed.route.targets
+	d := decide(object.union(object.remove(with_targets([object.union(t[0], {"model": "gemini-2.5-pro"})]), ["key"]), {"key": k}))
+	d.allow
+	d.routeTargets == [0]
+}

@@ -78,5 +78,7 @@ export function callRecord(call: Call): CallRecord {
   if (input.userAgent !== undefined) record.userAgent = input.userAgent;
   if (errorCode !== undefined) record.errorCode = errorCode;
   if (input.mcp !== undefined) record.mcp = input.mcp;
+  const routing = call.route?.routing;
+  if (routing !== undefined) record.route = routing.summary();
   return Object.freeze(record);
 }

@@ -4,7 +4,7 @@ import type { Surface } from '../../policy/decision.ts';
 import type { Route } from '../../policy/generated/index.ts';
 import { globToRegExp, pricedModelId } from '../../policy/models.ts';
 import type { ResolvedKey, ResolvedProvider, Snapshot } from '../../policy/snapshot.ts';
-import type { ChatSurface } from '../translate/index.ts';
+import { type ChatSurface, isChatSurface } from '../translate/index.ts';
 import type { BreakerSettings, CircuitBreakers, CircuitState } from './breaker.ts';
 import type { FailureKind, RetrySettings } from './retry.ts';
 
@@ -160,6 +160,8 @@ export function planRoute(
     const provider = snapshot.providers.get(t.provider);
     if (provider === undefined) return;
     const up = upstreamSurface(surface, provider, route);
+    // A call that cannot be carried to this provider's format (counting tokens, embeddings) skips it.
+    if (up !== surface && !(isChatSurface(surface) && isChatSurface(up))) return;
     const model = t.model ?? requestedModel;
     // A provider that does not price the model does not serve it.
     if (pricedModelId(provider.models, model) === undefined) return;
