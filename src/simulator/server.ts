@@ -4,7 +4,8 @@
 // `x-sim-output-tokens`, `x-sim-input-tokens`, `x-sim-cached-tokens`, `x-sim-fail-after` (cut the stream after N chunks),
 // or a model named `sim-error-<status>`. Chosen output: `x-sim-text` (URI-encoded) with
 // `x-sim-chunk-chars` (stream it in pieces of N characters), `x-sim-tool-call: <name>` (the answer
-// calls that tool with `{"command":"ls"}`, on every surface that has tool calls). A request asking for
+// calls that tool with `{"command":"ls"}`, on every surface that has tool calls; `<name>;once`: only
+// until the request holds a tool result; `x-sim-tool-args` (URI-encoded JSON) for other arguments). A request asking for
 // structured output (OpenAI `response_format` / `text.format`, Gemini `responseMimeType:
 // application/json`) gets a JSON text that satisfies its schema, or any JSON object without one.
 import { hash } from 'node:crypto';
@@ -377,7 +378,18 @@ export class Simulator {
       if (finish === 'length') words = words.slice(0, max);
     }
     const chunkChars = intHeader(req, 'x-sim-chunk-chars');
-    const tool = textHeader(req, 'x-sim-tool-call');
+    // `Bash;once`: call the tool until the conversation holds a tool result, then answer in text
+    // (an agent's loop ends instead of calling the tool for ever).
+    let tool = textHeader(req, 'x-sim-tool-call');
+    if (tool?.endsWith(';once')) {
+      tool = tool.slice(0, -5);
+      if (
+        /"tool_result"|"function_call_output"|"role":\s*"tool"|"functionResponse"|"custom_tool_call_output"/.test(
+          raw.toString('utf8'),
+        )
+      )
+        tool = undefined;
+    }
     const inputTokens = intHeader(req, 'x-sim-input-tokens') ?? Math.max(1, Math.ceil(raw.length / 4));
     const call: SimCall = {
       id: `sim${rec.seq}`,
@@ -392,7 +404,10 @@ export class Simulator {
       inputTokens,
       cachedTokens: Math.min(inputTokens, intHeader(req, 'x-sim-cached-tokens') ?? this.opts.cachedTokens),
       body,
-      toolCall: tool === undefined ? undefined : { name: tool, arguments: '{"command":"ls"}' },
+      toolCall:
+        tool === undefined
+          ? undefined
+          : { name: tool, arguments: textHeader(req, 'x-sim-tool-args') ?? '{"command":"ls"}' },
     };
     const stream = r.stream ?? body.stream === true;
     const reply = r.run(call, { stream, sse: true });

@@ -19,6 +19,7 @@ import {
   parseDataUrl,
   promptTokens,
   pushMessage,
+  safetyIdentifier,
   str,
   TranslationError,
 } from './ir.ts';
@@ -282,7 +283,7 @@ function writeRequest(req: IrRequest): Record<string, unknown> {
   if (req.topP !== undefined) out.top_p = req.topP;
   if (req.stop !== undefined && req.stop.length > 0) out.stop = req.stop;
   if (req.reasoning !== undefined) out.reasoning_effort = effortOf(req.reasoning);
-  if (req.user !== undefined) out.safety_identifier = req.user.slice(0, 64);
+  if (req.user !== undefined) out.safety_identifier = safetyIdentifier(req.user);
   if (req.stream) {
     out.stream = true;
     out.stream_options = { include_usage: true };

@@ -1,6 +1,7 @@
 // The neutral shape every wire format is read into and written from, so each format needs one reader
 // and one writer instead of one converter per pair. It keeps what the four formats share; a field one
 // format has and the target cannot express is refused by the writer with a TranslationError.
+import { createHash } from 'node:crypto';
 import type { TokenUsage } from '../types.ts';
 
 export type IrRole = 'user' | 'assistant';
@@ -172,4 +173,12 @@ export function pushMessage(messages: IrMessage[], role: IrRole, parts: IrPart[]
   const last = messages[messages.length - 1];
   if (last !== undefined && last.role === role) last.parts.push(...parts);
   else messages.push({ role, parts });
+}
+
+/**
+ * An end-user id as OpenAI's `safety_identifier` takes it (at most 64 characters): a hash, so another
+ * provider's user id (Claude Code's is a JSON object) is passed stably without its contents.
+ */
+export function safetyIdentifier(user: string): string {
+  return createHash('sha256').update(user).digest('hex');
 }

@@ -21,6 +21,7 @@ import {
   parseDataUrl,
   promptTokens,
   pushMessage,
+  safetyIdentifier,
   str,
   TranslationError,
 } from './ir.ts';
@@ -295,7 +296,7 @@ function writeRequest(req: IrRequest): Record<string, unknown> {
   if (req.temperature !== undefined) out.temperature = req.temperature;
   if (req.topP !== undefined) out.top_p = req.topP;
   if (req.reasoning !== undefined) out.reasoning = { effort: effortOf(req.reasoning), summary: 'auto' };
-  if (req.user !== undefined) out.safety_identifier = req.user.slice(0, 64);
+  if (req.user !== undefined) out.safety_identifier = safetyIdentifier(req.user);
   if (req.stream) out.stream = true;
   return out;
 }
