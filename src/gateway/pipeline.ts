@@ -202,6 +202,7 @@ export class Pipeline {
       const started = this.router.start(call, plan, decision);
       if (!('plan' in started)) return this.#fail(call, reply, started);
       run = started;
+      if (this.router.answerCount(call, run, reply, bodyBytes)) return reply;
     } else if (decision.route !== undefined && decision.route !== '' && decision.route !== provider?.id) {
       const target = snapshot.providers.get(decision.route);
       if (target === undefined || target.api !== route.api) {

@@ -18,6 +18,7 @@ import {
 import { RouteRun } from '../providers/routing/run.ts';
 import { TranslationError } from '../providers/translate/index.ts';
 import type { Call } from './call.ts';
+import { estimatedInputTokens } from './decision-input.ts';
 import { type GatewayError, gatewayError } from './errors.ts';
 import { forward, type Retry, type UpstreamAttempt, upstreamHeaders } from './forward.ts';
 import type { ResponseFilter } from './plugin.ts';
@@ -69,6 +70,19 @@ export class Router {
     const run = new RouteRun(plan, allowed, this.breakers);
     call.route = { provider: allowed[0].provider, price: candidatePrice(allowed[0]), routing: run };
     return run;
+  }
+
+  /**
+   * A token count for a model in another wire format has no upstream to ask: answered here with an
+   * estimate. Returns true when it answered.
+   */
+  answerCount(call: Call, run: RouteRun, reply: FastifyReply, bodyBytes: number): boolean {
+    if (!run.current.countLocally) return false;
+    call.outcome = 'answered';
+    const tokens = estimatedInputTokens(bodyBytes);
+    reply.header('x-portcullis-estimated', 'input tokens, at four bytes of request per token');
+    reply.send(call.surface === 'gemini.count_tokens' ? { totalTokens: tokens } : { input_tokens: tokens });
+    return true;
   }
 
   /** Forward stage: the first attempt that can be prepared, with the next one ready when it fails. */

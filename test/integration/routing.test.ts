@@ -410,3 +410,28 @@ describe('fallback when the first target is down', () => {
     );
   });
 });
+
+describe('token counts for a model in another format', () => {
+  let s: Stack;
+  before(async () => {
+    s = await startStack();
+  });
+  after(async () => {
+    await s.gw.close();
+    await s.sim.close();
+  });
+
+  test('Claude Code counting tokens for gpt-5 gets an estimate from the gateway, nothing goes upstream', async () => {
+    const n = s.sim.requests.length;
+    const client = new Anthropic({ apiKey: TEST_KEYS.principal, baseURL: s.url, maxRetries: 0 });
+    const res = await client.messages.countTokens({
+      model: 'gpt-5',
+      messages: [{ role: 'user', content: 'x'.repeat(400) }],
+    });
+    assert.ok(res.input_tokens >= 100 && res.input_tokens < 200, String(res.input_tokens));
+    assert.equal(s.sim.requests.length, n);
+    const rec = await s.record();
+    assert.equal(rec.outcome, 'allowed');
+    assert.equal(rec.route?.name, 'claude-code-on-gpt');
+  });
+});

@@ -41,6 +41,8 @@ export interface Candidate {
   /** The surface the upstream is called on. */
   surface: ChatSurface | Surface;
   translated: boolean;
+  /** A token count for a model in another format: the gateway estimates it instead of asking. */
+  countLocally: boolean;
   circuit: CircuitState;
   /** Circuit breaker id. */
   breakerId: string;
@@ -98,6 +100,12 @@ function compile(doc: Route): CompiledRoute {
   };
 }
 
+/** Token counting belongs to its API's messages surface: a route for one serves the other. */
+const COUNTED: Partial<Record<Surface, Surface>> = {
+  'anthropic.count_tokens': 'anthropic.messages',
+  'gemini.count_tokens': 'gemini.generate',
+};
+
 const tables = new WeakMap<Snapshot, CompiledRoute[]>();
 
 /** The snapshot's routes, best first (lowest priority, then name). */
@@ -118,7 +126,7 @@ export function matchRoute(
   key: ResolvedKey | null,
 ): CompiledRoute | undefined {
   for (const r of routes) {
-    if (r.surfaces !== undefined && !r.surfaces.includes(surface)) continue;
+    if (r.surfaces !== undefined && !r.surfaces.includes(COUNTED[surface] ?? surface)) continue;
     if (r.keys !== undefined && (key === null || !r.keys.includes(key.id))) continue;
     if (r.teams !== undefined && (key === null || !key.teams.some((t) => r.teams!.includes(t)))) continue;
     if (r.models.some((re) => re.test(model))) return r;
@@ -130,7 +138,7 @@ export function matchRoute(
 export function upstreamSurface(surface: Surface, provider: ResolvedProvider, route: CompiledRoute): Surface {
   if (provider.api === 'anthropic')
     return surface === 'anthropic.count_tokens' ? surface : 'anthropic.messages';
-  if (provider.api === 'gemini') return 'gemini.generate';
+  if (provider.api === 'gemini') return surface === 'gemini.count_tokens' ? surface : 'gemini.generate';
   if (surface.startsWith('openai.')) return surface;
   return route.translation.openaiSurface === 'responses' ? 'openai.responses' : 'openai.chat';
 }
@@ -161,7 +169,8 @@ export function planRoute(
     if (provider === undefined) return;
     const up = upstreamSurface(surface, provider, route);
     // A call that cannot be carried to this provider's format (counting tokens, embeddings) skips it.
-    if (up !== surface && !(isChatSurface(surface) && isChatSurface(up))) return;
+    const countLocally = up !== surface && COUNTED[surface] !== undefined;
+    if (up !== surface && !countLocally && !(isChatSurface(surface) && isChatSurface(up))) return;
     const model = t.model ?? requestedModel;
     // A provider that does not price the model does not serve it.
     if (pricedModelId(provider.models, model) === undefined) return;
@@ -174,6 +183,7 @@ export function planRoute(
       weight: t.weight,
       surface: up,
       translated: up !== surface,
+      countLocally,
       circuit: breakers.state(breakerId, route.breaker),
       breakerId,
     });
