@@ -3,6 +3,7 @@
 // it received) and the answer rewritten; per stream event: the upstream usage tracker alone versus the
 // tracker plus the translator, over the same bytes. CPU time from process.cpuUsage.
 //   node_modules/.bin/node bench/translate.ts [iterations]
+import type { Surface } from '../src/policy/decision.ts';
 import { adapters } from '../src/providers/index.ts';
 import {
   type ChatSurface,
@@ -170,13 +171,13 @@ for (const [from, to, label] of PAIRS) {
   const api = to.startsWith('anthropic') ? 'anthropic' : to.startsWith('gemini') ? 'gemini' : 'openai';
   const rounds = Math.max(20, Math.floor(ITER / 20));
   const base = cpuMicros(() => {
-    const tr = adapters[api].streamTracker(surface, { hideUsageChunk: false });
+    const tr = adapters[api].streamTracker(surface as Surface, { hideUsageChunk: false });
     for (const c of chunks) tr.push(c);
     tr.end();
   }, rounds);
   const ctx = { model: 'c', freeformTools: new Set<string>(), streamUsage: true };
   const translated = cpuMicros(() => {
-    const tr = adapters[api].streamTracker(surface, { hideUsageChunk: false });
+    const tr = adapters[api].streamTracker(surface as Surface, { hideUsageChunk: false });
     tr.share();
     const st = new StreamTranslator(to, from, ctx);
     for (const c of chunks) {

@@ -6,11 +6,11 @@ import { createPublicKey, verify } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { encodeChunkFrame } from '../providers/cloud/eventstream.ts';
+import { encodeChunkFrame, encodeEventFrame } from '../providers/cloud/eventstream.ts';
 import * as anthropic from './anthropic.ts';
 import * as gemini from './gemini.ts';
 import * as openai from './openai.ts';
-import { json, type SimReply } from './types.ts';
+import { json, type SimCall, type SimReply } from './types.ts';
 
 export interface CloudOptions {
   bedrock?: {
@@ -40,7 +40,7 @@ export interface CloudRoute {
   model: string;
   stream?: boolean;
   /** The body the wire format's handler sees (Azure Responses: model is the deployment's). */
-  run: 'messages' | 'generate' | 'chat' | 'responses';
+  run: 'messages' | 'generate' | 'chat' | 'responses' | 'converse';
   /** Authentication and body rules; an error reply when they fail. */
   check(
     req: IncomingMessage,
@@ -174,6 +174,66 @@ async function verifySigV4(
   return undefined;
 }
 
+/** What Bedrock checks of a Converse request before a model sees it. */
+function converseBody(body: Record<string, unknown>): SimReply | undefined {
+  if ('model' in body) return bedrockError(400, 'extraneous key [model] is not permitted');
+  if (!Array.isArray(body.messages) || body.messages.length === 0)
+    return bedrockError(400, 'messages: must not be empty');
+  const usesTools = JSON.stringify(body.messages).includes('"toolUse"');
+  if (usesTools && typeof body.toolConfig !== 'object')
+    return bedrockError(
+      400,
+      'The toolConfig field must be defined when using toolUse and toolResult content blocks.',
+    );
+  return undefined;
+}
+
+/** A Converse answer, whole or as ConverseStream frames. */
+export function converse(c: SimCall, stream: boolean): SimReply {
+  const stop = c.toolCall ? 'tool_use' : c.finish === 'stop' ? 'end_turn' : 'max_tokens';
+  const usage = {
+    inputTokens: c.inputTokens - c.cachedTokens,
+    outputTokens: c.words.length,
+    totalTokens: c.inputTokens + c.words.length,
+    ...(c.cachedTokens > 0 ? { cacheReadInputTokens: c.cachedTokens } : {}),
+  };
+  const toolUse = c.toolCall ? { toolUseId: `tooluse_${c.id}`, name: c.toolCall.name } : undefined;
+  if (!stream) {
+    const content: unknown[] = [{ text: c.words.join(' ') }];
+    if (toolUse) content.push({ toolUse: { ...toolUse, input: JSON.parse(c.toolCall!.arguments) } });
+    return json({
+      output: { message: { role: 'assistant', content } },
+      stopReason: stop,
+      usage,
+      metrics: { latencyMs: 1 },
+    });
+  }
+  const frames: Uint8Array[] = [encodeEventFrame('messageStart', { role: 'assistant' })];
+  for (const p of c.pieces)
+    frames.push(encodeEventFrame('contentBlockDelta', { contentBlockIndex: 0, delta: { text: p } }));
+  frames.push(encodeEventFrame('contentBlockStop', { contentBlockIndex: 0 }));
+  if (toolUse) {
+    frames.push(
+      encodeEventFrame('contentBlockStart', { contentBlockIndex: 1, start: { toolUse } }),
+      encodeEventFrame('contentBlockDelta', {
+        contentBlockIndex: 1,
+        delta: { toolUse: { input: c.toolCall!.arguments } },
+      }),
+      encodeEventFrame('contentBlockStop', { contentBlockIndex: 1 }),
+    );
+  }
+  frames.push(
+    encodeEventFrame('messageStop', { stopReason: stop }),
+    encodeEventFrame('metadata', { usage, metrics: { latencyMs: 1 } }),
+  );
+  return {
+    kind: 'stream',
+    contentType: 'application/vnd.amazon.eventstream',
+    parts: frames.map((f) => Buffer.from(f).toString('latin1')),
+    binary: true,
+  };
+}
+
 function versionOk(v: unknown, cloudVersion: string): boolean {
   return typeof v === 'string' && (v === cloudVersion || /^\d{4}-\d{2}-\d{2}$/.test(v));
 }
@@ -262,6 +322,18 @@ export function cloudRoute(
       run: 'messages',
       check: async (req, raw, body, _path, rawPath) =>
         (await verifySigV4(req, raw, rawPath, bedrock)) ?? bedrockBody(body, bedrock.betas ?? DEFAULT_BETAS),
+    };
+  }
+  m = /^\/model\/([^/]+)\/(converse|converse-stream)$/.exec(path);
+  if (m !== null && bedrock !== undefined) {
+    return {
+      api: 'anthropic',
+      cloud: 'bedrock',
+      model: decodeURIComponent(m[1]),
+      stream: m[2] === 'converse-stream',
+      run: 'converse',
+      check: async (req, raw, body, _path, rawPath) =>
+        (await verifySigV4(req, raw, rawPath, bedrock)) ?? converseBody(body),
     };
   }
   const vertex = opts.vertex;

@@ -18,6 +18,7 @@ import {
   type CloudRoute,
   cloudModel,
   cloudRoute,
+  converse,
   toEventStream,
 } from './cloud.ts';
 import * as gemini from './gemini.ts';
@@ -138,7 +139,9 @@ function fromCloud(c: CloudRoute, body: Record<string, unknown>, clouds: CloudOp
         ? (call, x) => gemini.generate(call, x.stream, true)
         : c.run === 'chat'
           ? (call, x) => openai.chat(call, x.stream)
-          : (call, x) => openai.responses(call, x.stream);
+          : c.run === 'converse'
+            ? (call, x) => converse(call, x.stream)
+            : (call, x) => openai.responses(call, x.stream);
   const bedrock = c.cloud === 'bedrock';
   return {
     api: c.api,
@@ -146,7 +149,7 @@ function fromCloud(c: CloudRoute, body: Record<string, unknown>, clouds: CloudOp
     stream: c.stream,
     run,
     error: bedrock ? bedrockError : undefined,
-    wrap: bedrock ? toEventStream : undefined,
+    wrap: bedrock && c.run !== 'converse' ? toEventStream : undefined,
   };
 }
 

@@ -32,7 +32,7 @@ spec:
   owner: cloud@acme.example
   team: platform
   keyHash: sha256:${hashVirtualKey(CLOUD_KEY)}
-  models: [anthropic.claude-haiku-4-5*, gemini-2.5-flash-lite, gpt-5-nano]
+  models: [anthropic.claude-haiku-4-5*, gemini-2.5-flash-lite, gpt-5-nano, amazon.nova-pro-v1:0]
 ---
 apiVersion: portcullis.dev/v1
 kind: Provider
@@ -47,6 +47,29 @@ spec:
       secretAccessKey: { fromEnv: TEST_AWS_SECRET }
   models:
     - { id: anthropic.claude-haiku-4-5-20251001-v1:0, inputPerMTok: 1, outputPerMTok: 5, maxOutputTokens: 64000 }
+---
+apiVersion: portcullis.dev/v1
+kind: Provider
+metadata: { name: test-converse }
+spec:
+  api: anthropic
+  baseUrl: ${simUrl}
+  cloud:
+    bedrock:
+      region: us-east-1
+      api: converse
+      accessKeyId: { fromEnv: TEST_AWS_KEY_ID }
+      secretAccessKey: { fromEnv: TEST_AWS_SECRET }
+  models:
+    - { id: amazon.nova-pro-v1:0, inputPerMTok: 0.8, outputPerMTok: 3.2, maxOutputTokens: 10000 }
+---
+apiVersion: portcullis.dev/v1
+kind: Route
+metadata: { name: test-converse-only }
+spec:
+  priority: 2
+  match: { models: [nova-pro], keys: [cloud-tester] }
+  targets: [{ provider: test-converse, model: amazon.nova-pro-v1:0 }]
 ---
 apiVersion: portcullis.dev/v1
 kind: Provider
@@ -349,6 +372,36 @@ describe('routes through the gateway', () => {
     assert.equal(rec.provider, 'test-bedrock');
     assert.equal(rec.tokens.output, 5);
     assert.deepEqual(rec.route?.dropped, ['beta claude-code-20250219']);
+  });
+
+  test('Bedrock Converse: Claude Code’s streamed call with a tool, on a non-Claude model', async () => {
+    const final = await claude(CLOUD_KEY, { 'x-sim-tool-call': 'Bash' })
+      .messages.stream({
+        model: 'nova-pro',
+        max_tokens: 100,
+        tools: TOOLS,
+        messages: [
+          { role: 'user', content: 'list' },
+          {
+            role: 'assistant',
+            content: [{ type: 'tool_use', id: 'toolu_1', name: 'Bash', input: { command: 'pwd' } }],
+          },
+          { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_1', content: '/repo' }] },
+        ],
+      })
+      .finalMessage();
+    assert.equal(final.stop_reason, 'tool_use');
+    assert.deepEqual(final.content.find((b) => b.type === 'tool_use')?.input, { command: 'ls' });
+    assert.equal(final.usage.output_tokens, 5);
+    const sent = s.sim.last()!;
+    assert.equal(decodeURIComponent(sent.path), '/model/amazon.nova-pro-v1:0/converse-stream');
+    assert.match(
+      JSON.stringify(sent.body),
+      /"toolResult":\{"toolUseId":"toolu_1","content":\[\{"text":"\/repo"\}\]\}/,
+    );
+    const rec = await s.record();
+    assert.equal(rec.provider, 'test-converse');
+    assert.equal(rec.tokens.output, 5);
   });
 
   test('Vertex AI: Gemini with a service-account token, from a Chat Completions client', async () => {

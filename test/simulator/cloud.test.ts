@@ -6,7 +6,12 @@ import { generateKeyPairSync } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import AnthropicBedrock from '@anthropic-ai/bedrock-sdk';
 import { AnthropicVertex } from '@anthropic-ai/vertex-sdk';
-import { BedrockRuntimeClient, InvokeModelWithResponseStreamCommand } from '@aws-sdk/client-bedrock-runtime';
+import {
+  BedrockRuntimeClient,
+  ConverseCommand,
+  ConverseStreamCommand,
+  InvokeModelWithResponseStreamCommand,
+} from '@aws-sdk/client-bedrock-runtime';
 import { GoogleGenAI } from '@google/genai';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { JWT } from 'google-auth-library';
@@ -113,6 +118,44 @@ describe('simulated Amazon Bedrock', () => {
     }
     assert.equal(types[0], 'message_start');
     assert.equal(types.at(-1), 'message_stop');
+    client.destroy();
+  });
+
+  test('Converse and ConverseStream with the AWS SDK: a tool call whole and streamed', async () => {
+    const client = new BedrockRuntimeClient({
+      region: AWS.region,
+      endpoint: sim.url,
+      requestHandler: new NodeHttpHandler(),
+      credentials: { accessKeyId: AWS.accessKeyId, secretAccessKey: AWS.secretAccessKey },
+    });
+    const toolConfig = { tools: [{ toolSpec: { name: 'Bash', inputSchema: { json: { type: 'object' } } } }] };
+    const whole = await client.send(
+      new ConverseCommand({
+        modelId: 'amazon.nova-pro-v1:0',
+        messages: [{ role: 'user', content: [{ text: 'hi' }] }],
+        toolConfig,
+      }),
+    );
+    assert.equal(whole.usage?.outputTokens, 5);
+    assert.equal(whole.stopReason, 'end_turn');
+    const streamed = await client.send(
+      new ConverseStreamCommand({
+        modelId: 'amazon.nova-pro-v1:0',
+        messages: [{ role: 'user', content: [{ text: 'hi' }] }],
+        toolConfig,
+      }),
+    );
+    let text = '';
+    let stop: string | undefined;
+    let output: number | undefined;
+    for await (const ev of streamed.stream!) {
+      text += ev.contentBlockDelta?.delta?.text ?? '';
+      stop = ev.messageStop?.stopReason ?? stop;
+      output = ev.metadata?.usage?.outputTokens ?? output;
+    }
+    assert.equal(text.split(' ').length, 5);
+    assert.equal(stop, 'end_turn');
+    assert.equal(output, 5);
     client.destroy();
   });
 

@@ -135,7 +135,7 @@ export interface Provider {
      */
     cloud?: {
       /**
-       * Amazon Bedrock (api: anthropic) through InvokeModel / InvokeModelWithResponseStream, signed with SigV4. Credentials: static keys by reference, else a named profile, else the default chain (environment, profile, container or instance role); `roleArn` then assumes that role.
+       * Amazon Bedrock, signed with SigV4: Claude through InvokeModel / InvokeModelWithResponseStream (api: anthropic), or any model through Converse / ConverseStream (`api: converse`). Credentials: static keys by reference, else a named profile, else the default chain (environment, profile, container or instance role); `roleArn` then assumes that role.
        */
       bedrock?: {
         region: string;
@@ -184,6 +184,10 @@ export interface Provider {
          * Anthropic beta flags this cloud accepts; a client's others are removed (and reported in a response header), with the request fields that need them.
          */
         betas?: string[];
+        /**
+         * invoke: Anthropic's Messages body through InvokeModel (Claude only); converse: the Converse API, for any Bedrock model (calls are translated to it).
+         */
+        api?: 'invoke' | 'converse';
       };
       /**
        * Google Vertex AI: Claude (api: anthropic, rawPredict / streamRawPredict) or Gemini (api: gemini). OAuth tokens from a service-account file, else Application Default Credentials, refreshed before they expire.

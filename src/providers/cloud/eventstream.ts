@@ -59,9 +59,11 @@ export class EventStreamToSse {
     const body = toUtf8(msg.body);
     if (headerString(headers, ':message-type') === 'event') {
       const payload = JSON.parse(body) as { bytes?: string };
-      return typeof payload.bytes === 'string'
-        ? sse(Buffer.from(payload.bytes, 'base64').toString('utf8'))
-        : '';
+      // InvokeModel wraps each Anthropic event as base64 `bytes`; ConverseStream sends its events as they
+      // are, named by `:event-type`.
+      if (typeof payload.bytes === 'string')
+        return sse(Buffer.from(payload.bytes, 'base64').toString('utf8'));
+      return `event: ${headerString(headers, ':event-type')}\ndata: ${body}\n\n`;
     }
     // An exception frame: ThrottlingException, ModelStreamErrorException…
     const kind =
@@ -91,6 +93,18 @@ export function encodeChunkFrame(eventJson: string): Uint8Array {
       ':message-type': { type: 'string', value: 'event' },
     },
     body: fromUtf8(JSON.stringify({ bytes: Buffer.from(eventJson, 'utf8').toString('base64') })),
+  });
+}
+
+/** One ConverseStream frame (the simulator speaks through this). */
+export function encodeEventFrame(eventType: string, payload: unknown): Uint8Array {
+  return codec.encode({
+    headers: {
+      ':event-type': { type: 'string', value: eventType },
+      ':content-type': { type: 'string', value: 'application/json' },
+      ':message-type': { type: 'string', value: 'event' },
+    },
+    body: fromUtf8(JSON.stringify(payload)),
   });
 }
 

@@ -17,7 +17,7 @@ type Cloud = NonNullable<ResolvedProvider['cloud']>;
 
 export interface CloudRequest {
   /** The surface the upstream is called on (after any translation). */
-  surface: Surface;
+  surface: Surface | 'bedrock.converse';
   model: string;
   stream: boolean;
   body: Record<string, unknown>;
@@ -88,15 +88,23 @@ class Bedrock implements CloudClient {
 
   async prepare(origin: URL, basePath: string, req: CloudRequest): Promise<PreparedRequest> {
     if (this.#signer === null) throw new Error(this.problem ?? 'Bedrock is not configured');
-    if (req.surface !== 'anthropic.messages')
-      throw new Error(`Bedrock serves Anthropic Messages here, not ${req.surface}`);
+    const converse = this.#cfg.api === 'converse';
+    if (req.surface !== (converse ? 'bedrock.converse' : 'anthropic.messages'))
+      throw new Error(`Bedrock ${converse ? 'Converse' : 'InvokeModel'} does not serve ${req.surface} here`);
     const body = { ...req.body };
-    delete body.model;
-    delete body.stream;
-    body.anthropic_version = 'bedrock-2023-05-31';
-    const betas = filterBetas(req.headers['anthropic-beta'], this.#cfg.betas ?? DEFAULT_CLOUD_BETAS, body);
-    if (betas.kept.length > 0) body.anthropic_beta = betas.kept;
-    const path = `${basePath}/model/${encodeURIComponent(req.model)}/${req.stream ? 'invoke-with-response-stream' : 'invoke'}`;
+    let dropped: string[] = [];
+    let action: string;
+    if (converse) action = req.stream ? 'converse-stream' : 'converse';
+    else {
+      delete body.model;
+      delete body.stream;
+      body.anthropic_version = 'bedrock-2023-05-31';
+      const betas = filterBetas(req.headers['anthropic-beta'], this.#cfg.betas ?? DEFAULT_CLOUD_BETAS, body);
+      if (betas.kept.length > 0) body.anthropic_beta = betas.kept;
+      dropped = betas.dropped;
+      action = req.stream ? 'invoke-with-response-stream' : 'invoke';
+    }
+    const path = `${basePath}/model/${encodeURIComponent(req.model)}/${action}`;
     const text = Buffer.from(JSON.stringify(body));
     const accept = req.stream ? 'application/vnd.amazon.eventstream' : 'application/json';
     const signed = await this.#signer.sign({
@@ -117,7 +125,7 @@ class Bedrock implements CloudClient {
       headers,
       remove: ['anthropic-beta', 'anthropic-version', 'x-api-key', 'authorization'],
       eventStream: req.stream,
-      dropped: betas.dropped,
+      dropped,
     };
   }
 }

@@ -5,14 +5,15 @@ import type { Surface } from '../../policy/decision.ts';
 import type { ProviderApi, ResolvedProvider } from '../../policy/snapshot.ts';
 import { cloudClient } from '../cloud/index.ts';
 import { adapters } from '../index.ts';
+import { converseUsageReader } from '../translate/converse.ts';
 import { Exchange } from '../translate/exchange.ts';
-import { isChatSurface, TranslationError, translateRequest } from '../translate/index.ts';
+import { type ChatSurface, isChatSurface, TranslationError, translateRequest } from '../translate/index.ts';
 
 export interface AttemptTarget {
   provider: ResolvedProvider;
   model: string;
   /** The surface the provider is called on. */
-  surface: Surface;
+  surface: Surface | ChatSurface;
 }
 
 export interface AttemptRequest {
@@ -111,7 +112,8 @@ export async function prepareAttempt(
       exchange: new Exchange({
         clientApi: req.clientApi,
         clientSurface: req.clientSurface,
-        upstreamAdapter: adapters[target.provider.api],
+        upstreamUsage:
+          target.surface === 'bedrock.converse' ? converseUsageReader : adapters[target.provider.api],
         upstreamSurface: target.surface,
         answer,
         eventStream: p.eventStream,
@@ -131,7 +133,7 @@ export async function prepareAttempt(
       ? new Exchange({
           clientApi: req.clientApi,
           clientSurface: req.clientSurface,
-          upstreamAdapter: adapters[target.provider.api],
+          upstreamUsage: adapters[target.provider.api],
           upstreamSurface: target.surface,
           answer,
           eventStream: false,

@@ -135,7 +135,12 @@ export function matchRoute(
 }
 
 /** The surface a provider is called on for a call that arrived on `surface`. */
-export function upstreamSurface(surface: Surface, provider: ResolvedProvider, route: CompiledRoute): Surface {
+export function upstreamSurface(
+  surface: Surface,
+  provider: ResolvedProvider,
+  route: CompiledRoute,
+): Surface | ChatSurface {
+  if (provider.cloud?.bedrock?.api === 'converse') return 'bedrock.converse';
   if (provider.api === 'anthropic')
     return surface === 'anthropic.count_tokens' ? surface : 'anthropic.messages';
   if (provider.api === 'gemini') return surface === 'gemini.count_tokens' ? surface : 'gemini.generate';

@@ -7,7 +7,14 @@ import type { ProviderApi } from '../../policy/snapshot.ts';
 import { EventStreamToSse } from '../cloud/eventstream.ts';
 import { adapters } from '../index.ts';
 import { type SseEvent, SseParser } from '../sse.ts';
-import type { ProviderAdapter, StreamTracker, TokenUsage } from '../types.ts';
+import type { StreamOptions, StreamTracker, TokenUsage } from '../types.ts';
+
+/** The part of a wire format's adapter that reads usage. */
+export interface UsageReader {
+  usageFromJson(surface: Surface, body: unknown): TokenUsage | null;
+  streamTracker(surface: Surface, opts: StreamOptions): StreamTracker;
+}
+
 import type { AnswerContext } from './format.ts';
 import {
   type ChatSurface,
@@ -20,8 +27,9 @@ import {
 export interface ExchangeSpec {
   clientApi: ProviderApi;
   clientSurface: Surface;
-  upstreamAdapter: ProviderAdapter;
-  upstreamSurface: Surface;
+  /** Reads usage in the upstream's format (its adapter, or Converse's reader). */
+  upstreamUsage: UsageReader;
+  upstreamSurface: Surface | ChatSurface;
   /** Set when the formats differ. */
   answer?: AnswerContext;
   /** Bedrock: the stream arrives as AWS event-stream frames. */
@@ -44,7 +52,9 @@ class ExchangeTracker implements StreamTracker {
   #shared: SseEvent[] = [];
 
   constructor(spec: ExchangeSpec) {
-    this.#upstream = spec.upstreamAdapter.streamTracker(spec.upstreamSurface, { hideUsageChunk: false });
+    this.#upstream = spec.upstreamUsage.streamTracker(spec.upstreamSurface as Surface, {
+      hideUsageChunk: false,
+    });
     this.#frames = spec.eventStream ? new EventStreamToSse() : null;
     this.#translator =
       spec.answer === undefined
@@ -150,7 +160,7 @@ export class Exchange {
         usage: null,
       };
     }
-    const usage = spec.upstreamAdapter.usageFromJson(spec.upstreamSurface, json);
+    const usage = spec.upstreamUsage.usageFromJson(spec.upstreamSurface as Surface, json);
     if (spec.answer === undefined) return { body: raw, usage };
     try {
       const out = translateResponse(

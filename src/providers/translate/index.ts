@@ -1,10 +1,10 @@
 // Translating one call between the caller's wire format and the upstream's: the request on the way
 // out, the answer (whole or streamed) and errors on the way back. Each format reads into and writes
 // from the neutral shapes of ir.ts, so any pair works.
-import type { Surface } from '../../policy/decision.ts';
 import { eventJson, type SseEvent, SseParser } from '../sse.ts';
 import { anthropicFormat } from './anthropic.ts';
 import { chatFormat } from './chat.ts';
+import { converseFormat } from './converse.ts';
 import type { AnswerContext, StreamReader, StreamWriter, WireFormat } from './format.ts';
 import { geminiFormat } from './gemini.ts';
 import type { IrEvent, IrRequest } from './ir.ts';
@@ -17,16 +17,23 @@ import { TranslationError } from './ir.ts';
 export { TranslationError };
 
 /** The surfaces that carry a conversation and can be translated to and from each other. */
-export type ChatSurface = 'anthropic.messages' | 'openai.chat' | 'openai.responses' | 'gemini.generate';
+export type ChatSurface =
+  | 'anthropic.messages'
+  | 'openai.chat'
+  | 'openai.responses'
+  | 'gemini.generate'
+  /** Amazon Bedrock's Converse API: an upstream format only. */
+  | 'bedrock.converse';
 
 const FORMATS: Readonly<Record<ChatSurface, WireFormat>> = {
   'anthropic.messages': anthropicFormat,
   'openai.chat': chatFormat,
   'openai.responses': responsesFormat,
   'gemini.generate': geminiFormat,
+  'bedrock.converse': converseFormat,
 };
 
-export function isChatSurface(s: Surface): s is ChatSurface {
+export function isChatSurface(s: string): s is ChatSurface {
   return s in FORMATS;
 }
 
@@ -62,6 +69,8 @@ const UPSTREAM_PATHS: Readonly<Record<Exclude<ChatSurface, 'gemini.generate'>, s
   'anthropic.messages': '/v1/messages',
   'openai.chat': '/v1/chat/completions',
   'openai.responses': '/v1/responses',
+  // Bedrock's path names the model; its cloud client writes it.
+  'bedrock.converse': '',
 };
 
 export function upstreamPath(to: ChatSurface, model: string, stream: boolean): string {
