@@ -1,5 +1,5 @@
 // The real agents on each other's models through the gateway and the simulator: Claude Code on a GPT
-// model (Responses) and on a Gemini model, Codex on a Claude model. The simulator's answer calls the
+// model (Responses) and on a Gemini model, Codex and Gemini CLI on a Claude model. The simulator's answer calls the
 // agent's shell tool once; the agent runs it and sends the result back, translated to the upstream's
 // format. Skipped when the agents are not installed (AGENTS_DIR, default /work/agents).
 import assert from 'node:assert/strict';
@@ -12,7 +12,7 @@ import type { RecordedRequest } from '../../src/simulator/server.ts';
 import { type RealStack, startRealStack } from '../integration/stack.ts';
 
 const BIN = join(process.env.AGENTS_DIR ?? '/work/agents', 'node_modules', '.bin');
-const missing = !existsSync(join(BIN, 'claude')) || !existsSync(join(BIN, 'codex'));
+const missing = ['claude', 'codex', 'gemini'].some((a) => !existsSync(join(BIN, a)));
 
 /** Runs an agent with a throwaway home, no proxy and no telemetry; resolves with its output. */
 function run(
@@ -131,6 +131,37 @@ enabled = false
     assert.equal(calls.length, 2, r.out);
     const last = JSON.stringify(calls[1].body);
     assert.match(last, /"type":"tool_use","id":"toolu_sim\d+","name":"exec_command","input":\{"cmd":"ls"\}/);
+    assert.match(last, /"type":"tool_result","tool_use_id":"toolu_sim\d+".*marker\.txt/);
+  });
+
+  test('Gemini CLI on claude-sonnet-4-5: run_shell_command round-trips through Anthropic Messages', async () => {
+    const home = workdir();
+    mkdirSync(join(home, '.gemini'));
+    writeFileSync(
+      join(home, '.gemini', 'settings.json'),
+      JSON.stringify({
+        security: { auth: { selectedType: 'gemini-api-key' } },
+        privacy: { usageStatisticsEnabled: false },
+        telemetry: { enabled: false },
+      }),
+    );
+    const n = s.sim.requests.length;
+    const r = await run(
+      'gemini',
+      ['-p', 'list the files', '-m', 'claude-sonnet-4-5', '--yolo'],
+      {
+        GOOGLE_GEMINI_BASE_URL: s.url,
+        GEMINI_API_KEY: s.keys.principal,
+        GEMINI_CLI_TRUST_WORKSPACE: 'true',
+        GEMINI_CLI_CUSTOM_HEADERS: 'x-sim-tool-call: run_shell_command;once',
+      },
+      home,
+    );
+    assert.equal(r.code, 0, r.out);
+    const calls = since(s, n).filter((q) => q.path === '/v1/messages');
+    assert.equal(calls.length, 2, r.out);
+    const last = JSON.stringify(calls[1].body);
+    assert.match(last, /"type":"tool_use","id":"(toolu_sim\d+)","name":"run_shell_command"/);
     assert.match(last, /"type":"tool_result","tool_use_id":"toolu_sim\d+".*marker\.txt/);
   });
 });

@@ -87,7 +87,7 @@ export async function prepareAttempt(
     body = t.body;
     path = t.path;
     if (req.hideUsageChunk === true) t.answer.streamUsage = false;
-    dropped = t.dropped.map((d) => `tool ${d}`);
+    dropped = t.dropped;
     answer = t.answer;
   } else {
     body = req.clientSurface.startsWith('gemini.') ? req.body : { ...req.body, model: target.model };

@@ -15,6 +15,7 @@ import {
   type IrStop,
   type IrTool,
   type IrToolChoice,
+  ignore,
   numOr,
   pushMessage,
   str,
@@ -29,6 +30,7 @@ const READ = new Set([
   'max_tokens',
   'temperature',
   'top_p',
+  'top_k',
   'stop_sequences',
   'stream',
   'tools',
@@ -198,6 +200,7 @@ function readRequest(body: Record<string, unknown>, model: string): IrRequest {
     maxTokens: numOr(body.max_tokens),
     temperature: numOr(body.temperature),
     topP: numOr(body.top_p),
+    topK: numOr(body.top_k),
     stop: Array.isArray(body.stop_sequences)
       ? body.stop_sequences.filter((s) => typeof s === 'string')
       : undefined,
@@ -304,6 +307,14 @@ function writeRequest(req: IrRequest): Record<string, unknown> {
   if (out.thinking === undefined) {
     if (req.temperature !== undefined) out.temperature = Math.min(1, req.temperature);
     if (req.topP !== undefined) out.top_p = req.topP;
+    if (req.topK !== undefined) out.top_k = req.topK;
+  } else {
+    for (const [name, v] of [
+      ['temperature', req.temperature],
+      ['top_p', req.topP],
+      ['top_k', req.topK],
+    ] as const)
+      if (v !== undefined) ignore(req, `${name} (Claude takes none with thinking on)`);
   }
   return out;
 }

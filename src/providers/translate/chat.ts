@@ -14,6 +14,7 @@ import {
   type IrStop,
   type IrTool,
   type IrToolChoice,
+  ignore,
   imageUrl,
   numOr,
   parseDataUrl,
@@ -281,6 +282,7 @@ function writeRequest(req: IrRequest): Record<string, unknown> {
   if (req.maxTokens !== undefined) out.max_completion_tokens = req.maxTokens;
   if (req.temperature !== undefined) out.temperature = req.temperature;
   if (req.topP !== undefined) out.top_p = req.topP;
+  if (req.topK !== undefined) ignore(req, 'top_k (OpenAI samples without it)');
   if (req.stop !== undefined && req.stop.length > 0) out.stop = req.stop;
   if (req.reasoning !== undefined) out.reasoning_effort = effortOf(req.reasoning);
   if (req.user !== undefined) out.safety_identifier = safetyIdentifier(req.user);

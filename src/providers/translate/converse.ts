@@ -15,6 +15,7 @@ import {
   type IrRequest,
   type IrResponse,
   type IrStop,
+  ignore,
   str,
   TranslationError,
 } from './ir.ts';
@@ -78,6 +79,7 @@ function writeRequest(req: IrRequest): Record<string, unknown> {
   if (req.maxTokens !== undefined) inference.maxTokens = req.maxTokens;
   if (req.temperature !== undefined) inference.temperature = req.temperature;
   if (req.topP !== undefined) inference.topP = req.topP;
+  if (req.topK !== undefined) ignore(req, 'top_k (Converse takes it only per model)');
   if (req.stop !== undefined && req.stop.length > 0) inference.stopSequences = req.stop;
   if (req.tools.length > 0) {
     const tc = req.toolChoice;

@@ -39,6 +39,7 @@ const CONFIG_READ = new Set([
   'maxOutputTokens',
   'temperature',
   'topP',
+  'topK',
   'stopSequences',
   'thinkingConfig',
   'candidateCount',
@@ -200,6 +201,7 @@ function readRequest(body: Record<string, unknown>, model: string): IrRequest {
     maxTokens: numOr(gc.maxOutputTokens),
     temperature: numOr(gc.temperature),
     topP: numOr(gc.topP),
+    topK: numOr(gc.topK),
     stop: Array.isArray(gc.stopSequences) ? gc.stopSequences.filter((s) => typeof s === 'string') : undefined,
     stream: false,
     reasoning:
@@ -309,6 +311,7 @@ function writeRequest(req: IrRequest): Record<string, unknown> {
   if (req.maxTokens !== undefined) gc.maxOutputTokens = req.maxTokens;
   if (req.temperature !== undefined) gc.temperature = req.temperature;
   if (req.topP !== undefined) gc.topP = req.topP;
+  if (req.topK !== undefined) gc.topK = req.topK;
   if (req.stop !== undefined && req.stop.length > 0) gc.stopSequences = req.stop.slice(0, 5);
   const r = req.reasoning;
   if (r !== undefined) {

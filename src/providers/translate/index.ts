@@ -121,7 +121,7 @@ export function translateRequest(
         streamOpts !== null &&
         (streamOpts as Record<string, unknown>).include_usage === true,
     },
-    dropped: ir.hostedTools,
+    dropped: [...ir.hostedTools.map((t) => `tool ${t}`), ...(ir.ignored ?? [])],
   };
 }
 

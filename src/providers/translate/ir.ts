@@ -72,6 +72,8 @@ export interface IrRequest {
   maxTokens?: number;
   temperature?: number;
   topP?: number;
+  /** Top-k sampling (Anthropic, Gemini); OpenAI has none. */
+  topK?: number;
   stop?: string[];
   stream: boolean;
   /** Reasoning asked for: an effort, a token budget, or both. */
@@ -83,6 +85,16 @@ export interface IrRequest {
    * provider runs them, so the call is refused unless the route says to leave them out.
    */
   hostedTools: string[];
+  /**
+   * Sampling settings the target cannot take and that were left out (reported with what was dropped):
+   * they shape how an answer is sampled, not what is asked.
+   */
+  ignored?: string[];
+}
+
+export function ignore(req: IrRequest, what: string): void {
+  req.ignored ??= [];
+  req.ignored.push(what);
 }
 
 export type IrStop = 'end' | 'max_tokens' | 'tool_use' | 'stop_sequence' | 'content_filter' | 'refusal';

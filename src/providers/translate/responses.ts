@@ -15,6 +15,7 @@ import {
   type IrResponse,
   type IrStop,
   type IrTool,
+  ignore,
   imageUrl,
   namespacedName,
   numOr,
@@ -295,6 +296,7 @@ function writeRequest(req: IrRequest): Record<string, unknown> {
   if (req.maxTokens !== undefined) out.max_output_tokens = req.maxTokens;
   if (req.temperature !== undefined) out.temperature = req.temperature;
   if (req.topP !== undefined) out.top_p = req.topP;
+  if (req.topK !== undefined) ignore(req, 'top_k (OpenAI samples without it)');
   if (req.reasoning !== undefined) out.reasoning = { effort: effortOf(req.reasoning), summary: 'auto' };
   if (req.user !== undefined) out.safety_identifier = safetyIdentifier(req.user);
   if (req.stream) out.stream = true;
