@@ -52,12 +52,12 @@ const CONFIG_READ = new Set([
  */
 function callId(n: number, signature: string | undefined): string {
   if (signature === undefined) return `call_gem_${n}`;
-  return `gsig_${n}_${Buffer.from(signature, 'base64').toString('base64url')}`;
+  return `gsig_${n}_${Buffer.from(signature, 'utf8').toString('base64url')}`;
 }
 
 function signatureOf(id: string): string | undefined {
   const m = /^gsig_\d+_([A-Za-z0-9_-]+)$/.exec(id);
-  return m === null ? undefined : Buffer.from(m[1], 'base64url').toString('base64');
+  return m === null ? undefined : Buffer.from(m[1], 'base64url').toString('utf8');
 }
 
 let callSeq = 0;
