@@ -14,6 +14,7 @@ import {
   candidatePrice,
   planFor,
   type RoutePlan,
+  stickyChoice,
 } from '../providers/routing/index.ts';
 import { RouteRun } from '../providers/routing/run.ts';
 import { TranslationError } from '../providers/translate/index.ts';
@@ -22,7 +23,7 @@ import { estimatedInputTokens } from './decision-input.ts';
 import { type GatewayError, gatewayError } from './errors.ts';
 import { forward, type Retry, type UpstreamAttempt, upstreamHeaders } from './forward.ts';
 import type { ResponseFilter } from './plugin.ts';
-import { upstreamQuery } from './request-facts.ts';
+import { sessionOf, upstreamQuery } from './request-facts.ts';
 import type { Upstream, Upstreams } from './upstream.ts';
 
 export { routeFacts } from '../providers/routing/index.ts';
@@ -60,7 +61,7 @@ export class Router {
     headers: IncomingHttpHeaders,
   ): RoutePlan | undefined {
     if (model === '') return undefined;
-    return planFor(snapshot, surface, model, key, this.breakers);
+    return planFor(snapshot, surface, model, key, this.breakers, stickyChoice(sessionOf(headers)));
   }
 
   /** After an allowing decision: the run over the candidates it allows (set on the call), or the error. */

@@ -5,6 +5,7 @@ import { describe, test } from 'node:test';
 import { buildSnapshot } from '../../src/policy/build-snapshot.ts';
 import type { DecisionInput } from '../../src/policy/decision.ts';
 import { keyFacts } from '../../src/policy/key-facts.ts';
+import { prepareAttempt } from '../../src/providers/routing/attempt.ts';
 import {
   allowedCandidates,
   backoffMs,
@@ -13,8 +14,10 @@ import {
   planFor,
   retryable,
   routeFacts,
+  stickyChoice,
 } from '../../src/providers/routing/index.ts';
 import { matchRoute, planRoute, routesOf } from '../../src/providers/routing/routes.ts';
+import { TranslationError } from '../../src/providers/translate/index.ts';
 import { examplePolicyCopy } from '../fixtures/keys.ts';
 
 describe('routes of the example policy', async () => {
@@ -177,5 +180,50 @@ describe('weights, breakers and back-off', async () => {
     const routes = routesOf(snapshot);
     assert.equal(matchRoute(routes, 'openai.chat', 'gemini-2.5-pro', null)?.name, 'claude-code-on-gemini');
     assert.equal(matchRoute(routes, 'gemini.generate', 'gemini-2.5-pro', null), undefined);
+  });
+});
+
+describe('sessions and streams', async () => {
+  const snapshot = await buildSnapshot({ dir: examplePolicyCopy().dir });
+  const route = {
+    ...routesOf(snapshot).find((r) => r.name === 'app-dev-defaults')!,
+    targets: [
+      { provider: 'anthropic', model: 'claude-sonnet-4-5', weight: 1, role: 'target' as const },
+      { provider: 'anthropic', model: 'claude-haiku-4-5', weight: 1, role: 'target' as const },
+    ],
+  };
+
+  test('one agent session stays on one deployment; sessions spread by weight', () => {
+    const breakers = new CircuitBreakers();
+    const firstFor = (session: string) =>
+      planRoute(snapshot, route, 'anthropic.messages', 'x', breakers, stickyChoice(session)).candidates[0]
+        .model;
+    const a = firstFor('session-a');
+    for (let i = 0; i < 20; i++) assert.equal(firstFor('session-a'), a);
+    const spread = new Set(Array.from({ length: 40 }, (_, i) => firstFor(`s${i}`)));
+    assert.equal(spread.size, 2);
+  });
+
+  test('a Gemini stream translated for another format must ask for SSE', async () => {
+    const google = snapshot.providers.get('anthropic')!;
+    await assert.rejects(
+      prepareAttempt(
+        {
+          clientApi: 'gemini',
+          clientSurface: 'gemini.generate',
+          body: { contents: [{ role: 'user', parts: [{ text: 'hi' }] }] },
+          requestedModel: 'claude-sonnet-4-5',
+          stream: true,
+          clientPath: '/v1beta/models/claude-sonnet-4-5:streamGenerateContent',
+          query: '',
+          headers: {},
+          hostedTools: 'refuse',
+        },
+        { provider: google, model: 'claude-sonnet-4-5', surface: 'anthropic.messages' },
+        new URL('http://127.0.0.1:9'),
+        '',
+      ),
+      (err: unknown) => err instanceof TranslationError && /alt=sse/.test(err.message),
+    );
   });
 });

@@ -76,6 +76,9 @@ export async function prepareAttempt(
   if (translated) {
     if (!isChatSurface(req.clientSurface) || !isChatSurface(target.surface))
       throw new TranslationError(`${req.clientSurface} calls cannot be translated for ${target.surface}`);
+    // A translated Gemini stream is written as SSE: a client reading a JSON array would not understand it.
+    if (req.clientSurface === 'gemini.generate' && req.stream && !/[?&]alt=sse(&|$)/.test(req.query))
+      throw new TranslationError('a streamed call to a model in another format must ask for alt=sse');
     const price = [...target.provider.models.values()].find((m) => m.id === target.model);
     const t = translateRequest(req.clientSurface, target.surface, req.body, {
       clientModel: req.requestedModel,

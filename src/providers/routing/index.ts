@@ -1,5 +1,6 @@
 // Routing a call: the Route it matches, the candidates it may try in order, and the facts the policy
 // sees about them. The policy answers which candidates the call may use (`routeTargets`).
+import { createHash } from 'node:crypto';
 import type { RouteFacts, Surface } from '../../policy/decision.ts';
 import type { ResolvedKey, Snapshot } from '../../policy/snapshot.ts';
 import type { CircuitBreakers } from './breaker.ts';
@@ -27,6 +28,17 @@ export function routeFacts(plan: RoutePlan): RouteFacts {
       circuit: c.circuit,
     })),
   };
+}
+
+/**
+ * The weighted pick for a call: fixed per agent session (so one session stays on one deployment and
+ * keeps its provider-side prompt cache), random for calls without one.
+ */
+export function stickyChoice(session: string | undefined): (() => number) | undefined {
+  if (session === undefined) return undefined;
+  const h = createHash('sha256').update(session).digest();
+  const x = h.readUInt32BE(0) / 2 ** 32;
+  return () => x;
 }
 
 /** The plan for a call, or undefined when no Route matches it. */
