@@ -1,33 +1,16 @@
 // `portcullis prices check [dir]`: every Provider's model prices against the maintained list.
-import { parseArgs } from 'node:util';
+import type { ParsedOptions } from '../../cli/program.ts';
 import { checkProviderPrices, type PriceFinding } from './check.ts';
 import { buildSnapshotNoCompile } from './load.ts';
 
-const USAGE = 'usage: portcullis prices check [policy-dir] [--json] [--warn-only]\n';
-
 function line(f: PriceFinding): string {
-  const mark = f.status === 'ok' ? 'ok        ' : f.status.padEnd(10);
-  return `${mark} ${f.provider}/${f.model}${f.match !== undefined && !f.match.endsWith(`/${f.model}`) ? ` (as ${f.match})` : ''}${f.detail === undefined ? '' : ` — ${f.detail}`}`;
+  const as = f.match !== undefined && !f.match.endsWith(`/${f.model}`) ? ` (as ${f.match})` : '';
+  return `${f.status.padEnd(10)} ${f.provider}/${f.model}${as}${f.detail === undefined ? '' : ` — ${f.detail}`}`;
 }
 
-export async function pricesCheck(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      json: { type: 'boolean' },
-      'warn-only': { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
-  const dir = positionals[0] ?? 'policies';
-  const providers = buildSnapshotNoCompile(dir);
-  const findings = checkProviderPrices(providers);
-  if (values.json) process.stdout.write(`${JSON.stringify(findings, null, 2)}\n`);
+export async function pricesCheck(args: string[], options: ParsedOptions): Promise<number> {
+  const findings = checkProviderPrices(buildSnapshotNoCompile(args[0] ?? 'policies'));
+  if (options.json === true) process.stdout.write(`${JSON.stringify(findings, null, 2)}\n`);
   else {
     for (const f of findings) process.stdout.write(`${line(f)}\n`);
     const bad = findings.filter((f) => f.status !== 'ok').length;
@@ -35,5 +18,5 @@ export async function pricesCheck(args: string[]): Promise<number> {
       `${findings.length} models checked against @pydantic/genai-prices: ${findings.length - bad} as listed, ${bad} to review\n`,
     );
   }
-  return findings.some((f) => f.status !== 'ok') && values['warn-only'] !== true ? 1 : 0;
+  return findings.some((f) => f.status !== 'ok') && options.warnOnly !== true ? 1 : 0;
 }
