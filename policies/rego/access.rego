@@ -17,6 +17,7 @@ denials contains {
 } if {
 	input.key
 	not input.surface in mcp_surfaces
+	not input.route
 	count(input.key.providers) > 0
 	not input.provider in input.key.providers
 }
@@ -42,6 +43,7 @@ denials contains {
 } if {
 	input.key
 	not input.surface in model_free_surfaces
+	not input.route
 	not model_allowed
 }
 

@@ -26,6 +26,7 @@ decision := result if {
 		"redact": redactions,
 		"stripTools": strip_tools,
 		"warnings": sort([w | some w in warnings]),
+		"routeTargets": sort(route_targets),
 	}
 }
 

@@ -43,6 +43,21 @@ export interface AuditRecord {
   };
   /** Set for MCP calls. */
   mcp?: { server: string; tool: string };
+  /** Set when a policy Route served the call: the model asked for, each attempt and why it failed. */
+  route?: {
+    name: string;
+    requestedModel: string;
+    attempts: Array<{
+      provider: string;
+      model: string;
+      surface: string;
+      translated: boolean;
+      status: number;
+      reason?: string;
+      ms: number;
+    }>;
+    dropped: string[];
+  };
   latency: { totalMs: number; upstreamMs: number; gatewayMs: number };
   /** Git commit SHA of the policy that decided the call. */
   policyRevision: string;

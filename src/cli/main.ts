@@ -208,6 +208,18 @@ export const commands: Record<string, CommandSpec> = {
     examples: ['PORTCULLIS_API_KEY=pcl_… portcullis usage --gateway http://127.0.0.1:8080'],
     run: async () => (await import('./usage.ts')).usage,
   },
+  'prices check': {
+    summary: "check the policy's model prices against a maintained price list (genai-prices)",
+    description:
+      "Compares every Provider's model prices with Pydantic's genai-prices list, shipped in its npm\n" +
+      'package (no network): a cloud provider against its cloud, others against the first party.\n' +
+      'Exit 1 when a model is stale (priced differently) or unpriced (not in the list).',
+    args: DIR_ARG,
+    options: [['--warn-only', 'report, but exit 0']],
+    json: true,
+    examples: ['portcullis prices check policies', 'portcullis prices check policies --json'],
+    run: async () => (await import('../providers/prices/cli.ts')).pricesCheck,
+  },
   'keys create': {
     summary: 'create a virtual key: prints the key once, writes only its hash',
     args: '[name]',

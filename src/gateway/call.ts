@@ -3,7 +3,8 @@
 // plugins return); the forwarder writes the response state; plugins read.
 import type { Decision, DecisionInput, GuardrailFinding, Surface } from '../policy/decision.ts';
 import type { ModelPrice, ProviderApi, ResolvedKey, ResolvedProvider, Snapshot } from '../policy/snapshot.ts';
-import type { ProviderAdapter, StreamTracker } from '../providers/types.ts';
+import type { RouteRun } from '../providers/routing/run.ts';
+import type { ProviderAdapter, StreamTracker, TokenUsage } from '../providers/types.ts';
 import type { DeniedToolCall } from '../tools/index.ts';
 import type { AuthResult } from './authenticate.ts';
 import type { RequestScan, Reservation, Settlement } from './plugin.ts';
@@ -28,6 +29,8 @@ export interface Timings {
 export interface Route {
   provider: ResolvedProvider;
   price: ModelPrice | undefined;
+  /** Set when a policy Route serves the call: its plan, the attempts made and the model used. */
+  routing?: RouteRun;
 }
 
 export class Call {
@@ -103,6 +106,8 @@ export class Call {
   upstreamJson: unknown = undefined;
   /** The answer as text, where the gateway handles it whole (an MCP tool result), for content logging. */
   answerText: string | null = null;
+  /** Usage read from an answer in another wire format before it was converted for the client. */
+  upstreamUsage: TokenUsage | null = null;
 
   constructor(
     id: string,

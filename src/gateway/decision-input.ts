@@ -1,7 +1,7 @@
 // The one builder of what the policy reads (`DecisionInput`), for inference calls, MCP calls and the
 // policy replay, so the three cannot drift apart. Callers gather the facts their way (a request, an
 // MCP message, an audit record); this puts them in the contract's shape.
-import type { AuthStatus, DecisionInput, GuardrailFinding, Surface } from '../policy/decision.ts';
+import type { AuthStatus, DecisionInput, GuardrailFinding, RouteFacts, Surface } from '../policy/decision.ts';
 import { keyFacts } from '../policy/key-facts.ts';
 import type { ModelPrice, ProviderApi, ResolvedKey, ResolvedProvider, Snapshot } from '../policy/snapshot.ts';
 import { priceFor } from '../providers/pricing.ts';
@@ -19,6 +19,8 @@ export interface CallFacts {
   session?: string;
   userAgent?: string;
   mcp?: { server: string; tool: string };
+  /** The policy Route serving the call, when one matches. */
+  route?: RouteFacts;
   usage?: DecisionInput['usage'];
   /** Request findings; the array is kept (not copied), so response findings can join it later. */
   findings?: GuardrailFinding[];
@@ -45,6 +47,7 @@ export function decisionInput(f: CallFacts): DecisionInput {
     nowNs: f.nowMs * 1_000_000,
   };
   if (f.mcp !== undefined) input.mcp = f.mcp;
+  if (f.route !== undefined) input.route = f.route;
   return input;
 }
 

@@ -58,6 +58,16 @@ export const ERRORS = {
         ? `Portcullis: model ${model} is not available to this key.`
         : `Portcullis: no provider configured on this gateway serves model ${model || '(none given)'}.`,
   },
+  route_unavailable: {
+    status: 503,
+    message: (route: string) =>
+      `Portcullis: none of the targets of route ${route} that this key may use can take the call now. Retry shortly.`,
+  },
+  untranslatable: {
+    status: 400,
+    message: (detail: string) =>
+      `Portcullis cannot carry this request to the model that serves it: ${detail}.`,
+  },
   upstream_unconfigured: {
     status: 502,
     message: (reason: string) => `Portcullis cannot call ${reason}.`,

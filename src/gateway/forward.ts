@@ -6,6 +6,7 @@ import type { FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
 import type { ProviderApi } from '../policy/snapshot.ts';
+import type { Exchange } from '../providers/translate/exchange.ts';
 import type { Call } from './call.ts';
 import { type GatewayError, gatewayError, writeError } from './errors.ts';
 import type { ResponseFilter, StreamSink } from './plugin.ts';
@@ -78,6 +79,54 @@ export function upstreamHeaders(
   return out;
 }
 
+/**
+ * A routed attempt's own request (translated, aliased or signed for a cloud) and how its answer is read
+ * back into the client's format (`exchange`, null when it already is).
+ */
+export interface UpstreamAttempt {
+  path: string;
+  body: Buffer;
+  /** Set on top of the usual upstream headers; `remove` names (or `prefix-` families) are left out. */
+  headers: Readonly<Record<string, string>>;
+  remove: readonly string[];
+  exchange: Exchange | null;
+}
+
+/** An attempt that failed before anything reached the client: its status (0 = no answer) or error code. */
+export interface UpstreamFailure {
+  status: number;
+  code?: string;
+  retryAfterSeconds?: number;
+}
+
+/**
+ * Asked when an attempt fails before anything reached the client: null when the failure stands (it is
+ * answered as usual), else the next attempt, prepared asynchronously (null then: none could be).
+ */
+export type Retry = (
+  failure: UpstreamFailure,
+) => Promise<{ up: Upstream; attempt: UpstreamAttempt } | GatewayError> | null;
+
+function applyAttempt(
+  headers: Record<string, string>,
+  attempt: UpstreamAttempt | undefined,
+): Record<string, string> {
+  if (attempt === undefined) return headers;
+  for (const name of attempt.remove) {
+    if (name.endsWith('-')) {
+      for (const h in headers) if (h.startsWith(name)) delete headers[h];
+    } else delete headers[name];
+  }
+  for (const name in attempt.headers) headers[name] = attempt.headers[name];
+  return headers;
+}
+
+function retryAfterOf(headers: IncomingHttpHeaders): number | undefined {
+  const v = headers['retry-after'];
+  const n = typeof v === 'string' ? Number(v) : Number.NaN;
+  return Number.isFinite(n) && n >= 0 ? n : undefined;
+}
+
 /** Non-streamed bodies larger than this are sent on unchecked (and reported), never held in memory. */
 export const MAX_HELD_BYTES = 32 * 1024 * 1024;
 
@@ -134,6 +183,12 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
   cancelled = false;
   started = false;
   #resume: (() => void) | null = null;
+  /** Reads the answer back into the client's format (translation, cloud framing); null when not needed. */
+  readonly #exchange: Exchange | null;
+  readonly #retry: Retry | undefined;
+  readonly #clientHeaders: IncomingHttpHeaders;
+  /** This attempt failed and the next one is being prepared: its own answer is ignored. */
+  #superseded: ReturnType<Retry> = null;
 
   constructor(
     call: Call,
@@ -144,6 +199,9 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
     filter: ResponseFilter | undefined,
     log: Logger,
     inFlight: () => number,
+    clientHeaders: IncomingHttpHeaders = {},
+    attempt?: UpstreamAttempt,
+    retry?: Retry,
   ) {
     this.call = call;
     this.clientApi = clientApi;
@@ -153,6 +211,50 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
     this.filter = filter;
     this.log = log;
     this.#inFlight = inFlight;
+    this.#clientHeaders = clientHeaders;
+    this.#exchange = attempt?.exchange ?? null;
+    this.#retry = retry;
+  }
+
+  /** Hands this attempt's failure to `retry`; true when another attempt takes over. */
+  #tryNext(failure: UpstreamFailure): boolean {
+    if (this.#retry === undefined || this.cancelled) return false;
+    const next = this.#retry(failure);
+    if (next === null) return false;
+    this.#superseded = next;
+    return true;
+  }
+
+  /** The next attempt is ready (or none could be): dispatch it, or answer with the error. */
+  #continue(): void {
+    const pending = this.#superseded;
+    if (pending === null) return;
+    pending.then(
+      (next) => {
+        if (this.cancelled || this.res.destroyed) return;
+        if ('attempt' in next) {
+          dispatch(
+            this.call,
+            this.clientApi,
+            this.res,
+            this.head,
+            this.#clientHeaders,
+            next.up,
+            this.filter,
+            this.log,
+            this.#inFlight,
+            next.attempt,
+            this.#retry,
+          );
+          return;
+        }
+        this.call.outcome = 'error';
+        this.call.status = next.status;
+        this.call.upstreamError = next.code;
+        writeError(this.res, this.head, this.clientApi, next);
+      },
+      (err: unknown) => this.#checkFailed(err),
+    );
   }
 
   /** The client went away: stop the upstream request wherever it is. */
@@ -169,23 +271,33 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
   onResponseStart(_c: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
     if (statusCode < 200) return;
     const call = this.call;
+    if (statusCode >= 400 && this.#tryNext({ status: statusCode, retryAfterSeconds: retryAfterOf(headers) }))
+      return;
     call.timings.upstreamHeaders = call.elapsed();
     call.status = statusCode;
     call.upstreamStatus = statusCode;
     const ct = headers['content-type'];
-    if (statusCode < 300 && typeof ct === 'string' && ct.startsWith('text/event-stream')) {
+    const exchange = this.#exchange;
+    if (exchange !== null) {
+      call.tracker = exchange.streamTracker(statusCode, typeof ct === 'string' ? ct : undefined);
+      this.head['content-type'] =
+        call.tracker !== null ? 'text/event-stream; charset=utf-8' : 'application/json; charset=utf-8';
+    } else if (statusCode < 300 && typeof ct === 'string' && ct.startsWith('text/event-stream')) {
       call.tracker = this.up.adapter.streamTracker(call.surface, { hideUsageChunk: call.hideUsageChunk });
     } else {
       call.tail = '';
     }
     const filter = this.filter;
-    const hold = filter?.held !== undefined && call.tracker === null;
+    // An answer in another format is held whole to be converted before anyone reads it.
+    const hold = (filter?.held !== undefined || exchange !== null) && call.tracker === null;
     const stream = hold ? undefined : filter?.stream?.(this.#toClient);
-    const rewrites = hold || stream !== undefined || (call.tracker !== null && call.hideUsageChunk);
+    const rewrites =
+      hold || stream !== undefined || (call.tracker !== null && (call.hideUsageChunk || exchange !== null));
     const head = this.head;
     for (const name in headers) {
       if (DROP_RESPONSE.has(name) || name.startsWith('proxy-')) continue;
       if (rewrites && name === 'content-length') continue;
+      if (exchange !== null && name === 'content-type') continue;
       const v = headers[name];
       if (v !== undefined && head[name] === undefined) head[name] = v;
     }
@@ -202,6 +314,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     const call = this.call;
+    if (this.#superseded !== null) return;
     if (call.timings.firstByte === 0) call.timings.firstByte = call.elapsed();
     const tracker = call.tracker;
     if (tracker === null) {
@@ -215,7 +328,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
       // A stream guard reuses the tracker's parse of this chunk: the tracker reads it first.
       const out = tracker.push(chunk);
       if (out !== null) this.#stream.write(out);
-    } else if (!call.hideUsageChunk) {
+    } else if (!call.hideUsageChunk && this.#exchange === null) {
       // Bytes go out before they are read for usage, so accounting adds nothing to time to first byte.
       this.#write(controller, chunk);
       tracker.push(chunk);
@@ -226,6 +339,10 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
   }
 
   onResponseEnd(controller: Dispatcher.DispatchController): void {
+    if (this.#superseded !== null) {
+      this.#continue();
+      return;
+    }
     const tracker = this.call.tracker;
     const out = tracker === null ? null : tracker.end();
     const stream = this.#stream;
@@ -260,7 +377,17 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
   #release(): void {
     const held = this.#held!;
     this.#held = null;
-    const raw = held.length === 1 ? held[0] : Buffer.concat(held);
+    let raw = held.length === 1 ? held[0] : Buffer.concat(held);
+    if (this.#exchange !== null) {
+      // Usage as the upstream reported it; the client gets its own format.
+      const converted = this.#exchange.answer(this.call.status, raw);
+      this.call.upstreamUsage = converted.usage;
+      raw = converted.body;
+      if (this.filter?.held === undefined) {
+        this.#send(raw);
+        return;
+      }
+    }
     let out: Buffer | Promise<Buffer>;
     try {
       out = this.filter!.held!(raw);
@@ -292,6 +419,18 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
   onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
     const call = this.call;
     if (this.cancelled || this.res.destroyed) return;
+    if (this.#superseded !== null) {
+      // The failed attempt's answer was being ignored; its error changes nothing.
+      this.#continue();
+      return;
+    }
+    if (
+      !this.started &&
+      this.#tryNext({ status: 0, code: (err as { code?: string }).code ?? 'connection failed' })
+    ) {
+      this.#continue();
+      return;
+    }
     if (this.started) {
       // Headers are out: the only honest signal left is to cut the connection.
       call.upstreamError = failureCode(err);
@@ -351,20 +490,51 @@ export function forward(
   filter: ResponseFilter | undefined,
   log: Logger,
   inFlight: () => number,
+  attempt?: UpstreamAttempt,
+  retry?: Retry,
 ): void {
-  const body = call.bodyChanged ? Buffer.from(JSON.stringify(call.body)) : call.rawBody;
   const head = reply.getHeaders() as OutgoingHttpHeaders;
   reply.hijack();
-  const handler = new UpstreamCall(call, clientApi, reply.raw, up, head, filter, log, inFlight);
-  call.upstream = handler;
   call.timings.forwarded = call.elapsed();
+  dispatch(call, clientApi, reply.raw, head, clientHeaders, up, filter, log, inFlight, attempt, retry);
+}
+
+/** One attempt: the call's own request, or a routed attempt's. */
+function dispatch(
+  call: Call,
+  clientApi: ProviderApi,
+  res: ServerResponse,
+  head: OutgoingHttpHeaders,
+  clientHeaders: IncomingHttpHeaders,
+  up: Upstream,
+  filter: ResponseFilter | undefined,
+  log: Logger,
+  inFlight: () => number,
+  attempt: UpstreamAttempt | undefined,
+  retry: Retry | undefined,
+): void {
+  const body = attempt?.body ?? (call.bodyChanged ? Buffer.from(JSON.stringify(call.body)) : call.rawBody);
+  const handler = new UpstreamCall(
+    call,
+    clientApi,
+    res,
+    up,
+    head,
+    filter,
+    log,
+    inFlight,
+    clientHeaders,
+    attempt,
+    retry,
+  );
+  call.upstream = handler;
   const timeout = up.provider.timeoutMs;
   try {
     up.pool.dispatch(
       {
         method: 'POST',
-        path: call.upstreamPath,
-        headers: upstreamHeaders(clientHeaders, up, call.id, call.upstreamHeaders),
+        path: attempt?.path ?? call.upstreamPath,
+        headers: applyAttempt(upstreamHeaders(clientHeaders, up, call.id, call.upstreamHeaders), attempt),
         body,
         headersTimeout: timeout,
         bodyTimeout: timeout,

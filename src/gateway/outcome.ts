@@ -99,5 +99,7 @@ export function callRecord(call: Call): CallRecord {
   if (input.mcp !== undefined) record.mcp = input.mcp;
   const budget = budgetOf(call);
   if (budget !== undefined) record.budget = budget;
+  const routing = call.route?.routing;
+  if (routing !== undefined) record.route = routing.summary();
   return Object.freeze(record);
 }

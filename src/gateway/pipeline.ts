@@ -11,6 +11,8 @@ import type { DecisionInput } from '../policy/decision.ts';
 import type { ResolvedProvider, Snapshot } from '../policy/snapshot.ts';
 import { adapters } from '../providers/index.ts';
 import { priceFor } from '../providers/pricing.ts';
+import { candidatePrice } from '../providers/routing/index.ts';
+import type { RouteRun } from '../providers/routing/run.ts';
 import type { PathFacts, RequestFacts } from '../providers/types.ts';
 import { declaredTools, stripTools, TOOLS_STRIPPED_HEADER } from '../tools/index.ts';
 import { Call } from './call.ts';
@@ -19,6 +21,7 @@ import { denialError, type GatewayError, gatewayError, sendError } from './error
 import { forward } from './forward.ts';
 import { listModels } from './models.ts';
 import { parseBody, queryKey, sessionOf, upstreamQuery, userAgentOf } from './request-facts.ts';
+import { Router, routeFacts } from './routed.ts';
 import { parseGeminiTarget, type RouteSpec } from './routes.ts';
 import type { Stages } from './stages.ts';
 import type { Upstreams } from './upstream.ts';
@@ -66,8 +69,12 @@ export class Pipeline {
   readonly upstreams: Upstreams;
   readonly log: Logger;
 
+  /** Calls a policy Route serves. */
+  readonly router: Router;
+
   constructor(opts: PipelineOptions) {
     this.stages = opts.stages;
+    this.router = new Router(opts.upstreams, opts.log);
     this.upstreams = opts.upstreams;
     this.log = opts.log;
   }
@@ -140,22 +147,36 @@ export class Pipeline {
       facts = { model, stream: false, maxOutputTokens: 0 };
     }
 
-    // Route: the provider serving the model (the decision may move it).
+    // Route: a policy Route's first candidate, else the provider serving the model (the decision may
+    // move it).
+    const plan =
+      route.local === undefined
+        ? this.router.plan(snapshot, surface, facts.model, auth.key, headers)
+        : undefined;
+    const first = plan?.candidates[0];
     const provider =
-      route.local !== undefined
-        ? listingProvider(snapshot, auth.key?.providers)
-        : facts.model === ''
-          ? undefined
-          : snapshot.providerFor(route.api, facts.model);
+      plan !== undefined
+        ? first?.provider
+        : route.local !== undefined
+          ? listingProvider(snapshot, auth.key?.providers)
+          : facts.model === ''
+            ? undefined
+            : snapshot.providerFor(route.api, facts.model);
     const price =
-      provider !== undefined && route.local === undefined ? priceFor(provider, facts.model) : undefined;
+      plan !== undefined
+        ? first === undefined
+          ? undefined
+          : candidatePrice(first)
+        : provider !== undefined && route.local === undefined
+          ? priceFor(provider, facts.model)
+          : undefined;
     if (provider !== undefined) call.route = { provider, price };
     if (auth.key !== null && facts.model !== '')
       call.outputCap = keyOutputCap(snapshot, auth.key, facts.model);
     const input: DecisionInput = decisionInput({
       surface,
       provider: provider?.id,
-      model: facts.model,
+      model: first?.model ?? facts.model,
       pricedModel: price?.id,
       stream: facts.stream,
       tools,
@@ -170,6 +191,7 @@ export class Pipeline {
       userAgent: userAgentOf(headers),
       findings: call.findings,
       nowMs: call.startedAt,
+      route: plan === undefined ? undefined : routeFacts(plan),
     });
     call.input = input;
     stages.observed(call, 'facts');
@@ -186,8 +208,14 @@ export class Pipeline {
       call.responseHeaders[WARNING_HEADER] = headerText(decision.warnings.join(' '));
     }
 
-    // The decision's route.
-    if (decision.route !== undefined && decision.route !== '' && decision.route !== provider?.id) {
+    // The policy Route's candidates the decision allows; else the decision's route.
+    let run: RouteRun | undefined;
+    if (plan !== undefined) {
+      const started = this.router.start(call, plan, decision);
+      if (!('plan' in started)) return this.#fail(call, reply, started);
+      run = started;
+      if (this.router.answerCount(call, run, reply, bodyBytes)) return reply;
+    } else if (decision.route !== undefined && decision.route !== '' && decision.route !== provider?.id) {
       const target = snapshot.providers.get(decision.route);
       if (target === undefined || target.api !== route.api) {
         return this.#fail(call, reply, gatewayError('bad_route', decision.route, route.api));
@@ -220,6 +248,27 @@ export class Pipeline {
     for (const name in extra) reply.header(name, extra[name]);
 
     // Forward, with the response filters.
+    if (run !== undefined) {
+      const failed = await this.router.forward(
+        call,
+        run,
+        {
+          api: route.api,
+          surface,
+          model: facts.model,
+          stream: facts.stream,
+          upstreamPath,
+          url: request.url,
+          headers,
+        },
+        reply,
+        stages.filters(call),
+        stages.inFlight,
+      );
+      if (failed !== undefined) return this.#fail(call, reply, failed);
+      stages.observed(call, 'forward');
+      return reply;
+    }
     const up = this.upstreams.get(snapshot, target);
     if (up.error !== null) {
       call.upstreamError = 'upstream_unconfigured';
@@ -259,5 +308,9 @@ function onResponseClose(this: TrackedResponse): void {
     call.aborted = true;
     call.upstream?.cancel();
   }
+  // A routed call's last attempt goes to its attempts and circuit breaker.
+  const routing = call.route?.routing;
+  if (routing !== undefined && call.outcome === 'forwarded')
+    routing.finished(call.upstreamStatus, call.upstreamError);
   stages.finish(call, this.statusCode);
 }

@@ -57,6 +57,7 @@ export function latencyOf(t: Timings): Latency {
 function tokensOf(call: Call): { usage: TokenUsage; estimated: boolean } {
   const tracker = call.tracker;
   if (tracker !== null) return { usage: tracker.usage(), estimated: tracker.estimated() };
+  if (call.upstreamUsage !== null) return { usage: call.upstreamUsage, estimated: false };
   // What the provider billed: a response a filter replaced (e.g. a 400 for a leaked credential)
   // still consumed the upstream's tokens.
   if ((call.upstreamStatus || call.status) >= 300) return { usage: emptyUsage(), estimated: false };

@@ -160,6 +160,30 @@ export function crossCheck(documents: LoadedDocument[], options: CrossCheckOptio
   if (options.detectCredential) {
     for (const doc of documents) findCredentials(doc, doc.value, [], options.detectCredential, at);
   }
+  for (const route of all('Route')) {
+    const spec = specOf(route);
+    for (const list of ['targets', 'fallbacks'] as const) {
+      ((spec[list] ?? []) as Spec[]).forEach((t, i) => {
+        ref(route, ['spec', list, i, 'provider'], 'Provider', t.provider);
+        const served = models.get(String(t.provider));
+        const model = String(t.model);
+        if (
+          t.model !== undefined &&
+          served !== undefined &&
+          !served.some((m) => m === model || model.startsWith(`${m}-`))
+        )
+          at(route, ['spec', list, i, 'model'], `provider '${t.provider}' does not price model '${model}'`);
+      });
+    }
+    const match = (spec.match ?? {}) as Spec;
+    ((match.teams ?? []) as string[]).forEach((t, i) => {
+      ref(route, ['spec', 'match', 'teams', i], 'Team', t);
+    });
+    ((match.keys ?? []) as string[]).forEach((k, i) => {
+      ref(route, ['spec', 'match', 'keys', i], 'VirtualKey', k);
+    });
+  }
+
   return problems;
 }
 

@@ -85,6 +85,30 @@ export interface GuardrailFinding {
   step: number;
 }
 
+/** One place a routed call may go (a Route's target or fallback), as the policy sees it. */
+export interface RouteTargetFacts {
+  provider: string;
+  model: string;
+  /** The wire format the provider speaks, and the surface it is called on. */
+  api: string;
+  surface: string;
+  role: 'target' | 'fallback';
+  weight: number;
+  /** The call is translated from the client's wire format to reach it. */
+  translated: boolean;
+  circuit: 'closed' | 'open' | 'half-open';
+}
+
+/** The Route a call matched: what the client asked for, and every place it may be served. */
+export interface RouteFacts {
+  name: string;
+  requestedModel: string;
+  /** Index (in `targets`) of the target tried first; -1 when every circuit is open. */
+  first: number;
+  targets: RouteTargetFacts[];
+  maxAttempts: number;
+}
+
 export interface DecisionInput {
   surface: Surface;
   provider: string;
@@ -103,6 +127,8 @@ export interface DecisionInput {
   guardrails: { findings: GuardrailFinding[] };
   /** Set for MCP calls. */
   mcp?: { server: string; tool: string };
+  /** Set when a Route serves the call; `provider` and `model` are then its first target's. */
+  route?: RouteFacts;
   /** Nanoseconds since the epoch; time.now_ns() in Rego reads the same clock. */
   nowNs?: number;
 }
@@ -125,4 +151,6 @@ export interface Decision {
   route?: string;
   /** Sentences for an allowed call the caller should know about (a soft budget spent). */
   warnings?: string[];
+  /** For a routed call: the indices of `input.route.targets` the call may use (others are skipped). */
+  routeTargets?: number[];
 }

@@ -1,6 +1,7 @@
 // The immutable, fully resolved view of one policy revision that the data plane reads. Built off the
 // hot path by the policy plane (see build-snapshot.ts); swapped in with one reference assignment.
 import type { Decision, DecisionInput } from './decision.ts';
+import type { Provider } from './generated/index.ts';
 
 export type ProviderApi = 'openai' | 'anthropic' | 'gemini';
 export type BudgetPeriod = 'daily' | 'weekly' | 'monthly' | 'yearly' | 'total';
@@ -61,6 +62,8 @@ export interface ResolvedProvider {
   headers: Record<string, { env: string }>;
   models: Map<string, ModelPrice>;
   timeoutMs: number;
+  /** A cloud platform's own authentication and paths (Bedrock, Vertex AI, Azure OpenAI). */
+  cloud?: Provider['spec']['cloud'];
 }
 
 export interface ResolvedTeam {

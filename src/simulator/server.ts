@@ -4,13 +4,23 @@
 // `x-sim-output-tokens`, `x-sim-input-tokens`, `x-sim-cached-tokens`, `x-sim-fail-after` (cut the stream after N chunks),
 // or a model named `sim-error-<status>`. Chosen output: `x-sim-text` (URI-encoded) with
 // `x-sim-chunk-chars` (stream it in pieces of N characters), `x-sim-tool-call: <name>` (the answer
-// calls that tool with `{"command":"ls"}`, on every surface that has tool calls). A request asking for
+// calls that tool with `{"command":"ls"}`, on every surface that has tool calls; `<name>;once`: only
+// until the request holds a tool result; `x-sim-tool-args` (URI-encoded JSON) for other arguments). A request asking for
 // structured output (OpenAI `response_format` / `text.format`, Gemini `responseMimeType:
 // application/json`) gets a JSON text that satisfies its schema, or any JSON object without one.
 import { hash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as anthropic from './anthropic.ts';
+import {
+  bedrockError,
+  type CloudOptions,
+  type CloudRoute,
+  cloudModel,
+  cloudRoute,
+  converse,
+  toEventStream,
+} from './cloud.ts';
 import * as gemini from './gemini.ts';
 import { type JsonMode, jsonModeOf } from './json-mode.ts';
 import * as openai from './openai.ts';
@@ -30,6 +40,8 @@ export interface SimulatorOptions {
   cachedTokens?: number;
   /** Requests remembered for inspection. */
   historySize?: number;
+  /** Serve as Amazon Bedrock, Google Vertex AI and Azure OpenAI too, with these credentials. */
+  clouds?: CloudOptions;
 }
 
 /** A received request as recorded; credentials appear only as `sha256:<hex>` of their value. */
@@ -48,7 +60,14 @@ export interface RecordedRequest {
 
 type Api = 'openai' | 'anthropic' | 'gemini';
 
-const SECRET_HEADERS = new Set(['authorization', 'x-api-key', 'x-goog-api-key', 'api-key', 'cookie']);
+const SECRET_HEADERS = new Set([
+  'authorization',
+  'x-api-key',
+  'x-goog-api-key',
+  'api-key',
+  'cookie',
+  'x-amz-security-token',
+]);
 const MAX_BODY = 64 * 1024 * 1024;
 const SIM_MODELS = ['sim-gpt', 'sim-claude', 'sim-gemini'];
 
@@ -106,6 +125,32 @@ interface Route {
   run(call: SimCall, ctx: { stream: boolean; sse: boolean }): SimReply;
   model?: string;
   stream?: boolean;
+  /** Error replies in another format than the API's own (Bedrock's). */
+  error?: (status: number, message: string) => SimReply;
+  /** Reframes the answer (Bedrock's event stream). */
+  wrap?: (reply: SimReply) => SimReply;
+}
+
+function fromCloud(c: CloudRoute, body: Record<string, unknown>, clouds: CloudOptions): Route {
+  const run: Route['run'] =
+    c.run === 'messages'
+      ? (call, x) => anthropic.messages(call, x.stream)
+      : c.run === 'generate'
+        ? (call, x) => gemini.generate(call, x.stream, true)
+        : c.run === 'chat'
+          ? (call, x) => openai.chat(call, x.stream)
+          : c.run === 'converse'
+            ? (call, x) => converse(call, x.stream)
+            : (call, x) => openai.responses(call, x.stream);
+  const bedrock = c.cloud === 'bedrock';
+  return {
+    api: c.api,
+    model: cloudModel(c, body, clouds),
+    stream: c.stream,
+    run,
+    error: bedrock ? bedrockError : undefined,
+    wrap: bedrock && c.run !== 'converse' ? toEventStream : undefined,
+  };
 }
 
 function route(method: string, path: string, query: URLSearchParams): Route | null {
@@ -142,7 +187,8 @@ function route(method: string, path: string, query: URLSearchParams): Route | nu
 export class Simulator {
   readonly server: Server;
   readonly requests: RecordedRequest[] = [];
-  readonly opts: Required<SimulatorOptions>;
+  readonly opts: Required<Omit<SimulatorOptions, 'clouds'>>;
+  readonly clouds: CloudOptions;
   #seq = 0;
 
   constructor(opts: SimulatorOptions = {}) {
@@ -154,6 +200,7 @@ export class Simulator {
       cachedTokens: opts.cachedTokens ?? 0,
       historySize: opts.historySize ?? 200,
     };
+    this.clouds = opts.clouds ?? {};
     this.server = createServer({ keepAliveTimeout: 60_000 }, (req, res) => this.#onRequest(req, res));
   }
 
@@ -261,6 +308,22 @@ export class Simulator {
     res.once('close', () => {
       if (!res.writableFinished) rec.aborted = true;
     });
+    const c = cloudRoute(req.method ?? '', path, query, this.clouds);
+    if (c !== null) {
+      if (!parsed || raw.length === 0) {
+        this.#write(res, errorReply(c.api, 400, 'simulator: the body is not a JSON object'), rec);
+        return;
+      }
+      c.check(req, raw, body, path, url).then(
+        (denied) => {
+          if (denied !== undefined) this.#write(res, denied, rec);
+          else this.#answer(fromCloud(c, body, this.clouds), req, res, raw, body, rec);
+        },
+        (err: unknown) =>
+          this.#write(res, errorReply(c.api, 500, `simulator: ${(err as Error).message}`), rec),
+      );
+      return;
+    }
     const r = route(req.method ?? '', path, query);
     if (r === null) {
       this.#write(res, openai.error(404, `simulator: no route ${req.method} ${path}`), rec);
@@ -276,10 +339,24 @@ export class Simulator {
       this.#write(res, errorReply(r.api, 400, 'simulator: the body is not a JSON object'), rec);
       return;
     }
+    this.#answer(r, req, res, raw, body, rec);
+  }
+
+  #answer(
+    r: Route,
+    req: IncomingMessage,
+    res: ServerResponse,
+    raw: Buffer,
+    body: Record<string, unknown>,
+    rec: RecordedRequest,
+  ): void {
     const model = r.model ?? (typeof body.model === 'string' ? body.model : 'sim');
     const forced = intHeader(req, 'x-sim-status') ?? Number(/^sim-error-(\d{3})$/.exec(model)?.[1] ?? 0);
     if (forced >= 400 && forced < 600) {
-      const reply = errorReply(r.api, forced, `simulator: forced error ${forced}`);
+      const reply = (r.error ?? ((st: number, msg: string) => errorReply(r.api, st, msg)))(
+        forced,
+        `simulator: forced error ${forced}`,
+      );
       if (forced === 429 && reply.kind === 'json') reply.headers = { 'retry-after': '1' };
       this.#write(res, reply, rec, intHeader(req, 'x-sim-delay-ms'));
       return;
@@ -304,7 +381,18 @@ export class Simulator {
       if (finish === 'length') words = words.slice(0, max);
     }
     const chunkChars = intHeader(req, 'x-sim-chunk-chars');
-    const tool = textHeader(req, 'x-sim-tool-call');
+    // `Bash;once`: call the tool until the conversation holds a tool result, then answer in text
+    // (an agent's loop ends instead of calling the tool for ever).
+    let tool = textHeader(req, 'x-sim-tool-call');
+    if (tool?.endsWith(';once')) {
+      tool = tool.slice(0, -5);
+      if (
+        /"tool_result"|"function_call_output"|"role":\s*"tool"|"functionResponse"|"custom_tool_call_output"/.test(
+          raw.toString('utf8'),
+        )
+      )
+        tool = undefined;
+    }
     const inputTokens = intHeader(req, 'x-sim-input-tokens') ?? Math.max(1, Math.ceil(raw.length / 4));
     const call: SimCall = {
       id: `sim${rec.seq}`,
@@ -319,10 +407,20 @@ export class Simulator {
       inputTokens,
       cachedTokens: Math.min(inputTokens, intHeader(req, 'x-sim-cached-tokens') ?? this.opts.cachedTokens),
       body,
-      toolCall: tool === undefined ? undefined : { name: tool, arguments: '{"command":"ls"}' },
+      toolCall:
+        tool === undefined
+          ? undefined
+          : { name: tool, arguments: textHeader(req, 'x-sim-tool-args') ?? '{"command":"ls"}' },
     };
     const stream = r.stream ?? body.stream === true;
-    this.#write(res, r.run(call, { stream, sse: true }), rec, intHeader(req, 'x-sim-delay-ms'), req);
+    const reply = r.run(call, { stream, sse: true });
+    this.#write(
+      res,
+      r.wrap === undefined ? reply : r.wrap(reply),
+      rec,
+      intHeader(req, 'x-sim-delay-ms'),
+      req,
+    );
   }
 
   #write(
@@ -364,7 +462,8 @@ export class Simulator {
           res.destroy();
           return;
         }
-        res.write(parts[i++]);
+        const part = parts[i++];
+        res.write(reply.binary === true ? Buffer.from(part, 'latin1') : part);
         if (chunkDelay > 0 && i < parts.length) {
           timer = setTimeout(next, chunkDelay);
           return;

@@ -21,7 +21,7 @@ export interface SimCall {
 export type SimReply =
   | { kind: 'json'; status: number; body: unknown; headers?: Record<string, string> }
   /** Each part is written as its own chunk, with the per-chunk delay between parts. */
-  | { kind: 'stream'; contentType: string; parts: string[] };
+  | { kind: 'stream'; contentType: string; parts: string[]; binary?: boolean };
 
 export function json(body: unknown, status = 200): SimReply {
   return { kind: 'json', status, body };

@@ -23,6 +23,8 @@ export interface Provider {
     };
   };
   spec: {
+    [k: string]: unknown | undefined;
+  } & {
     /**
      * Wire format the upstream speaks.
      */
@@ -32,9 +34,9 @@ export interface Provider {
      */
     baseUrl: string;
     /**
-     * Where the upstream API key comes from.
+     * Where the upstream API key comes from (Azure OpenAI: its api-key). Not needed for a cloud provider signing or fetching tokens itself.
      */
-    credential: {
+    credential?: {
       /**
        * Name of an environment variable of the gateway process.
        */
@@ -144,5 +146,111 @@ export interface Provider {
         contextWindow?: number;
       }[]
     ];
+    /**
+     * A cloud platform serving the models, authenticated with its own scheme instead of an API key.
+     */
+    cloud?: {
+      /**
+       * Amazon Bedrock, signed with SigV4: Claude through InvokeModel / InvokeModelWithResponseStream (api: anthropic), or any model through Converse / ConverseStream (`api: converse`). Credentials: static keys by reference, else a named profile, else the default chain (environment, profile, container or instance role); `roleArn` then assumes that role.
+       */
+      bedrock?: {
+        region: string;
+        /**
+         * Where a secret comes from. The policy names the place, never the secret itself.
+         */
+        accessKeyId?: {
+          /**
+           * Name of an environment variable of the gateway process.
+           */
+          fromEnv?: string;
+          /**
+           * Path of a file holding the secret (e.g. a mounted Kubernetes secret).
+           */
+          fromFile?: string;
+        };
+        /**
+         * Where a secret comes from. The policy names the place, never the secret itself.
+         */
+        secretAccessKey?: {
+          /**
+           * Name of an environment variable of the gateway process.
+           */
+          fromEnv?: string;
+          /**
+           * Path of a file holding the secret (e.g. a mounted Kubernetes secret).
+           */
+          fromFile?: string;
+        };
+        /**
+         * Where a secret comes from. The policy names the place, never the secret itself.
+         */
+        sessionToken?: {
+          /**
+           * Name of an environment variable of the gateway process.
+           */
+          fromEnv?: string;
+          /**
+           * Path of a file holding the secret (e.g. a mounted Kubernetes secret).
+           */
+          fromFile?: string;
+        };
+        profile?: string;
+        roleArn?: string;
+        /**
+         * Anthropic beta flags this cloud accepts; a client's others are removed (and reported in a response header), with the request fields that need them.
+         */
+        betas?: string[];
+        /**
+         * invoke: Anthropic's Messages body through InvokeModel (Claude only); converse: the Converse API, for any Bedrock model (calls are translated to it).
+         */
+        api?: 'invoke' | 'converse';
+      };
+      /**
+       * Google Vertex AI: Claude (api: anthropic, rawPredict / streamRawPredict) or Gemini (api: gemini). OAuth tokens from a service-account file, else Application Default Credentials, refreshed before they expire.
+       */
+      vertex?: {
+        project: string;
+        region: string;
+        /**
+         * A service-account key file; absent: Application Default Credentials.
+         */
+        credentialsFile?: string;
+        /**
+         * Anthropic beta flags this cloud accepts; a client's others are removed (and reported in a response header), with the request fields that need them.
+         */
+        betas?: string[];
+      };
+      /**
+       * Azure OpenAI (api: openai): the model's deployment in the path, `api-version` in the query; the `api-key` from `credential`, else a Microsoft Entra ID token (a client secret by reference, else DefaultAzureCredential).
+       */
+      azure?: {
+        apiVersion: string;
+        /**
+         * Deployment name by model id; a model not listed is its own deployment name.
+         */
+        deployments?: {
+          [k: string]: string | undefined;
+        };
+        tenantId?: string;
+        clientId?: string;
+        /**
+         * Where a secret comes from. The policy names the place, never the secret itself.
+         */
+        clientSecret?: {
+          /**
+           * Name of an environment variable of the gateway process.
+           */
+          fromEnv?: string;
+          /**
+           * Path of a file holding the secret (e.g. a mounted Kubernetes secret).
+           */
+          fromFile?: string;
+        };
+        /**
+         * Entra ID authority (sovereign clouds, tests).
+         */
+        authorityHost?: string;
+      };
+    };
   };
 }
