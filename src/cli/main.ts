@@ -138,9 +138,16 @@ export const commands: Record<string, CommandSpec> = {
       ['--until <time>', 'before TIME, same forms'],
       ['--limit <n>', 'at most N records (0 for all)', '100'],
       ['--oldest-first', 'oldest first'],
+      [
+        '--gateway <url>',
+        'ask a remote gateway as the person signed in with portcullis login (auditor role)',
+      ],
     ],
     json: true,
-    examples: ['portcullis audit query --data-dir .data/demo --outcome denied --since 1h'],
+    examples: [
+      'portcullis audit query --data-dir .data/demo --outcome denied --since 1h',
+      'portcullis audit query --gateway https://portcullis.acme.example --team app-dev --since 24h',
+    ],
     run: async () => (await import('./audit.ts')).query,
   },
   init: {
@@ -228,6 +235,46 @@ export const commands: Record<string, CommandSpec> = {
       ['--with-redis', 'also install redis-server (Debian packages, as root) for the Redis store tests'],
     ],
     run: async () => (await import('../toolchain/setup.ts')).setupCommand,
+  },
+  'keys rotate': {
+    summary: 'a new key for a static VirtualKey: writes its hash to the YAML, prints the key once',
+    load: async () => (await import('./identity.ts')).keysRotate,
+  },
+  'keys list': {
+    summary: 'personal keys on a gateway: holder, groups, expiry, last use (yours, or all as key-admin)',
+    load: async () => (await import('./identity.ts')).keysList,
+  },
+  'keys revoke': {
+    summary: 'revoke personal keys by --key, --user or --group on every replica',
+    load: async () => (await import('./identity.ts')).keysRevoke,
+  },
+  login: {
+    summary: 'sign in with your identity provider and get a personal key for a gateway',
+    load: async () => (await import('./identity.ts')).login,
+  },
+  logout: {
+    summary: 'revoke your personal key and forget the sign-in',
+    load: async () => (await import('./identity.ts')).logout,
+  },
+  whoami: {
+    summary: 'who the gateway sees: subject, groups, team, roles',
+    load: async () => (await import('./identity.ts')).whoami,
+  },
+  token: {
+    summary: "print a fresh personal key (Claude Code's apiKeyHelper, Codex's auth command)",
+    load: async () => (await import('./identity.ts')).token,
+  },
+  run: {
+    summary: 'run claude, codex or gemini through the gateway as you (signs in if needed)',
+    load: async () => (await import('./identity.ts')).run,
+  },
+  'agent-config': {
+    summary: 'managed-settings files that send Claude Code, Codex and Gemini CLI through the gateway',
+    load: async () => (await import('./identity.ts')).agentConfig,
+  },
+  usage: {
+    summary: 'spend and calls by person, key, team or model from a gateway (viewer role)',
+    load: async () => (await import('./identity.ts')).usage,
   },
 };
 
