@@ -44,6 +44,20 @@ function bearer(request: FastifyRequest): string | undefined {
   return m?.[1];
 }
 
+/** The gateway reads every body as raw bytes (for the inference routes); these routes take JSON objects. */
+function jsonBody(request: FastifyRequest): Record<string, unknown> {
+  const raw = request.body;
+  if (raw === undefined || raw === null) return {};
+  try {
+    const value = Buffer.isBuffer(raw) ? (raw.length === 0 ? {} : JSON.parse(raw.toString('utf8'))) : raw;
+    return value !== null && typeof value === 'object' && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : {};
+  } catch {
+    return {};
+  }
+}
+
 function problem(reply: FastifyReply, status: number, code: string, message: string): FastifyReply {
   return reply.code(status).send({ error: { code, message } });
 }
@@ -153,7 +167,7 @@ export async function registerIdentityRoutes(
     if (team === undefined) {
       return problem(reply, 403, 'no_team', noTeamMessage(person.idp, who, person.groups));
     }
-    const body = (request.body ?? {}) as { label?: unknown };
+    const body = jsonBody(request);
     const label = typeof body.label === 'string' ? body.label.slice(0, 200) : undefined;
     const now = Date.now();
     const { key, id } = mintPersonalKey();
@@ -236,7 +250,7 @@ export async function registerIdentityRoutes(
   app.post('/identity/keys/revoke', async (request, reply) => {
     const caller = await callerOf(request, reply);
     if (caller === undefined) return reply;
-    const body = (request.body ?? {}) as Record<string, unknown>;
+    const body = jsonBody(request);
     const named = ['keyId', 'subject', 'group'].filter((f) => typeof body[f] === 'string' && body[f] !== '');
     if (named.length !== 1) {
       return problem(reply, 400, 'bad_request', 'Name exactly one of keyId, subject or group.');
@@ -310,7 +324,7 @@ export async function registerIdentityRoutes(
         string,
         { calls: number; denied: number; costUsd: number; inputTokens: number; outputTokens: number }
       >();
-      for (const entry of store.query({ sinceMs, limit: 0, order: 'asc' })) {
+      for (const entry of store.query({ sinceMs, order: 'asc' })) {
         const r = JSON.parse(entry.json) as AuditRecord;
         const name = usageGroup(r, by);
         const row = rows.get(name) ?? { calls: 0, denied: 0, costUsd: 0, inputTokens: 0, outputTokens: 0 };
@@ -366,7 +380,8 @@ function auditFilter(q: Record<string, string | undefined>): AuditFilter {
   if (q.limit) {
     const n = Number(q.limit);
     if (!Number.isInteger(n) || n < 0) throw new Error('limit must be a whole number');
-    f.limit = n;
+    if (n === 0) delete f.limit;
+    else f.limit = n;
   }
   if (q.order === 'asc') f.order = 'asc';
   return f;

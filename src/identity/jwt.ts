@@ -42,9 +42,15 @@ interface IssuerKeys {
 export class TokenVerifier {
   readonly #issuers = new Map<string, Promise<IssuerKeys>>();
   readonly #timeoutMs: number;
+  readonly #cooldownMs: number;
 
-  constructor(options: { timeoutMs?: number } = {}) {
+  /**
+   * `cooldownMs`: after a JWKS fetch, how long a token naming an unknown key is refused without
+   * fetching again (`PORTCULLIS_JWKS_COOLDOWN_MS`, default 30 s): rotation is picked up, floods are not.
+   */
+  constructor(options: { timeoutMs?: number; cooldownMs?: number } = {}) {
     this.#timeoutMs = options.timeoutMs ?? 5_000;
+    this.#cooldownMs = options.cooldownMs ?? (Number(process.env.PORTCULLIS_JWKS_COOLDOWN_MS) || 30_000);
   }
 
   /** OIDC discovery then the JWKS; cached per issuer, retried after a failure. */
@@ -71,7 +77,7 @@ export class TokenVerifier {
           issuer: meta.issuer ?? idp.issuer,
           jwks: createRemoteJWKSet(new URL(meta.jwks_uri), {
             timeoutDuration: this.#timeoutMs,
-            cooldownDuration: 30_000,
+            cooldownDuration: this.#cooldownMs,
             cacheMaxAge: 600_000,
           }),
         };
