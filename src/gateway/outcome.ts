@@ -1,7 +1,9 @@
 // The frozen record of a finished call, built once by the pipeline after settlement: what audit
 // stores (with its instance and content), what metrics count. Outcome, stripped tools, denied tool
 // calls, latency and cost are decided here and nowhere else.
+
 import type { AuditOutcome, AuditRecord } from '../audit/index.ts';
+import { auditPerson } from '../identity/audit-person.ts';
 import type { GuardrailFinding } from '../policy/decision.ts';
 import type { Call } from './call.ts';
 import { GUARDRAIL_BLOCKED } from './errors.ts';
@@ -78,5 +80,7 @@ export function callRecord(call: Call): CallRecord {
   if (input.userAgent !== undefined) record.userAgent = input.userAgent;
   if (errorCode !== undefined) record.errorCode = errorCode;
   if (input.mcp !== undefined) record.mcp = input.mcp;
+  const person = auditPerson(call.key);
+  if (person !== undefined) record.person = person;
   return Object.freeze(record);
 }

@@ -155,7 +155,10 @@ export class Pipeline {
         estimatedInputTokens: estimatedInputTokens(bodyBytes),
         maxOutputTokens: facts.maxOutputTokens ?? price?.maxOutputTokens ?? 0,
       },
-      auth: { status: auth.status, enforced },
+      auth:
+        auth.reason === undefined
+          ? { status: auth.status, enforced }
+          : { status: auth.status, enforced, reason: auth.reason },
       key: auth.key,
       session: sessionOf(headers),
       userAgent: userAgentOf(headers),

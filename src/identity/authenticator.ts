@@ -2,12 +2,16 @@
 // key issued at sign-in, or (where the policy allows) the IdP's own JWT access token. The answer
 // is synchronous for a static key and for any personal key or token seen before (cached with its
 // resolution for the snapshot it was resolved under); a first sight goes to the store or the IdP.
+import {
+  authenticate as authenticateStatic,
+  type Authenticator as GatewayAuthenticator,
+  presentedKey,
+} from '../gateway/authenticate.ts';
 import type { AuthStatus } from '../policy/decision.ts';
 import type { Principal, ResolvedKey, Snapshot } from '../policy/snapshot.ts';
 import { identityConfig, personalKey, personDigest, personKeyId, teamForGroups } from './config.ts';
 import { looksLikeJwt, TokenError, type TokenVerifier, type VerifiedPerson } from './jwt.ts';
 import { hashKey, PERSONAL_KEY_PREFIX, type PersonalKeyRecord, type PersonalKeyStore } from './key-store.ts';
-import { authenticateStatic } from './static-keys.ts';
 
 export interface Authenticated {
   status: AuthStatus;
@@ -68,17 +72,34 @@ export class IdentityAuthenticator implements Authenticator {
     this.#flush.unref();
   }
 
+  /** Any credential: a person's (personal key, accepted IdP token) or a static key from git. */
   authenticate(
     snapshot: Snapshot,
     presented: string | undefined,
     nowMs: number,
   ): Authenticated | Promise<Authenticated> {
     if (presented === undefined) return MISSING;
-    if (presented.startsWith(PERSONAL_KEY_PREFIX)) return this.#personalKey(snapshot, presented, nowMs);
-    const fixed = authenticateStatic(snapshot, presented, nowMs);
-    if (fixed.status !== 'unknown' || !looksLikeJwt(presented)) return fixed;
-    return this.#token(snapshot, presented, nowMs);
+    return this.person(snapshot, presented, nowMs) ?? authenticateStatic(snapshot, presented, nowMs);
   }
+
+  /** A person's credential, or undefined when `presented` is not one (a static key, say). */
+  person(
+    snapshot: Snapshot,
+    presented: string,
+    nowMs: number,
+  ): Authenticated | Promise<Authenticated> | undefined {
+    if (presented.startsWith(PERSONAL_KEY_PREFIX)) return this.#personalKey(snapshot, presented, nowMs);
+    if (looksLikeJwt(presented) && !snapshot.keysByHash.has(hashKey(presented))) {
+      return this.#token(snapshot, presented, nowMs);
+    }
+    return undefined;
+  }
+
+  /** The gateway pipeline's seam: answers for people, leaves static keys to the virtual-key lookup. */
+  readonly gatewayAuthenticator: GatewayAuthenticator = (snapshot, credentials, nowMs) => {
+    const presented = presentedKey(credentials.headers, credentials.queryKey);
+    return presented === undefined ? undefined : this.person(snapshot, presented, nowMs);
+  };
 
   #personalKey(snapshot: Snapshot, presented: string, nowMs: number): Authenticated | Promise<Authenticated> {
     const hash = hashKey(presented);

@@ -2,6 +2,7 @@
 // counter-store choice: SQLite alone, Redis for replicas), the token verifier and the
 // authenticator, with the lifecycle every policy-following component shares.
 import { join } from 'node:path';
+import type { Component } from '../gateway/lifecycle.ts';
 import type { GatewaySettings } from '../policy/snapshot.ts';
 import { IdentityAuthenticator } from './authenticator.ts';
 import { TokenVerifier } from './jwt.ts';
@@ -16,7 +17,8 @@ export interface IdentityServiceOptions {
   onError?: (message: string) => void;
 }
 
-export class IdentityService {
+export class IdentityService implements Component {
+  readonly name = 'identity';
   readonly verifier = new TokenVerifier();
   readonly authenticator: IdentityAuthenticator;
   readonly dataDir: string;
@@ -44,29 +46,42 @@ export class IdentityService {
     return this.#store;
   }
 
-  /** Opens (or switches to) the store the settings name; the old one is closed after the switch. */
-  async applySettings(settings: GatewaySettings): Promise<void> {
+  #wanted(settings: GatewaySettings): { key: string; url?: string } {
     const env = this.#opts.env ?? process.env;
-    const redisUrl = env.PORTCULLIS_REDIS_URL || settings.limits.redisUrl;
-    const wanted = settings.limits.store === 'redis' && redisUrl ? `redis:${redisUrl}` : 'sqlite';
-    if (wanted === this.#storeKey) return;
-    const next: PersonalKeyStore =
-      wanted === 'sqlite'
-        ? new SqlitePersonalKeyStore(join(this.dataDir, 'identity.db'))
-        : new RedisPersonalKeyStore({ url: redisUrl as string, onConnectionError: (m) => this.#error(m) });
+    const url = env.PORTCULLIS_REDIS_URL || settings.limits.redisUrl;
+    return settings.limits.store === 'redis' && url ? { key: `redis:${url}`, url } : { key: 'sqlite' };
+  }
+
+  #open(wanted: { key: string; url?: string }): PersonalKeyStore {
+    return wanted.url === undefined
+      ? new SqlitePersonalKeyStore(join(this.dataDir, 'identity.db'))
+      : new RedisPersonalKeyStore({ url: wanted.url, onConnectionError: (m) => this.#error(m) });
+  }
+
+  /** Opens the store the settings name (SQLite, or Redis when the counters are in Redis). */
+  start(settings: GatewaySettings): void {
+    if (this.#store !== undefined) return;
+    const wanted = this.#wanted(settings);
+    this.#store = this.#open(wanted);
+    this.#storeKey = wanted.key;
+  }
+
+  /** Switches store when the policy moves the counters; the old one closes after the switch. */
+  async reconfigure(settings: GatewaySettings): Promise<{ message: string; detail: object } | undefined> {
+    const wanted = this.#wanted(settings);
+    if (wanted.key === this.#storeKey && this.#store !== undefined) return undefined;
     const previous = this.#store;
-    this.#store = next;
-    this.#storeKey = wanted;
+    this.#store = this.#open(wanted);
+    this.#storeKey = wanted.key;
     this.authenticator.forget();
     await previous?.close();
+    return { message: 'personal keys follow the new policy', detail: { store: this.#store.kind } };
   }
 
   status(): Record<string, unknown> {
     return {
-      identity: {
-        store: this.#store?.kind ?? null,
-        ...(this.#lastError !== undefined ? { lastError: this.#lastError } : {}),
-      },
+      store: this.#store?.kind ?? null,
+      ...(this.#lastError !== undefined ? { lastError: this.#lastError } : {}),
     };
   }
 
