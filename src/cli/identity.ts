@@ -7,7 +7,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseAllDocuments } from 'yaml';
 import { AGENTS, type AgentName, launchFor, managedFiles, tokenCommand } from '../identity/agents.ts';
-import { forgetSignIn, gatewayUrl, loadSignIn } from '../identity/credentials.ts';
+import { configDir, forgetSignIn, gatewayUrl, loadSignIn } from '../identity/credentials.ts';
 import type { publicRecord } from '../identity/key-store.ts';
 import { freshKey, GatewayError, gatewayCall, login as signIn } from '../identity/session.ts';
 import { SignInError } from '../identity/signin.ts';
@@ -157,7 +157,11 @@ export async function run(args: string[]): Promise<number> {
       return failed(e2);
     }
   }
-  const launch = launchFor(agent, gateway, key);
+  const launch = launchFor(agent, gateway, key, configDir());
+  for (const f of launch.files) {
+    mkdirSync(dirname(f.path), { recursive: true });
+    writeFileSync(f.path, f.content);
+  }
   const bin = values.bin ?? process.env[`PORTCULLIS_AGENT_${agent.toUpperCase()}`] ?? agent;
   const child = spawn(bin, [...launch.args, ...positionals.slice(1), ...passed], {
     stdio: 'inherit',

@@ -17,7 +17,18 @@ export interface Launch {
   env: Record<string, string>;
   /** Arguments placed before the user's own. */
   args: string[];
+  /** Files to write before the start (absolute paths). */
+  files: { path: string; content: string }[];
 }
+
+const GEMINI_SETTINGS = {
+  // With GOOGLE_GEMINI_BASE_URL set and no auth type chosen, Gemini CLI 0.61 refuses to start
+  // ("Invalid auth method selected"): choose the API key, which carries the personal key.
+  security: { auth: { selectedType: 'gemini-api-key' } },
+  privacy: { usageStatisticsEnabled: false },
+  telemetry: { enabled: false },
+  general: { enableAutoUpdate: false, enableAutoUpdateNotification: false },
+};
 
 const CLAUDE_QUIET = {
   // Telemetry, error reporting, auto-update, /feedback: everything not needed to answer.
@@ -28,13 +39,17 @@ const CLAUDE_QUIET = {
   DISABLE_BUG_COMMAND: '1',
 };
 
-/** Environment and arguments for `portcullis run <agent>`: the key in the agent's own variable. */
-export function launchFor(agent: AgentName, gateway: string, key: string): Launch {
+/**
+ * Environment and arguments for `portcullis run <agent>`: the key in the agent's own variable.
+ * `dir` holds files the launch needs (Gemini CLI's defaults, below the user's own settings).
+ */
+export function launchFor(agent: AgentName, gateway: string, key: string, dir: string): Launch {
   switch (agent) {
     case 'claude':
       return {
         env: { ANTHROPIC_BASE_URL: gateway, ANTHROPIC_AUTH_TOKEN: key, ...CLAUDE_QUIET },
         args: [],
+        files: [],
       };
     case 'codex':
       return {
@@ -51,16 +66,21 @@ export function launchFor(agent: AgentName, gateway: string, key: string): Launc
           '-c',
           'check_for_update_on_startup=false',
         ],
+        files: [],
       };
-    case 'gemini':
+    case 'gemini': {
+      const defaults = `${dir}/gemini-system-defaults.json`;
       return {
         env: {
           GOOGLE_GEMINI_BASE_URL: gateway,
           GEMINI_API_KEY: key,
+          GEMINI_CLI_SYSTEM_DEFAULTS_PATH: defaults,
           GEMINI_TELEMETRY_ENABLED: 'false',
         },
         args: [],
+        files: [{ path: defaults, content: `${JSON.stringify(GEMINI_SETTINGS, null, 2)}\n` }],
       };
+    }
   }
 }
 
@@ -113,10 +133,8 @@ export function managedFiles(gateway: string, token: string[]): ManagedFile[] {
     '',
   ].join('\n');
   const gemini = {
+    ...GEMINI_SETTINGS,
     security: { auth: { selectedType: 'gemini-api-key', enforcedType: 'gemini-api-key' } },
-    privacy: { usageStatisticsEnabled: false },
-    telemetry: { enabled: false },
-    general: { enableAutoUpdate: false, enableAutoUpdateNotification: false },
   };
   const profile = [
     '# Managed by the platform team: Gemini CLI has no key helper, so its key comes from the',
