@@ -42,6 +42,7 @@ denials contains {
 } if {
 	input.key
 	not input.surface in model_free_surfaces
+	not refused_person
 	not model_allowed
 }
 

@@ -19,3 +19,10 @@ denials contains {
 	some group in input.key.groups
 	group in contractor_groups
 }
+
+# A person whose sign-in was refused has no team and no models; the refusal says why, and a list of
+# the models they "may" use would only confuse.
+refused_person if {
+	input.key.kind in person_kinds
+	input.auth.status != "ok"
+}

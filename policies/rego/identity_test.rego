@@ -1,7 +1,5 @@
 package portcullis.gateway_test
 
-import data.portcullis.gateway
-
 person := {
 	"id": "user:acme-sso:00u1dana", "owner": "dana@acme.example", "team": "app-dev",
 	"teams": ["app-dev", "acme"], "providers": [], "models": ["claude-*"],
@@ -25,10 +23,12 @@ test_expired_personal_key_says_sign_in_again if {
 }
 
 test_revoked_personal_key_says_revoked if {
-	d := decide(person_input(person, {"status": "disabled", "enforced": true, "reason": "revoked"}))
+	k := object.union(person, {"team": "", "teams": [], "models": []})
+	d := decide(person_input(k, {"status": "disabled", "enforced": true, "reason": "revoked"}))
 	not d.allow
 	d.code == "key_disabled"
 	contains(d.reasons[0], "revoked")
+	count(d.reasons) == 1
 }
 
 test_person_in_no_mapped_group_told_why if {
