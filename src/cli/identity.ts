@@ -146,9 +146,14 @@ export async function run(args: string[]): Promise<number> {
   let key: string;
   try {
     key = (await freshKey(gateway)).personalKey;
+    // A key revoked on the gateway is still unexpired here: ask before handing it to the agent.
+    await gatewayCall(gateway, '/identity/whoami', { token: key });
   } catch (e) {
-    if (!(e instanceof SignInError)) return failed(e);
-    err(`${e.message.replace(/; run portcullis login$/, '')}: signing in.\n`);
+    const refused = e instanceof GatewayError && e.status === 401;
+    if (!(e instanceof SignInError) && !refused) return failed(e);
+    err(
+      `${refused ? 'the gateway refuses your saved key' : e.message.replace(/; run portcullis login$/, '')}: signing in.\n`,
+    );
     try {
       key = (
         await interactiveLogin(gateway, values.device ? 'device' : values.browser ? 'browser' : defaultFlow())

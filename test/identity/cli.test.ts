@@ -2,11 +2,13 @@
 // `agent-config` (managed settings), and `run` (the agent started with the saved key), plus the
 // clear answers when nobody is signed in.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import { hashVirtualKey } from '../../src/cli/keys.ts';
 import { checkPolicy } from '../../src/policy/build-snapshot.ts';
 import { REPO_ROOT } from '../../src/toolchain/tools.ts';
@@ -18,6 +20,25 @@ const CLI = join(REPO_ROOT, 'bin/portcullis.js');
 function cli(args: string[], env: NodeJS.ProcessEnv = {}, cwd = REPO_ROOT) {
   const r = spawnSync(NODE, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, cwd });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** The same, without blocking this process (a server in the test must answer the CLI). */
+function cliAsync(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(NODE, [CLI, ...args], { env: { ...process.env, ...env }, cwd: REPO_ROOT });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c) => {
+      stdout += c;
+    });
+    child.stderr.on('data', (c) => {
+      stderr += c;
+    });
+    child.on('exit', (status) => resolve({ status, stdout, stderr }));
+  });
 }
 
 describe('portcullis keys rotate', () => {
@@ -101,8 +122,16 @@ describe('portcullis run, token', () => {
     return config;
   };
 
-  test('run starts the agent with the gateway, the saved key and the agent’s arguments', () => {
-    const gateway = 'http://127.0.0.1:1';
+  test('run starts the agent with the gateway, the saved key and the agent’s arguments', async () => {
+    // The gateway, as far as run asks it: is the saved key still good?
+    const seen: string[] = [];
+    const server = createServer((req, res) => {
+      seen.push(`${req.url} ${req.headers.authorization}`);
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    after(() => server.close());
+    const gateway = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     const config = signedIn(gateway, new Date(Date.now() + 3_600_000).toISOString());
     const bin = join(mkdtempSync(join(tmpdir(), 'portcullis-fake-agent-')), 'claude');
     writeFileSync(
@@ -110,10 +139,11 @@ describe('portcullis run, token', () => {
       '#!/bin/sh\necho "$ANTHROPIC_BASE_URL|$ANTHROPIC_AUTH_TOKEN|$DISABLE_TELEMETRY|$*"\nexit 7\n',
     );
     chmodSync(bin, 0o755);
-    const r = cli(['run', 'claude', '--bin', bin, '--', '-p', 'hello there'], {
+    const r = await cliAsync(['run', 'claude', '--bin', bin, '--', '-p', 'hello there'], {
       PORTCULLIS_CONFIG_DIR: config,
     });
-    assert.equal(r.status, 7, 'the agent’s exit code is passed on');
+    assert.equal(r.status, 7, `the agent’s exit code is passed on: ${r.stderr}`);
+    assert.deepEqual(seen, ['/identity/whoami Bearer pcp_saved']);
     assert.equal(r.stdout.trim(), `${gateway}|pcp_saved|1|-p hello there`);
 
     const gemini = join(mkdtempSync(join(tmpdir(), 'portcullis-fake-agent-')), 'gemini');
@@ -122,7 +152,7 @@ describe('portcullis run, token', () => {
       '#!/bin/sh\necho "$GOOGLE_GEMINI_BASE_URL|$GEMINI_API_KEY|$GEMINI_CLI_SYSTEM_DEFAULTS_PATH"\n',
     );
     chmodSync(gemini, 0o755);
-    const g = cli(['run', 'gemini', '--bin', gemini], { PORTCULLIS_CONFIG_DIR: config });
+    const g = await cliAsync(['run', 'gemini', '--bin', gemini], { PORTCULLIS_CONFIG_DIR: config });
     const [, key, defaults] = g.stdout.trim().split('|');
     assert.equal(key, 'pcp_saved');
     assert.equal(JSON.parse(readFileSync(defaults, 'utf8')).security.auth.selectedType, 'gemini-api-key');
