@@ -51,6 +51,18 @@ export function crossCheckIdentity(documents: LoadedDocument[]): PolicyProblem[]
         );
       }
     });
+    // An ID token's audience is the client id: accepting tokens for that audience would accept ID
+    // tokens as access tokens.
+    if (
+      spec.acceptAccessTokens === true &&
+      (spec.audience === undefined || spec.audience === spec.clientId)
+    ) {
+      at(
+        idp,
+        ['spec', spec.audience === undefined ? 'acceptAccessTokens' : 'audience'],
+        'acceptAccessTokens needs an audience of its own (the API identifier your IdP puts in access tokens), not the client id',
+      );
+    }
     const lifetime = (spec.personalKeys as Spec | undefined)?.lifetime;
     if (typeof lifetime === 'string' && parseLifetime(lifetime) > MAX_LIFETIME_MS) {
       at(

@@ -82,6 +82,14 @@ describe('identity in policy', () => {
     assert.match(found, /missing required field 'issuer'/);
   });
 
+  test('accepting access tokens needs an audience other than the client id (ID tokens carry that one)', () => {
+    const dir = policyCopy();
+    edit(dir, IDP, (t) => t.replace('audience: https://portcullis.acme.example', 'audience: portcullis-cli'));
+    assert.match(problems(dir).join('\n'), /acceptAccessTokens needs an audience of its own/);
+    edit(dir, IDP, (t) => t.replace('  audience: portcullis-cli\n', ''));
+    assert.match(problems(dir).join('\n'), /spec\.acceptAccessTokens.*needs an audience of its own/);
+  });
+
   test('a lifetime over 30 days, and two IdentityProviders with one issuer', () => {
     const dir = policyCopy();
     edit(
