@@ -3,6 +3,7 @@
 // the person in audit records, roles on the HTTP API, refusal without a mapped group, revocation,
 // a disabled user, JWKS rotation, bad tokens, and an IdP that is down.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -10,9 +11,19 @@ import { exportJWK, generateKeyPair, importJWK, SignJWT } from 'jose';
 import { configDir } from '../../src/identity/credentials.ts';
 import { freshKey, gatewayCall, login } from '../../src/identity/session.ts';
 import { SignInError } from '../../src/identity/signin.ts';
+import { REPO_ROOT } from '../../src/toolchain/tools.ts';
 import { anthropicCall, type GatewayProcess, killAll, startGateway, startSimulator } from '../e2e/helpers.ts';
 import { identityPolicy, tempConfigEnv } from './helpers.ts';
 import { AUDIENCE, CLIENT_ID, newSigningKey, startTestIdp, type TestIdp } from './oidc-server.ts';
+
+const NODE = join(REPO_ROOT, 'node_modules/.bin/node');
+const CLI = join(REPO_ROOT, 'bin/portcullis.js');
+
+/** `portcullis …` as a signed-in person (their CLI config directory in `env`). */
+function cli(args: string[], env: NodeJS.ProcessEnv) {
+  const r = spawnSync(NODE, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
 
 let idp: TestIdp;
 let gw: GatewayProcess;
@@ -125,7 +136,7 @@ describe('sign-in and personal keys', () => {
 
   test('the audit record names the person; roles decide who reads audit and usage over HTTP', async () => {
     const { saved: dana } = await deviceLogin('dana');
-    const { saved: sam } = await deviceLogin('sam');
+    const { saved: sam, env: samEnv } = await deviceLogin('sam');
     assert.deepEqual(sam.roles.sort(), ['auditor', 'key-admin', 'viewer']);
     await assert.rejects(
       gatewayCall(gw.url, '/identity/audit', { token: dana.personalKey }),
@@ -163,6 +174,14 @@ describe('sign-in and personal keys', () => {
       gatewayCall(gw.url, '/identity/usage', { token: dana.personalKey }),
       /needs the 'viewer' role/,
     );
+
+    // The CLI, as the signed-in auditor, against the remote gateway.
+    const audit = cli(['audit', 'query', '--gateway', gw.url, '--key', 'user:acme-sso:dana'], samEnv);
+    assert.equal(audit.status, 0, audit.stderr);
+    assert.match(audit.stdout, /user:acme-sso:dana\s+app-dev\s+e2e-metered\s+allowed/);
+    const usageCli = cli(['usage', '--gateway', gw.url, '--by', 'team'], samEnv);
+    assert.equal(usageCli.status, 0, usageCli.stderr);
+    assert.match(usageCli.stdout, /^app-dev\s+\d+/m);
   });
 
   test('keys list shows holders and last use; a key-admin revokes by user and the key stops at once', async () => {
