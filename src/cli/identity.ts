@@ -12,21 +12,25 @@ import type { publicRecord } from '../identity/key-store.ts';
 import { freshKey, GatewayError, gatewayCall, login as signIn } from '../identity/session.ts';
 import { SignInError } from '../identity/signin.ts';
 import { listPolicyFiles } from '../policy/load.ts';
+import { CliError, EXIT, usageError } from './errors.ts';
 import { generateVirtualKey, hashVirtualKey } from './keys.ts';
+import type { ParsedOptions } from './program.ts';
 
 const out = (s: string) => process.stdout.write(s);
 const err = (s: string) => process.stderr.write(s);
 
-/** Prints a sign-in or gateway failure as one clear line and returns the exit code. */
-function failed(e: unknown): number {
-  if (e instanceof SignInError || e instanceof GatewayError) {
-    err(`portcullis: ${e.message}\n`);
-    return e instanceof GatewayError && e.status === 403 ? 3 : 1;
+/** A sign-in or gateway failure as the CLI's one-line error (exit 1: refused; 3: unreachable). */
+function failed(e: unknown): never {
+  if (e instanceof SignInError) {
+    throw new CliError(e.message, { exitCode: EXIT.invalid, hint: 'portcullis login signs you in' });
+  }
+  if (e instanceof GatewayError) {
+    throw new CliError(e.message, { exitCode: e.status === 0 ? EXIT.toolFailure : EXIT.invalid });
   }
   throw e;
 }
 
-const GATEWAY_OPTION = { gateway: { type: 'string' as const } };
+const str = (opts: ParsedOptions, name: string) => opts[name] as string | undefined;
 
 function defaultFlow(): 'device' | 'browser' {
   if (process.platform === 'darwin' || process.platform === 'win32') return 'browser';
@@ -49,16 +53,13 @@ async function interactiveLogin(gateway: string, flow: 'device' | 'browser', idp
   });
 }
 
-export async function login(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      ...GATEWAY_OPTION,
-      device: { type: 'boolean' },
-      browser: { type: 'boolean' },
-      idp: { type: 'string' },
-    },
-  });
+export async function login(_args: string[], opts: ParsedOptions): Promise<number> {
+  const values = {
+    gateway: str(opts, 'gateway'),
+    device: opts.device === true,
+    browser: opts.browser === true,
+    idp: str(opts, 'idp'),
+  };
   const gateway = gatewayUrl(values.gateway);
   const flow = values.device ? 'device' : values.browser ? 'browser' : defaultFlow();
   try {
@@ -69,12 +70,12 @@ export async function login(args: string[]): Promise<number> {
     );
     return 0;
   } catch (e) {
-    return failed(e);
+    failed(e);
   }
 }
 
-export async function logout(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: GATEWAY_OPTION });
+export async function logout(_args: string[], opts: ParsedOptions): Promise<number> {
+  const values = { gateway: str(opts, 'gateway') };
   const gateway = gatewayUrl(values.gateway);
   const saved = loadSignIn(gateway);
   if (saved !== undefined) {
@@ -91,8 +92,8 @@ export async function logout(args: string[]): Promise<number> {
   return 0;
 }
 
-export async function whoami(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { ...GATEWAY_OPTION, json: { type: 'boolean' } } });
+export async function whoami(_args: string[], opts: ParsedOptions): Promise<number> {
+  const values = { gateway: str(opts, 'gateway'), json: opts.json === true };
   const gateway = gatewayUrl(values.gateway);
   try {
     const key = await freshKey(gateway);
@@ -108,39 +109,77 @@ export async function whoami(args: string[]): Promise<number> {
     );
     return 0;
   } catch (e) {
-    return failed(e);
+    failed(e);
   }
 }
 
+function parseRunArgs(args: string[]) {
+  return parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      gateway: { type: 'string' },
+      bin: { type: 'string' },
+      device: { type: 'boolean' },
+      browser: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+}
+
 /** Prints a personal key valid for at least five more minutes (for Claude Code's apiKeyHelper, Codex's auth command). */
-export async function token(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: GATEWAY_OPTION });
+export async function token(_args: string[], opts: ParsedOptions): Promise<number> {
+  const values = { gateway: str(opts, 'gateway') };
   try {
     out(`${(await freshKey(gatewayUrl(values.gateway))).personalKey}\n`);
     return 0;
   } catch (e) {
-    return failed(e);
+    failed(e);
   }
 }
 
+const RUN_HELP = `Usage: portcullis run ${AGENTS.join('|')} [options] [-- agent arguments]
+
+Starts the agent through the gateway as you: signs in first when there is no valid personal key
+(or the gateway refuses the saved one), then sets the agent's base URL and key and turns its own
+telemetry off. Everything after -- goes to the agent.
+
+Options:
+  --gateway <url>  the gateway (default: PORTCULLIS_URL, else the last one signed in to)
+  --bin <path>     the agent's executable (default: PORTCULLIS_AGENT_<NAME>, else the name on PATH)
+  --device         sign in with a code to confirm in any browser
+  --browser        sign in through this machine's browser (code + PKCE)
+  -h, --help       this help
+
+Examples:
+  portcullis run claude --gateway https://portcullis.acme.example
+  portcullis run codex -- exec "fix the flaky test"
+`;
+
+/** `run` sees its raw argv (the agent's own arguments pass through untouched). */
 export async function run(args: string[]): Promise<number> {
   const dash = args.indexOf('--');
   const own = dash < 0 ? args : args.slice(0, dash);
   const passed = dash < 0 ? [] : args.slice(dash + 1);
-  const { values, positionals } = parseArgs({
-    args: own,
-    allowPositionals: true,
-    options: {
-      ...GATEWAY_OPTION,
-      bin: { type: 'string' },
-      device: { type: 'boolean' },
-      browser: { type: 'boolean' },
-    },
-  });
+  let parsed: ReturnType<typeof parseRunArgs>;
+  try {
+    parsed = parseRunArgs(own);
+  } catch (e) {
+    throw usageError((e as Error).message, 'portcullis run --help');
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    out(RUN_HELP);
+    return 0;
+  }
   const agent = positionals[0] as AgentName | undefined;
   if (agent === undefined || !AGENTS.includes(agent)) {
-    err(`usage: portcullis run ${AGENTS.join('|')} [--gateway URL] [--bin PATH] [-- agent arguments]\n`);
-    return 2;
+    throw usageError(
+      agent === undefined
+        ? 'which agent? claude, codex or gemini'
+        : `unknown agent '${agent}': claude, codex or gemini`,
+      `portcullis run ${AGENTS.join('|')} [-- agent arguments]`,
+    );
   }
   const gateway = gatewayUrl(values.gateway);
   let key: string;
@@ -150,7 +189,7 @@ export async function run(args: string[]): Promise<number> {
     await gatewayCall(gateway, '/identity/whoami', { token: key });
   } catch (e) {
     const refused = e instanceof GatewayError && e.status === 401;
-    if (!(e instanceof SignInError) && !refused) return failed(e);
+    if (!(e instanceof SignInError) && !refused) failed(e);
     err(
       `${refused ? 'the gateway refuses your saved key' : e.message.replace(/; run portcullis login$/, '')}: signing in.\n`,
     );
@@ -159,7 +198,7 @@ export async function run(args: string[]): Promise<number> {
         await interactiveLogin(gateway, values.device ? 'device' : values.browser ? 'browser' : defaultFlow())
       ).personalKey;
     } catch (e2) {
-      return failed(e2);
+      failed(e2);
     }
   }
   const launch = launchFor(agent, gateway, key, configDir());
@@ -181,11 +220,8 @@ export async function run(args: string[]): Promise<number> {
   });
 }
 
-export async function agentConfig(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: { ...GATEWAY_OPTION, out: { type: 'string' }, cli: { type: 'string' } },
-  });
+export async function agentConfig(_args: string[], opts: ParsedOptions): Promise<number> {
+  const values = { gateway: str(opts, 'gateway'), out: str(opts, 'out'), cli: str(opts, 'cli') };
   if (values.gateway === undefined && process.env.PORTCULLIS_URL === undefined) {
     err(
       'usage: portcullis agent-config --gateway https://portcullis.example [--out DIR] [--cli "portcullis"]\n',
@@ -221,17 +257,14 @@ function table(rows: string[][]): string {
     .join('\n')}\n`;
 }
 
-export async function keysList(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      ...GATEWAY_OPTION,
-      user: { type: 'string' },
-      group: { type: 'string' },
-      all: { type: 'boolean' },
-      json: { type: 'boolean' },
-    },
-  });
+export async function keysList(_args: string[], opts: ParsedOptions): Promise<number> {
+  const values = {
+    gateway: str(opts, 'gateway'),
+    user: str(opts, 'user'),
+    group: str(opts, 'group'),
+    all: opts.all === true,
+    json: opts.json === true,
+  };
   const gateway = gatewayUrl(values.gateway);
   const q = new URLSearchParams();
   if (values.user) q.set('subject', values.user);
@@ -270,20 +303,17 @@ export async function keysList(args: string[]): Promise<number> {
     );
     return 0;
   } catch (e) {
-    return failed(e);
+    failed(e);
   }
 }
 
-export async function keysRevoke(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      ...GATEWAY_OPTION,
-      key: { type: 'string' },
-      user: { type: 'string' },
-      group: { type: 'string' },
-    },
-  });
+export async function keysRevoke(_args: string[], opts: ParsedOptions): Promise<number> {
+  const values = {
+    gateway: str(opts, 'gateway'),
+    key: str(opts, 'key'),
+    user: str(opts, 'user'),
+    group: str(opts, 'group'),
+  };
   const given = [values.key, values.user, values.group].filter((v) => v !== undefined);
   if (given.length !== 1) {
     err('usage: portcullis keys revoke (--key pk_… | --user SUBJECT | --group GROUP) [--gateway URL]\n');
@@ -308,7 +338,7 @@ export async function keysRevoke(args: string[]): Promise<number> {
     );
     return 0;
   } catch (e) {
-    return failed(e);
+    failed(e);
   }
 }
 
@@ -316,12 +346,9 @@ export async function keysRevoke(args: string[]): Promise<number> {
  * `keys rotate NAME`: a new key for a static VirtualKey in git. Writes the new hash into the YAML in
  * place (for a pull request) and prints the new key once; the old key works until the change merges.
  */
-export async function keysRotate(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: { dir: { type: 'string', default: 'policies' } },
-  });
+export async function keysRotate(args: string[], opts: ParsedOptions): Promise<number> {
+  const values = { dir: str(opts, 'dir') ?? 'policies' };
+  const positionals = args;
   const name = positionals[0];
   if (name === undefined) {
     err('usage: portcullis keys rotate NAME [--dir policies]\n');
@@ -340,10 +367,10 @@ export async function keysRotate(args: string[]): Promise<number> {
     // Replace the one hash in the text: comments and layout stay as the author wrote them.
     const at = text.indexOf(old);
     if (at < 0 || text.indexOf(old, at + 1) >= 0) {
-      err(
-        `cannot find a single keyHash ${old.slice(0, 20)}… for ${name} in ${relative(process.cwd(), file)}\n`,
+      throw new CliError(
+        `cannot find a single keyHash ${old.slice(0, 20)}… for ${name} in ${relative(process.cwd(), file)}`,
+        { exitCode: EXIT.invalid },
       );
-      return 1;
     }
     writeFileSync(file, text.slice(0, at) + fresh + text.slice(at + old.length));
     err(
@@ -357,16 +384,13 @@ export async function keysRotate(args: string[]): Promise<number> {
   return 1;
 }
 
-export async function usage(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      ...GATEWAY_OPTION,
-      since: { type: 'string', default: '30d' },
-      by: { type: 'string', default: 'person' },
-      json: { type: 'boolean' },
-    },
-  });
+export async function usage(_args: string[], opts: ParsedOptions): Promise<number> {
+  const values = {
+    gateway: str(opts, 'gateway'),
+    since: str(opts, 'since') ?? '30d',
+    by: str(opts, 'by') ?? 'person',
+    json: opts.json === true,
+  };
   const gateway = gatewayUrl(values.gateway);
   try {
     const me = await freshKey(gateway);
@@ -403,7 +427,7 @@ export async function usage(args: string[]): Promise<number> {
     );
     return 0;
   } catch (e) {
-    return failed(e);
+    failed(e);
   }
 }
 
@@ -439,6 +463,6 @@ export async function remoteAuditQuery(
     );
     return 0;
   } catch (e) {
-    return failed(e);
+    failed(e);
   }
 }

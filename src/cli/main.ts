@@ -6,6 +6,10 @@ import { type CommandSpec, runProgram } from './program.ts';
 export type { CommandRun, CommandSpec, RawCommandRun } from './program.ts';
 
 const DIR_ARG = '[dir]';
+const GATEWAY: [string, string] = [
+  '--gateway <url>',
+  'the gateway (default: PORTCULLIS_URL, else the last one signed in to)',
+];
 const dataDir: [string, string, string] = ['--data-dir <dir>', 'data directory holding audit.db', '.data'];
 
 export const commands: Record<string, CommandSpec> = {
@@ -237,44 +241,89 @@ export const commands: Record<string, CommandSpec> = {
     run: async () => (await import('../toolchain/setup.ts')).setupCommand,
   },
   'keys rotate': {
-    summary: 'a new key for a static VirtualKey: writes its hash to the YAML, prints the key once',
-    load: async () => (await import('./identity.ts')).keysRotate,
+    summary:
+      'a new key for a static VirtualKey: its hash into the YAML (for a pull request), the key printed once',
+    args: '<name>',
+    options: [['--dir <dir>', 'policy directory', 'policies']],
+    examples: ['portcullis keys rotate ci-review-bot --dir policies'],
+    run: async () => (await import('./identity.ts')).keysRotate,
   },
   'keys list': {
-    summary: 'personal keys on a gateway: holder, groups, expiry, last use (yours, or all as key-admin)',
-    load: async () => (await import('./identity.ts')).keysList,
+    summary: 'personal keys on a gateway: holder, groups, expiry, last use (yours; everyone’s as key-admin)',
+    options: [
+      GATEWAY,
+      ['--user <subject>', 'one person'],
+      ['--group <group>', 'keys issued to a group'],
+      ['--all', 'revoked and expired keys too'],
+    ],
+    json: true,
+    run: async () => (await import('./identity.ts')).keysList,
   },
   'keys revoke': {
-    summary: 'revoke personal keys by --key, --user or --group on every replica',
-    load: async () => (await import('./identity.ts')).keysRevoke,
+    summary: 'revoke personal keys by key, user or group; every replica refuses them within 2 s',
+    options: [
+      GATEWAY,
+      ['--key <id>', 'one key (pk_…)'],
+      ['--user <subject>', 'every key of a person'],
+      ['--group <group>', 'every key issued to a group'],
+    ],
+    examples: ['portcullis keys revoke --user 00u1dana --gateway https://portcullis.acme.example'],
+    run: async () => (await import('./identity.ts')).keysRevoke,
   },
   login: {
     summary: 'sign in with your identity provider and get a personal key for a gateway',
-    load: async () => (await import('./identity.ts')).login,
+    description:
+      'Device flow (a code to confirm in any browser) or authorization code + PKCE through this\nmachine’s browser; the default is the browser where there is a display.',
+    options: [
+      GATEWAY,
+      ['--device', 'sign in with a code to confirm in any browser'],
+      ['--browser', 'sign in through this machine’s browser'],
+      ['--idp <name>', 'which IdentityProvider, when the gateway trusts several'],
+    ],
+    examples: ['portcullis login --gateway https://portcullis.acme.example --device'],
+    run: async () => (await import('./identity.ts')).login,
   },
   logout: {
     summary: 'revoke your personal key and forget the sign-in',
-    load: async () => (await import('./identity.ts')).logout,
+    options: [GATEWAY],
+    run: async () => (await import('./identity.ts')).logout,
   },
   whoami: {
     summary: 'who the gateway sees: subject, groups, team, roles',
-    load: async () => (await import('./identity.ts')).whoami,
+    options: [GATEWAY],
+    json: true,
+    run: async () => (await import('./identity.ts')).whoami,
   },
   token: {
-    summary: "print a fresh personal key (Claude Code's apiKeyHelper, Codex's auth command)",
-    load: async () => (await import('./identity.ts')).token,
+    summary:
+      "print a personal key valid for 5 more minutes (Claude Code's apiKeyHelper, Codex's auth command)",
+    options: [GATEWAY],
+    run: async () => (await import('./identity.ts')).token,
   },
   run: {
     summary: 'run claude, codex or gemini through the gateway as you (signs in if needed)',
+    usage: '<claude|codex|gemini> [--gateway <url>] [--bin <path>] [-- agent args...]',
     load: async () => (await import('./identity.ts')).run,
   },
   'agent-config': {
     summary: 'managed-settings files that send Claude Code, Codex and Gemini CLI through the gateway',
-    load: async () => (await import('./identity.ts')).agentConfig,
+    options: [
+      GATEWAY,
+      ['--out <dir>', 'write the files under this directory (default: print them)'],
+      ['--cli <command>', 'how the agents run this CLI', 'portcullis'],
+    ],
+    examples: ['portcullis agent-config --gateway https://portcullis.acme.example --out fleet/'],
+    run: async () => (await import('./identity.ts')).agentConfig,
   },
   usage: {
     summary: 'spend and calls by person, key, team or model from a gateway (viewer role)',
-    load: async () => (await import('./identity.ts')).usage,
+    options: [
+      GATEWAY,
+      ['--since <time>', 'ISO-8601 or ago (24h, 7d)', '30d'],
+      new Option('--by <what>', 'group by').choices(['person', 'key', 'team', 'model']).default('person'),
+    ],
+    json: true,
+    run: async () => (await import('./identity.ts')).usage,
   },
 };
 

@@ -174,6 +174,6 @@ describe('portcullis run, token', () => {
   test('run with an unknown agent prints the usage', () => {
     const r = cli(['run', 'vim']);
     assert.equal(r.status, 2);
-    assert.match(r.stderr, /usage: portcullis run claude\|codex\|gemini/);
+    assert.match(r.stderr, /unknown agent 'vim': claude, codex or gemini/);
   });
 });
