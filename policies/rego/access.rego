@@ -44,6 +44,7 @@ denials contains {
 	input.key
 	not input.surface in model_free_surfaces
 	not input.route
+	not refused_person
 	not model_allowed
 }
 

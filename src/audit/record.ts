@@ -70,6 +70,8 @@ export interface AuditRecord {
    * guarantees it is already redacted: the audit log stores it as given.
    */
   content?: { request?: string; response?: string };
+  /** The person behind a personal key or an IdP token; absent for static keys. */
+  person?: AuditPerson;
   /** The request facts the decision used, so `portcullis policy replay` can decide the call again. */
   facts?: AuditRequestFacts;
   /** How the call's budgets took it: what it held, a soft budget's warnings, overshoot, alerts fired. */
@@ -85,6 +87,18 @@ export interface AuditBudget {
   warnings?: string[];
   /** Budget thresholds this call's spend reached (each alerted once per period). */
   alerts?: { budget: string; thresholdPct: number }[];
+}
+
+export interface AuditPerson {
+  /** `personal` (a key issued at sign-in) or `jwt` (the IdP's own token). */
+  kind: 'personal' | 'jwt';
+  /** IdentityProvider name in the policy. */
+  idp: string;
+  subject: string;
+  email?: string;
+  groups: string[];
+  /** The personal key's public id (never the key). */
+  keyId?: string;
 }
 
 export interface AuditRequestFacts {
@@ -188,6 +202,16 @@ export function normalizeRecord(r: AuditRecord): AuditRecord {
   out.model = str(r.model);
   out.outcome = r.outcome;
   out.owner = strOrNull(r.owner);
+  if (r.person) {
+    const person: Partial<AuditPerson> = {};
+    if (r.person.email != null) person.email = str(r.person.email);
+    person.groups = strings(r.person.groups);
+    person.idp = str(r.person.idp);
+    if (r.person.keyId != null) person.keyId = str(r.person.keyId);
+    person.kind = r.person.kind === 'jwt' ? 'jwt' : 'personal';
+    person.subject = str(r.person.subject);
+    out.person = person as AuditPerson;
+  }
   out.policyRevision = str(r.policyRevision);
   out.provider = str(r.provider);
   out.requestId = str(r.requestId);

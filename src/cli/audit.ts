@@ -45,6 +45,26 @@ export async function verify(_args: string[], opts: ParsedOptions): Promise<numb
 
 export async function query(_args: string[], opts: ParsedOptions): Promise<number> {
   const str = (name: string) => opts[name] as string | undefined;
+  const remote = str('gateway');
+  if (remote !== undefined) {
+    // A remote gateway answers for the signed-in person, who needs the auditor role.
+    const names = [
+      'key',
+      'team',
+      'owner',
+      'provider',
+      'model',
+      'outcome',
+      'decision',
+      'request',
+      'since',
+      'until',
+      'limit',
+    ];
+    const filters: Record<string, string | undefined> = Object.fromEntries(names.map((n) => [n, str(n)]));
+    if (opts.oldestFirst) filters.order = 'asc';
+    return (await import('./identity.ts')).remoteAuditQuery(remote, filters, opts.json === true);
+  }
   const filter: AuditFilter = {
     keyId: str('key'),
     team: str('team'),

@@ -6,6 +6,10 @@ import { type CommandSpec, runProgram } from './program.ts';
 export type { CommandRun, CommandSpec, RawCommandRun } from './program.ts';
 
 const DIR_ARG = '[dir]';
+const GATEWAY: [string, string] = [
+  '--gateway <url>',
+  'the gateway (default: PORTCULLIS_URL, else the last one signed in to)',
+];
 const dataDir: [string, string, string] = ['--data-dir <dir>', 'data directory holding audit.db', '.data'];
 
 export const commands: Record<string, CommandSpec> = {
@@ -138,9 +142,16 @@ export const commands: Record<string, CommandSpec> = {
       ['--until <time>', 'before TIME, same forms'],
       ['--limit <n>', 'at most N records (0 for all)', '100'],
       ['--oldest-first', 'oldest first'],
+      [
+        '--gateway <url>',
+        'ask a remote gateway as the person signed in with portcullis login (auditor role)',
+      ],
     ],
     json: true,
-    examples: ['portcullis audit query --data-dir .data/demo --outcome denied --since 1h'],
+    examples: [
+      'portcullis audit query --data-dir .data/demo --outcome denied --since 1h',
+      'portcullis audit query --gateway https://portcullis.acme.example --team app-dev --since 24h',
+    ],
     run: async () => (await import('./audit.ts')).query,
   },
   init: {
@@ -194,19 +205,27 @@ export const commands: Record<string, CommandSpec> = {
     run: async () => (await import('./simulator.ts')).simulator,
   },
   usage: {
-    summary: 'your budgets and rate limits on a running gateway: spent, left, when each resets',
+    summary:
+      'your budgets and rate limits (spent, left, reset); with --by, spend by person, key, team or model',
     description:
-      'Reads GET /portcullis/v1/usage with the key your agent uses (PORTCULLIS_API_KEY, else\n' +
-      'ANTHROPIC_AUTH_TOKEN, ANTHROPIC_API_KEY, OPENAI_API_KEY or GEMINI_API_KEY). The key is never printed.',
+      'Without --by: the budgets and rate limits of the key your agent uses (PORTCULLIS_API_KEY, else\n' +
+      'ANTHROPIC_AUTH_TOKEN, ANTHROPIC_API_KEY, OPENAI_API_KEY or GEMINI_API_KEY), from GET /portcullis/v1/usage.\n' +
+      'With --by: spend and calls grouped, for a signed-in person with the viewer role. Keys are never printed.',
     options: [
-      [
-        '--gateway <url>',
-        'the gateway (default: PORTCULLIS_URL, else ANTHROPIC_BASE_URL, else http://127.0.0.1:8080)',
-      ],
+      GATEWAY,
+      new Option('--by <what>', 'group spend by (viewer role)').choices(['person', 'key', 'team', 'model']),
+      ['--since <time>', 'with --by: ISO-8601 or ago (24h, 7d)', '30d'],
     ],
     json: true,
-    examples: ['PORTCULLIS_API_KEY=pcl_… portcullis usage --gateway http://127.0.0.1:8080'],
-    run: async () => (await import('./usage.ts')).usage,
+    examples: [
+      'PORTCULLIS_API_KEY=pcl_… portcullis usage --gateway http://127.0.0.1:8080',
+      'portcullis usage --by team --since 7d',
+    ],
+    run: async () => {
+      const own = (await import('./usage.ts')).usage;
+      const byGroup = (await import('./identity.ts')).usage;
+      return (args, options) => (options.by === undefined ? own(args, options) : byGroup(args, options));
+    },
   },
   'prices check': {
     summary: "check the policy's model prices against a maintained price list (genai-prices)",
@@ -255,6 +274,81 @@ export const commands: Record<string, CommandSpec> = {
       ['--with-redis', 'also install redis-server (Debian packages, as root) for the Redis store tests'],
     ],
     run: async () => (await import('../toolchain/setup.ts')).setupCommand,
+  },
+  'keys rotate': {
+    summary:
+      'a new key for a static VirtualKey: its hash into the YAML (for a pull request), the key printed once',
+    args: '<name>',
+    options: [['--dir <dir>', 'policy directory', 'policies']],
+    examples: ['portcullis keys rotate ci-review-bot --dir policies'],
+    run: async () => (await import('./identity.ts')).keysRotate,
+  },
+  'keys list': {
+    summary: 'personal keys on a gateway: holder, groups, expiry, last use (yours; everyone’s as key-admin)',
+    options: [
+      GATEWAY,
+      ['--user <subject>', 'one person'],
+      ['--group <group>', 'keys issued to a group'],
+      ['--all', 'revoked and expired keys too'],
+    ],
+    json: true,
+    run: async () => (await import('./identity.ts')).keysList,
+  },
+  'keys revoke': {
+    summary: 'revoke personal keys by key, user or group; every replica refuses them within 2 s',
+    options: [
+      GATEWAY,
+      ['--key <id>', 'one key (pk_…)'],
+      ['--user <subject>', 'every key of a person'],
+      ['--group <group>', 'every key issued to a group'],
+    ],
+    examples: ['portcullis keys revoke --user 00u1dana --gateway https://portcullis.acme.example'],
+    run: async () => (await import('./identity.ts')).keysRevoke,
+  },
+  login: {
+    summary: 'sign in with your identity provider and get a personal key for a gateway',
+    description:
+      'Device flow (a code to confirm in any browser) or authorization code + PKCE through this\nmachine’s browser; the default is the browser where there is a display.',
+    options: [
+      GATEWAY,
+      ['--device', 'sign in with a code to confirm in any browser'],
+      ['--browser', 'sign in through this machine’s browser'],
+      ['--idp <name>', 'which IdentityProvider, when the gateway trusts several'],
+    ],
+    examples: ['portcullis login --gateway https://portcullis.acme.example --device'],
+    run: async () => (await import('./identity.ts')).login,
+  },
+  logout: {
+    summary: 'revoke your personal key and forget the sign-in',
+    options: [GATEWAY],
+    run: async () => (await import('./identity.ts')).logout,
+  },
+  whoami: {
+    summary: 'who the gateway sees: subject, groups, team, roles',
+    options: [GATEWAY],
+    json: true,
+    run: async () => (await import('./identity.ts')).whoami,
+  },
+  token: {
+    summary:
+      "print a personal key valid for 5 more minutes (Claude Code's apiKeyHelper, Codex's auth command)",
+    options: [GATEWAY],
+    run: async () => (await import('./identity.ts')).token,
+  },
+  run: {
+    summary: 'run claude, codex or gemini through the gateway as you (signs in if needed)',
+    usage: '<claude|codex|gemini> [--gateway <url>] [--bin <path>] [-- agent args...]',
+    load: async () => (await import('./identity.ts')).run,
+  },
+  'agent-config': {
+    summary: 'managed-settings files that send Claude Code, Codex and Gemini CLI through the gateway',
+    options: [
+      GATEWAY,
+      ['--out <dir>', 'write the files under this directory (default: print them)'],
+      ['--cli <command>', 'how the agents run this CLI', 'portcullis'],
+    ],
+    examples: ['portcullis agent-config --gateway https://portcullis.acme.example --out fleet/'],
+    run: async () => (await import('./identity.ts')).agentConfig,
   },
 };
 

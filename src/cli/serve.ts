@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { createGatewayPlugins } from '../gateway/assemble.ts';
 import type { Authenticator } from '../gateway/authenticate.ts';
+import { Lifecycle } from '../gateway/lifecycle.ts';
 import { createLogger } from '../gateway/logger.ts';
 import type { Plugin } from '../gateway/plugin.ts';
 import { createGuardrailsPlugin } from '../gateway/plugins/guardrails.ts';
@@ -11,6 +12,8 @@ import { createMcpGuard } from '../gateway/plugins/mcp-guard.ts';
 import { CallMetrics, createMetricsPlugin, createTracingPlugin } from '../gateway/plugins/observability.ts';
 import { createGateway, type Gateway } from '../gateway/server.ts';
 import { SnapshotHolder } from '../gateway/snapshot-holder.ts';
+import { registerIdentityRoutes } from '../identity/http.ts';
+import { IdentityService } from '../identity/service.ts';
 import { createMcpGateway } from '../mcp/index.ts';
 import { tracerFromEnv } from '../observability/tracing.ts';
 import { formatProblem, PolicyInvalidError } from '../policy/problems.ts';
@@ -87,19 +90,30 @@ export async function startServing(opts: ServeOptions): Promise<Serving> {
   // Limits → guardrails → opts.plugins → metrics, tracing → audit; stores started with the first active snapshot.
   const extra = [createGuardrailsPlugin({ logger: log }), ...(opts.plugins ?? []), ...observability];
   const wired = createGatewayPlugins({ dataDir: opts.dataDir, registry, logger: log, extra });
+  // Personal keys and IdP tokens (src/identity): their store follows the policy like the others.
+  const identity = new IdentityService({
+    dataDir: opts.dataDir,
+    onError: (message) => log.warn({ err: message }, 'identity'),
+  });
+  const identityLifecycle = new Lifecycle([identity], {
+    logger: log,
+    retryMs: Number(process.env.PORTCULLIS_SETTINGS_RETRY_MS) || 30_000,
+  });
   const gateway = createGateway({
     holder,
     plugins: wired.plugins,
-    authenticators: opts.authenticators,
+    authenticators: [identity.authenticator.gatewayAuthenticator, ...(opts.authenticators ?? [])],
     logger: log,
     registry,
     usageView: wired.usageView,
     status: () => ({
       sync: manager.status(),
       ...wired.lifecycle.status(),
+      ...identityLifecycle.status(),
       upstreams: upstreamStatus(holder.current()),
     }),
   });
+  await registerIdentityRoutes(gateway.app, { service: identity, getSnapshot: () => holder.current() });
   // MCP calls run the inference gateway's stages: the same limits, decision and audit.
   const mcp = createMcpGateway({
     getSnapshot: () => holder.current(),
@@ -126,6 +140,7 @@ export async function startServing(opts: ServeOptions): Promise<Serving> {
     await mcp.close();
     await tracer?.close();
     dashboard.close();
+    await identityLifecycle.close();
   };
 
   await manager.start();
@@ -140,6 +155,7 @@ export async function startServing(opts: ServeOptions): Promise<Serving> {
     const first = holder.current();
     if (opts.checkUpstreamVariables && first !== undefined) checkUpstreamVariables(first);
     wired.lifecycle.follow(holder);
+    identityLifecycle.follow(holder);
   } catch (err) {
     await stopAll();
     throw err;

@@ -10,6 +10,8 @@ export { keyFacts } from '../policy/key-facts.ts';
 export interface AuthResult {
   status: AuthStatus;
   key: ResolvedKey | null;
+  /** Why a person's credential was refused (`revoked`, `no_team`…; src/identity), for the policy's words. */
+  reason?: string;
 }
 
 /** What a caller presented: its headers, and the `key` query parameter where the API allows one. */

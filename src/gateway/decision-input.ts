@@ -14,7 +14,7 @@ export interface CallFacts {
   stream?: boolean;
   tools?: string[];
   sizes?: DecisionInput['sizes'];
-  auth: { status: AuthStatus; enforced: boolean };
+  auth: { status: AuthStatus; enforced: boolean; reason?: string };
   key: ResolvedKey | null;
   session?: string;
   userAgent?: string;

@@ -2,6 +2,7 @@
 // stores (with its instance and content), what metrics count. Outcome, stripped tools, denied tool
 // calls, latency and cost are decided here and nowhere else.
 import type { AuditBudget, AuditOutcome, AuditRecord } from '../audit/index.ts';
+import { auditPerson } from '../identity/audit-person.ts';
 import type { GuardrailFinding } from '../policy/decision.ts';
 import type { Call } from './call.ts';
 import { GUARDRAIL_BLOCKED } from './errors.ts';
@@ -101,5 +102,7 @@ export function callRecord(call: Call): CallRecord {
   if (budget !== undefined) record.budget = budget;
   const routing = call.route?.routing;
   if (routing !== undefined) record.route = routing.summary();
+  const person = auditPerson(call.key);
+  if (person !== undefined) record.person = person;
   return Object.freeze(record);
 }

@@ -185,7 +185,10 @@ export class Pipeline {
         estimatedInputTokens: estimatedInputTokens(bodyBytes),
         maxOutputTokens: cappedOutputTokens(facts.maxOutputTokens, price?.maxOutputTokens, call.outputCap),
       },
-      auth: { status: auth.status, enforced },
+      auth:
+        auth.reason === undefined
+          ? { status: auth.status, enforced }
+          : { status: auth.status, enforced, reason: auth.reason },
       key: auth.key,
       session: sessionOf(headers),
       userAgent: userAgentOf(headers),

@@ -34,7 +34,10 @@ function mcpInput(
     surface,
     provider: 'mcp',
     sizes: { bodyBytes: ctx.bodyBytes, estimatedInputTokens: 0, maxOutputTokens: 0 },
-    auth: { status: ctx.auth.status, enforced: true },
+    auth:
+      ctx.auth.reason === undefined
+        ? { status: ctx.auth.status, enforced: true }
+        : { status: ctx.auth.status, enforced: true, reason: ctx.auth.reason },
     key: ctx.auth.key,
     userAgent: ctx.userAgent,
     mcp: extra.mcp,

@@ -1,6 +1,7 @@
 // Checks that span documents: unique ids, references that resolve, a team tree without cycles,
 // model globs that match something, and no credential written into the policy.
 
+import { crossCheckIdentity } from '../identity/crosscheck.ts';
 import { isValidTimeZone } from '../limits/period.ts';
 import type { LoadedDocument } from './load.ts';
 import { positionOf } from './load.ts';
@@ -156,6 +157,8 @@ export function crossCheck(documents: LoadedDocument[], options: CrossCheckOptio
       });
     }
   }
+
+  problems.push(...crossCheckIdentity(documents));
 
   if (options.detectCredential) {
     for (const doc of documents) findCredentials(doc, doc.value, [], options.detectCredential, at);

@@ -17,6 +17,9 @@ export type Surface =
 
 export type AuthStatus = 'ok' | 'missing' | 'unknown' | 'expired' | 'disabled';
 
+/** What kind of credential authenticated the call. */
+export type KeyKind = 'static' | 'personal' | 'jwt';
+
 export interface KeyFacts {
   id: string;
   owner: string;
@@ -28,6 +31,13 @@ export interface KeyFacts {
   toolScope?: string;
   guardrailChain?: string;
   labels?: Record<string, string>;
+  /** Static keys live in git; personal keys and JWTs belong to a person signed in through an IdP. */
+  kind?: KeyKind;
+  /** The person, for personal keys and JWTs. */
+  subject?: string;
+  email?: string;
+  groups?: string[];
+  idp?: string;
 }
 
 export interface BudgetUsage {
@@ -119,7 +129,12 @@ export interface DecisionInput {
   /** Tool names the request declares (agent-native tools and MCP tools alike). */
   tools: string[];
   sizes: { bodyBytes: number; estimatedInputTokens: number; maxOutputTokens: number };
-  auth: { status: AuthStatus; enforced: boolean };
+  auth: {
+    status: AuthStatus;
+    enforced: boolean;
+    /** Why a person's credential was refused (e.g. `revoked`, `no_team`), for a message that says so. */
+    reason?: string;
+  };
   key: KeyFacts | null;
   session?: string;
   userAgent?: string;

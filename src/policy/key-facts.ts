@@ -19,7 +19,15 @@ export function keyFacts(key: ResolvedKey): KeyFacts {
       toolScope: key.toolScope,
       guardrailChain: key.guardrailChain,
       labels: key.labels,
+      kind: key.principal?.kind ?? 'static',
     };
+    const person = key.principal;
+    if (person !== undefined) {
+      facts.subject = person.subject;
+      facts.groups = person.groups;
+      facts.idp = person.idp;
+      if (person.email !== undefined) facts.email = person.email;
+    }
     factsCache.set(key, facts);
   }
   return facts;

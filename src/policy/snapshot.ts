@@ -102,6 +102,20 @@ export interface ResolvedKey {
   outputCaps: OutputCap[];
   contentLogging: boolean;
   labels: Record<string, string>;
+  /** The person behind a personal key or an IdP token (src/identity); absent for static keys. */
+  principal?: Principal;
+}
+
+/** Who signed in, as the identity provider said at sign-in (personal key) or in the token (JWT). */
+export interface Principal {
+  kind: 'personal' | 'jwt';
+  /** IdentityProvider name in the policy. */
+  idp: string;
+  subject: string;
+  email?: string;
+  groups: string[];
+  /** The personal key's own id (never its secret); absent for a JWT. */
+  keyId?: string;
 }
 
 export interface GatewaySettings {
