@@ -1,0 +1,90 @@
+// Runs inside a decision worker: loads one revision's Wasm policy and its data, then answers
+// evaluations handed over through shared memory (decision-channel.ts). The input bytes are copied
+// straight into Wasm memory and the result bytes straight back, so this thread never parses JSON on
+// the fast path. A runaway evaluation is ended from outside by terminating this thread.
+import { parentPort, workerData } from 'node:worker_threads';
+import { type LoadedPolicy, loadPolicy } from '@open-policy-agent/opa-wasm';
+import {
+  ANNOUNCE,
+  ensureRoom,
+  LENGTH,
+  REQUEST,
+  RESPONSE,
+  STATUS,
+  STATUS_ERROR,
+  STATUS_OK,
+  viewsOf,
+} from './decision-channel.ts';
+import { hostBuiltins, WASM_MAX_PAGES } from './wasm-builtins.ts';
+
+export interface DecisionWorkerData {
+  wasm: Uint8Array;
+  /** The data document as JSON. */
+  data: string;
+  sab: SharedArrayBuffer;
+}
+
+interface OpaExports {
+  opa_eval(r: number, e: number, data: number, input: number, len: number, heap: number, fmt: number): number;
+}
+
+const { wasm, data, sab } = workerData as DecisionWorkerData;
+const channel = viewsOf(sab);
+const { ctl } = channel;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+const policy: LoadedPolicy = await loadPolicy(wasm, { initial: 16, maximum: WASM_MAX_PAGES }, hostBuiltins);
+policy.setData(JSON.parse(data) as object);
+const evaluate = Number(policy.minorVersion) >= 2 ? rawEvaluator(policy) : sdkEvaluator(policy);
+parentPort!.postMessage({ type: 'ready' });
+
+/** ABI ≥ 1.2: `opa_eval` with the input bytes already in Wasm memory; returns the result's bytes. */
+function rawEvaluator(p: LoadedPolicy): (len: number) => Uint8Array {
+  const exports = (p.wasmInstance as unknown as { exports: OpaExports }).exports;
+  const mem = p.mem;
+  return (len) => {
+    const addr: number = p.dataHeapPtr;
+    const room = addr + len - mem.buffer.byteLength;
+    if (room > 0) mem.grow(Math.ceil(room / 65536));
+    new Uint8Array(mem.buffer, addr, len).set(channel.bytes.subarray(0, len));
+    const out = exports.opa_eval(0, 0, p.dataAddr, addr, len, addr + len, 0);
+    const all = new Uint8Array(mem.buffer, out);
+    return all.subarray(0, all.indexOf(0));
+  };
+}
+
+/** Older ABIs: the SDK's own evaluate, through JSON. */
+function sdkEvaluator(p: LoadedPolicy): (len: number) => Uint8Array {
+  return (len) => {
+    const input = JSON.parse(decoder.decode(channel.bytes.slice(0, len)));
+    return encoder.encode(JSON.stringify(p.evaluate(input)));
+  };
+}
+
+function answer(seq: number, status: number, bytes: Uint8Array): void {
+  if (!ensureRoom(channel, bytes.length)) {
+    status = STATUS_ERROR;
+    bytes = encoder.encode(`the decision result is larger than ${channel.bytes.byteLength} bytes`);
+  }
+  channel.bytes.set(bytes);
+  Atomics.store(ctl, LENGTH, bytes.length);
+  Atomics.store(ctl, STATUS, status);
+  Atomics.store(ctl, RESPONSE, seq);
+  Atomics.notify(ctl, RESPONSE);
+  if (Atomics.load(ctl, ANNOUNCE) === 1) parentPort!.postMessage(seq);
+}
+
+// Not read from the channel: a request may already be there when this line runs.
+let seen = 0;
+for (;;) {
+  Atomics.wait(ctl, REQUEST, seen);
+  const seq = Atomics.load(ctl, REQUEST);
+  if (seq === seen) continue;
+  seen = seq;
+  try {
+    answer(seq, STATUS_OK, evaluate(Atomics.load(ctl, LENGTH)));
+  } catch (err) {
+    answer(seq, STATUS_ERROR, encoder.encode(err instanceof Error ? err.message : String(err)));
+  }
+}
