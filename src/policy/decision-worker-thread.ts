@@ -2,17 +2,22 @@
 // evaluations handed over through shared memory (decision-channel.ts). The input bytes are copied
 // straight into Wasm memory and the result bytes straight back, so this thread never parses JSON on
 // the fast path. A runaway evaluation is ended from outside by terminating this thread.
+import { readlinkSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { type LoadedPolicy, loadPolicy } from '@open-policy-agent/opa-wasm';
 import {
   ANNOUNCE,
+  CPU_AT_START,
+  CPU_SPENT,
   ensureRoom,
   LENGTH,
   REQUEST,
   RESPONSE,
+  STARTED,
   STATUS,
   STATUS_ERROR,
   STATUS_OK,
+  threadCpuMicros,
   viewsOf,
 } from './decision-channel.ts';
 import { hostBuiltins, WASM_MAX_PAGES } from './wasm-builtins.ts';
@@ -30,14 +35,23 @@ interface OpaExports {
 
 const { wasm, data, sab } = workerData as DecisionWorkerData;
 const channel = viewsOf(sab);
-const { ctl } = channel;
+const { ctl, cpu } = channel;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 const policy: LoadedPolicy = await loadPolicy(wasm, { initial: 16, maximum: WASM_MAX_PAGES }, hostBuiltins);
 policy.setData(JSON.parse(data) as object);
 const evaluate = Number(policy.minorVersion) >= 2 ? rawEvaluator(policy) : sdkEvaluator(policy);
-parentPort!.postMessage({ type: 'ready' });
+parentPort!.postMessage({ type: 'ready', thread: ownThread() });
+
+/** `<pid>/task/<tid>` under /proc, where the caller reads this thread's CPU clock; undefined off Linux. */
+function ownThread(): string | undefined {
+  try {
+    return readlinkSync('/proc/thread-self');
+  } catch {
+    return undefined;
+  }
+}
 
 /** ABI ≥ 1.2: `opa_eval` with the input bytes already in Wasm memory; returns the result's bytes. */
 function rawEvaluator(p: LoadedPolicy): (len: number) => Uint8Array {
@@ -70,6 +84,7 @@ function answer(seq: number, status: number, bytes: Uint8Array): void {
   channel.bytes.set(bytes);
   Atomics.store(ctl, LENGTH, bytes.length);
   Atomics.store(ctl, STATUS, status);
+  cpu[CPU_SPENT] = threadCpuMicros() - cpu[CPU_AT_START];
   Atomics.store(ctl, RESPONSE, seq);
   Atomics.notify(ctl, RESPONSE);
   if (Atomics.load(ctl, ANNOUNCE) === 1) parentPort!.postMessage(seq);
@@ -82,6 +97,8 @@ for (;;) {
   const seq = Atomics.load(ctl, REQUEST);
   if (seq === seen) continue;
   seen = seq;
+  cpu[CPU_AT_START] = threadCpuMicros();
+  Atomics.store(ctl, STARTED, seq);
   try {
     answer(seq, STATUS_OK, evaluate(Atomics.load(ctl, LENGTH)));
   } catch (err) {

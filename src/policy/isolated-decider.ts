@@ -1,24 +1,30 @@
 // The decision of one revision, evaluated in its own worker thread so that no Rego can stall the
 // gateway. The gateway thread hands the input over through shared memory and waits for the answer
-// at most the decision budget (Atomics.wait): a decision that runs past it fails closed for that
-// call. The worker then gets a grace period to finish; one that does not is a runaway, so it is
-// terminated (V8 stops Wasm mid-loop) and the revision reports a fault, which the policy manager
-// answers by restoring the last good revision. Until then, calls on the faulted revision fail at
-// once instead of waiting again.
+// (Atomics.wait). The budget is CPU time of the worker thread, read from the kernel when the wait
+// runs out, so a busy machine that leaves the worker without a core does not count against the
+// policy; a decision that has used its budget fails closed for that call, and so does one still
+// unanswered at the wall-clock limit. The worker then gets a grace period to finish; one that does
+// not, having used its budget, is a runaway, so it is terminated (V8 stops Wasm mid-loop) and the
+// revision reports a fault, which the policy manager answers by restoring the last good revision.
+// Until then, calls on that revision fail at once instead of waiting again.
 //
-// Measured against evaluating in-process (bench/decision-isolation.ts): the hand-off adds a few
-// microseconds per decision; the Wasm time itself moves off the gateway's thread.
+// Against evaluating on the gateway's thread, the hand-off costs a few microseconds of waiting per
+// decision while the Wasm time itself moves off the gateway's thread (bench gateway --baseline).
+import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import type { Decision, DecisionInput } from './decision.ts';
 import {
   ANNOUNCE,
   type Channel,
+  CPU_AT_START,
+  CPU_SPENT,
   createChannel,
   ensureRoom,
   LENGTH,
   MAX_BYTES,
   REQUEST,
   RESPONSE,
+  STARTED,
   STATUS,
   STATUS_OK,
 } from './decision-channel.ts';
@@ -35,8 +41,11 @@ export class DecisionTimeoutError extends DecisionError {
 }
 
 export interface DeciderOptions {
+  /** CPU time one decision may use (default 50 ms). */
   budgetMs?: number;
   runawayGraceMs?: number;
+  /** Wall-clock time a call waits for its decision at most (default 20 budgets, at least 1 s). */
+  waitLimitMs?: number;
 }
 
 /** What a timed evaluation produced: the parsed value (possibly undefined) or the error, and how long it took. */
@@ -51,6 +60,9 @@ const RECENT_RESULTS = 4;
 export class IsolatedDecider {
   readonly budgetMs: number;
   readonly #grace: number;
+  readonly #waitLimit: number;
+  /** `/proc/<pid>/task/<tid>/schedstat` of the worker thread, when the OS has one. */
+  readonly #schedstat: string | undefined;
   readonly #channel: Channel;
   readonly #worker: Worker;
   #seq = 0;
@@ -61,11 +73,13 @@ export class IsolatedDecider {
   #onFault: ((reason: string) => void) | undefined;
   readonly #recent: { bytes: Buffer; result: unknown }[] = [];
 
-  private constructor(channel: Channel, worker: Worker, options: DeciderOptions) {
+  private constructor(channel: Channel, worker: Worker, thread: string | undefined, options: DeciderOptions) {
     this.#channel = channel;
     this.#worker = worker;
     this.budgetMs = options.budgetMs ?? DEFAULT_DECISION_BUDGET_MS;
     this.#grace = options.runawayGraceMs ?? DEFAULT_RUNAWAY_GRACE_MS;
+    this.#waitLimit = options.waitLimitMs ?? Math.max(this.budgetMs * 20, 1000);
+    this.#schedstat = thread === undefined ? undefined : `/proc/${thread}/schedstat`;
     worker.on('error', (err: unknown) =>
       this.#faulted(`the decision worker failed: ${(err as Error).message}`),
     );
@@ -88,19 +102,19 @@ export class IsolatedDecider {
       // The gateway's flags (--cpu-prof, --inspect, test runner flags) are not the worker's business.
       execArgv: [],
     });
-    await new Promise<void>((resolve, reject) => {
+    const thread = await new Promise<string | undefined>((resolve, reject) => {
       const onError = (err: Error) => reject(err);
       const onExit = (code: number) =>
         reject(new Error(`the decision worker exited (code ${code}) while loading`));
       worker.once('error', onError);
       worker.once('exit', onExit);
-      worker.once('message', () => {
+      worker.once('message', (ready: { thread?: string }) => {
         worker.off('error', onError);
         worker.off('exit', onExit);
-        resolve();
+        resolve(ready.thread);
       });
     });
-    return new IsolatedDecider(channel, worker, options);
+    return new IsolatedDecider(channel, worker, thread, options);
   }
 
   /** Why this revision stopped deciding (a runaway decision, a dead worker), if it did. */
@@ -118,16 +132,27 @@ export class IsolatedDecider {
   evaluate = (input: DecisionInput): Decision => {
     const seq = this.#send(input);
     const { ctl } = this.#channel;
-    const deadline = performance.now() + this.budgetMs;
+    const started = performance.now();
+    let deadline = started + this.budgetMs;
     while (Atomics.load(ctl, RESPONSE) !== seq) {
       const left = deadline - performance.now();
-      if (left <= 0 || Atomics.wait(ctl, RESPONSE, seq - 1, left) === 'timed-out') {
+      if (left > 0) {
+        Atomics.wait(ctl, RESPONSE, seq - 1, left);
+        continue;
+      }
+      const spent = this.#cpuSpentMs(seq);
+      const now = performance.now();
+      if (spent === undefined || spent >= this.budgetMs || now - started >= this.#waitLimit) {
         if (Atomics.load(ctl, RESPONSE) === seq) break;
         this.#overran(seq);
         throw new DecisionTimeoutError(
-          `the policy decision did not finish within ${this.budgetMs} ms; the call is refused`,
+          spent !== undefined && spent < this.budgetMs
+            ? `the policy decision got no answer within ${this.#waitLimit} ms (the machine is overloaded); the call is refused`
+            : `the policy decision did not finish within its ${this.budgetMs} ms budget; the call is refused`,
         );
       }
+      // The worker has not had its budget of CPU yet (the machine is busy): wait for the rest.
+      deadline = now + Math.max(1, this.budgetMs - spent);
     }
     const result = this.#result();
     const decision = result as { result?: Decision }[] | undefined;
@@ -156,6 +181,7 @@ export class IsolatedDecider {
     const { ctl } = this.#channel;
     // Atomics.waitAsync does not wake an otherwise idle event loop, so the worker posts a message.
     const answered = await new Promise<boolean>((resolve) => {
+      let timer: NodeJS.Timeout;
       const done = (ok: boolean) => {
         clearTimeout(timer);
         this.#worker.off('message', onMessage);
@@ -164,15 +190,27 @@ export class IsolatedDecider {
       const onMessage = (answeredSeq: unknown) => {
         if (answeredSeq === seq) done(true);
       };
-      const timer = setTimeout(() => done(Atomics.load(ctl, RESPONSE) === seq), budgetMs);
+      const check = (wait: number) => {
+        timer = setTimeout(() => {
+          if (Atomics.load(ctl, RESPONSE) === seq) return done(true);
+          const spent = this.#cpuSpentMs(seq);
+          const wall = performance.now() - started;
+          if (spent === undefined || spent >= budgetMs || wall >= Math.max(budgetMs * 10, this.#waitLimit))
+            done(false);
+          else check(Math.max(1, budgetMs - spent));
+        }, wait);
+      };
+      check(budgetMs);
       this.#worker.on('message', onMessage);
       if (Atomics.load(ctl, RESPONSE) === seq) done(true);
     });
-    const ms = performance.now() - started;
+    const wallMs = performance.now() - started;
     if (!answered) {
       this.#faulted(`a decision did not finish within ${budgetMs} ms`);
-      return { ok: false, error: `did not finish within ${budgetMs} ms`, timedOut: true, ms };
+      return { ok: false, error: `did not finish within ${budgetMs} ms`, timedOut: true, ms: wallMs };
     }
+    // What the decision cost the worker in CPU time, where a busy machine does not inflate it.
+    const ms = this.#schedstat === undefined ? wallMs : this.#channel.cpu[CPU_SPENT] / 1000;
     try {
       const results = this.#result() as { result?: unknown }[] | undefined;
       return { ok: true, value: results?.[0]?.result, ms };
@@ -233,18 +271,36 @@ export class IsolatedDecider {
       this.#worker.off('message', onMessage);
       this.#overrun = false;
     };
-    const timer = setTimeout(() => {
-      this.#worker.off('message', onMessage);
-      if (Atomics.load(this.#channel.ctl, RESPONSE) === seq) this.#overrun = false;
-      else {
+    let timer: NodeJS.Timeout;
+    const check = () => {
+      timer = setTimeout(() => {
+        if (Atomics.load(this.#channel.ctl, RESPONSE) === seq) return onMessage(seq);
+        const spent = this.#cpuSpentMs(seq);
+        // Still waiting for a core: not the policy's fault yet.
+        if (spent !== undefined && spent < this.budgetMs + this.#grace) return check();
+        this.#worker.off('message', onMessage);
         this.#faulted(
           `a decision ran past its ${this.budgetMs} ms budget and was still running ${this.#grace} ms later`,
         );
-      }
-    }, this.#grace);
-    timer.unref();
+      }, this.#grace);
+      timer.unref();
+    };
+    check();
     this.#worker.on('message', onMessage);
     if (Atomics.load(this.#channel.ctl, RESPONSE) === seq) onMessage(seq);
+  }
+
+  /** CPU ms the worker has spent on request `seq` so far: 0 before it started, undefined when unknown. */
+  #cpuSpentMs(seq: number): number | undefined {
+    if (Atomics.load(this.#channel.ctl, STARTED) !== seq) return 0;
+    if (this.#schedstat === undefined) return undefined;
+    try {
+      const text = readFileSync(this.#schedstat, 'latin1');
+      const ns = Number(text.slice(0, text.indexOf(' ')));
+      return Math.max(0, ns / 1e6 - this.#channel.cpu[CPU_AT_START] / 1000);
+    } catch {
+      return undefined;
+    }
   }
 
   #faulted(reason: string): void {
