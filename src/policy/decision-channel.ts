@@ -9,8 +9,10 @@ export const LENGTH = 2; // byte length of the input, then of the answer
 export const STATUS = 3; // 0: the bytes are the result JSON; 1: they are an error message
 export const ANNOUNCE = 4; // 1: also post a message when the answer is ready (a caller that must not block)
 export const STARTED = 5; // sequence number of the request the worker is evaluating or evaluated last
+export const COUNT = 6; // 0: the payload is one input; n > 0: n inputs, each a u32 length then its bytes
+export const ITEM = 7; // index of the input of a batch the worker is evaluating
 /** Slot indexes in the Float64 header (after the Int32 slots). */
-export const CPU_AT_START = 0; // the worker thread's CPU time (µs) when it started the current request
+export const CPU_AT_START = 0; // the worker thread's CPU time (µs) when it started the current input
 export const CPU_SPENT = 1; // CPU time (µs) the last answered request took
 const INT_SLOTS = 8;
 const FLOAT_SLOTS = 2;
@@ -27,8 +29,9 @@ export interface Channel {
   sab: SharedArrayBuffer;
   ctl: Int32Array;
   cpu: Float64Array;
-  /** Length-tracking view of the payload area. */
+  /** Length-tracking views of the payload area. */
   bytes: Uint8Array;
+  view: DataView;
 }
 
 export function createChannel(): Channel {
@@ -44,6 +47,7 @@ export function viewsOf(sab: SharedArrayBuffer): Channel {
     ctl: new Int32Array(sab, 0, INT_SLOTS),
     cpu: new Float64Array(sab, INT_SLOTS * 4, FLOAT_SLOTS),
     bytes: new Uint8Array(sab, HEADER_BYTES),
+    view: new DataView(sab, HEADER_BYTES),
   };
 }
 

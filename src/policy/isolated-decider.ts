@@ -1,21 +1,24 @@
 // The decision of one revision, evaluated in its own worker thread so that no Rego can stall the
-// gateway. The gateway thread hands the input over through shared memory and waits for the answer
-// (Atomics.wait). The budget is CPU time of the worker thread, read from the kernel when the wait
-// runs out, so a busy machine that leaves the worker without a core does not count against the
-// policy; a decision that has used its budget fails closed for that call, and so does one still
-// unanswered at the wall-clock limit. The worker then gets a grace period to finish; one that does
-// not, having used its budget, is a runaway, so it is terminated (V8 stops Wasm mid-loop) and the
-// revision reports a fault, which the policy manager answers by restoring the last good revision.
-// Until then, calls on that revision fail at once instead of waiting again.
-//
-// Against evaluating on the gateway's thread, the hand-off costs a few microseconds of waiting per
-// decision while the Wasm time itself moves off the gateway's thread (bench gateway --baseline).
+// gateway. Two ways in, over one shared-memory channel (decision-channel.ts):
+// - `decide` (calls decided under load): the decisions asked for in one turn of the event loop go
+//   to the worker as one batch and the gateway's thread carries on serving; the worker posts a
+//   message when the answers are in. Evaluation runs beside the event loop instead of on it.
+// - `evaluate` (a call alone, the limits refusal, MCP): hands one input over and waits for the
+//   answer (Atomics.wait), which for a lone call is quicker than a message round trip.
+// The budget is CPU time of the worker thread, read from the kernel when a wait runs out, so a busy
+// machine that leaves the worker without a core does not count against the policy. A decision that
+// has used its budget fails closed for its call (and a batch's other calls with it); so does one
+// still unanswered at the wall-clock limit. The worker then gets a grace period to finish; one that
+// does not, having used its budget, is a runaway: the worker is terminated (V8 stops Wasm mid-loop)
+// and the revision reports a fault, which the policy manager answers by restoring the last good
+// revision. Until the worker is free again, calls on that revision fail at once instead of waiting.
 import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import type { Decision, DecisionInput } from './decision.ts';
 import {
   ANNOUNCE,
   type Channel,
+  COUNT,
   CPU_AT_START,
   CPU_SPENT,
   createChannel,
@@ -34,6 +37,8 @@ import { DecisionError } from './wasm-policy.ts';
 export const DEFAULT_DECISION_BUDGET_MS = 50;
 /** How long a decision that overran its budget may still take before it counts as a runaway. */
 export const DEFAULT_RUNAWAY_GRACE_MS = 1000;
+/** Decisions sent to the worker in one batch at most. */
+const MAX_BATCH = 256;
 
 /** A decision did not finish within its budget; the call it belongs to is refused. */
 export class DecisionTimeoutError extends DecisionError {
@@ -53,9 +58,23 @@ export type TimedResult =
   | { ok: true; value: unknown; ms: number }
   | { ok: false; error: string; timedOut: boolean; ms: number };
 
+interface Pending {
+  input: DecisionInput;
+  resolve: (d: Decision) => void;
+  reject: (err: unknown) => void;
+}
+
+interface Batch {
+  seq: number;
+  items: Pending[];
+  started: number;
+  timer: NodeJS.Timeout | undefined;
+}
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const RECENT_RESULTS = 4;
+const UNDEFINED_DECISION = 'the policy returned no decision (data.portcullis.gateway.decision is undefined)';
 
 export class IsolatedDecider {
   readonly budgetMs: number;
@@ -72,6 +91,9 @@ export class IsolatedDecider {
   #closed = false;
   #onFault: ((reason: string) => void) | undefined;
   readonly #recent: { bytes: Buffer; result: unknown }[] = [];
+  #queue: Pending[] = [];
+  #scheduled = false;
+  #batch: Batch | undefined;
 
   private constructor(channel: Channel, worker: Worker, thread: string | undefined, options: DeciderOptions) {
     this.#channel = channel;
@@ -85,6 +107,9 @@ export class IsolatedDecider {
     );
     worker.on('exit', (code) => {
       if (!this.#closed) this.#faulted(`the decision worker exited (code ${code})`);
+    });
+    worker.on('message', (seq: unknown) => {
+      if (this.#batch?.seq === seq) this.#completeBatch();
     });
     worker.unref();
   }
@@ -128,42 +153,26 @@ export class IsolatedDecider {
     if (handler && this.#fault !== undefined) handler(this.#fault);
   }
 
+  /** The decision for `input`, decided with the others asked for in this turn, without blocking this thread. */
+  decide(input: DecisionInput): Promise<Decision> {
+    const refusal = this.#refusal();
+    if (refusal) return Promise.reject(refusal);
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ input, resolve, reject });
+      if (!this.#scheduled && this.#batch === undefined) {
+        this.#scheduled = true;
+        setImmediate(this.#flush);
+      }
+    });
+  }
+
   /** The decision for `input`, or a DecisionError (undefined decision, evaluation error, time-out). */
   evaluate = (input: DecisionInput): Decision => {
-    const seq = this.#send(input);
-    const { ctl } = this.#channel;
-    const started = performance.now();
-    let deadline = started + this.budgetMs;
-    while (Atomics.load(ctl, RESPONSE) !== seq) {
-      const left = deadline - performance.now();
-      if (left > 0) {
-        Atomics.wait(ctl, RESPONSE, seq - 1, left);
-        continue;
-      }
-      const spent = this.#cpuSpentMs(seq);
-      const now = performance.now();
-      if (spent === undefined || spent >= this.budgetMs || now - started >= this.#waitLimit) {
-        if (Atomics.load(ctl, RESPONSE) === seq) break;
-        this.#overran(seq);
-        throw new DecisionTimeoutError(
-          spent !== undefined && spent < this.budgetMs
-            ? `the policy decision got no answer within ${this.#waitLimit} ms (the machine is overloaded); the call is refused`
-            : `the policy decision did not finish within its ${this.budgetMs} ms budget; the call is refused`,
-        );
-      }
-      // The worker has not had its budget of CPU yet (the machine is busy): wait for the rest.
-      deadline = now + Math.max(1, this.budgetMs - spent);
-    }
-    const result = this.#result();
-    const decision = result as { result?: Decision }[] | undefined;
-    const value = decision?.[0]?.result;
-    if (!value || typeof value.allow !== 'boolean') {
-      // An undefined decision is a policy bug; refuse rather than guess.
-      throw new DecisionError(
-        'the policy returned no decision (data.portcullis.gateway.decision is undefined)',
-      );
-    }
-    return value;
+    if (this.#batch !== undefined) this.#waitForBatch();
+    const seq = this.#send(input, false);
+    const timeout = this.#waitSync(seq, Math.max(this.budgetMs, this.#waitLimit));
+    if (timeout !== undefined) throw timeout;
+    return decisionOf(this.#result());
   };
 
   /**
@@ -174,6 +183,7 @@ export class IsolatedDecider {
     const started = performance.now();
     let seq: number;
     try {
+      if (this.#batch !== undefined) this.#waitForBatch();
       seq = this.#send(input, true);
     } catch (err) {
       return { ok: false, error: (err as Error).message, timedOut: false, ms: 0 };
@@ -195,9 +205,9 @@ export class IsolatedDecider {
           if (Atomics.load(ctl, RESPONSE) === seq) return done(true);
           const spent = this.#cpuSpentMs(seq);
           const wall = performance.now() - started;
-          if (spent === undefined || spent >= budgetMs || wall >= Math.max(budgetMs * 10, this.#waitLimit))
+          if (spent === undefined || spent >= budgetMs || wall >= Math.max(budgetMs * 10, this.#waitLimit)) {
             done(false);
-          else check(Math.max(1, budgetMs - spent));
+          } else check(Math.max(1, budgetMs - spent));
         }, wait);
       };
       check(budgetMs);
@@ -222,16 +232,23 @@ export class IsolatedDecider {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#failBatch(new DecisionError('this policy revision was retired'));
     await this.#worker.terminate();
   }
 
-  #send(input: unknown, announce = false): number {
+  #refusal(): DecisionError | undefined {
     if (this.#fault !== undefined)
-      throw new DecisionError(`this policy revision no longer decides: ${this.#fault}`);
-    if (this.#closed) throw new DecisionError('this policy revision was retired');
+      return new DecisionError(`this policy revision no longer decides: ${this.#fault}`);
+    if (this.#closed) return new DecisionError('this policy revision was retired');
     if (this.#overrun) {
-      throw new DecisionTimeoutError('the policy is still busy with a decision that overran its budget');
+      return new DecisionTimeoutError('the policy is still busy with a decision that overran its budget');
     }
+    return undefined;
+  }
+
+  #send(input: unknown, announce: boolean): number {
+    const refusal = this.#refusal();
+    if (refusal) throw refusal;
     const json = JSON.stringify(input);
     // UTF-8 needs at most three bytes per UTF-16 unit.
     if (!ensureRoom(this.#channel, json.length * 3)) {
@@ -240,6 +257,12 @@ export class IsolatedDecider {
     const { ctl, bytes } = this.#channel;
     const { written } = encoder.encodeInto(json, bytes);
     Atomics.store(ctl, LENGTH, written);
+    Atomics.store(ctl, COUNT, 0);
+    return this.#go(announce);
+  }
+
+  #go(announce: boolean): number {
+    const { ctl } = this.#channel;
     Atomics.store(ctl, ANNOUNCE, announce ? 1 : 0);
     const seq = ++this.#seq;
     Atomics.store(ctl, REQUEST, seq);
@@ -247,12 +270,150 @@ export class IsolatedDecider {
     return seq;
   }
 
-  /** The answer in the channel: parsed (the last few distinct answers are reused, frozen) or thrown. */
+  /**
+   * Blocks until request `seq` is answered; past its CPU budget (or the wall-clock limit) the
+   * request is given up, the worker left to the runaway check, and the error returned.
+   */
+  #waitSync(seq: number, wallLimit: number): DecisionTimeoutError | undefined {
+    const { ctl } = this.#channel;
+    const started = performance.now();
+    let deadline = started + this.budgetMs;
+    while (Atomics.load(ctl, RESPONSE) !== seq) {
+      const left = deadline - performance.now();
+      if (left > 0) {
+        Atomics.wait(ctl, RESPONSE, seq - 1, left);
+        continue;
+      }
+      const spent = this.#cpuSpentMs(seq);
+      const now = performance.now();
+      if (spent === undefined || spent >= this.budgetMs || now - started >= wallLimit) {
+        if (Atomics.load(ctl, RESPONSE) === seq) break;
+        this.#overran(seq);
+        return this.#timeoutError(spent);
+      }
+      // The worker has not had its budget of CPU yet (the machine is busy): wait for the rest.
+      deadline = now + Math.max(1, this.budgetMs - spent);
+    }
+    return undefined;
+  }
+
+  #timeoutError(spent: number | undefined): DecisionTimeoutError {
+    return new DecisionTimeoutError(
+      spent !== undefined && spent < this.budgetMs
+        ? `the policy decision got no answer within ${this.#waitLimit} ms (the machine is overloaded); the call is refused`
+        : `the policy decision did not finish within its ${this.budgetMs} ms budget; the call is refused`,
+    );
+  }
+
+  readonly #flush = (): void => {
+    this.#scheduled = false;
+    if (this.#batch !== undefined || this.#queue.length === 0) return;
+    const refusal = this.#refusal();
+    if (refusal) {
+      const queued = this.#queue;
+      this.#queue = [];
+      for (const p of queued) p.reject(refusal);
+      return;
+    }
+    const items = this.#queue.length <= MAX_BATCH ? this.#queue : this.#queue.slice(0, MAX_BATCH);
+    this.#queue = items === this.#queue ? [] : this.#queue.slice(MAX_BATCH);
+    const jsons = items.map((p) => JSON.stringify(p.input));
+    let room = 0;
+    for (const j of jsons) room += 4 + j.length * 3;
+    if (!ensureRoom(this.#channel, room)) {
+      const err = new DecisionError(`the decision inputs are larger than ${MAX_BYTES} bytes`);
+      for (const p of items) p.reject(err);
+      return;
+    }
+    const { ctl, bytes, view } = this.#channel;
+    let offset = 0;
+    for (const j of jsons) {
+      const { written } = encoder.encodeInto(j, bytes.subarray(offset + 4));
+      view.setUint32(offset, written, true);
+      offset += 4 + written;
+    }
+    Atomics.store(ctl, LENGTH, offset);
+    Atomics.store(ctl, COUNT, items.length);
+    const batch: Batch = { seq: this.#go(true), items, started: performance.now(), timer: undefined };
+    this.#batch = batch;
+    this.#watchBatch(batch, this.budgetMs);
+  };
+
+  /** Checks on a batch each time its current decision could have used up its budget. */
+  #watchBatch(batch: Batch, wait: number): void {
+    batch.timer = setTimeout(() => {
+      if (this.#batch !== batch) return;
+      if (Atomics.load(this.#channel.ctl, RESPONSE) === batch.seq) return this.#completeBatch();
+      const spent = this.#cpuSpentMs(batch.seq);
+      const wall = performance.now() - batch.started;
+      if (
+        spent === undefined ||
+        spent >= this.budgetMs ||
+        wall >= this.#waitLimit + this.budgetMs * batch.items.length
+      ) {
+        this.#overran(batch.seq);
+        this.#failBatch(this.#timeoutError(spent));
+        return;
+      }
+      this.#watchBatch(batch, Math.max(1, this.budgetMs - spent));
+    }, wait);
+  }
+
+  /** Blocks until the batch at the worker is answered (or given up), so the channel is free. */
+  #waitForBatch(): void {
+    const batch = this.#batch as Batch;
+    const timeout = this.#waitSync(batch.seq, this.#waitLimit + this.budgetMs * batch.items.length);
+    if (timeout !== undefined) this.#failBatch(timeout);
+    else this.#completeBatch();
+  }
+
+  #failBatch(err: DecisionError): void {
+    const batch = this.#batch;
+    if (batch === undefined) return;
+    clearTimeout(batch.timer);
+    this.#batch = undefined;
+    for (const p of batch.items) p.reject(err);
+  }
+
+  #completeBatch(): void {
+    const batch = this.#batch as Batch;
+    clearTimeout(batch.timer);
+    this.#batch = undefined;
+    const { ctl, bytes, view } = this.#channel;
+    if (Atomics.load(ctl, STATUS) !== STATUS_OK) {
+      const err = new DecisionError(decoder.decode(bytes.slice(0, Atomics.load(ctl, LENGTH))));
+      for (const p of batch.items) p.reject(err);
+    } else {
+      let offset = 0;
+      for (const p of batch.items) {
+        const ok = view.getUint8(offset) === STATUS_OK;
+        const len = view.getUint32(offset + 1, true);
+        const answer = bytes.subarray(offset + 5, offset + 5 + len);
+        offset += 5 + len;
+        try {
+          if (!ok) throw new DecisionError(decoder.decode(answer.slice()));
+          p.resolve(decisionOf(this.#parse(answer)));
+        } catch (err) {
+          p.reject(err);
+        }
+      }
+    }
+    if (this.#queue.length > 0 && !this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(this.#flush);
+    }
+  }
+
+  /** The single answer in the channel: parsed, or thrown when the worker reported an error. */
   #result(): unknown {
     const { ctl, bytes } = this.#channel;
-    const length = Atomics.load(ctl, LENGTH);
-    const view = bytes.subarray(0, length);
+    const view = bytes.subarray(0, Atomics.load(ctl, LENGTH));
     if (Atomics.load(ctl, STATUS) !== STATUS_OK) throw new DecisionError(decoder.decode(view.slice()));
+    return this.#parse(view);
+  }
+
+  /** Most calls get one of a few answers: the last few distinct ones are reused, frozen. */
+  #parse(view: Uint8Array): unknown {
     for (const r of this.#recent) if (r.bytes.equals(view)) return r.result;
     const copy = Buffer.from(view);
     const result = deepFreeze(JSON.parse(copy.toString('utf8')));
@@ -290,7 +451,7 @@ export class IsolatedDecider {
     if (Atomics.load(this.#channel.ctl, RESPONSE) === seq) onMessage(seq);
   }
 
-  /** CPU ms the worker has spent on request `seq` so far: 0 before it started, undefined when unknown. */
+  /** CPU ms the worker has spent on its current input of request `seq`: 0 before it started, undefined when unknown. */
   #cpuSpentMs(seq: number): number | undefined {
     if (Atomics.load(this.#channel.ctl, STARTED) !== seq) return 0;
     if (this.#schedstat === undefined) return undefined;
@@ -306,9 +467,17 @@ export class IsolatedDecider {
   #faulted(reason: string): void {
     if (this.#fault !== undefined || this.#closed) return;
     this.#fault = reason;
+    this.#failBatch(new DecisionError(`this policy revision no longer decides: ${reason}`));
     void this.#worker.terminate();
     this.#onFault?.(reason);
   }
+}
+
+/** The decision in an evaluation's result set; an undefined decision is a policy bug, refused rather than guessed. */
+function decisionOf(result: unknown): Decision {
+  const value = (result as { result?: Decision }[] | undefined)?.[0]?.result;
+  if (!value || typeof value.allow !== 'boolean') throw new DecisionError(UNDEFINED_DECISION);
+  return value;
 }
 
 function deepFreeze<T>(value: T): T {
