@@ -8,7 +8,8 @@
 // Two kinds of line: `F <json>` a final record (what `append` commits); `P <json>` a provisional
 // record, written for a call whose response is about to complete while its final record is not ready
 // yet (its usage settled, its content redacted). A provisional record is committed at replay only if
-// no final record with its request id made it.
+// no final record with its request id made it; while its final record waits for its batch, the
+// provisional line is what protects the call, so for most calls the journal costs one line.
 //
 // No fsync: the page cache survives a killed process, not a power cut. Records appended in the last
 // flush interval before a power loss may be lost (they were never committed); see README.
@@ -38,9 +39,9 @@ export interface JournalContents {
 
 interface Segment {
   file: string;
-  /** Final records written up to the end of this segment (counted from open). */
+  /** Final records (counted from open) that must be committed before this segment may go. */
   end: number;
-  /** Request ids of provisional records here whose final record is not written yet. */
+  /** Request ids of provisional records here whose final record has not been appended yet. */
   waiting: Set<string>;
 }
 
@@ -91,7 +92,6 @@ export class AuditJournal {
   #fd: number;
   #bytes = 0;
   #number: number;
-  #written = 0;
   /** Closed segments still holding records not yet committed, oldest first. */
   #closed: Segment[] = [];
   #current: Segment;
@@ -113,15 +113,22 @@ export class AuditJournal {
     for (const file of segmentFiles(this.dir)) if (file !== this.#current.file) rmSync(file, { force: true });
   }
 
-  /** A final record, before it joins the queue. Throws if the line could not be written. */
-  writeFinal(json: string, requestId: string): void {
-    this.#write(`F ${json}\n`);
-    this.#written += 1;
+  /**
+   * A final record, before it joins the queue as the `count`-th appended since open. When a
+   * provisional record of the same call is here and the final one carries nothing it lacks but
+   * timing (no content), no second line is written: the provisional one stands in for it until it
+   * is committed.
+   */
+  writeFinal(json: string, requestId: string, count: number, hasContent: boolean): void {
     const provisional = this.#provisional.get(requestId);
     if (provisional !== undefined) {
       this.#provisional.delete(requestId);
       provisional.segment.waiting.delete(requestId);
+      provisional.segment.end = Math.max(provisional.segment.end, count);
+      if (!hasContent) return;
     }
+    this.#write(`F ${json}\n`);
+    this.#current.end = count;
   }
 
   /** A provisional record of a call whose final record is not ready yet. */
@@ -140,6 +147,7 @@ export class AuditJournal {
       this.#provisional.delete(id);
       p.segment.waiting.delete(id);
     }
+    // Oldest first, so that a segment goes only after every one before it.
     while (this.#closed.length > 0 && this.#closed[0].end <= count && this.#closed[0].waiting.size === 0) {
       rmSync((this.#closed.shift() as Segment).file, { force: true });
     }
@@ -164,7 +172,6 @@ export class AuditJournal {
 
   #rotate(): void {
     closeSync(this.#fd);
-    this.#current.end = this.#written;
     this.#closed.push(this.#current);
     this.#number += 1;
     this.#current = { file: join(this.dir, String(this.#number)), end: 0, waiting: new Set() };

@@ -207,7 +207,7 @@ export class AuditLog {
     // Serialized here, one record at a time, rather than a whole batch at once when it is taken:
     // the same work, but no millisecond-long stall of the event loop every flush interval.
     const json = JSON.stringify(normalizeRecord(record));
-    this.journal.writeFinal(json, record.requestId);
+    this.journal.writeFinal(json, record.requestId, this.appended + 1, record.content !== undefined);
     this.appended += 1;
     const n = this.queue.push(json);
     if (n >= this.batchSize) {

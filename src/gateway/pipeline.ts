@@ -93,6 +93,7 @@ export class Pipeline {
     res[kStages] = stages;
     res.once('close', onResponseClose);
     stages.begin();
+    stages.beforeEnd(call, res);
 
     // Authenticate.
     const headers = request.headers;
