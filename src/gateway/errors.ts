@@ -37,6 +37,23 @@ export const ERRORS = {
       `Portcullis: the request body is larger than this gateway accepts (${max} bytes).`,
   },
   unsupported_media_type: { status: 415, message: () => 'Portcullis: send the request body as JSON.' },
+  unsupported_encoding: {
+    status: 415,
+    message: (encoding: string) =>
+      `Portcullis: request bodies with content-encoding ${encoding} are not accepted; send the body uncompressed.`,
+  },
+  headers_too_large: {
+    status: 431,
+    message: () => 'Portcullis: the request headers are larger than this gateway accepts.',
+  },
+  request_timeout: {
+    status: 408,
+    message: () => 'Portcullis: the request (headers and body) did not arrive in time.',
+  },
+  too_deep: {
+    status: 400,
+    message: () => 'Portcullis: the request body nests deeper than the gateway can process.',
+  },
   bad_request: {
     status: 400,
     message: (detail: string) => `Portcullis could not read the request: ${detail}`,

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
 import type { ProviderApi } from '../policy/snapshot.ts';
 import type { Call } from './call.ts';
-import { type GatewayError, gatewayError, writeError } from './errors.ts';
+import { type GatewayError, gatewayError, sendError, writeError } from './errors.ts';
 import type { ResponseFilter, StreamSink } from './plugin.ts';
 import type { Upstream } from './upstream.ts';
 
@@ -352,7 +352,16 @@ export function forward(
   log: Logger,
   inFlight: () => number,
 ): void {
-  const body = call.bodyChanged ? Buffer.from(JSON.stringify(call.body)) : call.rawBody;
+  let body: Buffer | null;
+  try {
+    body = call.bodyChanged ? Buffer.from(JSON.stringify(call.body)) : call.rawBody;
+  } catch (err) {
+    // A body nested deeper than the stack cannot be re-encoded after a rewrite: the client's error.
+    if (!(err instanceof RangeError)) throw err;
+    call.outcome = 'error';
+    sendError(reply, clientApi, gatewayError('too_deep'));
+    return;
+  }
   const head = reply.getHeaders() as OutgoingHttpHeaders;
   reply.hijack();
   const handler = new UpstreamCall(call, clientApi, reply.raw, up, head, filter, log, inFlight);

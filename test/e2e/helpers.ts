@@ -95,7 +95,11 @@ export function e2ePolicy(
     })
     .join('\n---\n');
   writeFileSync(join(dir, 'keys', 'e2e.yaml'), `${yaml}\n`);
-  if (opts.withoutLimitRules) rmSync(join(dir, 'rego', 'limits.rego'));
+  if (opts.withoutLimitRules) {
+    rmSync(join(dir, 'rego', 'limits.rego'));
+    // Its tests go with it: a revision whose own Rego tests fail is not admitted.
+    rmSync(join(dir, 'rego', 'decision_test.rego'));
+  }
   if (opts.redis) {
     const file = join(dir, 'gateway.yaml');
     const text = readFileSync(file, 'utf8').replace(
