@@ -6,8 +6,9 @@ import type { FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
 import type { ProviderApi } from '../policy/snapshot.ts';
+import { streamErrorEvents } from '../providers/stream-errors.ts';
 import type { Call } from './call.ts';
-import { type GatewayError, gatewayError, sendError, writeError } from './errors.ts';
+import { errorPayload, type GatewayError, gatewayError, sendError, writeError } from './errors.ts';
 import type { ResponseFilter, StreamSink } from './plugin.ts';
 import type { Upstream } from './upstream.ts';
 
@@ -179,7 +180,9 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
       call.tail = '';
     }
     const filter = this.filter;
-    const hold = filter?.held !== undefined && call.tracker === null;
+    // A non-streamed answer is held until it is whole (up to MAX_HELD_BYTES), so an upstream that
+    // fails half-way gets the client a 502 in its format rather than a cut connection.
+    const hold = call.tracker === null;
     const stream = hold ? undefined : filter?.stream?.(this.#toClient);
     const rewrites = hold || stream !== undefined || (call.tracker !== null && call.hideUsageChunk);
     const head = this.head;
@@ -263,7 +266,8 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
     const raw = held.length === 1 ? held[0] : Buffer.concat(held);
     let out: Buffer | Promise<Buffer>;
     try {
-      out = this.filter!.held!(raw);
+      const check = this.filter?.held;
+      out = check === undefined ? raw : check(raw);
     } catch (err) {
       this.#checkFailed(err);
       return;
@@ -292,14 +296,28 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
   onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
     const call = this.call;
     if (this.cancelled || this.res.destroyed) return;
-    if (this.started) {
-      // Headers are out: the only honest signal left is to cut the connection.
+    if (this.started && this.#held === null) {
       call.upstreamError = failureCode(err);
-      this.#held = null;
       this.#ended = true;
-      this.res.destroy();
+      if (call.tracker === null) {
+        // A large answer sent as it came: the head is out, so cutting the connection is all that is left.
+        this.res.destroy();
+        return;
+      }
+      // A stream: it ends with the surface's own error event, which the SDKs and agents raise.
+      const f = failure(err, this.up.provider.id, call.id);
+      const body = JSON.parse(errorPayload(this.clientApi, f)) as unknown;
+      const events = streamErrorEvents(call.surface, body, {
+        code: f.code,
+        type: 'api_error',
+        message: f.message,
+        sequenceNumber: 0,
+      });
+      if (!this.res.headersSent) this.res.writeHead(call.upstreamStatus || 200, this.head);
+      this.res.end(events);
       return;
     }
+    this.#held = null;
     const f = failure(err, this.up.provider.id, call.id);
     call.outcome = 'error';
     call.upstreamError = f.code;
