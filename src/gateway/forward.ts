@@ -266,8 +266,8 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
     const raw = held.length === 1 ? held[0] : Buffer.concat(held);
     let out: Buffer | Promise<Buffer>;
     try {
-      const check = this.filter?.held;
-      out = check === undefined ? raw : check(raw);
+      const filter = this.filter;
+      out = filter?.held === undefined ? raw : filter.held(raw);
     } catch (err) {
       this.#checkFailed(err);
       return;
