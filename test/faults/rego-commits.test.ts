@@ -83,7 +83,13 @@ function serve(remote: string, dataDir: string): Promise<{ child: ChildProcess; 
  * Polls /healthz every 20 ms from a worker thread, so that this test's own synchronous git commands
  * do not count as the gateway's latency.
  */
-function healthzPoller(url: string): { stop(): Promise<{ polls: number; p99: number; worst: number }> } {
+interface PollStats {
+  polls: number;
+  p99: number;
+  worst: number;
+}
+
+function healthzPoller(url: string): { stop(): Promise<PollStats>; run(ms: number): Promise<PollStats> } {
   const worker = new Worker(
     `
     const { parentPort, workerData } = require('node:worker_threads');
@@ -106,6 +112,10 @@ function healthzPoller(url: string): { stop(): Promise<{ polls: number; p99: num
     { eval: true, workerData: url },
   );
   return {
+    async run(ms: number) {
+      await new Promise((r) => setTimeout(r, ms));
+      return this.stop();
+    },
     async stop() {
       worker.postMessage('stop');
       const latencies = (await new Promise((r) => worker.once('message', r))) as number[];
@@ -126,6 +136,8 @@ test('runaway, slow, undefined and conflicting commits are never activated; /hea
   const dataDir = mkdtempSync(join(tmpdir(), 'portcullis-rego-faults-'));
   const gw = await serve(repo.remote, dataDir);
 
+  // What /healthz takes on this machine with nothing happening, to tell a stall from a busy host.
+  const control = await healthzPoller(gw.url).run(3000);
   const poller = healthzPoller(gw.url);
   const status = async () => (await (await fetch(`${gw.url}/status`)).json()) as Record<string, unknown>;
   let last = good;
@@ -157,9 +169,12 @@ test('runaway, slow, undefined and conflicting commits are never activated; /hea
   } finally {
     const { polls, p99, worst } = await poller.stop();
     process.stdout.write(
-      `# /healthz during 4 bad commits: ${polls} polls, p99 ${p99.toFixed(1)} ms, max ${worst.toFixed(1)} ms\n`,
+      `# /healthz during 4 bad commits: ${polls} polls, p99 ${p99.toFixed(1)} ms, max ${worst.toFixed(1)} ms ` +
+        `(idle on this host: p99 ${control.p99.toFixed(1)} ms, max ${control.worst.toFixed(1)} ms)\n`,
     );
-    assert.ok(p99 < 100, `/healthz p99 ${p99.toFixed(1)} ms`);
+    // 100 ms, or twice what this host takes when idle if it is busier than that (CI runs tests in parallel).
+    assert.ok(p99 < Math.max(100, 2 * control.p99), `/healthz p99 ${p99.toFixed(1)} ms`);
+    assert.ok(worst < 5000, `/healthz max ${worst.toFixed(0)} ms`);
   }
 
   // A restart with the last bad commit at the head serves the last good revision.
