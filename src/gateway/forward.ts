@@ -181,8 +181,9 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
     }
     const filter = this.filter;
     // A non-streamed answer is held until it is whole (up to MAX_HELD_BYTES), so an upstream that
-    // fails half-way gets the client a 502 in its format rather than a cut connection.
-    const hold = call.tracker === null;
+    // fails half-way gets the client a 502 in its format rather than a cut connection; unless a
+    // filter reads it as a stream (it has `stream` and no `held`).
+    const hold = call.tracker === null && (filter?.held !== undefined || filter?.stream === undefined);
     const stream = hold ? undefined : filter?.stream?.(this.#toClient);
     const rewrites = hold || stream !== undefined || (call.tracker !== null && call.hideUsageChunk);
     const head = this.head;
