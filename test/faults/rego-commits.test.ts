@@ -97,6 +97,8 @@ function healthzPoller(url: string): { stop(): Promise<PollStats>; run(ms: numbe
     let polling = true;
     parentPort.once('message', () => { polling = false; });
     (async () => {
+      // The first fetch opens the connection; it says nothing about the gateway.
+      await fetch(workerData + '/healthz').then((r) => r.arrayBuffer()).catch(() => {});
       while (polling) {
         const t0 = performance.now();
         try {
