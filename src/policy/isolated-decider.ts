@@ -6,7 +6,8 @@
 // - `evaluate` (a call alone, the limits refusal, MCP): hands one input over and waits for the
 //   answer (Atomics.wait), which for a lone call is quicker than a message round trip.
 // The budget is CPU time of the worker thread, read from the kernel when a wait runs out, so a busy
-// machine that leaves the worker without a core does not count against the policy. A decision that
+// machine that leaves the worker without a core does not count against the policy (a decision gets
+// one budget of wall-clock time, then one budget of the worker's CPU time). A decision that
 // has used its budget fails closed for its call (and a batch's other calls with it); so does one
 // still unanswered at the wall-clock limit. The worker then gets a grace period to finish; one that
 // does not, having used its budget, is a runaway: the worker is terminated (V8 stops Wasm mid-loop)
@@ -19,10 +20,10 @@ import {
   ANNOUNCE,
   type Channel,
   COUNT,
-  CPU_AT_START,
   CPU_SPENT,
   createChannel,
   ensureRoom,
+  ITEM,
   LENGTH,
   MAX_BYTES,
   REQUEST,
@@ -37,6 +38,11 @@ import { DecisionError } from './wasm-policy.ts';
 export const DEFAULT_DECISION_BUDGET_MS = 50;
 /** How long a decision that overran its budget may still take before it counts as a runaway. */
 export const DEFAULT_RUNAWAY_GRACE_MS = 1000;
+/**
+ * How long a batch may go unanswered while its worker gets no CPU before its calls are refused. Its
+ * callers wait without blocking the gateway's thread, so this only bounds a call on a starved host.
+ */
+const BATCH_WAIT_LIMIT_MS = 30_000;
 /** Decisions sent to the worker in one batch at most. */
 const MAX_BATCH = 256;
 
@@ -49,7 +55,7 @@ export interface DeciderOptions {
   /** CPU time one decision may use (default 50 ms). */
   budgetMs?: number;
   runawayGraceMs?: number;
-  /** Wall-clock time a call waits for its decision at most (default 20 budgets, at least 1 s). */
+  /** Wall-clock time a lone call blocks for its decision at most (default 40 budgets, at least 2 s). */
   waitLimitMs?: number;
 }
 
@@ -94,13 +100,15 @@ export class IsolatedDecider {
   #queue: Pending[] = [];
   #scheduled = false;
   #batch: Batch | undefined;
+  /** Where the worker's CPU clock stood when an input's wait first ran out (see #cpuSpentMs). */
+  #cpuMark: { seq: number; item: number; ns: number } | undefined;
 
   private constructor(channel: Channel, worker: Worker, thread: string | undefined, options: DeciderOptions) {
     this.#channel = channel;
     this.#worker = worker;
     this.budgetMs = options.budgetMs ?? DEFAULT_DECISION_BUDGET_MS;
     this.#grace = options.runawayGraceMs ?? DEFAULT_RUNAWAY_GRACE_MS;
-    this.#waitLimit = options.waitLimitMs ?? Math.max(this.budgetMs * 20, 1000);
+    this.#waitLimit = options.waitLimitMs ?? Math.max(this.budgetMs * 40, 2000);
     this.#schedstat = thread === undefined ? undefined : `/proc/${thread}/schedstat`;
     worker.on('error', (err: unknown) =>
       this.#faulted(`the decision worker failed: ${(err as Error).message}`),
@@ -122,7 +130,9 @@ export class IsolatedDecider {
       data: JSON.stringify(data),
       sab: channel.sab,
     };
-    const worker = new Worker(new URL('./decision-worker-thread.ts', import.meta.url), {
+    // `.ts` from the source tree, `.js` from the built package (dist/).
+    const ext = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
+    const worker = new Worker(new URL(`./decision-worker-thread.${ext}`, import.meta.url), {
       workerData,
       // The gateway's flags (--cpu-prof, --inspect, test runner flags) are not the worker's business.
       execArgv: [],
@@ -349,7 +359,7 @@ export class IsolatedDecider {
       if (
         spent === undefined ||
         spent >= this.budgetMs ||
-        wall >= this.#waitLimit + this.budgetMs * batch.items.length
+        wall >= BATCH_WAIT_LIMIT_MS + this.budgetMs * batch.items.length
       ) {
         this.#overran(batch.seq);
         this.#failBatch(this.#timeoutError(spent));
@@ -451,17 +461,30 @@ export class IsolatedDecider {
     if (Atomics.load(this.#channel.ctl, RESPONSE) === seq) onMessage(seq);
   }
 
-  /** CPU ms the worker has spent on its current input of request `seq`: 0 before it started, undefined when unknown. */
+  /**
+   * CPU ms the worker has spent on its current input of request `seq` since this was first asked
+   * (the first look returns 0 and sets the mark, so an input gets at least one budget of wall-clock
+   * time plus one budget of CPU time): 0 before the worker started it, undefined when the OS has no
+   * per-thread clock. One clock, the kernel's schedstat, read only when a wait runs out.
+   */
   #cpuSpentMs(seq: number): number | undefined {
-    if (Atomics.load(this.#channel.ctl, STARTED) !== seq) return 0;
+    const ctl = this.#channel.ctl;
+    if (Atomics.load(ctl, STARTED) !== seq) return 0;
     if (this.#schedstat === undefined) return undefined;
+    let ns: number;
     try {
       const text = readFileSync(this.#schedstat, 'latin1');
-      const ns = Number(text.slice(0, text.indexOf(' ')));
-      return Math.max(0, ns / 1e6 - this.#channel.cpu[CPU_AT_START] / 1000);
+      ns = Number(text.slice(0, text.indexOf(' ')));
     } catch {
       return undefined;
     }
+    const item = Atomics.load(ctl, ITEM);
+    const mark = this.#cpuMark;
+    if (mark === undefined || mark.seq !== seq || mark.item !== item) {
+      this.#cpuMark = { seq, item, ns };
+      return 0;
+    }
+    return (ns - mark.ns) / 1e6;
   }
 
   #faulted(reason: string): void {
