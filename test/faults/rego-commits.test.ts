@@ -174,8 +174,9 @@ test('runaway, slow, undefined and conflicting commits are never activated; /hea
       `# /healthz during 4 bad commits: ${polls} polls, p99 ${p99.toFixed(1)} ms, max ${worst.toFixed(1)} ms ` +
         `(idle on this host: p99 ${control.p99.toFixed(1)} ms, max ${control.worst.toFixed(1)} ms)\n`,
     );
-    // 100 ms, or twice what this host takes when idle if it is busier than that (CI runs tests in parallel).
-    assert.ok(p99 < Math.max(100, 2 * control.p99), `/healthz p99 ${p99.toFixed(1)} ms`);
+    // 100 ms, or three times what this host takes when idle if it is busier than that (CI runs tests
+    // in parallel); a decision that stalled the gateway would show as seconds.
+    assert.ok(p99 < Math.max(100, 3 * control.p99), `/healthz p99 ${p99.toFixed(1)} ms`);
     assert.ok(worst < 5000, `/healthz max ${worst.toFixed(0)} ms`);
   }
 
