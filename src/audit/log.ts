@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import { Registry } from 'prom-client';
 import { checkpointPath, readCheckpoint, writeCheckpoint } from './checkpoint.ts';
+import { AuditJournal, journalDir, readJournal } from './journal.ts';
 import { type AuditMetrics, auditMetrics } from './metrics.ts';
 import { type AuditEntry, type AuditRecord, GENESIS_HASH, normalizeRecord } from './record.ts';
 import { createSink } from './sinks/index.ts';
@@ -119,6 +120,8 @@ export class AuditLog {
   /** Seq of the last record this log committed (the head at open before that). */
   private lastSeq: number;
   private waiters: Waiter[] = [];
+  /** Every accepted record is written here first, so a killed process loses none (journal.ts). */
+  private readonly journal: AuditJournal;
   /** Set when the interval elapsed while a batch was in flight: the next goes on its reply. */
   private due = false;
   /** A commit failed: the next attempt waits for the retry timer (or a flush). */
@@ -156,6 +159,7 @@ export class AuditLog {
     const sinks: AuditSink[] = [];
     try {
       this.checkTail();
+      this.replayJournal();
       for (const s of options.sinks ?? []) {
         const cfg = 'deliver' in s ? undefined : s;
         const sink = cfg ? this.createSink(cfg) : (s as AuditSink);
@@ -167,6 +171,8 @@ export class AuditLog {
       this.store.close();
       throw err;
     }
+    this.journal = new AuditJournal(journalDir(this.dbPath));
+    this.journal.discardOld();
     this.lastSeq = this.store.last().seq;
     this.writer = this.startWriter();
     this.untrack = this.metrics.track({
@@ -198,15 +204,28 @@ export class AuditLog {
         );
       }
     }
-    this.appended += 1;
     // Serialized here, one record at a time, rather than a whole batch at once when it is taken:
     // the same work, but no millisecond-long stall of the event loop every flush interval.
-    const n = this.queue.push(JSON.stringify(normalizeRecord(record)));
+    const json = JSON.stringify(normalizeRecord(record));
+    this.journal.writeFinal(json, record.requestId, this.appended + 1, record.content !== undefined);
+    this.appended += 1;
+    const n = this.queue.push(json);
     if (n >= this.batchSize) {
       this.immediate ??= setImmediate(this.tick);
     } else {
       this.timer ??= setTimeout(this.tick, this.flushIntervalMs);
     }
+  }
+
+  /**
+   * Journals the record of a call whose response is about to complete, before its final record can
+   * be built (usage still settling, content still being redacted). If the process dies before
+   * `append` takes the final record, the next start commits this one instead. Call it before the
+   * last byte of the response is written, so a client that received an answer always has its record.
+   */
+  appendProvisional(record: AuditRecord): void {
+    if (this.closing) throw new Error('audit log is closed');
+    this.journal.writeProvisional(JSON.stringify(normalizeRecord(record)), record.requestId);
   }
 
   /**
@@ -330,6 +349,7 @@ export class AuditLog {
     this.writer = undefined;
     await writer?.stop();
     this.store.close();
+    this.journal.close(err === undefined && this.queueDepth === 0);
     if (err) {
       throw new Error(`audit log closed with ${this.queueDepth} records not written: ${err.message}`, {
         cause: err,
@@ -448,6 +468,7 @@ export class AuditLog {
 
   private batchCommitted(count: number, lastSeq: number, entries: AuditEntry[] | undefined): void {
     this.committed += count;
+    this.journal.committed(this.committed);
     this.lastSeq = lastSeq;
     this.writerDeaths = 0;
     this.metrics.written.inc(count);
@@ -598,6 +619,49 @@ export class AuditLog {
       return;
     }
     this.committedHere(entries);
+  }
+
+  /**
+   * Commits what the journal holds and the database does not (the process was killed with records
+   * queued): final records, and provisional ones whose call has no final record anywhere. Runs at
+   * open, before the writer thread starts, so the chain stays in one order.
+   */
+  private replayJournal(): void {
+    const journal = readJournal(journalDir(this.dbPath));
+    if (journal.finals.length === 0 && journal.provisional.length === 0) return;
+    const all = [...journal.finals, ...journal.provisional].map((json) => JSON.parse(json) as AuditRecord);
+    const earliest = Math.min(...all.map((r) => Date.parse(r.time)).filter((t) => !Number.isNaN(t)));
+    // Records are stored by arrival time; a call journaled now arrived at most its length ago.
+    const committed = this.store.query({
+      sinceMs: Number.isFinite(earliest) ? earliest - 3_600_000 : 0,
+      order: 'asc',
+    });
+    const stored = new Set(committed.map((e) => e.json));
+    const finalIds = new Set(committed.map((e) => (JSON.parse(e.json) as AuditRecord).requestId));
+    const missing: string[] = [];
+    for (const json of journal.finals) {
+      finalIds.add((JSON.parse(json) as AuditRecord).requestId);
+      if (!stored.has(json)) {
+        missing.push(json);
+        stored.add(json);
+      }
+    }
+    let provisional = 0;
+    for (const json of journal.provisional) {
+      const id = (JSON.parse(json) as AuditRecord).requestId;
+      if (finalIds.has(id)) continue;
+      finalIds.add(id);
+      missing.push(json);
+      provisional += 1;
+    }
+    if (missing.length === 0) return;
+    const entries = this.store.appendJson(missing);
+    const last = entries[entries.length - 1];
+    writeCheckpoint(this.checkpointFile, last.seq, last.hash);
+    this.logger.warn(
+      { recovered: missing.length, provisional: provisional, torn: journal.torn },
+      'audit log: records the last process took but had not committed were recovered from its journal',
+    );
   }
 
   private checkTail(): void {

@@ -19,6 +19,9 @@ export class DecisionBatcher {
 
   /** The snapshot's decision for `input`, evaluated with the others of this turn; rejects if evaluation throws. */
   decide(snapshot: Snapshot, input: DecisionInput): Promise<Decision> {
+    // A revision deciding in its worker thread batches there, without blocking this thread.
+    const decider = snapshot.decider;
+    if (decider !== undefined && snapshot.evaluate === decider.evaluate) return decider.decide(input);
     return new Promise((resolve, reject) => {
       this.#queue.push({ snapshot, input, resolve, reject });
       if (!this.#scheduled) {

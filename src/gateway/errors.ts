@@ -37,6 +37,23 @@ export const ERRORS = {
       `Portcullis: the request body is larger than this gateway accepts (${max} bytes).`,
   },
   unsupported_media_type: { status: 415, message: () => 'Portcullis: send the request body as JSON.' },
+  unsupported_encoding: {
+    status: 415,
+    message: (encoding: string) =>
+      `Portcullis: request bodies with content-encoding ${encoding} are not accepted; send the body uncompressed.`,
+  },
+  headers_too_large: {
+    status: 431,
+    message: () => 'Portcullis: the request headers are larger than this gateway accepts.',
+  },
+  request_timeout: {
+    status: 408,
+    message: () => 'Portcullis: the request (headers and body) did not arrive in time.',
+  },
+  too_deep: {
+    status: 400,
+    message: () => 'Portcullis: the request body nests deeper than the gateway can process.',
+  },
   bad_request: {
     status: 400,
     message: (detail: string) => `Portcullis could not read the request: ${detail}`,
@@ -147,12 +164,28 @@ export function denialMessage(decision: Decision, revision: string): string {
   return `Portcullis denied this request: ${reasons}${retry} [${decision.code}; policy ${shortRevision(revision)}]`;
 }
 
-/** A denying decision as the error the caller gets (status, `retry-after`, `x-portcullis-decision`). */
+/**
+ * The longest wait sent as `retry-after`. Clients take the header literally and retry after it, up
+ * to five times (Codex 0.171 sleeps the whole wait, even a budget's ~80,000 s, showing only
+ * "Reconnecting… 1/5"). A short wait is worth a quick retry; a longer one is only in the message, so
+ * the agent shows the refusal within seconds.
+ */
+export const MAX_RETRY_AFTER_SECONDS = 10;
+
+/**
+ * A denying decision as the error the caller gets (status, `retry-after`, `x-portcullis-decision`).
+ * A refusal that retrying soon cannot fix (a spent budget, a wait past MAX_RETRY_AFTER_SECONDS)
+ * carries no `retry-after` and `x-should-retry: false`, which the OpenAI and Anthropic SDKs obey,
+ * so the agent shows the reason at once, or after its own few quick retries (Codex: about 7 s).
+ */
 export function denialError(decision: Decision, revision: string): GatewayError {
   const status = decision.status >= 400 && decision.status < 600 ? decision.status : 403;
   const headers: Record<string, string> = { 'x-portcullis-decision': decision.code };
-  if (decision.retryAfterSeconds !== undefined && decision.retryAfterSeconds > 0) {
-    headers['retry-after'] = String(Math.ceil(decision.retryAfterSeconds));
+  const wait = decision.retryAfterSeconds;
+  if (status !== 402 && wait !== undefined && wait > 0 && wait <= MAX_RETRY_AFTER_SECONDS) {
+    headers['retry-after'] = String(Math.ceil(wait));
+  } else if (status === 402 || status === 429) {
+    headers['x-should-retry'] = 'false';
   }
   return { status, code: decision.code, message: denialMessage(decision, revision), headers };
 }
@@ -164,11 +197,21 @@ export function errorPayload(api: ProviderApi, err: GatewayError): string {
   return JSON.stringify(adapters[api].errorBody(err.status, err.message, err.code));
 }
 
+/**
+ * The HTTP status an error goes out with on `api`. OpenAI reports a spent quota as 429 with type
+ * `insufficient_quota`, and its clients treat exactly that as final: Codex shows "Quota exceeded" at
+ * once (it retries a 402 five times, ~9 s, before showing it), the OpenAI SDK raises it. So a budget
+ * refusal (402) goes out that way there; the body keeps the 402's type and the policy's code.
+ */
+export function wireStatus(api: ProviderApi, status: number): number {
+  return api === 'openai' && status === 402 ? 429 : status;
+}
+
 /** Answers through fastify (before forwarding started). */
 export function sendError(reply: FastifyReply, api: ProviderApi, err: GatewayError): FastifyReply {
   if (err.headers !== undefined) for (const name in err.headers) reply.header(name, err.headers[name]);
   return reply
-    .code(err.status)
+    .code(wireStatus(api, err.status))
     .header('content-type', 'application/json; charset=utf-8')
     .send(errorPayload(api, err));
 }
@@ -183,6 +226,6 @@ export function writeError(
   const body = errorPayload(api, err);
   head['content-type'] = 'application/json; charset=utf-8';
   head['content-length'] = Buffer.byteLength(body);
-  res.writeHead(err.status, head);
+  res.writeHead(wireStatus(api, err.status), head);
   res.end(body);
 }

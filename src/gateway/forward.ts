@@ -6,9 +6,10 @@ import type { FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
 import type { ProviderApi } from '../policy/snapshot.ts';
+import { streamErrorEvents } from '../providers/stream-errors.ts';
 import type { Exchange } from '../providers/translate/exchange.ts';
 import type { Call } from './call.ts';
-import { type GatewayError, gatewayError, writeError } from './errors.ts';
+import { errorPayload, type GatewayError, gatewayError, sendError, writeError } from './errors.ts';
 import type { ResponseFilter, StreamSink } from './plugin.ts';
 import type { Upstream } from './upstream.ts';
 
@@ -288,8 +289,13 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
       call.tail = '';
     }
     const filter = this.filter;
-    // An answer in another format is held whole to be converted before anyone reads it.
-    const hold = (filter?.held !== undefined || exchange !== null) && call.tracker === null;
+    // A non-streamed answer is held until it is whole (up to MAX_HELD_BYTES), so an upstream that
+    // fails half-way gets the client a 502 in its format rather than a cut connection; unless a
+    // filter reads it as a stream (it has `stream` and no `held`). An answer in another format is
+    // held whole to be converted before anyone reads it.
+    const hold =
+      call.tracker === null &&
+      (filter?.held !== undefined || filter?.stream === undefined || exchange !== null);
     const stream = hold ? undefined : filter?.stream?.(this.#toClient);
     const rewrites =
       hold || stream !== undefined || (call.tracker !== null && (call.hideUsageChunk || exchange !== null));
@@ -390,7 +396,8 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
     }
     let out: Buffer | Promise<Buffer>;
     try {
-      out = this.filter!.held!(raw);
+      const filter = this.filter;
+      out = filter?.held === undefined ? raw : filter.held(raw);
     } catch (err) {
       this.#checkFailed(err);
       return;
@@ -431,14 +438,28 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
       this.#continue();
       return;
     }
-    if (this.started) {
-      // Headers are out: the only honest signal left is to cut the connection.
+    if (this.started && this.#held === null) {
       call.upstreamError = failureCode(err);
-      this.#held = null;
       this.#ended = true;
-      this.res.destroy();
+      if (call.tracker === null) {
+        // A large answer sent as it came: the head is out, so cutting the connection is all that is left.
+        this.res.destroy();
+        return;
+      }
+      // A stream: it ends with the surface's own error event, which the SDKs and agents raise.
+      const f = failure(err, this.up.provider.id, call.id);
+      const body = JSON.parse(errorPayload(this.clientApi, f)) as unknown;
+      const events = streamErrorEvents(call.surface, body, {
+        code: f.code,
+        type: 'api_error',
+        message: f.message,
+        sequenceNumber: 0,
+      });
+      if (!this.res.headersSent) this.res.writeHead(call.upstreamStatus || 200, this.head);
+      this.res.end(events);
       return;
     }
+    this.#held = null;
     const f = failure(err, this.up.provider.id, call.id);
     call.outcome = 'error';
     call.upstreamError = f.code;
@@ -493,10 +514,20 @@ export function forward(
   attempt?: UpstreamAttempt,
   retry?: Retry,
 ): void {
+  let body: Buffer | null;
+  try {
+    body = call.bodyChanged ? Buffer.from(JSON.stringify(call.body)) : call.rawBody;
+  } catch (err) {
+    // A body nested deeper than the stack cannot be re-encoded after a rewrite: the client's error.
+    if (!(err instanceof RangeError)) throw err;
+    call.outcome = 'error';
+    sendError(reply, clientApi, gatewayError('too_deep'));
+    return;
+  }
   const head = reply.getHeaders() as OutgoingHttpHeaders;
   reply.hijack();
   call.timings.forwarded = call.elapsed();
-  dispatch(call, clientApi, reply.raw, head, clientHeaders, up, filter, log, inFlight, attempt, retry);
+  dispatch(call, clientApi, reply.raw, head, clientHeaders, up, filter, log, inFlight, attempt, retry, body);
 }
 
 /** One attempt: the call's own request, or a routed attempt's. */
@@ -512,8 +543,10 @@ function dispatch(
   inFlight: () => number,
   attempt: UpstreamAttempt | undefined,
   retry: Retry | undefined,
+  encoded?: Buffer | null,
 ): void {
-  const body = attempt?.body ?? (call.bodyChanged ? Buffer.from(JSON.stringify(call.body)) : call.rawBody);
+  const body =
+    attempt?.body ?? encoded ?? (call.bodyChanged ? Buffer.from(JSON.stringify(call.body)) : call.rawBody);
   const handler = new UpstreamCall(
     call,
     clientApi,

@@ -15,6 +15,7 @@ import { candidatePrice } from '../providers/routing/index.ts';
 import type { RouteRun } from '../providers/routing/run.ts';
 import type { PathFacts, RequestFacts } from '../providers/types.ts';
 import { declaredTools, stripTools, TOOLS_STRIPPED_HEADER } from '../tools/index.ts';
+import type { AuthResult } from './authenticate.ts';
 import { Call } from './call.ts';
 import { decisionInput, estimatedInputTokens } from './decision-input.ts';
 import { denialError, type GatewayError, gatewayError, sendError } from './errors.ts';
@@ -79,6 +80,26 @@ export class Pipeline {
     this.log = opts.log;
   }
 
+  /**
+   * The caller's key as the authenticate stage will see it, from the headers alone, so the server
+   * can refuse a stranger before reading (and holding) the body.
+   */
+  authenticateHeaders(
+    snapshot: Snapshot,
+    request: FastifyRequest,
+    api: RouteSpec['api'],
+  ): { auth: AuthResult | Promise<AuthResult>; refused(auth: AuthResult): boolean } {
+    const credentials = {
+      headers: request.headers,
+      queryKey: api === 'gemini' ? queryKey(request.query) : undefined,
+    };
+    const enforced = snapshot.gateway.enforceAuthOnInference;
+    return {
+      auth: this.stages.authenticate(snapshot, credentials, Date.now()),
+      refused: (auth) => auth.status !== 'ok' && (enforced || auth.status !== 'missing'),
+    };
+  }
+
   /** Resolves once the settle/audit work of every call that ended so far has run (for shutdown). */
   drain(): Promise<void> {
     return this.stages.drain();
@@ -107,6 +128,7 @@ export class Pipeline {
     res[kStages] = stages;
     res.once('close', onResponseClose);
     stages.begin();
+    stages.beforeEnd(call, res);
 
     // Authenticate.
     const headers = request.headers;
@@ -117,7 +139,8 @@ export class Pipeline {
       headers,
       queryKey: route.api === 'gemini' ? queryKey(request.query) : undefined,
     };
-    const authenticated = stages.authenticate(snapshot, credentials, call.startedAt);
+    // Inference routes authenticate before the body is read (server.ts); that result is reused.
+    const authenticated = request.earlyAuth ?? stages.authenticate(snapshot, credentials, call.startedAt);
     const auth = authenticated instanceof Promise ? await authenticated : authenticated;
     call.auth = auth;
     const enforced = snapshot.gateway.enforceAuthOnInference;

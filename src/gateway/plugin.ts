@@ -137,6 +137,12 @@ export interface Plugin {
   rewrite?(call: Call, decision: Decision): MaybePromise<BodyEdit | undefined>;
   /** A filter for the answer (guardrails, tool scopes, content capture), or undefined. */
   respond?(call: Call): ResponseFilter | undefined;
+  /**
+   * The response's last bytes are about to be written (called just before `end`), for what must be
+   * durable before the client has its answer (the audit journal). Synchronous; calls whose facts
+   * were never built are not reported.
+   */
+  ending?(call: Call): void;
   /** The call is over and its usage known; the frozen record, in plugin order, after every settlement. */
   audit?(record: CallRecord, call: Call): MaybePromise<void>;
   /** Stage boundaries as they pass (metrics, tracing). Synchronous and cheap. */

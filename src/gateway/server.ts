@@ -1,6 +1,7 @@
 // The gateway's HTTP server: fastify with the inference routes, a body reader bounded by the active
 // policy's maxRequestBytes, errors in each API's own format, and the operational endpoints.
-import type { IncomingMessage } from 'node:http';
+import { createServer, type IncomingMessage, type Server, STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyError,
@@ -13,8 +14,8 @@ import type { Logger } from 'pino';
 import { type Registry, register } from 'prom-client';
 import type { UsageView } from '../limits/index.ts';
 import type { ResolvedKey, Snapshot } from '../policy/snapshot.ts';
-import type { Authenticator } from './authenticate.ts';
-import { type GatewayError, gatewayError, sendError } from './errors.ts';
+import type { Authenticator, AuthResult } from './authenticate.ts';
+import { errorPayload, type GatewayError, gatewayError, sendError, wireStatus } from './errors.ts';
 import { createLogger, safeUrl } from './logger.ts';
 import { registerOps } from './ops.ts';
 import { Pipeline } from './pipeline.ts';
@@ -30,7 +31,33 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The snapshot this request started with (null before the first one is active). */
     snapshot: Snapshot | null;
+    /** The key, checked from the headers before the body was read (inference routes). */
+    earlyAuth: AuthResult | undefined;
+    /** The key was refused before the body was read: the body is never read, the connection closes. */
+    refusedEarly: boolean;
   }
+}
+
+/** What a call refused before its body was read is decided on: no facts beyond the headers. */
+const EMPTY_BODY = Buffer.from('{}');
+
+/** Time limits for what a client sends; env overrides for tests and unusual links. */
+export interface ClientLimits {
+  /** Longest the request line and headers may take (PORTCULLIS_HEADERS_TIMEOUT_MS, default 10 s). */
+  headersTimeoutMs: number;
+  /** Longest the whole request, headers and body, may take (PORTCULLIS_REQUEST_TIMEOUT_MS, default 60 s). */
+  requestTimeoutMs: number;
+}
+
+export function clientLimits(env: NodeJS.ProcessEnv = process.env): ClientLimits {
+  const ms = (name: string, fallback: number) => {
+    const v = Number(env[name]);
+    return Number.isFinite(v) && v > 0 ? v : fallback;
+  };
+  return {
+    headersTimeoutMs: ms('PORTCULLIS_HEADERS_TIMEOUT_MS', 10_000),
+    requestTimeoutMs: ms('PORTCULLIS_REQUEST_TIMEOUT_MS', 60_000),
+  };
 }
 
 /** Used for maxRequestBytes before any snapshot is active (requests are refused then anyway). */
@@ -53,6 +80,8 @@ export interface GatewayOptions {
   registry?: Registry;
   /** A caller's own budgets and rate limits, served at `GET /portcullis/v1/usage`. */
   usageView?(snapshot: Snapshot, key: ResolvedKey, now: Date): Promise<UsageView | undefined>;
+  /** Header and request time limits; from the environment when absent. */
+  clientLimits?: ClientLimits;
 }
 
 export interface Gateway {
@@ -87,6 +116,17 @@ function readBody(
   payload: IncomingMessage,
   done: (err: Error | null, body?: Buffer) => void,
 ) {
+  // A stranger's body is never read: the refusal goes out at once and the connection closes.
+  if (request.refusedEarly) {
+    done(null, EMPTY_BODY);
+    return;
+  }
+  const encoding = request.headers['content-encoding'];
+  if (encoding !== undefined && encoding !== 'identity') {
+    payload.resume();
+    done(new HttpError(gatewayError('unsupported_encoding', String(encoding).slice(0, 40))));
+    return;
+  }
   const max = request.snapshot?.gateway.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
   const tooLarge = () => new HttpError(gatewayError('request_too_large', max));
   const declared = Number(request.headers['content-length']);
@@ -120,6 +160,36 @@ function readBody(
   });
 }
 
+/**
+ * Errors Node's HTTP parser raises before there is a request (headers too large, a malformed
+ * request, a request that took too long), answered in the wire format of the path asked for.
+ */
+type ParserError = NodeJS.ErrnoException & { rawPacket?: Buffer };
+
+function answerClientError(err: ParserError, socket: Socket): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const line = err.rawPacket?.subarray(0, 2048).toString('latin1').split('\r\n', 1)[0] ?? '';
+  // A request that timed out was parsed already: its path is on the request being read.
+  const incoming = (socket as Socket & { parser?: { incoming?: { url?: string } } }).parser?.incoming;
+  const path = line.split(' ')[1] ?? incoming?.url ?? '/';
+  const api = apiForUrl(path);
+  const error =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? gatewayError('headers_too_large')
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? gatewayError('request_timeout')
+        : gatewayError('bad_request', 'the request is not valid HTTP');
+  const body = errorPayload(api, error);
+  const status = wireStatus(api, error.status);
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
 function routeApi(request: FastifyRequest): RouteSpec['api'] {
   const cfg = request.routeOptions.config as { api?: RouteSpec['api'] } | undefined;
   return cfg?.api ?? apiForUrl(request.url);
@@ -132,8 +202,24 @@ export function createGateway(opts: GatewayOptions = {}): Gateway {
   const stages = new Stages({ plugins: opts.plugins ?? [], authenticators: opts.authenticators, log });
   const pipeline = new Pipeline({ stages, upstreams, log });
   const startedAt = Date.now();
+  const limits = opts.clientLimits ?? clientLimits();
 
   const app = Fastify({
+    // Slow clients are cut: headers within headersTimeoutMs, the whole request within
+    // requestTimeoutMs, checked every second (Node's default check runs every 30 s).
+    serverFactory: (handler) => {
+      const server: Server = createServer(
+        {
+          headersTimeout: limits.headersTimeoutMs,
+          requestTimeout: limits.requestTimeoutMs,
+          connectionsCheckingInterval: 1000,
+        },
+        handler,
+      );
+      return server;
+    },
+    requestTimeout: limits.requestTimeoutMs,
+    clientErrorHandler: (err, socket) => answerClientError(err as unknown as ParserError, socket),
     loggerInstance: log as unknown as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     genReqId,
@@ -146,10 +232,26 @@ export function createGateway(opts: GatewayOptions = {}): Gateway {
   });
 
   app.decorateRequest('snapshot', null);
+  app.decorateRequest('earlyAuth', undefined);
+  app.decorateRequest('refusedEarly', false);
   app.addHook('onRequest', (request, reply, done) => {
-    request.snapshot = holder.current() ?? null;
+    const snapshot = holder.current() ?? null;
+    request.snapshot = snapshot;
     reply.header('x-request-id', request.id);
-    done();
+    const api = (request.routeOptions.config as { api?: RouteSpec['api'] } | undefined)?.api;
+    if (snapshot === null || api === undefined) return done();
+    // Authenticate before the body is read, so a caller without a valid key holds no body memory.
+    const { auth, refused } = pipeline.authenticateHeaders(snapshot, request, api);
+    const settle = (result: AuthResult) => {
+      request.earlyAuth = result;
+      if (refused(result)) {
+        request.refusedEarly = true;
+        reply.header('connection', 'close');
+      }
+      done();
+    };
+    if (auth instanceof Promise) auth.then(settle, (err: Error) => done(err));
+    else settle(auth);
   });
 
   app.removeAllContentTypeParsers();
@@ -160,6 +262,10 @@ export function createGateway(opts: GatewayOptions = {}): Gateway {
     const status =
       err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
     if (err instanceof HttpError) return sendError(reply, api, err.error);
+    // A body nested deeper than the stack (a rewrite re-encodes it) is the client's, not ours.
+    if (err instanceof RangeError && /call stack/i.test(err.message)) {
+      return sendError(reply, api, gatewayError('too_deep'));
+    }
     if (status === 415) return sendError(reply, api, gatewayError('unsupported_media_type'));
     if (status === 500) {
       log.error({ reqId: request.id, url: safeUrl(request.url), err: err.message }, 'request failed');

@@ -2,6 +2,7 @@
 // authenticators, the plugins' reserve and inspect stages, the one decision, the response filters, and
 // the end of the call (usage, settlements, the frozen record for audit). pipeline.ts drives them for
 // inference over HTTP; src/mcp/gateway.ts for MCP tool listings and calls. See docs/architecture.md.
+import type { ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Decision } from '../policy/decision.ts';
 import type { Snapshot } from '../policy/snapshot.ts';
@@ -45,6 +46,7 @@ export class Stages {
   readonly #rewrite: Plugin[];
   readonly #respond: Plugin[];
   readonly #audit: Plugin[];
+  readonly #ending: Plugin[];
   readonly #observe: Plugin[];
   readonly #decisions = new DecisionBatcher();
   /** Calls between `begin` and `finish`. */
@@ -61,6 +63,7 @@ export class Stages {
     this.#rewrite = having(opts.plugins, 'rewrite');
     this.#respond = having(opts.plugins, 'respond');
     this.#audit = having(opts.plugins, 'audit');
+    this.#ending = having(opts.plugins, 'ending');
     this.#observe = having(opts.plugins, 'observe');
   }
 
@@ -68,6 +71,28 @@ export class Stages {
   readonly inFlight = (): number => this.#active;
 
   /** A call starts: it is in flight until `finish`. */
+  /** Tells the `ending` plugins, once, just before the response's last bytes are written. */
+  beforeEnd(call: Call, res: ServerResponse): void {
+    const plugins = this.#ending;
+    if (plugins.length === 0) return;
+    const end = res.end;
+    const log = this.log;
+    res.end = function (this: ServerResponse, ...args: unknown[]) {
+      res.end = end;
+      // Calls refused before their facts were built have no record.
+      if (call.input !== undefined) {
+        for (const p of plugins) {
+          try {
+            p.ending!(call);
+          } catch (err) {
+            log.error({ reqId: call.id, plugin: p.name, err: (err as Error).message }, 'ending failed');
+          }
+        }
+      }
+      return (end as (...a: unknown[]) => ServerResponse).apply(this, args);
+    } as ServerResponse['end'];
+  }
+
   begin(): void {
     this.#active++;
   }

@@ -55,6 +55,21 @@ export function latencyOf(t: Timings): Latency {
 }
 
 function tokensOf(call: Call): { usage: TokenUsage; estimated: boolean } {
+  const read = tokensRead(call);
+  // The provider answered and then failed before reporting usage: it still served (and bills) the
+  // input, so the input is estimated rather than recorded as free.
+  if (call.upstreamError !== null && call.upstreamStatus >= 200 && call.upstreamStatus < 300) {
+    if (read.usage.inputTokens === 0 && read.usage.cachedInputTokens === 0) {
+      return {
+        usage: { ...read.usage, inputTokens: call.input.sizes.estimatedInputTokens },
+        estimated: true,
+      };
+    }
+  }
+  return read;
+}
+
+function tokensRead(call: Call): { usage: TokenUsage; estimated: boolean } {
   const tracker = call.tracker;
   if (tracker !== null) return { usage: tracker.usage(), estimated: tracker.estimated() };
   if (call.upstreamUsage !== null) return { usage: call.upstreamUsage, estimated: false };

@@ -5,6 +5,7 @@ import { compileChain, GuardrailChainError } from '../guardrails/index.ts';
 import { compileRego, RegoCompileError, readRegoSources } from './compile.ts';
 import { defaultCredentialDetector } from './credentials.ts';
 import { crossCheck } from './crosscheck.ts';
+import { DEFAULT_DECISION_BUDGET_MS, IsolatedDecider } from './isolated-decider.ts';
 import { type LoadedDocument, loadPolicyDocuments, positionOf } from './load.ts';
 import { pricedModelId } from './models.ts';
 import { PolicyInvalidError, type PolicyProblem } from './problems.ts';
@@ -12,7 +13,6 @@ import { dataDocument, resolvePolicy } from './resolve.ts';
 import { describeRevision } from './revision.ts';
 import type { PolicySource, ProviderApi, ResolvedProvider, Snapshot } from './snapshot.ts';
 import { offsetOf, validateDocument } from './validate.ts';
-import { loadDecider } from './wasm-policy.ts';
 
 export interface BuildOptions {
   dir: string;
@@ -67,7 +67,9 @@ export async function buildSnapshot(options: BuildOptions): Promise<Snapshot> {
     if (err instanceof RegoCompileError) throw new PolicyInvalidError(err.problems);
     throw err;
   }
-  const decider = await loadDecider(compiled.wasm, data);
+  const decider = await IsolatedDecider.start(compiled.wasm, data, {
+    budgetMs: decisionBudgetMs(options.env),
+  });
 
   const byApi = new Map<ProviderApi, ResolvedProvider[]>();
   for (const p of policy.providers.values()) byApi.set(p.api, [...(byApi.get(p.api) ?? []), p]);
@@ -87,5 +89,12 @@ export async function buildSnapshot(options: BuildOptions): Promise<Snapshot> {
       return candidates.find((p) => pricedModelId(p.models, model) !== undefined) ?? candidates[0];
     },
     evaluate: decider.evaluate,
+    decider,
   };
+}
+
+/** `PORTCULLIS_DECISION_BUDGET_MS`: how long one decision may take before its call is refused. */
+export function decisionBudgetMs(env: NodeJS.ProcessEnv = process.env): number {
+  const value = Number(env.PORTCULLIS_DECISION_BUDGET_MS);
+  return Number.isFinite(value) && value > 0 ? value : DEFAULT_DECISION_BUDGET_MS;
 }

@@ -2,6 +2,7 @@
 // hot path by the policy plane (see build-snapshot.ts); swapped in with one reference assignment.
 import type { Decision, DecisionInput } from './decision.ts';
 import type { Provider } from './generated/index.ts';
+import type { IsolatedDecider } from './isolated-decider.ts';
 
 export type ProviderApi = 'openai' | 'anthropic' | 'gemini';
 export type BudgetPeriod = 'daily' | 'weekly' | 'monthly' | 'yearly' | 'total';
@@ -165,6 +166,8 @@ export interface Snapshot {
   /** The provider of `api` that serves `model`, if any. */
   providerFor(api: ProviderApi, model: string): ResolvedProvider | undefined;
   evaluate(input: DecisionInput): Decision;
+  /** The worker thread behind `evaluate` (absent in hand-built test snapshots): admission, faults, close. */
+  decider?: IsolatedDecider;
 }
 
 export interface PolicyDocument {

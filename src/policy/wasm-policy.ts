@@ -1,16 +1,7 @@
 // The Rego decision compiled to Wasm, evaluated in-process with OPA's Wasm SDK.
 import { type LoadedPolicy, loadPolicy } from '@open-policy-agent/opa-wasm';
 import type { Decision, DecisionInput } from './decision.ts';
-
-/** Builtins the OPA Wasm runtime leaves to its host. */
-const hostBuiltins: Record<string, (...args: unknown[]) => unknown> = {
-  'time.now_ns': () => Date.now() * 1_000_000,
-  'time.parse_rfc3339_ns': (value: unknown) => {
-    const ms = Date.parse(String(value));
-    if (Number.isNaN(ms)) throw new Error(`time.parse_rfc3339_ns: cannot parse ${JSON.stringify(value)}`);
-    return ms * 1_000_000;
-  },
-};
+import { hostBuiltins, WASM_MAX_PAGES } from './wasm-builtins.ts';
 
 export class DecisionError extends Error {}
 
@@ -74,7 +65,7 @@ function deepFreeze<T>(value: T): T {
 }
 
 export async function loadDecider(wasm: Buffer, data: unknown): Promise<WasmDecider> {
-  const policy: LoadedPolicy = await loadPolicy(wasm, { initial: 16 }, hostBuiltins);
+  const policy: LoadedPolicy = await loadPolicy(wasm, { initial: 16, maximum: WASM_MAX_PAGES }, hostBuiltins);
   policy.setData(data as object);
   const run = fastEvaluator(policy) ?? ((input: unknown) => policy.evaluate(input));
   return {

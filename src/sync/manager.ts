@@ -5,12 +5,15 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import { admitSnapshot } from '../policy/admit.ts';
 import { buildSnapshot } from '../policy/build-snapshot.ts';
 import { formatProblem, PolicyInvalidError, type PolicyProblem } from '../policy/problems.ts';
+import type { Snapshot } from '../policy/snapshot.ts';
 import { DirSource } from './dir-source.ts';
 import { GitSource } from './git-source.ts';
 import { readLastGood, writeLastGood } from './last-good.ts';
 import { type SyncMetrics, syncMetrics } from './metrics.ts';
+import { isQuarantined, quarantine } from './quarantine.ts';
 import { redactCredentials } from './redact.ts';
 import type {
   ActiveInfo,
@@ -49,10 +52,15 @@ export interface PolicyManager {
   status(): SyncStatus;
 }
 
+type RejectionReason = 'invalid' | 'unsigned' | 'inadmissible' | 'quarantined';
+
+/** How long a replaced revision's decision worker lives on for the calls that started under it. */
+const RETIRE_AFTER_MS = 120_000;
+
 class RevisionRejected extends Error {
   readonly problems: PolicyProblem[];
-  readonly reason: 'invalid' | 'unsigned';
-  constructor(reason: 'invalid' | 'unsigned', problems: PolicyProblem[]) {
+  readonly reason: RejectionReason;
+  constructor(reason: RejectionReason, problems: PolicyProblem[]) {
     super(problems.map(formatProblem).join('; '));
     this.reason = reason;
     this.problems = problems;
@@ -76,6 +84,10 @@ class Manager implements PolicyManager {
   #metrics: SyncMetrics;
   #pollMs: number;
   #active: ActiveInfo | undefined;
+  /** The revision serving before the active one, kept ready to restore if the active one faults. */
+  #previous: { info: ActiveInfo; snapshot: Snapshot } | undefined;
+  /** The ActiveInfo of the revision last activated (what `#previous` records when it is replaced). */
+  #lastActive: ActiveInfo | undefined;
   #rejected: RejectedInfo | undefined;
   #lastCheck: string | undefined;
   #lastError: { at: string; message: string } | undefined;
@@ -174,6 +186,12 @@ class Manager implements PolicyManager {
     this.#failures = 0;
     this.#lastError = undefined;
     if (revision === this.#active?.revision || revision === this.#rejected?.revision) return;
+    const quarantined = isQuarantined(this.#o.dataDir, revision);
+    if (quarantined) {
+      this.#reject(revision, new RevisionRejected('quarantined', [quarantineProblem(quarantined)]), 0);
+      await this.#fallBackToLastGood();
+      return;
+    }
     const ok = await this.#activate(revision, reason);
     if (!ok) await this.#fallBackToLastGood();
   }
@@ -208,7 +226,19 @@ class Manager implements PolicyManager {
       }).catch((err: unknown) => {
         throw err instanceof PolicyInvalidError ? new RevisionRejected('invalid', err.problems) : err;
       });
+      const admission = await admitSnapshot(snapshot, {
+        dir: checkout.dir,
+        auditDb: join(this.#o.dataDir, 'audit.db'),
+      }).catch(async (err: unknown) => {
+        await snapshot.decider?.close();
+        throw err;
+      });
+      if (admission.problems.length > 0) {
+        await snapshot.decider?.close();
+        throw new RevisionRejected('inadmissible', admission.problems);
+      }
       const previous = this.#active?.revision;
+      const replaced = this.#o.holder.current();
       this.#o.holder.swap(snapshot);
       const commit = checkout.source.commit;
       this.#active = {
@@ -219,13 +249,25 @@ class Manager implements PolicyManager {
         source: this.#source.description,
         activatedAt: new Date().toISOString(),
       };
-      this.#rejected = undefined;
+      // Falling back to the last good revision leaves the rejection of the newer one in view.
+      if (reason !== 'last good') this.#rejected = undefined;
+      this.#keepPrevious(previous, replaced);
+      if (snapshot.decider) snapshot.decider.onFault = (why) => this.#quarantine(revision, snapshot, why);
       this.#metrics.activeRevision.reset();
       this.#metrics.activeRevision.set({ revision }, 1);
       this.#metrics.reloads.inc({ result: 'activated' });
       this.#metrics.duration.observe({ result: 'activated' }, seconds());
       this.#log.info(
-        { revision, previous, subject: commit?.subject, reason, ms: Math.round(seconds() * 1000) },
+        {
+          revision,
+          previous,
+          subject: commit?.subject,
+          reason,
+          ms: Math.round(seconds() * 1000),
+          canaries: admission.canaries,
+          slowestCanaryMs: Math.round(admission.slowestMs * 10) / 10,
+          regoTests: admission.tests,
+        },
         'policy revision activated',
       );
       try {
@@ -237,21 +279,7 @@ class Manager implements PolicyManager {
       return true;
     } catch (err) {
       if (err instanceof RevisionRejected) {
-        this.#rejected = { revision, at: new Date().toISOString(), problems: err.problems };
-        this.#metrics.failures.inc({ reason: err.reason });
-        this.#metrics.reloads.inc({ result: 'rejected' });
-        this.#metrics.duration.observe({ result: 'rejected' }, seconds());
-        this.#log.warn(
-          {
-            revision,
-            reason: err.reason,
-            problems: err.problems.map(formatProblem),
-            active: this.#active?.revision ?? null,
-          },
-          this.#active
-            ? 'policy revision rejected; the last good revision keeps serving'
-            : 'policy revision rejected; no valid policy to serve yet',
-        );
+        this.#reject(revision, err, seconds());
       } else {
         this.#fail('error', err);
         this.#metrics.reloads.inc({ result: 'error' });
@@ -260,6 +288,74 @@ class Manager implements PolicyManager {
       await this.#source.release(this.#active?.revision).catch(() => undefined);
       return false;
     }
+  }
+
+  #reject(revision: string, err: RevisionRejected, seconds: number): void {
+    this.#rejected = { revision, at: new Date().toISOString(), problems: err.problems };
+    this.#metrics.failures.inc({ reason: err.reason });
+    this.#metrics.reloads.inc({ result: 'rejected' });
+    this.#metrics.duration.observe({ result: 'rejected' }, seconds);
+    this.#log.warn(
+      {
+        revision,
+        reason: err.reason,
+        problems: err.problems.map(formatProblem),
+        active: this.#active?.revision ?? null,
+      },
+      this.#active
+        ? 'policy revision rejected; the last good revision keeps serving'
+        : 'policy revision rejected; no valid policy to serve yet',
+    );
+  }
+
+  /** Keeps the replaced snapshot ready to restore; the one before it retires once its calls are done. */
+  #keepPrevious(previous: string | undefined, replaced: Snapshot | undefined): void {
+    const retiring = this.#previous?.snapshot;
+    this.#previous =
+      previous && replaced && this.#active && this.#lastActive
+        ? { info: this.#lastActive, snapshot: replaced }
+        : undefined;
+    this.#lastActive = this.#active;
+    if (retiring && retiring !== replaced) {
+      setTimeout(() => void retiring.decider?.close(), RETIRE_AFTER_MS).unref();
+    }
+  }
+
+  /** The active revision's decision ran away: refuse it from now on and restore the one before it. */
+  #quarantine(revision: string, snapshot: Snapshot, why: string): void {
+    const problem = { file: 'rego/', line: 1, column: 1, message: `quarantined while serving: ${why}` };
+    try {
+      quarantine(this.#o.dataDir, revision, problem.message);
+    } catch (err) {
+      this.#log.warn({ err: errorText(err) }, 'could not record the quarantined policy revision');
+    }
+    if (this.#o.holder.current() !== snapshot) return;
+    this.#metrics.reloads.inc({ result: 'quarantined' });
+    const previous = this.#previous;
+    if (previous && previous.snapshot.decider?.fault === undefined) {
+      this.#o.holder.swap(previous.snapshot);
+      this.#active = previous.info;
+      this.#lastActive = previous.info;
+      this.#previous = undefined;
+      this.#metrics.activeRevision.reset();
+      this.#metrics.activeRevision.set({ revision: previous.info.revision }, 1);
+      try {
+        writeLastGood(this.#o.dataDir, previous.info);
+      } catch (err) {
+        this.#log.warn({ err: errorText(err) }, 'could not record the last good policy revision');
+      }
+    }
+    this.#reject(revision, new RevisionRejected('quarantined', [problem]), 0);
+    this.#log.error(
+      {
+        revision,
+        why,
+        restored: this.#active?.revision === revision ? null : (this.#active?.revision ?? null),
+      },
+      this.#active?.revision === revision
+        ? 'policy revision quarantined; no earlier revision to restore, calls are refused'
+        : 'policy revision quarantined; the last good revision serves again',
+    );
   }
 
   #fail(reason: 'fetch' | 'error', err: unknown): void {
@@ -272,6 +368,10 @@ class Manager implements PolicyManager {
       reason === 'fetch' ? 'policy source unreachable; retrying with backoff' : 'policy reload failed',
     );
   }
+}
+
+function quarantineProblem(why: string): PolicyProblem {
+  return { file: 'rego/', line: 1, column: 1, message: why };
 }
 
 function errorText(err: unknown): string {

@@ -1,7 +1,7 @@
 // End-to-end helpers: `portcullis serve` as child processes over a copy of the example policy with
 // keys and prices chosen so budget arithmetic is exact, and the simulator as every upstream.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -107,7 +107,12 @@ export function e2ePolicy(
     })
     .join('\n---\n');
   writeFileSync(join(dir, 'keys', 'e2e.yaml'), `${yaml}\n`);
-  if (opts.withoutLimitRules) rmSync(join(dir, 'rego', 'limits.rego'));
+  if (opts.withoutLimitRules) {
+    rmSync(join(dir, 'rego', 'limits.rego'));
+    // The tests go with it (they test the example's rules, and share helpers with decision_test.rego):
+    // a revision whose own Rego tests fail is not admitted.
+    for (const f of readdirSync(join(dir, 'rego'))) if (f.endsWith('_test.rego')) rmSync(join(dir, 'rego', f));
+  }
   if (opts.redis) {
     const file = join(dir, 'gateway.yaml');
     const text = readFileSync(file, 'utf8').replace(

@@ -7,8 +7,9 @@
 import type { AuditLog, AuditRecord, AuditSinkConfig, HeaderValue } from '../../audit/index.ts';
 import type { GatewaySettings } from '../../policy/snapshot.ts';
 import type { Call } from '../call.ts';
-import type { CallRecord } from '../outcome.ts';
+import { type CallRecord, callRecord } from '../outcome.ts';
 import type { Plugin } from '../plugin.ts';
+import { usageOf } from '../usage.ts';
 import { ResponseCapture, requestContent, responseContent, textContent } from './content-capture.ts';
 import type { PluginLogger } from './limits.ts';
 
@@ -31,6 +32,21 @@ export function createAuditPlugin(opts: AuditPluginOptions): Plugin {
       const capture = new ResponseCapture(call);
       captures.set(call, capture);
       return capture;
+    },
+
+    // The record as it stands when the client is about to have its answer goes to the audit journal
+    // first: if the process dies before the final record is committed, this one is (journal.ts).
+    ending(call) {
+      const log = opts.log(call.snapshot.gateway);
+      if (log === undefined) return;
+      call.timings.end = call.elapsed();
+      const settled = call.usage;
+      if (call.outcome === 'forwarded' || call.upstreamError !== null) call.usage = usageOf(call);
+      try {
+        log.appendProvisional(auditRecord(callRecord(call), instance));
+      } finally {
+        call.usage = settled;
+      }
     },
 
     async audit(frozen, call) {

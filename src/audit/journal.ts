@@ -1,0 +1,181 @@
+// The audit journal: every record is written here, one line, by a plain write(2) before `append`
+// returns, so a record the gateway took survives the process being killed (`kill -9`, an OOM kill,
+// a crash) even while it waits in the queue for its SQLite batch. It lives in segment files beside the
+// database (`audit.db.journal/<n>`); a segment is deleted once every record in it is committed, so
+// the journal holds about one flush interval of records. At open, records the journal has and the
+// database does not are committed before anything else (see AuditLog).
+//
+// Two kinds of line: `F <json>` a final record (what `append` commits); `P <json>` a provisional
+// record, written for a call whose response is about to complete while its final record is not ready
+// yet (its usage settled, its content redacted). A provisional record is committed at replay only if
+// no final record with its request id made it; while its final record waits for its batch, the
+// provisional line is what protects the call, so for most calls the journal costs one line.
+//
+// No fsync: the page cache survives a killed process, not a power cut. Records appended in the last
+// flush interval before a power loss may be lost (they were never committed); see README.
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
+import { join } from 'node:path';
+
+/** A segment is closed and a new one started past this size. */
+const SEGMENT_BYTES = 4 * 1024 * 1024;
+
+export interface JournalContents {
+  /** Final records, oldest first, as canonical JSON. */
+  finals: string[];
+  /** Provisional records, oldest first. */
+  provisional: string[];
+  /** Lines that could not be read (a line torn by a power cut). */
+  torn: number;
+}
+
+interface Segment {
+  file: string;
+  /** Final records (counted from open) that must be committed before this segment may go. */
+  end: number;
+  /** Request ids of provisional records here whose final record has not been appended yet. */
+  waiting: Set<string>;
+}
+
+/** A provisional record whose final never came (its call's audit failed) stops pinning its segment after this. */
+const PROVISIONAL_TTL_MS = 10 * 60_000;
+
+export function journalDir(dbPath: string): string {
+  return `${dbPath}.journal`;
+}
+
+function segmentFiles(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => /^\d+$/.test(f))
+    .sort((a, b) => Number(a) - Number(b))
+    .map((f) => join(dir, f));
+}
+
+/** Everything the journal at `dir` holds, in the order it was written. */
+export function readJournal(dir: string): JournalContents {
+  const out: JournalContents = { finals: [], provisional: [], torn: 0 };
+  for (const file of segmentFiles(dir)) {
+    for (const line of readFileSync(file, 'utf8').split('\n')) {
+      if (line === '') continue;
+      const kind = line.slice(0, 2);
+      const json = line.slice(2);
+      if ((kind !== 'F ' && kind !== 'P ') || !isJsonObject(json)) {
+        out.torn += 1;
+        continue;
+      }
+      (kind === 'F ' ? out.finals : out.provisional).push(json);
+    }
+  }
+  return out;
+}
+
+function isJsonObject(text: string): boolean {
+  try {
+    const v: unknown = JSON.parse(text);
+    return typeof v === 'object' && v !== null;
+  } catch {
+    return false;
+  }
+}
+
+export class AuditJournal {
+  readonly dir: string;
+  #fd: number;
+  #bytes = 0;
+  #number: number;
+  /** Closed segments still holding records not yet committed, oldest first. */
+  #closed: Segment[] = [];
+  #current: Segment;
+  /** Provisional records waiting for their final one: request id → its segment and when it was written. */
+  readonly #provisional = new Map<string, { segment: Segment; at: number }>();
+
+  /** Opens a new segment after any left on disk (replayed and removed by the caller with `discardOld`). */
+  constructor(dir: string) {
+    this.dir = dir;
+    mkdirSync(dir, { recursive: true });
+    const existing = segmentFiles(dir);
+    this.#number = existing.length === 0 ? 1 : Number(existing[existing.length - 1].split('/').pop()) + 1;
+    this.#current = { file: join(dir, String(this.#number)), end: 0, waiting: new Set() };
+    this.#fd = openSync(this.#current.file, 'a');
+  }
+
+  /** Removes the segments that were on disk before this journal opened (their records are committed). */
+  discardOld(): void {
+    for (const file of segmentFiles(this.dir)) if (file !== this.#current.file) rmSync(file, { force: true });
+  }
+
+  /**
+   * A final record, before it joins the queue as the `count`-th appended since open. When a
+   * provisional record of the same call is here and the final one carries nothing it lacks but
+   * timing (no content), no second line is written: the provisional one stands in for it until it
+   * is committed.
+   */
+  writeFinal(json: string, requestId: string, count: number, hasContent: boolean): void {
+    const provisional = this.#provisional.get(requestId);
+    if (provisional !== undefined) {
+      this.#provisional.delete(requestId);
+      provisional.segment.waiting.delete(requestId);
+      provisional.segment.end = Math.max(provisional.segment.end, count);
+      if (!hasContent) return;
+    }
+    this.#write(`F ${json}\n`);
+    this.#current.end = count;
+  }
+
+  /** A provisional record of a call whose final record is not ready yet. */
+  writeProvisional(json: string, requestId: string): void {
+    const segment = this.#current;
+    this.#write(`P ${json}\n`);
+    segment.waiting.add(requestId);
+    this.#provisional.set(requestId, { segment, at: Date.now() });
+  }
+
+  /** The first `count` final records (counted from open) are committed: drop the segments they fill. */
+  committed(count: number): void {
+    const stale = Date.now() - PROVISIONAL_TTL_MS;
+    for (const [id, p] of this.#provisional) {
+      if (p.at >= stale) break;
+      this.#provisional.delete(id);
+      p.segment.waiting.delete(id);
+    }
+    // Oldest first, so that a segment goes only after every one before it.
+    while (this.#closed.length > 0 && this.#closed[0].end <= count && this.#closed[0].waiting.size === 0) {
+      rmSync((this.#closed.shift() as Segment).file, { force: true });
+    }
+  }
+
+  /** Everything written is committed (a graceful close): the journal is emptied. */
+  close(allCommitted: boolean): void {
+    closeSync(this.#fd);
+    if (!allCommitted) return;
+    for (const s of this.#closed) rmSync(s.file, { force: true });
+    rmSync(this.#current.file, { force: true });
+    this.#closed = [];
+  }
+
+  #write(line: string): void {
+    const buf = Buffer.from(line, 'utf8');
+    let off = 0;
+    while (off < buf.length) off += writeSync(this.#fd, buf, off);
+    this.#bytes += buf.length;
+    if (this.#bytes >= SEGMENT_BYTES) this.#rotate();
+  }
+
+  #rotate(): void {
+    closeSync(this.#fd);
+    this.#closed.push(this.#current);
+    this.#number += 1;
+    this.#current = { file: join(this.dir, String(this.#number)), end: 0, waiting: new Set() };
+    this.#fd = openSync(this.#current.file, 'a');
+    this.#bytes = 0;
+  }
+}

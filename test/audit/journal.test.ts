@@ -1,0 +1,74 @@
+// Every record `append` took survives `kill -9` of the process: the next open commits what the journal
+// holds and the database does not, once, in order, and the chain verifies. A provisional record stands
+// in for a call whose final record never came.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { AuditLog } from '../../src/audit/log.ts';
+import { AuditStore } from '../../src/audit/store.ts';
+import { verifyAuditLog } from '../../src/audit/verify.ts';
+import { REPO_ROOT } from '../../src/toolchain/tools.ts';
+import { silentLogger, tempDir } from './helpers.ts';
+
+/** A process that appends records as fast as it can and reports each count it reached on stdout. */
+const APPENDER = `
+import { AuditLog } from ${JSON.stringify(join(REPO_ROOT, 'src/audit/log.ts'))};
+import { makeRecord } from ${JSON.stringify(join(REPO_ROOT, 'test/audit/helpers.ts'))};
+const log = AuditLog.open({ dataDir: process.argv[2], logger: { warn() {}, error() {} } });
+log.appendProvisional(makeRecord(0, { requestId: 'only-provisional', outcome: 'aborted' }));
+log.appendProvisional(makeRecord(0, { requestId: 'req-1', outcome: 'aborted' }));
+let i = 0;
+const burst = () => {
+  for (let j = 0; j < 50; j++) log.append(makeRecord(++i));
+  process.stdout.write(i + '\\n');
+  setImmediate(burst);
+};
+burst();
+`;
+
+test('kill -9 while appending loses no record that append took', async (t) => {
+  const dir = tempDir(t);
+  const script = join(dir, 'appender.ts');
+  writeFileSync(script, APPENDER);
+  const child = spawn(process.execPath, [script, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let reached = 0;
+  child.stdout.on('data', (c: Buffer) => {
+    const lines = String(c).trim().split('\n');
+    reached = Number(lines[lines.length - 1]);
+  });
+  while (reached < 3000) await new Promise((r) => setTimeout(r, 10));
+  child.kill('SIGKILL');
+  await new Promise((r) => child.once('exit', r));
+
+  const store = new AuditStore(join(dir, 'audit.db'), { readOnly: true });
+  const before = store.count();
+  store.close();
+  const log = AuditLog.open({ dataDir: dir, logger: silentLogger });
+  await log.close();
+
+  const after = new AuditStore(join(dir, 'audit.db'), { readOnly: true });
+  try {
+    const ids = after
+      .query({ order: 'asc' })
+      .map((e) => (JSON.parse(e.json) as { requestId: string }).requestId);
+    assert.ok(before < reached, `the crash left records uncommitted (${before} of ${reached})`);
+    for (let i = 1; i <= reached; i++) assert.ok(ids.includes(`req-${i}`), `req-${i} is in the log`);
+    assert.equal(new Set(ids).size, ids.length, 'no record twice');
+    assert.ok(ids.includes('only-provisional'), 'a call with only a provisional record has it');
+    assert.equal(
+      ids.filter((id) => id === 'req-1').length,
+      1,
+      'a provisional record gives way to the final one',
+    );
+  } finally {
+    after.close();
+  }
+  const report = verifyAuditLog(join(dir, 'audit.db'));
+  assert.equal(report.ok, true, JSON.stringify(report));
+  assert.deepEqual(
+    existsSync(join(dir, 'audit.db.journal')) ? readdirSync(join(dir, 'audit.db.journal')) : [],
+    [],
+  );
+});
