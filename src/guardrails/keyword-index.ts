@@ -120,6 +120,13 @@ export class KeywordIndex {
     return { count: tail.count, hits: tail.found };
   }
 
+  /** Whether a keyword occurs in `text`, or `text` ends partway through one (it may go on elsewhere). */
+  touches(text: string): boolean {
+    const tail = keywordTail();
+    this.#advance(text, 0, tail);
+    return tail.count > 0 || tail.state !== 0;
+  }
+
   /**
    * `scan` for a window over a stream: `text` holds the stream's characters from absolute position
    * `base` on, and between calls with the same `tail` the window only gains characters at its end and

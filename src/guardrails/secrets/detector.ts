@@ -86,6 +86,7 @@ export class SecretsDetector implements TextDetector {
   readonly #minEntropy: number;
   readonly #fingerprint: Fingerprinter;
   readonly #enabled: Set<string>;
+  readonly #maxOffset: number;
 
   constructor(rules: readonly SecretRule[], options: { minEntropy?: number; fingerprint: Fingerprinter }) {
     this.#minEntropy = options.minEntropy ?? DEFAULT_MIN_ENTROPY;
@@ -111,7 +112,14 @@ export class SecretsDetector implements TextDetector {
     this.#index = new KeywordIndex([...keywords.keys()]);
     this.#byKeyword = [...keywords.values()];
     this.maxMatchLength = Math.max(0, ...this.#rules.map((r) => r.maxLength + r.offset));
+    this.#maxOffset = Math.max(0, ...this.#rules.map((r) => r.offset));
     this.signature = `secrets:${this.#minEntropy}:${[...this.#enabled].join(',')}:${options.fingerprint.saltId}`;
+  }
+
+  seam(tail: string, head: string): boolean {
+    if (this.#index.touches(tail)) return true;
+    // Rules whose match starts some way before their keyword (`offset`): the keyword may be in `head`.
+    return this.#maxOffset > 0 && this.#index.touches(head.slice(0, this.#maxOffset + 64));
   }
 
   get ruleIds(): string[] {
