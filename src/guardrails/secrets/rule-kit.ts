@@ -34,6 +34,7 @@ export const ALPHABETS: Record<string, string> = {
   alpha: 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz',
   digit: '0123456789',
   b32: 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567',
+  b32lower: 'abcdefghijklmnopqrstuvwxyz234567',
   b64: 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/',
   b64url: 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-',
   lowernum: 'abcdefghijklmnopqrstuvwxyz0123456789',
