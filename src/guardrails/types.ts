@@ -49,6 +49,11 @@ export interface TextDetector {
    * Detectors without it are not run across texts.
    */
   seam?(tail: string, head: string): boolean;
+  /**
+   * Optional, for the stream scanner: where in a stream's text so far a match may still be in progress
+   * (`window.length` when nowhere). Detectors without it hold back their longest match.
+   */
+  pendingFrom?(window: string): number;
   /** Optional check of a value together with the object key that holds it (`{"password": "…"}`). */
   scanKeyed?(key: string, text: string): Match[];
 }
