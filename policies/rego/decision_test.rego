@@ -220,3 +220,22 @@ test_model_globs_of_every_shape if {
 		not decide(object.union(base, {"model": m, "key": object.union(base.key, {"models": models})})).allow
 	}
 }
+
+test_unreadable_tools_refused_under_a_tool_scope if {
+	unreadable := [{"path": "input[3].tools", "reason": "a tools list where this API does not declare tools"}]
+	i := object.union(base, {"unreadableTools": unreadable})
+	d := decide(i)
+	not d.allow
+	d.status == 403
+	d.code == "tools_unreadable"
+	contains(d.reasons[0], "input[3].tools")
+}
+
+test_unreadable_tools_pass_without_a_tool_scope if {
+	i := object.union(
+		with_key(object.remove(base.key, ["toolScope"])),
+		{"unreadableTools": [{"path": "tools[0]", "reason": "a tool entry without a name"}]},
+	)
+	d := decide(i)
+	d.allow
+}
