@@ -178,6 +178,16 @@ test_guardrail_block_refuses_with_location if {
 	not contains(d.reasons[0], "fp-block")
 }
 
+test_guardrail_block_names_each_finding_once if {
+	again := object.union(finding("block"), {"path": "messages[4].content[0].text"})
+	other := object.union(finding("block"), {"rule": "github_pat", "fingerprint": "fp-gh"})
+	d := decide(object.union(base, {"guardrails": {"findings": [finding("block"), again, other]}}))
+	count(d.reasons) == 1
+	contains(d.reasons[0], "aws_access_key_id (secret) found at messages[2].content[0].text, messages[4].content[0].text")
+	contains(d.reasons[0], "github_pat (secret) found at messages[2].content[0].text")
+	contains(d.reasons[0], "stays in this conversation")
+}
+
 test_guardrail_redact_allows_and_lists_fingerprints if {
 	d := decide(object.union(base, {"guardrails": {"findings": [finding("redact"), finding("log")]}}))
 	d.allow
