@@ -70,16 +70,22 @@ const INVISIBLE_RE =
   /[\u00AD\u061C\u180E\u200B-\u200F\u202A-\u202E\u2060-\u206F\uFEFF]|\u034F|[\uFE00-\uFE0F]/g;
 const ENCODED_RE = /%[0-9A-Fa-f]{2}|\\(?:u[0-9A-Fa-f]{4}|\/)/g;
 
-/** The edit an encoding at `i` makes (`%41`, `\u0041`, `\/`), if it decodes to something kept. */
+// What an encoding is worth decoding for: characters credentials, URLs with passwords and base64 are
+// made of. `\u0020` or `%20` in code and prose hide nothing; decoding them would only cost a rescan.
+const WORTH = new Uint8Array(128);
+for (const ch of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=_-:@.')
+  WORTH[ch.charCodeAt(0)] = 1;
+
+/** The edit an encoding at `i` makes (`%41`, `\u0041`, `\/`), if it decodes to something worth it. */
 function decodeAt(text: string, i: number): Edit | undefined {
   if (text.charCodeAt(i) === 37) {
     const v = hexVal(text.charCodeAt(i + 1)) * 16 + hexVal(text.charCodeAt(i + 2));
-    if (v > 0x7e || (v < 0x20 && v !== 9 && v !== 10 && v !== 13)) return undefined;
-    return { start: i, end: i + 3, text: String.fromCharCode(v) };
+    return WORTH[v] === 1 ? { start: i, end: i + 3, text: String.fromCharCode(v) } : undefined;
   }
   if (text.charCodeAt(i + 1) === 47) return { start: i, end: i + 2, text: '/' };
   const v = Number.parseInt(text.slice(i + 2, i + 6), 16);
-  return { start: i, end: i + 6, text: invisible(v) ? '' : String.fromCharCode(v) };
+  if (invisible(v)) return { start: i, end: i + 6, text: '' };
+  return v < 128 && WORTH[v] === 1 ? { start: i, end: i + 6, text: String.fromCharCode(v) } : undefined;
 }
 
 /** Hard wrapping happens on long lines: the line ending at `i` is at least MIN_WRAPPED_LINE long. */

@@ -15,6 +15,8 @@ export const DEFAULT_MIN_ENTROPY = 3;
 // Random 32-hex-digit keys average 3.7 bits/char and occasionally dip near 3; placeholders sit far below.
 const SPECIFIC_MIN_ENTROPY = 2.5;
 const MAX_WINDOW = 4096;
+/** Partial-match tests one pendingFrom call may run. */
+const MAX_PARTIAL_TESTS = 64;
 
 // Documentation placeholders (AWS's AKIAIOSFODNN7EXAMPLE, `sk_live_xxxxxxxx…`).
 const PLACEHOLDER = /example|placeholder|dummy|redacted|x{8,}|\*{4,}|0{16,}/i;
@@ -139,6 +141,7 @@ export class SecretsDetector implements TextDetector {
         ? Math.max(0, window.length - partial - this.#offsetBefore(window.slice(-partial).toLowerCase()))
         : window.length;
     const { count, hits } = this.#index.scan(window);
+    let tested = 0;
     for (let h = 0; h < count * 2; h += 2) {
       const pos = hits[h + 1];
       for (const ri of this.#byKeyword[hits[h]]) {
@@ -146,6 +149,12 @@ export class SecretsDetector implements TextDetector {
         const at = pos - c.offset;
         if (at < 0 || at >= earliest || window.length - at > c.maxLength) continue;
         if (c.blockedBefore !== undefined && blocked(c.blockedBefore, window, at)) continue;
+        // Bounded work per call on hostile text (a keyword at every position): past the budget, a
+        // candidate is taken to be alive, which only holds text back longer.
+        if (++tested > MAX_PARTIAL_TESTS) {
+          earliest = at;
+          continue;
+        }
         c.partial ??= partialMatcher(c.rule.pattern);
         c.partial.lastIndex = at;
         if (c.partial.test(window)) earliest = at;
