@@ -149,7 +149,18 @@ function base64Runs(text: string): [number, number][] | undefined {
  * The edits that normalising a text makes, and the base64 runs in it. Native searches find the few
  * places to look at, so most texts cost a handful of scans at memchr speed and no allocation.
  */
+const NOTHING: { edits: undefined; runs: undefined } = { edits: undefined, runs: undefined };
+
 export function survey(text: string): { edits: Edit[] | undefined; runs: [number, number][] | undefined } {
+  // Short texts (ids, names, most enum-like values) without anything to decode: one cheap pass.
+  if (text.length < MIN_BASE64) {
+    let special = false;
+    for (let i = 0; i < text.length && !special; i++) {
+      const c = text.charCodeAt(i);
+      special = c === 37 || c === 92 || c === 10 || c === 13 || c >= 0x80;
+    }
+    if (!special) return NOTHING;
+  }
   let edits: Edit[] | undefined;
   let sorted = true;
   const add = (e: Edit | undefined) => {
