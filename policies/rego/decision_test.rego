@@ -178,6 +178,16 @@ test_guardrail_block_refuses_with_location if {
 	not contains(d.reasons[0], "fp-block")
 }
 
+test_guardrail_block_names_each_finding_once if {
+	again := object.union(finding("block"), {"path": "messages[4].content[0].text"})
+	other := object.union(finding("block"), {"rule": "github_pat", "fingerprint": "fp-gh"})
+	d := decide(object.union(base, {"guardrails": {"findings": [finding("block"), again, other]}}))
+	count(d.reasons) == 1
+	contains(d.reasons[0], "aws_access_key_id (secret) found at messages[2].content[0].text, messages[4].content[0].text")
+	contains(d.reasons[0], "github_pat (secret) found at messages[2].content[0].text")
+	contains(d.reasons[0], "stays in this conversation")
+}
+
 test_guardrail_redact_allows_and_lists_fingerprints if {
 	d := decide(object.union(base, {"guardrails": {"findings": [finding("redact"), finding("log")]}}))
 	d.allow
@@ -219,4 +229,23 @@ test_model_globs_of_every_shape if {
 	every m in ["gpt-5-mini-2", "claude-sonnet-4-5", "gemini-2.5-pro", "o2", "gpt-5"] {
 		not decide(object.union(base, {"model": m, "key": object.union(base.key, {"models": models})})).allow
 	}
+}
+
+test_unreadable_tools_refused_under_a_tool_scope if {
+	unreadable := [{"path": "input[3].tools", "reason": "a tools list where this API does not declare tools"}]
+	i := object.union(base, {"unreadableTools": unreadable})
+	d := decide(i)
+	not d.allow
+	d.status == 403
+	d.code == "tools_unreadable"
+	contains(d.reasons[0], "input[3].tools")
+}
+
+test_unreadable_tools_pass_without_a_tool_scope if {
+	i := object.union(
+		with_key(object.remove(base.key, ["toolScope"])),
+		{"unreadableTools": [{"path": "tools[0]", "reason": "a tool entry without a name"}]},
+	)
+	d := decide(i)
+	d.allow
 }

@@ -76,3 +76,21 @@ denials contains {
 	input.surface == "mcp.tools_call"
 	not mcp_tool_allowed(input.mcp.server, input.mcp.tool)
 }
+
+# Fail closed: a key with a tool scope may not send tools the gateway could not read, since nothing
+# checked them against the scope (input.unreadableTools names where they are).
+denials contains {
+	"priority": 26,
+	"status": 403,
+	"code": "tools_unreadable",
+	"message": sprintf(
+		concat(" ", [
+			"Portcullis cannot read the tool declarations at %s, so it cannot apply tool scope %s to them;",
+			"the request was refused. Update the agent or tell your platform team.",
+		]),
+		[concat(", ", [u.path | some u in input.unreadableTools]), input.key.toolScope],
+	),
+} if {
+	input.key.toolScope
+	count(object.get(input, "unreadableTools", [])) > 0
+}

@@ -5,7 +5,7 @@ import type { Decision, DecisionInput, GuardrailFinding, Surface } from '../poli
 import type { ModelPrice, ProviderApi, ResolvedKey, ResolvedProvider, Snapshot } from '../policy/snapshot.ts';
 import type { RouteRun } from '../providers/routing/run.ts';
 import type { ProviderAdapter, StreamTracker, TokenUsage } from '../providers/types.ts';
-import type { DeniedToolCall } from '../tools/index.ts';
+import type { DeniedToolCall, ToolDeclarations } from '../tools/index.ts';
 import type { AuthResult } from './authenticate.ts';
 import type { RequestScan, Reservation, Settlement } from './plugin.ts';
 import type { UsageEvent } from './usage.ts';
@@ -72,6 +72,8 @@ export class Call {
   decision: Decision | null = null;
   /** Declared tools removed from the request by the decision. */
   strippedTools: readonly string[] = [];
+  /** The tools the request declared (before stripping): what a denied call is checked against. */
+  toolDeclarations: ToolDeclarations | null = null;
   /** Set by the route stage (the model's provider, or a routing plugin's); the decision may move it. */
   route: Route | null = null;
   /** Upstream path with the base URL's prefix and the query string, set before forwarding. */

@@ -13,6 +13,7 @@ export interface CallFacts {
   pricedModel?: string;
   stream?: boolean;
   tools?: string[];
+  unreadableTools?: DecisionInput['unreadableTools'];
   sizes?: DecisionInput['sizes'];
   auth: { status: AuthStatus; enforced: boolean; reason?: string };
   key: ResolvedKey | null;
@@ -48,6 +49,8 @@ export function decisionInput(f: CallFacts): DecisionInput {
   };
   if (f.mcp !== undefined) input.mcp = f.mcp;
   if (f.route !== undefined) input.route = f.route;
+  if (f.unreadableTools !== undefined && f.unreadableTools.length > 0)
+    input.unreadableTools = f.unreadableTools;
   return input;
 }
 

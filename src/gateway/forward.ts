@@ -175,6 +175,11 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
   #stream: StreamSink | undefined;
   /** The client end of a filtered stream has been ended. */
   #ended = false;
+  /**
+   * A filtered stream's head waits for its first bytes, so a filter that refuses the answer before
+   * letting anything through can still send a real HTTP error.
+   */
+  #headPending = false;
   /** Calls in flight on this gateway (this one included): a flush is only worth a write when alone. */
   readonly #inFlight: () => number;
   /** A non-streamed body being held for `filter.held`. */
@@ -314,8 +319,15 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
       this.#held = [];
       return;
     }
-    this.res.writeHead(statusCode, head);
     this.#stream = stream;
+    if (stream !== undefined) this.#headPending = true;
+    else this.res.writeHead(statusCode, head);
+  }
+
+  #sendHead(): void {
+    if (!this.#headPending) return;
+    this.#headPending = false;
+    if (!this.res.destroyed) this.res.writeHead(this.call.status, this.head);
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
@@ -480,9 +492,12 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
   /** The last sink of a filtered stream: the client's response, with the upstream paused while it is full. */
   readonly #toClient: StreamSink = {
     write: (data) => {
-      if (!this.#ended && this.controller !== null) this.#write(this.controller, data);
+      if (this.#ended || this.controller === null) return;
+      this.#sendHead();
+      this.#write(this.controller, data);
     },
     flush: () => {
+      if (this.#headPending) return;
       // Node corks the socket for the rest of the turn at the first write; uncorking sends it now.
       const socket = this.res.socket;
       if (socket !== null && socket.writableCorked > 0 && this.#inFlight() <= 1) socket.uncork();
@@ -490,6 +505,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
     end: (data) => {
       if (this.#ended) return;
       this.#ended = true;
+      this.#sendHead();
       if (this.res.destroyed) return;
       if (data === undefined) this.res.end();
       else this.res.end(data);
@@ -497,6 +513,22 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
     fail: (err) => {
       this.#ended = true;
       this.#checkFailed(err);
+    },
+    refuse: (status, body) => {
+      if (!this.#headPending || this.#ended) return false;
+      this.#headPending = false;
+      this.#ended = true;
+      this.call.status = status;
+      if (this.res.destroyed) return true;
+      const json = Buffer.from(JSON.stringify(body));
+      const head = this.head;
+      head['content-type'] = 'application/json';
+      head['content-length'] = json.length;
+      delete head['transfer-encoding'];
+      delete head['cache-control'];
+      this.res.writeHead(status, head);
+      this.res.end(json);
+      return true;
     },
   };
 }

@@ -14,7 +14,7 @@ import { priceFor } from '../providers/pricing.ts';
 import { candidatePrice } from '../providers/routing/index.ts';
 import type { RouteRun } from '../providers/routing/run.ts';
 import type { PathFacts, RequestFacts } from '../providers/types.ts';
-import { declaredTools, stripTools, TOOLS_STRIPPED_HEADER } from '../tools/index.ts';
+import { findTools, stripToolsReport, TOOLS_STRIPPED_HEADER, toolNames } from '../tools/index.ts';
 import type { AuthResult } from './authenticate.ts';
 import { Call } from './call.ts';
 import { decisionInput, estimatedInputTokens } from './decision-input.ts';
@@ -164,7 +164,9 @@ export class Pipeline {
       call.body = body;
       bodyBytes = call.rawBody.length;
       facts = format.requestFacts(surface, body, path);
-      tools = declaredTools(surface, body);
+      const declared = findTools(surface, body);
+      call.toolDeclarations = declared;
+      tools = [...new Set(declared.tools.flatMap(toolNames))];
     } else {
       const model = (request.params as { model?: string }).model ?? '';
       facts = { model, stream: false, maxOutputTokens: 0 };
@@ -203,6 +205,7 @@ export class Pipeline {
       pricedModel: price?.id,
       stream: facts.stream,
       tools,
+      unreadableTools: call.toolDeclarations?.unreadable,
       sizes: {
         bodyBytes,
         estimatedInputTokens: estimatedInputTokens(bodyBytes),
@@ -256,10 +259,15 @@ export class Pipeline {
     const stripped =
       decision.stripTools.length > 0 ? decision.stripTools.filter((t) => tools.includes(t)) : NONE;
     if (stripped.length > 0) {
-      call.strippedTools = stripped;
-      call.body = stripTools(surface, call.body, stripped as string[]);
-      call.bodyChanged = true;
-      reply.header(TOOLS_STRIPPED_HEADER, stripped.join(','));
+      // A tool goes when it, or a tool its code can call (a code-mode tool), is stripped: the header
+      // and the audit name the tools that were removed.
+      const r = stripToolsReport(surface, call.body, stripped as string[]);
+      if (r.removed.length > 0) {
+        call.strippedTools = r.removed;
+        call.body = r.body;
+        call.bodyChanged = true;
+        reply.header(TOOLS_STRIPPED_HEADER, r.removed.join(','));
+      }
     }
     if (format.requestUsageReporting(surface, call.body as Record<string, unknown>)) {
       call.hideUsageChunk = true;

@@ -89,6 +89,11 @@ export interface StreamSink {
   end(data?: string | Uint8Array): void;
   /** A check failed, so the stream cannot be finished honestly: the client's connection is cut. */
   fail(err: unknown): void;
+  /**
+   * Answers with an HTTP error instead (`status`, `body` as JSON) when nothing of the stream has been
+   * sent yet, head included; false when it is too late and the stream must end with its error event.
+   */
+  refuse?(status: number, body: unknown): boolean;
 }
 
 /**

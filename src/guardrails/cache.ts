@@ -27,6 +27,8 @@ export interface CacheEntry {
   utf8?: number;
   bytes: number;
   used: boolean;
+  /** Results for this text followed by another (split-secret scan), per detector signature. */
+  joins?: WeakMap<CacheEntry, Map<string, import('./join.ts').JoinMatch[]>>;
   /** Next entry in the same bucket (content keying). */
   next: CacheEntry | undefined;
 }

@@ -8,12 +8,13 @@ import { defaultScanCache, type ScanCache } from './cache.ts';
 import { RegexDetector } from './custom.ts';
 import type { ExternalConfig } from './external.ts';
 import { createFingerprinter, type Fingerprinter } from './fingerprint.ts';
+import { GitleaksDetector } from './gitleaks.ts';
 import { PiiDetector, type PiiType } from './pii/detector.ts';
 import { SecretsDetector, selectRules } from './secrets/detector.ts';
 import type { Stage, TextDetector } from './types.ts';
 
 export type Action = 'block' | 'redact' | 'log';
-export type DetectorName = 'secrets' | 'pii' | 'regex' | 'size' | 'external';
+export type DetectorName = 'secrets' | 'pii' | 'regex' | 'size' | 'external' | 'gitleaks';
 
 export interface CompiledStep {
   /** Position in `spec.steps`; findings carry it as `step`. */
@@ -80,6 +81,7 @@ const STEP_DEFS: Record<string, string> = {
   regex: 'RegexStep',
   size: 'SizeStep',
   external: 'ExternalStep',
+  gitleaks: 'GitleaksStep',
 };
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
@@ -193,6 +195,14 @@ function compileStep(step: Record<string, unknown>, index: number, fingerprint: 
           step.rules as { name: string; pattern: string; flags?: string }[],
           fingerprint,
         ),
+      };
+    case 'gitleaks':
+      return {
+        ...base,
+        text: new GitleaksDetector(step.config as string, {
+          exclude: step.exclude as string[] | undefined,
+          fingerprint,
+        }),
       };
     case 'size':
       if (step.maxBytes === undefined && step.maxTokens === undefined)

@@ -1,15 +1,16 @@
 // Text carried as a JSON document inside a string (OpenAI tool-call arguments): scanned value by value,
 // so a path can name the value (`….arguments.command`) and redaction can rewrite it and re-serialise.
-import { type Slot, walkValue } from './surfaces.ts';
+import { scanText } from './normalise.ts';
 import type { Match, TextDetector } from './types.ts';
+import { type Slot, walkValue } from './walk.ts';
 
 /** Parses a JSON-in-a-string field and scans each string value in it; falls back to the raw text. */
 export function scanJson(det: TextDetector, raw: string): Match[] {
   const parsed = jsonLeaves(raw);
-  if (parsed === undefined) return det.scan(raw);
+  if (parsed === undefined) return scanText(det, raw);
   const out: Match[] = [];
   for (const leaf of parsed.leaves) {
-    const found = det.scan(leaf.text);
+    const found = scanText(det, leaf.text);
     for (const m of found) out.push({ ...m, sub: leaf.sub });
     if (leaf.key !== undefined && det.scanKeyed)
       for (const m of keyedOnly(det, leaf.key, leaf.text, found)) out.push({ ...m, sub: leaf.sub });

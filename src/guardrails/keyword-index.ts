@@ -34,6 +34,9 @@ export class KeywordIndex {
   readonly #hasOut: Uint8Array;
   readonly #cls: Uint8Array;
   readonly #lengths: Int32Array;
+  /** Characters of keyword each state stands for. */
+  readonly #depth: Int32Array;
+  readonly #longest: number;
   #hits = new Int32Array(256);
 
   constructor(keywords: readonly string[]) {
@@ -60,6 +63,7 @@ export class KeywordIndex {
 
     const goto: Map<number, number>[] = [new Map()];
     const ends: number[][] = [[]];
+    const depth: number[] = [0];
     this.keywords.forEach((kw, idx) => {
       let s = 0;
       for (let i = 0; i < kw.length; i++) {
@@ -69,6 +73,7 @@ export class KeywordIndex {
           next = goto.length;
           goto.push(new Map());
           ends.push([]);
+          depth.push(i + 1);
           goto[s].set(c, next);
         }
         s = next;
@@ -104,6 +109,16 @@ export class KeywordIndex {
     this.#out = ends.map((e) => (e.length ? Int32Array.from(new Set(e)) : undefined));
     this.#hasOut = Uint8Array.from(this.#out, (o) => (o ? 1 : 0));
     this.#lengths = Int32Array.from(this.keywords, (k) => k.length);
+    this.#depth = Int32Array.from(depth);
+    this.#longest = Math.max(0, ...this.#lengths);
+  }
+
+  /** How many characters at the end of `text` are the start of a keyword (0 when none). */
+  partialAtEnd(text: string): number {
+    const from = Math.max(0, text.length - this.#longest + 1);
+    const tail: KeywordTail = { end: 0, state: 0, found: new Int32Array(16), count: 0 };
+    this.#advance(from === 0 ? text : text.slice(from), 0, tail);
+    return this.#depth[tail.state];
   }
 
   /**
@@ -118,6 +133,13 @@ export class KeywordIndex {
     this.#advance(text, 0, tail);
     this.#hits = tail.found;
     return { count: tail.count, hits: tail.found };
+  }
+
+  /** Whether a keyword occurs in `text`, or `text` ends partway through one (it may go on elsewhere). */
+  touches(text: string): boolean {
+    const tail = keywordTail();
+    this.#advance(text, 0, tail);
+    return tail.count > 0 || tail.state !== 0;
   }
 
   /**

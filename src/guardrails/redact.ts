@@ -3,8 +3,9 @@
 // which is then serialised again, so the field stays valid JSON.
 import type { GuardrailFinding, Surface } from '../policy/decision.ts';
 import { jsonLeaves } from './json-text.ts';
-import { type Slot, walkRequest, walkResponse } from './surfaces.ts';
+import { walkRequest, walkResponse } from './surfaces.ts';
 import type { ScanFinding } from './types.ts';
+import { decodeText, encodeText, type Slot } from './walk.ts';
 
 /** Returns a copy of a request body with the findings' text replaced; the input is not modified. */
 export function redactRequest<T>(
@@ -31,19 +32,27 @@ function redact<T>(
   findings: readonly (ScanFinding | GuardrailFinding)[],
 ): T {
   const byPath = new Map<string, ScanFinding[]>();
-  for (const f of findings) {
-    if (f.path === '$') continue;
+  const add = (f: ScanFinding) => {
     const list = byPath.get(f.path) ?? [];
     list.push(f);
     byPath.set(f.path, list);
+  };
+  for (const f of findings as ScanFinding[]) {
+    if (f.path === '$') continue;
+    // A credential split across adjacent texts is redacted in each of them.
+    if (f.parts !== undefined) for (const p of f.parts) add({ ...f, ...p, parts: undefined });
+    else add(f);
   }
   const copy = structuredClone(body);
   if (byPath.size === 0) return copy;
   walk(surface, copy, (slot: Slot) => {
-    const text = slot.holder[slot.prop] as string;
+    const stored = slot.holder[slot.prop] as string;
+    const text = slot.decode === undefined ? stored : decodeText(stored, slot.decode);
     const direct = byPath.get(slot.path);
     if (direct) {
-      slot.holder[slot.prop] = applyRedactions(text, direct);
+      const redacted = applyRedactions(text, direct);
+      slot.holder[slot.prop] =
+        slot.decode === undefined ? redacted : encodeText(stored, redacted, slot.decode);
       return;
     }
     if (!slot.json) return;

@@ -8,9 +8,12 @@ import type { CacheEntry } from './cache.ts';
 import type { CompiledChain, CompiledStep } from './compile.ts';
 import { runExternal } from './external.ts';
 import { finding, sizeFindings } from './findings.ts';
+import { type JoinMatch, joinAt, joinable, joinMatches } from './join.ts';
 import { jsonLeaves, keyedOnly, scanJson } from './json-text.ts';
-import { type Slot, walkRequest, walkResponse } from './surfaces.ts';
+import { scanText, type View, views } from './normalise.ts';
+import { walkRequest, walkResponse } from './surfaces.ts';
 import type { ScanFinding, Stage } from './types.ts';
+import { type Slot, slotText } from './walk.ts';
 
 export interface StepError {
   step: number;
@@ -48,6 +51,8 @@ export function scanResponse(
 
 interface Plan {
   text: CompiledStep[];
+  /** Text steps whose detector reads across adjacent texts. */
+  seams: CompiledStep[];
   size: CompiledStep[];
   external: CompiledStep[];
   count: number;
@@ -62,6 +67,7 @@ function planOf(chain: CompiledChain, stage: Stage): Plan {
       const steps = chain.steps.filter((s) => s.stages.has(st));
       return {
         text: steps.filter((s) => s.text !== undefined),
+        seams: steps.filter((s) => s.text?.seam !== undefined),
         size: steps.filter((s) => s.size !== undefined),
         external: steps.filter((s) => s.external !== undefined),
         count: steps.length,
@@ -93,21 +99,29 @@ function scanBody(
   const cache = chain.cache;
   const sizing = plan.size.length > 0;
   const textSteps = plan.text;
+  const texts: string[] = new Array(slots.length);
+  const entries: (CacheEntry | undefined)[] = new Array(slots.length);
   let totalBytes = 0;
   // Index loops and no per-slot allocation on a cache hit: this loop runs over the whole history on
   // every call, and nearly every slot is a hit.
   if (textSteps.length > 0 || sizing) {
     for (let i = 0; i < slots.length; i++) {
       const slot = slots[i];
-      const text = slot.holder[slot.prop] as string;
+      const text = slot.decode === undefined ? (slot.holder[slot.prop] as string) : slotText(slot);
+      texts[i] = text;
       if (text.length === 0) continue;
       let entry: CacheEntry | undefined = cache === undefined ? undefined : cache.lookup(text);
+      let vs: View[] | undefined;
       for (let s = 0; s < textSteps.length; s++) {
         const step = textSteps[s];
         const det = step.text!;
         let matches = entry === undefined ? undefined : entry.results.get(det.signature);
         if (matches === undefined) {
-          matches = slot.json ? scanJson(det, text) : det.scan(text);
+          if (slot.json) matches = scanJson(det, text);
+          else {
+            vs ??= views(text);
+            matches = scanText(det, text, vs);
+          }
           if (cache) entry = cache.store(text, det.signature, matches, entry);
         }
         const into = perStep[step.index];
@@ -120,6 +134,7 @@ function scanBody(
           for (let k = 0; k < keyed.length; k++) into.push(finding(chain, step, stage, slot.path, keyed[k]));
         }
       }
+      entries[i] = entry;
       if (sizing) {
         if (entry !== undefined) {
           entry.utf8 ??= Buffer.byteLength(text, 'utf8');
@@ -127,6 +142,35 @@ function scanBody(
         } else {
           totalBytes += Buffer.byteLength(text, 'utf8');
         }
+      }
+    }
+    // Adjacent texts read as one: a credential split across two messages or blocks is found too.
+    const seamSteps = plan.seams;
+    for (let i = 0; seamSteps.length > 0 && i + 1 < slots.length; i++) {
+      const a = texts[i];
+      const b = texts[i + 1];
+      if (a === undefined || b === undefined || !joinable(a, b)) continue;
+      const ea = entries[i];
+      const eb = entries[i + 1];
+      for (let s = 0; s < seamSteps.length; s++) {
+        const step = seamSteps[s];
+        const det = step.text!;
+        let joined: JoinMatch[] | undefined =
+          ea !== undefined && eb !== undefined ? ea.joins?.get(eb)?.get(det.signature) : undefined;
+        if (joined === undefined) {
+          joined = joinMatches(det, a, b);
+          if (ea !== undefined && eb !== undefined) {
+            ea.joins ??= new WeakMap();
+            let per = ea.joins.get(eb);
+            if (per === undefined) {
+              per = new Map();
+              ea.joins.set(eb, per);
+            }
+            per.set(det.signature, joined);
+          }
+        }
+        for (let k = 0; k < joined.length; k++)
+          perStep[step.index].push(joinAt(chain, step, stage, slots[i], slots[i + 1], a, b, joined[k]));
       }
     }
   }
@@ -146,7 +190,7 @@ function scanBody(
 function leafTexts(slots: Slot[]): { path: string; text: string }[] {
   const out: { path: string; text: string }[] = [];
   for (const slot of slots) {
-    const text = slot.holder[slot.prop] as string;
+    const text = slotText(slot);
     const parsed = slot.json ? jsonLeaves(text) : undefined;
     if (parsed) for (const l of parsed.leaves) out.push({ path: `${slot.path}${l.sub}`, text: l.text });
     else if (text.length > 0) out.push({ path: slot.path, text });

@@ -17,6 +17,8 @@ import type { Match, ScanFinding } from './types.ts';
 /** Characters past a match that must have arrived before it is reported (covers detectors' look-ahead). */
 const LOOKAHEAD = 16;
 const MAX_CARRY = 16 * 1024;
+/** Held back for a detector that cannot say where a match may be in progress: up to its longest match. */
+const FALLBACK_HOLD = 240;
 const MAX_EXTERNAL_CHARS = 1024 * 1024;
 
 export interface ResponseScanner {
@@ -30,6 +32,13 @@ export interface ResponseScanner {
    * arrives over many deltas), so a caller must not release it yet.
    */
   pendingFrom(path: string): number;
+  /**
+   * How much of the text streamed at `path` can be released now: everything before the earliest place
+   * a match may still be in progress (a keyword whose match is still arriving, a keyword cut off at
+   * the end, a match found but not yet certain). Detectors that cannot tell hold back their longest
+   * match. Infinity when nothing has streamed at `path`.
+   */
+  releasableTo(path: string): number;
   /** Flushes every window and runs external steps over the full texts (synchronous unless there are any). */
   end(): ScanResult | Promise<ScanResult>;
 }
@@ -45,6 +54,8 @@ interface PathState {
   full: string;
   /** Absolute start of a match still growing (not yet reported); Infinity when none. */
   pendingAt: number;
+  /** releasableTo's answer until the next delta; undefined when not computed. */
+  releasable: number | undefined;
 }
 
 export function createResponseScanner(chain: CompiledChain, surface: Surface): ResponseScanner {
@@ -120,10 +131,12 @@ export function createResponseScanner(chain: CompiledChain, surface: Surface): R
         reported: new Map(),
         full: '',
         pendingAt: Number.POSITIVE_INFINITY,
+        releasable: undefined,
       };
       states.set(path, st);
     }
     st.buf += delta;
+    st.releasable = undefined;
     if (externalSteps.length > 0 && externalChars < MAX_EXTERNAL_CHARS) {
       const take = delta.slice(0, MAX_EXTERNAL_CHARS - externalChars);
       st.full += take;
@@ -148,6 +161,22 @@ export function createResponseScanner(chain: CompiledChain, surface: Surface): R
     push,
     pendingFrom(path: string): number {
       return states.get(path)?.pendingAt ?? Number.POSITIVE_INFINITY;
+    },
+    releasableTo(path: string): number {
+      const st = states.get(path);
+      if (st === undefined) return Number.POSITIVE_INFINITY;
+      if (st.releasable !== undefined) return st.releasable;
+      let r = Math.min(st.pendingAt, st.base + st.buf.length);
+      for (const step of textSteps) {
+        const det = step.text!;
+        const from =
+          det.pendingFrom !== undefined
+            ? det.pendingFrom(st.buf)
+            : st.buf.length - Math.min(det.maxMatchLength, FALLBACK_HOLD) - LOOKAHEAD;
+        r = Math.min(r, st.base + Math.max(0, from));
+      }
+      st.releasable = r;
+      return r;
     },
     pushEvent(event: unknown): ScanFinding[] {
       const out: ScanFinding[] = [];

@@ -1,125 +1,19 @@
-// Where the text is in each API surface's request and response bodies: everything the model provider
-// will see or has produced, with a path per text (`messages[3].content[0].text`). Images, audio and
-// files (base64 `image_url` data, `inlineData`, `source.data` of images and PDFs) are not text and are
-// skipped. Anthropic thinking blocks sent back in a request are skipped too: they are signed, and
-// changing them would make the provider reject the call.
-//
-// The walkers hand out the object holding each string and its property, so the same walk serves
-// scanning (read it) and redaction (write it).
-//
-// The walk runs over the whole history on every call, and most texts are cache hits with no finding,
-// whose path nobody reads: paths are kept as small linked nodes and rendered to a string on first read.
-// Loops are plain index loops, so V8 optimises these once-per-call functions within the first calls.
+// Where the text is in each API surface's response bodies and stream events: everything the model
+// has produced, with a path per text (`choices[0].message.content`). Request bodies are walked whole
+// (walk.ts, with the per-format skip lists of skip-lists.ts): what a client sends is all scanned.
 import type { Surface } from '../policy/decision.ts';
+import { skipListFor } from './skip-lists.ts';
+import { at, isObj, type Obj, type PathRef, TextSlot, type Visit, walkBody, walkValue } from './walk.ts';
 
-export interface Slot {
-  /** Path of the text in the body. */
-  readonly path: string;
-  holder: Record<string | number, unknown>;
-  prop: string | number;
-  /** The object key the text sits under, for key-aware checks (`{"password": "…"}`). */
-  key?: string;
-  /** The text is a JSON document encoded as a string (OpenAI tool-call arguments). */
-  json?: boolean;
-}
+export { childPath, type PathRef, type Slot, type Visit, walkValue } from './walk.ts';
 
-export type Visit = (slot: Slot) => void;
-
-type Obj = Record<string | number, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null;
 const EMPTY: unknown[] = [];
 const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : EMPTY);
-
-/** `a.b`, or `a["b-c"]` when the key is not an identifier. */
-export function childPath(path: string, key: string | number): string {
-  if (typeof key === 'number') return `${path}[${key}]`;
-  if (/^[A-Za-z_$][\w$]*$/.test(key)) return path ? `${path}.${key}` : key;
-  return `${path}[${JSON.stringify(key)}]`;
-}
-
-/**
- * A path not yet rendered: `up` followed by `seg`, which is an index (`[3]`), an object key
- * (`.name` or `["a-b"]`, when `key`), or else literal text appended as is (`.content`).
- */
-interface PathNode {
-  readonly up: PathRef;
-  readonly seg: string | number;
-  readonly key: boolean;
-}
-
-/** A rendered path, or one to render on demand. */
-export type PathRef = string | PathNode;
-
-const at = (up: PathRef, seg: string | number, key = false): PathNode => ({ up, seg, key });
-
-function render(p: PathRef): string {
-  if (typeof p === 'string') return p;
-  const up = render(p.up);
-  return typeof p.seg === 'number' || p.key ? childPath(up, p.seg) : up + p.seg;
-}
-
-class TextSlot implements Slot {
-  readonly holder: Obj;
-  readonly prop: string | number;
-  readonly key: string | undefined;
-  readonly json: boolean | undefined;
-  #at: PathRef;
-
-  constructor(
-    holder: Obj,
-    prop: string | number,
-    at: PathRef,
-    key: string | undefined,
-    json: boolean | undefined,
-  ) {
-    this.holder = holder;
-    this.prop = prop;
-    this.key = key;
-    this.json = json;
-    this.#at = at;
-  }
-
-  get path(): string {
-    const p = this.#at;
-    if (typeof p === 'string') return p;
-    const s = render(p);
-    this.#at = s;
-    return s;
-  }
-}
 
 /** Visits `holder[prop]` at `up` + `seg` (literal text) when it is a string. */
 function str(visit: Visit, holder: unknown, prop: string | number, up: PathRef, seg: string, json?: boolean) {
   if (isObj(holder) && typeof holder[prop] === 'string')
     visit(new TextSlot(holder, prop, seg === '' ? up : at(up, seg), undefined, json));
-}
-
-const MAX_DEPTH = 64;
-
-/** Every string inside a structured value (tool inputs, function-call arguments, function responses). */
-export function walkValue(
-  visit: Visit,
-  holder: Obj,
-  prop: string | number,
-  path: PathRef,
-  key?: string,
-  depth = 0,
-) {
-  const v = holder[prop];
-  if (typeof v === 'string') {
-    visit(new TextSlot(holder, prop, path, key, undefined));
-    return;
-  }
-  if (depth >= MAX_DEPTH || !isObj(v)) return;
-  if (Array.isArray(v)) {
-    for (let i = 0; i < v.length; i++) walkValue(visit, v as unknown as Obj, i, at(path, i), key, depth + 1);
-  } else {
-    const keys = Object.keys(v);
-    for (let i = 0; i < keys.length; i++) {
-      const k = keys[i];
-      walkValue(visit, v, k, at(path, k, true), k, depth + 1);
-    }
-  }
 }
 
 // ---- OpenAI Chat Completions --------------------------------------------------------------------
@@ -221,28 +115,6 @@ function anthropicBlock(visit: Visit, block: unknown, path: PathRef, response: b
   }
 }
 
-function anthropicRequest(visit: Visit, body: Obj) {
-  if (typeof body.system === 'string') str(visit, body, 'system', 'system', '');
-  else {
-    const system = arr(body.system);
-    for (let i = 0; i < system.length; i++) anthropicBlock(visit, system[i], at('system', i), false);
-  }
-  const messages = arr(body.messages);
-  for (let i = 0; i < messages.length; i++) {
-    const msg = messages[i];
-    if (!isObj(msg)) continue;
-    const path = at('messages', i);
-    if (typeof msg.content === 'string') {
-      str(visit, msg, 'content', path, '.content');
-      continue;
-    }
-    const blocks = arr(msg.content);
-    if (blocks.length === 0) continue;
-    const content = at(path, '.content');
-    for (let j = 0; j < blocks.length; j++) anthropicBlock(visit, blocks[j], at(content, j), false);
-  }
-}
-
 // ---- Gemini -------------------------------------------------------------------------------------
 
 const FUNCTION_CALL = ['functionCall', 'function_call'];
@@ -268,58 +140,14 @@ function geminiParts(visit: Visit, content: unknown, path: PathRef) {
   }
 }
 
-function geminiRequest(visit: Visit, body: Obj, prefix: string) {
-  for (const k of ['systemInstruction', 'system_instruction']) {
-    if (typeof body[k] === 'string') str(visit, body, k, `${prefix}${k}`, '');
-    else geminiParts(visit, body[k], `${prefix}${k}`);
-  }
-  const contents = arr(body.contents);
-  for (let i = 0; i < contents.length; i++) geminiParts(visit, contents[i], at(`${prefix}contents`, i));
-}
-
 // ---- Entry points -------------------------------------------------------------------------------
 
-/** Visits every text of a request body the provider will see. */
+/**
+ * Visits every text of a request body the provider will see: every string, except the fields the
+ * surface's skip list names (skip-lists.ts).
+ */
 export function walkRequest(surface: Surface, body: unknown, visit: Visit): void {
-  if (!isObj(body)) return;
-  switch (surface) {
-    case 'openai.chat': {
-      const messages = arr(body.messages);
-      for (let i = 0; i < messages.length; i++) openaiChatMessage(visit, messages[i], at('messages', i));
-      break;
-    }
-    case 'openai.responses':
-      str(visit, body, 'instructions', 'instructions', '');
-      if (typeof body.input === 'string') str(visit, body, 'input', 'input', '');
-      else {
-        const items = arr(body.input);
-        for (let i = 0; i < items.length; i++) responsesItem(visit, items[i], at('input', i));
-      }
-      break;
-    case 'openai.embeddings':
-      if (typeof body.input === 'string') str(visit, body, 'input', 'input', '');
-      else {
-        const inputs = arr(body.input);
-        for (let i = 0; i < inputs.length; i++) str(visit, inputs, i, at('input', i), '');
-      }
-      break;
-    case 'anthropic.messages':
-    case 'anthropic.count_tokens':
-      anthropicRequest(visit, body);
-      break;
-    case 'gemini.generate':
-    case 'gemini.count_tokens':
-      geminiRequest(visit, body, '');
-      if (isObj(body.generateContentRequest))
-        geminiRequest(visit, body.generateContentRequest, 'generateContentRequest.');
-      break;
-    case 'mcp.tools_call':
-      if (isObj(body.params) && 'arguments' in body.params)
-        walkValue(visit, body.params, 'arguments', 'params.arguments');
-      break;
-    default:
-      break;
-  }
+  walkBody(body, skipListFor(surface), visit);
 }
 
 /** Visits every text of a (non-streamed) response body. */

@@ -22,6 +22,11 @@ export interface Match {
 export interface ScanFinding extends GuardrailFinding {
   start?: number;
   end?: number;
+  /**
+   * For a match across adjacent texts (a credential split over two messages or blocks): each place
+   * it covers. `path`, `start` and `end` then name the first.
+   */
+  parts?: { path: string; start: number; end: number }[];
 }
 
 /** A detector that looks at one text at a time, so its results can be cached per text. */
@@ -38,6 +43,17 @@ export interface TextDetector {
    * its last call where the detector can.
    */
   streamScanner?(): (window: string, base: number) => Match[];
+  /**
+   * Optional, for reading adjacent texts as one (a credential split across two messages): whether a
+   * match could start in `tail` (the end of one text) and run on into `head` (the start of the next).
+   * Detectors without it are not run across texts.
+   */
+  seam?(tail: string, head: string): boolean;
+  /**
+   * Optional, for the stream scanner: where in a stream's text so far a match may still be in progress
+   * (`window.length` when nowhere). Detectors without it hold back their longest match.
+   */
+  pendingFrom?(window: string): number;
   /** Optional check of a value together with the object key that holds it (`{"password": "…"}`). */
   scanKeyed?(key: string, text: string): Match[];
 }

@@ -128,6 +128,12 @@ export interface DecisionInput {
   stream: boolean;
   /** Tool names the request declares (agent-native tools and MCP tools alike). */
   tools: string[];
+  /**
+   * Tool-bearing structures in the request the gateway cannot read (a tool entry without a name, a
+   * tool list where the API declares none), by path; present only when there are some. The example
+   * policy refuses such a call for a key with a tool scope: those tools were never checked.
+   */
+  unreadableTools?: { path: string; reason: string }[];
   sizes: { bodyBytes: number; estimatedInputTokens: number; maxOutputTokens: number };
   auth: {
     status: AuthStatus;

@@ -9,15 +9,27 @@ export const DENIED_TOOL_STATUS = 403;
 export interface DeniedToolOptions {
   /** The key's tool scope, named in the message. */
   scope?: string;
+  /**
+   * What the request did with the tool, so the message says only what is true: `removed` (the gateway
+   * took it out of the tools offered to the model), `undeclared` (the request never offered it), or
+   * unknown (nothing said about it).
+   */
+  offered?: 'removed' | 'undeclared';
   /** Responses API: the next `sequence_number` of the stream. */
   sequenceNumber?: number;
 }
 
 export function deniedToolMessage(tool: string, options: DeniedToolOptions = {}): string {
   const scope = options.scope ? ` (${options.scope})` : '';
+  const offered =
+    options.offered === 'removed'
+      ? 'Portcullis had removed it from the tools offered to the model, which called it anyway. '
+      : options.offered === 'undeclared'
+        ? 'The request did not offer this tool to the model. '
+        : '';
   return (
     `Portcullis stopped this response: the model called the tool ${tool}, which your tool scope${scope} does not allow. ` +
-    'The tool was not offered to the model; ask your platform team to widen the scope if you need it.'
+    `${offered}Ask your platform team to widen the scope if you need it.`
   );
 }
 

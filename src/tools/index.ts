@@ -1,5 +1,17 @@
 export { type DeniedToolCall, findDeniedToolCalls, responsesItemToolNames } from './calls.ts';
-export { declaredTools, stripTools, TOOLS_STRIPPED_HEADER } from './declared.ts';
+export { codeModeGrants } from './code-mode.ts';
+export {
+  callDenied,
+  type DeclaredTool,
+  declaredTools,
+  findTools,
+  stripTools,
+  stripToolsReport,
+  TOOLS_STRIPPED_HEADER,
+  type ToolDeclarations,
+  toolNames,
+  type UnreadableTools,
+} from './declared.ts';
 export {
   DENIED_TOOL_CODE,
   DENIED_TOOL_STATUS,

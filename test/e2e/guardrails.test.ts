@@ -174,10 +174,40 @@ describe('guardrail chains through portcullis serve', { timeout: 120_000 }, () =
       seen += t;
     });
     await assert.rejects(stream.finalMessage(), (err: Error) => {
-      assert.match(err.message, /guardrail chain default found aws_access_key_id/);
+      assert.match(err.message, /guardrail chain default found aws_access_key_id \(secret\) at /);
       return true;
     });
     assert.ok(!seen.includes(secret), 'the whole credential never reached the client');
+  });
+
+  test('a credential at the very start of a streamed answer is a real HTTP error, recorded as blocked', async () => {
+    const secret = fakeAwsKey();
+    const requestId = `guard-first-chunk-${randomInt(1e9)}`;
+    const res = await post(
+      gw.url,
+      '/v1/messages',
+      {
+        model: 'claude-haiku-4-5',
+        max_tokens: 200,
+        stream: true,
+        messages: [{ role: 'user', content: 'key?' }],
+      },
+      {
+        'x-api-key': member.key,
+        'anthropic-version': '2023-06-01',
+        'x-request-id': requestId,
+        'x-sim-text': encodeURIComponent(`${secret} is the key, and here is more text after it.`),
+        'x-sim-chunk-chars': '64',
+      },
+    );
+    assert.equal(res.status, 400, res.text);
+    assert.match(res.headers.get('content-type') ?? '', /application\/json/);
+    const message = res.json().error.message as string;
+    assert.equal(message.match(/aws_access_key_id/g)?.length, 1, 'the finding is named once');
+    assert.ok(!res.text.includes(secret));
+    const record = await auditRecordOf(gw.dataDir, requestId);
+    assert.equal(record?.outcome, 'blocked');
+    assert.ok(record?.findings.some((f) => f.stage === 'response' && f.rule === 'aws_access_key_id'));
   });
 
   test('a streamed OpenAI chat answer with a credential ends with a data error event; a clean one is untouched', async () => {

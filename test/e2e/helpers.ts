@@ -111,7 +111,8 @@ export function e2ePolicy(
     rmSync(join(dir, 'rego', 'limits.rego'));
     // The tests go with it (they test the example's rules, and share helpers with decision_test.rego):
     // a revision whose own Rego tests fail is not admitted.
-    for (const f of readdirSync(join(dir, 'rego'))) if (f.endsWith('_test.rego')) rmSync(join(dir, 'rego', f));
+    for (const f of readdirSync(join(dir, 'rego')))
+      if (f.endsWith('_test.rego')) rmSync(join(dir, 'rego', f));
   }
   if (opts.redis) {
     const file = join(dir, 'gateway.yaml');

@@ -319,6 +319,8 @@ describe('external guardrail', () => {
     assert.equal(call.auth, 'Bearer test-guard-token');
     assert.deepEqual((call.body as { texts: unknown }).texts, [
       { path: 'messages[0].content', text: 'hello' },
+      { path: 'messages[1].tool_calls[0].id', text: 'c1' },
+      { path: 'messages[1].tool_calls[0].function.name', text: 'say' },
       { path: 'messages[1].tool_calls[0].function.arguments.text', text: 'the launch codes are' },
     ]);
     assert.deepEqual(

@@ -27,6 +27,8 @@ export function expand(template: string): string {
   return template.replace(/\{(\w+)(?::(\d+))?\}/g, (_, kind: string, n?: string) => {
     if (kind === 'pem') return pemBody();
     if (kind === 'jwt') return jwt();
+    if (kind === 'snowflake')
+      return Buffer.from(`${1 + randomInt(9)}${randomFrom(ALPHABETS.digit, 17)}`).toString('base64url');
     if (kind === 'basicauth')
       return Buffer.from(`${randomFrom(ALPHABETS.lower, 8)}:${randomFrom(ALPHABETS.alnum, 14)}`).toString(
         'base64',
@@ -46,6 +48,7 @@ export function placeholder(template: string): string {
     if (kind === 'pem') return Array.from({ length: 12 }, () => 'x'.repeat(64)).join('\n');
     if (kind === 'jwt') return `eyJ${'x'.repeat(30)}.eyJ${'x'.repeat(40)}.${'x'.repeat(43)}`;
     if (kind === 'basicauth') return Buffer.from('user:xxxxxxxx').toString('base64');
+    if (kind === 'snowflake') return 'x'.repeat(24);
     const alphabet = ALPHABETS[kind];
     const ch = alphabet.includes('x') ? 'x' : alphabet.includes('X') ? 'X' : alphabet[0];
     return ch.repeat(Number(n));

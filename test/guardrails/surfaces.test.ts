@@ -89,7 +89,10 @@ const requests: Case[] = [
     paths: [
       'messages[0].content',
       'messages[1].content[0].text',
+      'messages[2].tool_calls[0].id',
+      'messages[2].tool_calls[0].function.name',
       'messages[2].tool_calls[0].function.arguments (json)',
+      'messages[3].tool_call_id',
       'messages[3].content',
     ],
     found: [
@@ -132,7 +135,10 @@ const requests: Case[] = [
     paths: [
       'instructions',
       'input[0].content[0].text',
+      'input[1].call_id',
+      'input[1].name',
       'input[1].arguments (json)',
+      'input[2].call_id',
       'input[2].output',
       'input[3].summary[0].text',
     ],
@@ -196,7 +202,10 @@ const requests: Case[] = [
     paths: [
       'system[0].text',
       'messages[0].content[0].text',
+      'messages[1].content[1].id',
+      'messages[1].content[1].name',
       'messages[1].content[1].input.command',
+      'messages[2].content[0].tool_use_id',
       'messages[2].content[0].content[0].text',
     ],
     found: [
@@ -241,11 +250,13 @@ const requests: Case[] = [
     paths: [
       'systemInstruction.parts[0].text',
       'contents[0].parts[0].text',
+      'contents[1].parts[0].functionCall.name',
       'contents[1].parts[0].functionCall.args.argv[0]',
       'contents[1].parts[0].functionCall.args.argv[1]',
       'contents[1].parts[0].functionCall.args.argv[2]',
       'contents[1].parts[0].functionCall.args.argv[3]',
       'contents[1].parts[0].functionCall.args.argv[4]',
+      'contents[2].parts[0].functionResponse.name',
       'contents[2].parts[0].functionResponse.response.stdout',
     ],
     found: [

@@ -119,6 +119,12 @@ export class ResponseCapture implements ResponseFilter {
         }
       },
       fail: (err) => next.fail(err),
+      refuse: (status, body) => {
+        if (next.refuse?.(status, body) !== true) return false;
+        this.#mode = 'body';
+        this.#keep(Buffer.from(JSON.stringify(body)));
+        return true;
+      },
     };
   }
 

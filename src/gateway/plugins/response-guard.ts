@@ -1,6 +1,6 @@
 // The guardrails plugin's response filter: a non-streamed answer is held whole, checked and sent or
-// replaced (status included); a stream's events go out once checked, with text held back just far
-// enough that a credential is seen whole before any of it leaves. A response-stage `block` finding or
+// replaced (status included); a stream's events go out once checked, with text held back only where a
+// credential may still be arriving (guardrails/stream.ts releasableTo). A response-stage `block` finding or
 // a call to a tool the key may not use ends the answer with the error its SDK raises, and cancels
 // the upstream. Findings and refused tool calls are reported to the call for audit.
 import {
@@ -31,31 +31,39 @@ import { GUARDRAIL_BLOCKED } from '../errors.ts';
 import type { ResponseFilter, StreamSink } from '../plugin.ts';
 import { logErrors, policyFinding } from './guardrail-chains.ts';
 import type { PluginLogger } from './limits.ts';
-import type { DeniedTools } from './tool-scope.ts';
+import { type DeniedTools, offeredOf } from './tool-scope.ts';
 
 export const GUARDRAIL_BLOCKED_CODE = GUARDRAIL_BLOCKED;
 export const GUARDRAIL_BLOCKED_STATUS = 400;
 
 /**
- * Streamed text is held back this far (at most) behind the model so a credential is reported before
- * any of it reaches the client: covers every token format up to this length (provider API keys are
- * shorter). A longer match still growing (a private key block arriving over many deltas) holds the
- * stream from its start until the scanner decides it (at most its 16 KiB carry). Costs a few dozen
- * tokens of latency on chains with a response step, none on others.
+ * The refusal of an answer: each finding named once (the same credential at several places, or found
+ * by several steps, is one finding), and what the user can do. The answer was stopped before any of
+ * the credential reached the client, so it is not in the conversation.
  */
-const MAX_HOLD_CHARS = 240;
-/** The stream scanner reports a match once this much text followed it (guardrails/stream.ts). */
-const SCANNER_LOOKAHEAD = 16;
-
-export function guardrailBlockMessage(f: GuardrailFinding): string {
+export function guardrailBlockMessage(findings: GuardrailFinding | readonly GuardrailFinding[]): string {
+  const list = Array.isArray(findings) ? findings : [findings as GuardrailFinding];
+  const byFingerprint = new Map<string, { f: GuardrailFinding; paths: Set<string> }>();
+  for (const f of list) {
+    const e = byFingerprint.get(f.fingerprint) ?? { f, paths: new Set<string>() };
+    e.paths.add(f.path);
+    byFingerprint.set(f.fingerprint, e);
+  }
+  const named = [...byFingerprint.values()].map(
+    ({ f, paths }) => `${f.rule} (${f.type}) at ${[...paths].join(', ')}`,
+  );
+  const chains = [...new Set(list.map((f) => f.chain))].join(', ');
   return (
-    `Portcullis stopped this response: guardrail chain ${f.chain} found ${f.rule} (${f.type}) at ${f.path} ` +
-    "in the model's output. Ask again without it, or tell your platform team if this is a mistake."
+    `Portcullis stopped this response: guardrail chain ${chains} found ${named.join('; ')} in the model's output. ` +
+    'None of it was delivered, so it is not in your conversation. Ask again, or tell your platform team if this is a mistake.'
   );
 }
 
 /** Non-streaming: the surface's JSON error body for a response-stage block. */
-export function guardrailErrorBody(format: ProviderAdapter, f: GuardrailFinding): unknown {
+export function guardrailErrorBody(
+  format: ProviderAdapter,
+  f: GuardrailFinding | readonly GuardrailFinding[],
+): unknown {
   return format.errorBody(GUARDRAIL_BLOCKED_STATUS, guardrailBlockMessage(f), GUARDRAIL_BLOCKED_CODE);
 }
 
@@ -63,7 +71,7 @@ export function guardrailErrorBody(format: ProviderAdapter, f: GuardrailFinding)
 export function guardrailErrorEvent(
   format: ProviderAdapter,
   surface: Surface,
-  f: GuardrailFinding,
+  f: GuardrailFinding | readonly GuardrailFinding[],
   sequenceNumber = 0,
 ): Uint8Array {
   return streamErrorEvents(surface, guardrailErrorBody(format, f), {
@@ -121,7 +129,10 @@ export class ResponseGuard implements ResponseFilter {
           ctx.reportDeniedCall(calls[0]);
           return this.#replace(
             DENIED_TOOL_STATUS,
-            deniedToolErrorBody(ctx.surface, calls[0].name, { scope: ctx.key?.toolScope }),
+            deniedToolErrorBody(ctx.surface, calls[0].name, {
+              scope: ctx.key?.toolScope,
+              offered: offeredOf(ctx, calls[0].name),
+            }),
           );
         }
       }
@@ -139,7 +150,7 @@ export class ResponseGuard implements ResponseFilter {
     const ctx = this.#ctx;
     const chunked = Array.isArray(body);
     let redacted: unknown[] | undefined;
-    let block: GuardrailFinding | undefined;
+    const blocks: GuardrailFinding[] = [];
     for (let i = 0; i < results.length; i++) {
       const r = results[i];
       logErrors(this.#log, ctx, r.errors);
@@ -148,7 +159,7 @@ export class ResponseGuard implements ResponseFilter {
         const finding = policyFinding(f);
         if (chunked) finding.path = `[${i}].${finding.path}`;
         ctx.reportFinding(finding);
-        if (finding.action === 'block') block ??= finding;
+        if (finding.action === 'block') blocks.push(finding);
       }
       const redact = r.findings.filter((f) => f.action === 'redact');
       if (redact.length > 0) {
@@ -156,8 +167,8 @@ export class ResponseGuard implements ResponseFilter {
         redacted[i] = redactResponse(ctx.surface, answers[i], redact);
       }
     }
-    if (block !== undefined)
-      return this.#replace(GUARDRAIL_BLOCKED_STATUS, guardrailErrorBody(ctx.format!, block));
+    if (blocks.length > 0)
+      return this.#replace(GUARDRAIL_BLOCKED_STATUS, guardrailErrorBody(ctx.format!, blocks));
     if (redacted === undefined) return raw;
     return Buffer.from(JSON.stringify(chunked ? redacted : redacted[0]));
   }
@@ -169,8 +180,8 @@ export class ResponseGuard implements ResponseFilter {
 }
 
 /**
- * A streamed answer: SSE events go out once complete and checked — with a response chain, once enough
- * text followed them (MAX_HOLD_CHARS) that a credential in them was seen whole; a block or a denied
+ * A streamed answer: SSE events go out once complete and checked — with a response chain, once no
+ * credential still arriving can include their text (releasableTo); a block or a denied
  * tool call ends the stream with the error event its SDK raises, and what was held is never sent.
  */
 class StreamGuard implements StreamSink {
@@ -187,12 +198,12 @@ class StreamGuard implements StreamSink {
   /** Scanned events not yet sent, with how much text each path had at their end. */
   #queue: { raw: string; marks: [string, number][] }[] = [];
   #fed = new Map<string, number>();
-  /** Characters of text that must follow an event before it is sent. */
-  readonly #hold: number = 0;
   /** Events cleared while handling one upstream chunk: they leave together, in one socket write. */
   #out: string[] = [];
   /** The first cleared event leaves at once: the client's time to first byte does not wait for the chunk. */
   #sentFirst = false;
+  /** Text the scanner checked has been cleared to go out. */
+  #textCleared = false;
 
   constructor(
     ctx: Call,
@@ -210,7 +221,6 @@ class StreamGuard implements StreamSink {
     tracker.share();
     if (chain !== undefined) {
       this.#scanner = createResponseScanner(chain, ctx.surface);
-      this.#hold = Math.min(chain.streamWindow, MAX_HOLD_CHARS) + SCANNER_LOOKAHEAD;
     }
     if (denied !== undefined) this.#watcher = createToolCallWatcher(ctx.surface, denied);
   }
@@ -299,29 +309,42 @@ class StreamGuard implements StreamSink {
   }
 
   #send(raw: string): void {
-    if (this.#sentFirst) {
-      this.#out.push(raw);
-      return;
-    }
-    this.#sentFirst = true;
-    this.#next.write(raw);
-    this.#next.flush();
-  }
-
-  #emit(): void {
-    const out = this.#out;
-    if (out.length === 0) return;
-    this.#next.write(out.length === 1 ? out[0] : out.join(''));
-    this.#out = [];
+    this.#out.push(raw);
   }
 
   /**
-   * The text of `path` up to `at` can go out: enough text followed it that a credential ending in it
-   * was reported, and no match still growing (a private key block) started before `at`.
+   * Writes what this chunk cleared. The first write leaves at once (the client's time to first byte
+   * does not wait for the turn), and only after the whole first chunk was checked; with a scanner, the
+   * head and the events before the first text (message_start…) wait for that text to be checked, so a
+   * credential at the very start of the answer is still a real HTTP error.
+   */
+  #emit(): void {
+    const out = this.#out;
+    if (out.length === 0 || (!this.#sentFirst && this.#scanner !== undefined && !this.#textCleared)) return;
+    this.#next.write(out.length === 1 ? out[0] : out.join(''));
+    this.#out = [];
+    if (!this.#sentFirst) {
+      this.#sentFirst = true;
+      this.#next.flush();
+    }
+  }
+
+  /** Nothing reached the client yet: the refusal can be a real HTTP error instead of a stream event. */
+  #refuseWhole(status: number, body: unknown): boolean {
+    if (this.#sentFirst || this.#next.refuse?.(status, body) !== true) return false;
+    this.#streaming = false;
+    this.#out = [];
+    this.#ctx.upstream?.cancel();
+    return true;
+  }
+
+  /**
+   * The text of `path` up to `at` can go out: no match still in progress can include any of it (the
+   * scanner knows where a credential may still be arriving: a keyword whose match is incomplete, a
+   * keyword cut off at the end, a match found but not yet certain).
    */
   #cleared(path: string, at: number): boolean {
-    if ((this.#fed.get(path) ?? 0) - at < this.#hold) return false;
-    return at <= this.#scanner!.pendingFrom(path);
+    return at <= this.#scanner!.releasableTo(path);
   }
 
   /** Sends held events, in order, once enough text followed each that any match in it was reported. */
@@ -331,6 +354,7 @@ class StreamGuard implements StreamSink {
     for (; i < queue.length; i++) {
       const held = queue[i];
       if (!all && !held.marks.every(([path, at]) => this.#cleared(path, at))) break;
+      if (held.marks.length > 0) this.#textCleared = true;
       this.#send(held.raw);
     }
     if (i > 0) queue.splice(0, i);
@@ -342,25 +366,28 @@ class StreamGuard implements StreamSink {
     const ctx = this.#ctx;
     const findings = found.map(policyFinding);
     for (const f of findings) ctx.reportFinding(f);
-    const block = findings.find((f) => f.action === 'block');
-    if (block === undefined) return false;
-    this.#end(guardrailErrorEvent(ctx.format!, ctx.surface, block, this.#sequence));
+    const blocks = findings.filter((f) => f.action === 'block');
+    if (blocks.length === 0) return false;
+    if (this.#refuseWhole(GUARDRAIL_BLOCKED_STATUS, guardrailErrorBody(ctx.format!, blocks))) return true;
+    this.#end(guardrailErrorEvent(ctx.format!, ctx.surface, blocks, this.#sequence));
     return true;
   }
 
   #refuseTool(call: DeniedToolCall): void {
     const ctx = this.#ctx;
     ctx.reportDeniedCall(call);
-    this.#end(
-      deniedToolErrorEvent(ctx.surface, call.name, {
-        scope: ctx.key?.toolScope,
-        sequenceNumber: this.#sequence,
-      }),
-    );
+    const options = {
+      offered: offeredOf(ctx, call.name),
+      scope: ctx.key?.toolScope,
+      sequenceNumber: this.#sequence,
+    };
+    if (this.#refuseWhole(DENIED_TOOL_STATUS, deniedToolErrorBody(ctx.surface, call.name, options))) return;
+    this.#end(deniedToolErrorEvent(ctx.surface, call.name, options));
   }
 
   #end(event: Uint8Array): void {
     this.#streaming = false;
+    this.#textCleared = true;
     this.#emit();
     this.#next.end(event);
     this.#ctx.upstream?.cancel();

@@ -2,7 +2,7 @@
 // the decision stripped from the request, plus every name the key's tool scope denies (a model may
 // call a tool the request never declared, from earlier context or by hallucination).
 import type { Snapshot } from '../../policy/snapshot.ts';
-import { isToolSurface } from '../../tools/index.ts';
+import { callDenied, isToolSurface } from '../../tools/index.ts';
 import type { Call } from '../call.ts';
 import { globMatch } from '../models.ts';
 
@@ -44,11 +44,21 @@ function scopeDenies(snapshot: Snapshot, scope: string): DeniedTools | null {
 /** The denied-tool predicate for an allowed call, or undefined when nothing is denied (no watching needed). */
 export function deniedToolsFor(call: Call): DeniedTools | undefined {
   if (!isToolSurface(call.surface)) return undefined;
-  const stripped = call.decision?.stripTools ?? [];
+  const stripped = [...(call.decision?.stripTools ?? []), ...call.strippedTools];
   const scope = call.key?.toolScope;
   const byPolicy = scope === undefined ? null : scopeDenies(call.snapshot, scope);
   if (stripped.length === 0 && byPolicy === null) return undefined;
-  if (byPolicy === null) return (name) => stripped.includes(name);
-  if (stripped.length === 0) return byPolicy;
-  return (name) => stripped.includes(name) || byPolicy(name);
+  const base: DeniedTools =
+    byPolicy === null
+      ? (name) => stripped.includes(name)
+      : (name) => stripped.includes(name) || byPolicy(name);
+  // A code-mode tool the request declared is denied when its code could call a denied tool.
+  return call.toolDeclarations === null ? base : callDenied(call.toolDeclarations, stripped, base);
+}
+
+/** What the request did with a tool the model called, for a refusal message that says only what is true. */
+export function offeredOf(call: Call, name: string): 'removed' | 'undeclared' | undefined {
+  if (call.strippedTools.includes(name)) return 'removed';
+  const declared = call.toolDeclarations?.tools.some((t) => t.name === name || t.aliases?.includes(name));
+  return declared ? undefined : 'undeclared';
 }

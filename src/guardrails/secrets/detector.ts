@@ -4,6 +4,7 @@
 import { shannonEntropy as shannon } from '../entropy.ts';
 import type { Fingerprinter } from '../fingerprint.ts';
 import { KeywordIndex, keywordTail } from '../keyword-index.ts';
+import { partialMatcher } from '../partial.ts';
 import { maxMatchLength, parseRegex } from '../regex-safety.ts';
 import type { Match, TextDetector } from '../types.ts';
 import { familyOfKey, metaName, plausibleSecretValue } from './generic.ts';
@@ -14,6 +15,8 @@ export const DEFAULT_MIN_ENTROPY = 3;
 // Random 32-hex-digit keys average 3.7 bits/char and occasionally dip near 3; placeholders sit far below.
 const SPECIFIC_MIN_ENTROPY = 2.5;
 const MAX_WINDOW = 4096;
+/** Partial-match tests one pendingFrom call may run. */
+const MAX_PARTIAL_TESTS = 64;
 
 // Documentation placeholders (AWS's AKIAIOSFODNN7EXAMPLE, `sk_live_xxxxxxxx…`).
 const PLACEHOLDER = /example|placeholder|dummy|redacted|x{8,}|\*{4,}|0{16,}/i;
@@ -26,6 +29,8 @@ interface CompiledRule {
   maxLength: number;
   /** ASCII characters that may not precede a match (from the rule's leading lookbehind), if any. */
   blockedBefore: Uint8Array | undefined;
+  /** Matches where the text from there on could still grow into a match (built on first use). */
+  partial?: RegExp;
 }
 
 const LEADING_LOOKBEHIND = /^\(\?:\(\?<!\[([^\]]+)\]\)\|\(\?<=\\\\\[nrtbf\]\)\)/;
@@ -86,6 +91,8 @@ export class SecretsDetector implements TextDetector {
   readonly #minEntropy: number;
   readonly #fingerprint: Fingerprinter;
   readonly #enabled: Set<string>;
+  readonly #maxOffset: number;
+  readonly #prefixOffsets = new Map<string, number>();
 
   constructor(rules: readonly SecretRule[], options: { minEntropy?: number; fingerprint: Fingerprinter }) {
     this.#minEntropy = options.minEntropy ?? DEFAULT_MIN_ENTROPY;
@@ -111,7 +118,63 @@ export class SecretsDetector implements TextDetector {
     this.#index = new KeywordIndex([...keywords.keys()]);
     this.#byKeyword = [...keywords.values()];
     this.maxMatchLength = Math.max(0, ...this.#rules.map((r) => r.maxLength + r.offset));
+    this.#maxOffset = Math.max(0, ...this.#rules.map((r) => r.offset));
     this.signature = `secrets:${this.#minEntropy}:${[...this.#enabled].join(',')}:${options.fingerprint.saltId}`;
+  }
+
+  seam(tail: string, head: string): boolean {
+    if (this.#index.touches(tail)) return true;
+    // Rules whose match starts some way before their keyword (`offset`): the keyword may be in `head`.
+    return this.#maxOffset > 0 && this.#index.touches(head.slice(0, this.#maxOffset + 64));
+  }
+
+  /**
+   * For a stream: where in `window` (its text so far) a match may still be in progress — the earliest
+   * place a rule's match could start and grow with the text still to come; `window.length` when none.
+   * Text before it can be released: no credential can include it.
+   */
+  pendingFrom(window: string): number {
+    // A keyword cut off at the end (`gh` of `ghp_`): its match would start there, or `offset` before.
+    const partial = this.#index.partialAtEnd(window);
+    let earliest =
+      partial > 0
+        ? Math.max(0, window.length - partial - this.#offsetBefore(window.slice(-partial).toLowerCase()))
+        : window.length;
+    const { count, hits } = this.#index.scan(window);
+    let tested = 0;
+    for (let h = 0; h < count * 2; h += 2) {
+      const pos = hits[h + 1];
+      for (const ri of this.#byKeyword[hits[h]]) {
+        const c = this.#rules[ri];
+        const at = pos - c.offset;
+        if (at < 0 || at >= earliest || window.length - at > c.maxLength) continue;
+        if (c.blockedBefore !== undefined && blocked(c.blockedBefore, window, at)) continue;
+        // Bounded work per call on hostile text (a keyword at every position): past the budget, a
+        // candidate is taken to be alive, which only holds text back longer.
+        if (++tested > MAX_PARTIAL_TESTS) {
+          earliest = at;
+          continue;
+        }
+        c.partial ??= partialMatcher(c.rule.pattern);
+        c.partial.lastIndex = at;
+        if (c.partial.test(window)) earliest = at;
+      }
+    }
+    return earliest;
+  }
+
+  /** The largest `offset` of the rules whose keywords start with `prefix` (memoised). */
+  #offsetBefore(prefix: string): number {
+    if (this.#maxOffset === 0) return 0;
+    let v = this.#prefixOffsets.get(prefix);
+    if (v === undefined) {
+      v = 0;
+      for (const c of this.#rules)
+        if (c.offset > v && c.rule.keywords.some((k) => k.toLowerCase().startsWith(prefix))) v = c.offset;
+      if (this.#prefixOffsets.size > 4096) this.#prefixOffsets.clear();
+      this.#prefixOffsets.set(prefix, v);
+    }
+    return v;
   }
 
   get ruleIds(): string[] {

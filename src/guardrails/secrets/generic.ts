@@ -13,8 +13,9 @@ const NUMBERISH = /^[\d\s.,:/_+-]+$/;
 const VERSION = /^v?\d+(?:[._-]\d+)+(?:[._+-][A-Za-z][\w.-]*)?$/;
 const PATHISH =
   /^(?:\.{0,2}\/|~\/|[A-Za-z]:\\)|:\/\/|^[\w.-]+\.(?:js|mjs|cjs|ts|tsx|jsx|json|ya?ml|toml|ini|env|txt|md|html?|css|py|rb|go|rs|java|sh|pem|crt|key|pub|png|jpe?g|svg|gif|lock)$/i;
+// utf8Decoder, HmacSHA256, Uint8Array, Float64Array, Base64Url: type and function names.
 const IDENT_WITH_NUMBER =
-  /^[a-z]+(?:[A-Z][a-z]*)*[0-9]{1,4}(?:[A-Z][a-z]*)*$|^[A-Z][a-z]+(?:[A-Z][a-z]*)*[0-9]{1,4}$/;
+  /^[a-z]+(?:[A-Z][a-z]*)*[0-9]{1,4}(?:[A-Z][a-z]*)*$|^[A-Z][a-z]+(?:[A-Z][a-z]*)*[0-9]{1,4}(?:[A-Z][a-z]*)*$/;
 const HASHLIKE_CONST = /^(?:[A-Z]+[0-9]+)+$/;
 const CODEISH = /\[.*\]|\(.*\)|\{.*\}|^urn:/i;
 // Names that are about a secret without holding one: `token_type`, `password_url`, `secretName`.

@@ -34,6 +34,7 @@ export const ALPHABETS: Record<string, string> = {
   alpha: 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz',
   digit: '0123456789',
   b32: 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567',
+  b32lower: 'abcdefghijklmnopqrstuvwxyz234567',
   b64: 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/',
   b64url: 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-',
   lowernum: 'abcdefghijklmnopqrstuvwxyz0123456789',
@@ -151,7 +152,8 @@ const PLACEHOLDER =
 
 /** A password taken from a URL or connection string that is more than a placeholder. */
 export function realPassword(pw: string): boolean {
-  if (pw.length < 4 || PLACEHOLDER.test(pw)) return false;
+  // `authpassword`, `yourpassword123`: documentation saying where the password goes.
+  if (pw.length < 4 || PLACEHOLDER.test(pw) || /pass(?:word|wd)/i.test(pw)) return false;
   return !/^(.)\1*$/.test(pw);
 }
 

@@ -36,13 +36,28 @@ function jwtHeaderOk(token: string): boolean {
 function base64HasUserPass(s: string): boolean {
   const decoded = Buffer.from(s, 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
+  // An empty user is fine: Azure DevOps and others take `:<token>`.
   return (
-    colon > 0 &&
+    colon >= 0 &&
     colon < decoded.length - 1 &&
     /^[\x20-\x7e]+$/.test(decoded) &&
     realPassword(decoded.slice(colon + 1))
   );
 }
+
+/** A Discord user id (a snowflake: 17–20 digits) as its token's first segment encodes it. */
+function discordIdSegment(token: string): boolean {
+  const id = Buffer.from(token.split('.')[0], 'base64url').toString('latin1');
+  return /^[1-9][0-9]{16,19}$/.test(id);
+}
+
+// The first three characters of a snowflake's base64: the first digit fixes two, the second the third.
+const DISCORD_ID_STARTS = ['MT', 'Mj', 'Mz', 'ND', 'NT', 'Nj', 'Nz', 'OD', 'OT'].flatMap((p) =>
+  [...'AEIMQUYcgk'].map((c) => p + c),
+);
+
+/** Lowercase base32 with enough digits to be random rather than a word run together. */
+const base32Random = (s: string) => (s.match(/[2-7]/g)?.length ?? 0) >= 3;
 
 const cloud: SecretRule[] = [
   tok(
@@ -150,6 +165,25 @@ const cloud: SecretRule[] = [
     `${lead('A-Za-z0-9')}(?<s>[A-Za-z0-9]{76}AZDO[A-Za-z0-9]{4})(?![A-Za-z0-9])`,
     '{alnum:76}AZDO{alnum:4}',
     { offset: 76 },
+  ),
+  raw(
+    'azure_devops_pat_legacy',
+    'Azure DevOps personal access token (legacy 52-character format) beside a name that says so',
+    [
+      'azure_devops',
+      'azuredevops',
+      'azure-devops',
+      'azdo',
+      'ado_',
+      'vsts',
+      'devops',
+      'accesstoken',
+      'access_token',
+      'pat',
+    ],
+    String.raw`${lead('A-Za-z0-9')}(?:${['azure_devops', 'azuredevops', 'azure-devops', 'azdo', 'ado_', 'vsts', 'devops', 'accesstoken', 'access_token', 'pat'].map(ci).join('|')})[A-Za-z0-9_.-]{0,32}(?:\\?["'])?\]?(?:\s{0,8}(?::=|=>|=|:)\s{0,8}|\s{1,8})(?:\\?["'\x60])?(?<s>[a-z2-7]{52})(?![A-Za-z0-9_-])`,
+    'AZURE_DEVOPS_EXT_PAT={b32lower:52}',
+    { minEntropy: 3.5, validate: base32Random },
   ),
   ctx(
     'azure_openai_api_key',
@@ -691,12 +725,13 @@ const saas: SecretRule[] = [
     String.raw`hooks\.slack\.com/(?:services|workflows|triggers)/(?<s>[A-Za-z0-9+/_-]{40,200})`,
     'https://hooks.slack.com/services/T{uppernum:10}/B{uppernum:10}/{alnum:24}',
   ),
-  ctx(
+  raw(
     'discord_bot_token',
-    'Discord bot token',
-    ['discord'],
-    String.raw`[MNO][A-Za-z0-9_-]{23,27}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,40}`,
-    'DISCORD_BOT_TOKEN=M{b64url:25}.{b64url:6}.{b64url:38}',
+    'Discord bot token (whose first segment encodes the bot user id), with or without a name',
+    DISCORD_ID_STARTS,
+    String.raw`${lead('A-Za-z0-9_.-')}(?<s>[MNO][A-Za-z0-9_-]{23,27}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,40})(?![A-Za-z0-9_-])`,
+    "client.login('{snowflake}.{b64url:6}.{b64url:38}')",
+    { validate: discordIdSegment },
   ),
   raw(
     'discord_webhook_url',
@@ -801,6 +836,13 @@ const saas: SecretRule[] = [
   ctx('mailjet_api_key', 'Mailjet API key / secret', ['mailjet'], hex(32), 'MAILJET_API_SECRET={hex:32}'),
   tok('twilio_api_key', 'Twilio API key', ['SK'], '[0-9a-fA-F]{32}', 'SK{hex:32}'),
   ctx('twilio_auth_token', 'Twilio auth token', ['twilio'], hex(32), 'TWILIO_AUTH_TOKEN={hex:32}'),
+  raw(
+    'twilio_auth_token_with_sid',
+    'Twilio auth token written after its account SID (AC…)',
+    [...'0123456789abcdef'].map((c) => `AC${c}`),
+    String.raw`${lead('A-Za-z0-9')}AC[a-f0-9]{32}(?![A-Za-z0-9])[^\n]{0,120}?(?:\n[^\n]{0,120}?)?(?<![A-Za-z0-9])(?<s>[a-f0-9]{32})(?![A-Za-z0-9])`,
+    'client = Client("AC{hex:32}", "{hex:32}")',
+  ),
   ctx(
     'messagebird_api_key',
     'MessageBird API key',
@@ -1065,6 +1107,28 @@ const saas: SecretRule[] = [
     `LAUNCHDARKLY_ACCESS_TOKEN=api-${UUID_SAMPLE}`,
   ),
   ctx('okta_api_token', 'Okta API token', ['okta'], `00${b64url(40)}`, 'OKTA_API_TOKEN=00{b64url:40}'),
+  raw(
+    'okta_ssws_token',
+    'Okta API token in an SSWS authorization header',
+    ['ssws'],
+    String.raw`${lead('A-Za-z0-9')}${ci('SSWS')}\s{1,4}(?<s>[A-Za-z0-9_-]{40,42})(?![A-Za-z0-9_-])`,
+    'Authorization: SSWS 00{b64url:40}',
+  ),
+  tok(
+    'docker_swarm_join_token',
+    'Docker swarm join token',
+    ['SWMTKN-1-'],
+    '[a-z0-9]{50}-[a-z0-9]{25}',
+    'SWMTKN-1-{lowernum:50}-{lowernum:25}',
+  ),
+  tok(
+    'docker_swarm_unlock_key',
+    'Docker swarm unlock key',
+    ['SWMKEY-1-'],
+    '[A-Za-z0-9+/]{43}',
+    'SWMKEY-1-{b64:43}',
+    { tail: '(?![A-Za-z0-9+/=])' },
+  ),
   ctx('auth0_client_secret', 'Auth0 client secret', ['auth0'], b64url(64), 'AUTH0_CLIENT_SECRET={b64url:64}'),
   tok(
     'onepassword_service_account_token',
@@ -1206,7 +1270,7 @@ const connections: SecretRule[] = [
     'mysql_connection_string',
     'MySQL / MariaDB URL with a password',
     ['mysql', 'mariadb'],
-    String.raw`(?:mysqlx?|mariadb)(?:\+[a-z0-9]{1,20})?`,
+    String.raw`(?:mysql[x2]?|mariadb)(?:\+[a-z0-9]{1,20})?`,
     'mysql://{lower:8}:{alnum:16}@db.internal:3306/app',
   ),
   url(
@@ -1302,9 +1366,10 @@ const connections: SecretRule[] = [
     'cli_user_password',
     'user:password passed on a command line (curl -u, --user)',
     ['-u ', '--user ', '--user='],
-    String.raw`(?<![A-Za-z0-9-])(?:-u|--user)[ =](?:\\?["'])?[^\s:'"\\]{1,128}:(?<s>[^\s'"\\]{4,128})`,
+    // Not a URL (`-u http://host:8080/x`), a path, host:port or uid:gid: the value is user:password.
+    String.raw`(?<![A-Za-z0-9-])(?:-u|--user)[ =](?:\\?["'])?(?![A-Za-z][A-Za-z0-9+.-]{0,30}:\/\/)[^\s:'"\\/]{1,128}:(?!\/)(?<s>[^\s'"\\]{4,128})`,
     'curl -u {lower:8}:{alnum:16} https://api.internal/v1',
-    { minEntropy: 0, validate: realPassword },
+    { minEntropy: 0, validate: (pw) => realPassword(pw) && !/^\d+(?:[/:]|$)/.test(pw) },
   ),
   raw(
     'basic_auth_header',
@@ -1322,6 +1387,33 @@ const connections: SecretRule[] = [
     '{"auths":{"registry.internal":{"auth":"{basicauth}"}}}',
     { minEntropy: 0, validate: base64HasUserPass },
   ),
+  raw(
+    'pgpass_entry',
+    'PostgreSQL .pgpass line (host:port:database:user:password)',
+    [':5432:', ':5433:', ':5434:', ':5439:', ':6432:', ':26257:', ':*:'],
+    String.raw`(?<=(?:^|[\s"'\x60>]|\\[nrt])[A-Za-z0-9.*_-]{1,253}):(?:[0-9]{1,5}|\*):(?:[^:\s\\]|\\:){1,63}:(?:[^:\s\\]|\\:){1,63}:(?<s>(?:[^\s\\:]|\\:){1,128})`,
+    'db.internal:5432:app:{lower:8}:{alnum:20}',
+    { minEntropy: 0, validate: realPassword },
+  ),
+  raw(
+    'pgpass_file_entry',
+    'A .pgpass line on any port, after the file is named',
+    ['.pgpass', 'pgpassfile'],
+    String.raw`(?:\.pgpass|[pP][gG][pP][aA][sS][sS][fF][iI][lL][eE])[^\n]{0,200}?(?:\n|\\n)(?:[^\n]{0,200}?(?:\n|\\n)){0,4}?[A-Za-z0-9.*_-]{1,253}:(?:[0-9]{1,5}|\*):(?:[^:\s\\]|\\:){1,63}:(?:[^:\s\\]|\\:){1,63}:(?<s>(?:[^\s\\:]|\\:){1,128})`,
+    '$ cat ~/.pgpass\ndb.internal:15432:app:{lower:8}:{alnum:20}',
+    { minEntropy: 0, validate: realPassword },
+  ),
+  {
+    // Any scheme: database drivers (`mysql2://`, `postgresql+asyncpg://`) and services keep adding
+    // their own. Listed after the named rules, which win on the same characters.
+    id: 'url_password',
+    title: 'URL of any scheme with an embedded password',
+    keywords: ['://'],
+    pattern: String.raw`(?<=(?:^|[^A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{0,31})://[^\s:@/?#"'\\<>[\]]{0,128}:(?<s>[^\s@/?#"'\\<>[\]]{1,128})@(?=[A-Za-z0-9[._-])`,
+    sample: 'svn+ssh://{lower:8}:{alnum:16}@svn.internal/repo',
+    minEntropy: 0,
+    validate: realPassword,
+  },
 ];
 
 // Generic assignments: `<name> = <value>` where the name says secret and the value looks random.

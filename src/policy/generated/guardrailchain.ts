@@ -3,7 +3,7 @@
 /**
  * One detector with its parameters, where it applies and what it asks for.
  */
-export type GuardrailStep = SecretsStep | PiiStep | RegexStep | SizeStep | ExternalStep;
+export type GuardrailStep = SecretsStep | PiiStep | RegexStep | SizeStep | ExternalStep | GitleaksStep;
 /**
  * Which side of the call this step scans: the request sent to the provider, the response coming back (streamed or not), or both.
  */
@@ -225,4 +225,26 @@ export interface ExternalHeader {
    * Environment variable holding the value.
    */
   fromEnv: string;
+}
+/**
+ * A Gitleaks rule pack a platform team already keeps (gitleaks.toml, v8 format), imported as is: its rules (regex, secretGroup, entropy, keywords) and allowlists (regexes with their regexTarget, stopwords, condition; global and per rule). Path and commit allowlists have no meaning for a model call and are ignored, as are rules that only match file paths. Regexes are translated from Go syntax and refused, naming the rule, when they could backtrack catastrophically. Findings have type `secret` and carry the Gitleaks rule id.
+ */
+export interface GitleaksStep {
+  /**
+   * Detector family of this step.
+   */
+  detector: 'gitleaks';
+  stage?: GuardrailStage;
+  action: GuardrailAction;
+  description?: StepDescription;
+  /**
+   * The Gitleaks configuration, TOML text (paste the file under `config: |`).
+   */
+  config: string;
+  /**
+   * Gitleaks rule ids not to run (say, one whose regex is refused as unsafe).
+   *
+   * @minItems 1
+   */
+  exclude?: [string, ...string[]];
 }

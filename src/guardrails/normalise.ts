@@ -1,0 +1,307 @@
+// Normalised views of a text, scanned besides the text itself, so simple encodings do not hide a
+// credential: format characters (zero-width spaces, joiners, soft hyphens, bidi controls) removed,
+// URL-encoding (`%41`) and JSON escapes (`\u0041`, `\/`) decoded, a line break inside a long token
+// (a hard-wrapped key) joined, and base64 runs long enough to hide a credential decoded when they
+// decode to text.
+//
+// Every view character knows the original offset it came from, so a finding in a view names the
+// original characters and redaction edits the original text.
+import type { Match, TextDetector } from './types.ts';
+
+export interface View {
+  text: string;
+  /** Original offset of each view character, plus one entry past the end. */
+  map: Int32Array;
+  /** For a decoded base64 run: every finding covers the whole run (its original span). */
+  span?: readonly [number, number];
+  /** The original spans edited: a finding in the view counts only if it covers one. */
+  edited?: readonly (readonly [number, number])[];
+}
+
+// Character classes for one pass over the text.
+const TOKEN = 1; // [A-Za-z0-9+/=_-]: what credentials and base64 are made of
+const B64 = 2; // [A-Za-z0-9+/_-]
+const CLASS = new Uint8Array(128);
+for (let c = 0; c < 128; c++) {
+  const ch = String.fromCharCode(c);
+  if (/[A-Za-z0-9+/=_-]/.test(ch)) CLASS[c] |= TOKEN;
+  if (/[A-Za-z0-9+/_-]/.test(ch)) CLASS[c] |= B64;
+}
+
+/** Unicode format characters (category Cf) and other invisibles that may sit inside a token. */
+function invisible(c: number): boolean {
+  return (
+    c === 0xad ||
+    c === 0x34f ||
+    c === 0x61c ||
+    c === 0x180e ||
+    (c >= 0x200b && c <= 0x200f) ||
+    (c >= 0x202a && c <= 0x202e) ||
+    (c >= 0x2060 && c <= 0x206f) ||
+    c === 0xfeff ||
+    (c >= 0xfe00 && c <= 0xfe0f)
+  );
+}
+
+const isToken = (c: number) => c < 128 && (CLASS[c] & TOKEN) !== 0;
+const hexVal = (c: number) =>
+  c >= 48 && c <= 57 ? c - 48 : c >= 65 && c <= 70 ? c - 55 : c >= 97 && c <= 102 ? c - 87 : -1;
+
+/** Shortest base64 run decoded: 21 bytes, shorter than nearly every credential format. */
+const MIN_BASE64 = 28;
+/** Joined lines must make a token run at least this long. */
+const MIN_JOINED = 20;
+/** Only lines at least this long are taken to be hard-wrapped. */
+const MIN_WRAPPED_LINE = 40;
+/** Text kept around an edit in a view: a credential through the edit fits in it. */
+const CONTEXT = 256;
+const MAX_VIEWS = 64;
+
+/** One change: original [start, end) becomes `text`. */
+interface Edit {
+  start: number;
+  end: number;
+  text: string;
+}
+
+// Combining grapheme joiner and variation selectors are written as alternatives: in a character class
+// they would read as combining with the character before them.
+const INVISIBLE_RE =
+  /[\u00AD\u061C\u180E\u200B-\u200F\u202A-\u202E\u2060-\u206F\uFEFF]|\u034F|[\uFE00-\uFE0F]/g;
+const ENCODED_RE = /%[0-9A-Fa-f]{2}|\\(?:u[0-9A-Fa-f]{4}|\/)/g;
+
+// What an encoding is worth decoding for: characters credentials, URLs with passwords and base64 are
+// made of. `\u0020` or `%20` in code and prose hide nothing; decoding them would only cost a rescan.
+const WORTH = new Uint8Array(128);
+for (const ch of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=_-:@.')
+  WORTH[ch.charCodeAt(0)] = 1;
+
+/** The edit an encoding at `i` makes (`%41`, `\u0041`, `\/`), if it decodes to something worth it. */
+function decodeAt(text: string, i: number): Edit | undefined {
+  if (text.charCodeAt(i) === 37) {
+    const v = hexVal(text.charCodeAt(i + 1)) * 16 + hexVal(text.charCodeAt(i + 2));
+    return WORTH[v] === 1 ? { start: i, end: i + 3, text: String.fromCharCode(v) } : undefined;
+  }
+  if (text.charCodeAt(i + 1) === 47) return { start: i, end: i + 2, text: '/' };
+  const v = Number.parseInt(text.slice(i + 2, i + 6), 16);
+  if (invisible(v)) return { start: i, end: i + 6, text: '' };
+  return v < 128 && WORTH[v] === 1 ? { start: i, end: i + 6, text: String.fromCharCode(v) } : undefined;
+}
+
+/** Hard wrapping happens on long lines: the line ending at `i` is at least MIN_WRAPPED_LINE long. */
+function longLine(text: string, i: number): boolean {
+  if (i < MIN_WRAPPED_LINE) return false;
+  for (let k = i - 1; k >= i - MIN_WRAPPED_LINE; k--) {
+    const c = text.charCodeAt(k);
+    if (c === 10 || c === 13 || (c === 110 && text.charCodeAt(k - 1) === 92)) return false;
+  }
+  return true;
+}
+
+/** The edit joining a line break that starts at `i` and is `br` long, when it sits inside a token. */
+function joinAt(text: string, i: number, br: number): Edit | undefined {
+  let before = 0;
+  for (let k = i - 1; k >= 0 && before < MIN_JOINED && isToken(text.charCodeAt(k)); k--) before++;
+  if (before < 4 || !longLine(text, i)) return undefined;
+  const n = text.length;
+  let j = i + br;
+  while (j < n && j - i - br < 8 && (text.charCodeAt(j) === 32 || text.charCodeAt(j) === 9)) j++;
+  let after = 0;
+  while (j + after < n && after < MIN_JOINED && isToken(text.charCodeAt(j + after))) after++;
+  if (after < 4 || before + after < MIN_JOINED) return undefined;
+  return { start: i, end: j, text: '' };
+}
+
+const isB64 = (c: number) => c < 128 && (CLASS[c] & B64) !== 0;
+
+/**
+ * Runs of at least MIN_BASE64 base64 characters (and their `=` padding). A run that long covers one of
+ * every MIN_BASE64-th position, so only those are read, and the characters around the ones that are
+ * base64.
+ */
+function base64Runs(text: string): [number, number][] | undefined {
+  const n = text.length;
+  let runs: [number, number][] | undefined;
+  let p = MIN_BASE64 - 1;
+  let done = 0;
+  while (p < n) {
+    if (!isB64(text.charCodeAt(p))) {
+      p += MIN_BASE64;
+      continue;
+    }
+    let a = p;
+    while (a > done && isB64(text.charCodeAt(a - 1))) a--;
+    let z = p + 1;
+    while (z < n && isB64(text.charCodeAt(z))) z++;
+    if (z - a >= MIN_BASE64) {
+      let end = z;
+      while (end < n && end - z < 2 && text.charCodeAt(end) === 61) end++;
+      runs ??= [];
+      runs.push([a, end]);
+    }
+    done = z;
+    p = z + MIN_BASE64;
+  }
+  return runs;
+}
+
+/**
+ * The edits that normalising a text makes, and the base64 runs in it. Native searches find the few
+ * places to look at, so most texts cost a handful of scans at memchr speed and no allocation.
+ */
+const NOTHING: { edits: undefined; runs: undefined } = { edits: undefined, runs: undefined };
+
+export function survey(text: string): { edits: Edit[] | undefined; runs: [number, number][] | undefined } {
+  // Short texts (ids, names, most enum-like values) without anything to decode: one cheap pass.
+  if (text.length < MIN_BASE64) {
+    let special = false;
+    for (let i = 0; i < text.length && !special; i++) {
+      const c = text.charCodeAt(i);
+      special = c === 37 || c === 92 || c === 10 || c === 13 || c >= 0x80;
+    }
+    if (!special) return NOTHING;
+  }
+  let edits: Edit[] | undefined;
+  let sorted = true;
+  const add = (e: Edit | undefined) => {
+    if (e === undefined) return;
+    edits ??= [];
+    const last = edits[edits.length - 1];
+    if (last !== undefined && e.start < last.end) {
+      if (e.start >= last.start) return; // inside an edit already made
+      sorted = false;
+    }
+    edits.push(e);
+  };
+  INVISIBLE_RE.lastIndex = 0;
+  for (let m = INVISIBLE_RE.exec(text); m !== null; m = INVISIBLE_RE.exec(text))
+    add({ start: m.index, end: m.index + 1, text: '' });
+  ENCODED_RE.lastIndex = 0;
+  for (let m = ENCODED_RE.exec(text); m !== null; m = ENCODED_RE.exec(text)) add(decodeAt(text, m.index));
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) {
+    const cr = i > 0 && text.charCodeAt(i - 1) === 13 ? 1 : 0;
+    if (i - cr > 0 && isToken(text.charCodeAt(i - cr - 1))) add(joinAt(text, i - cr, 1 + cr));
+  }
+  // Line breaks written as JSON escapes, in text that is itself JSON-encoded.
+  for (let i = text.indexOf('\\n'); i >= 0; i = text.indexOf('\\n', i + 2)) {
+    const cr = i > 1 && text.charCodeAt(i - 1) === 114 && text.charCodeAt(i - 2) === 92 ? 2 : 0;
+    if (i - cr > 0 && isToken(text.charCodeAt(i - cr - 1))) add(joinAt(text, i - cr, 2 + cr));
+  }
+  if (edits !== undefined && !sorted) {
+    const list = (edits as Edit[]).sort((x, y) => x.start - y.start);
+    edits = list.filter((e, k) => k === 0 || e.start >= list[k - 1].end);
+  }
+  return { edits, runs: base64Runs(text) };
+}
+
+/** Applies the edits to text[from, to) (edits all inside it), with the map back to the original. */
+function applyEdits(text: string, from: number, to: number, edits: Edit[]): View {
+  const parts: string[] = [];
+  const map: number[] = [];
+  let at = from;
+  for (const e of edits) {
+    parts.push(text.slice(at, e.start));
+    for (let i = at; i < e.start; i++) map.push(i);
+    parts.push(e.text);
+    for (let i = 0; i < e.text.length; i++) map.push(e.start);
+    at = e.end;
+  }
+  parts.push(text.slice(at, to));
+  for (let i = at; i < to; i++) map.push(i);
+  map.push(to);
+  return { text: parts.join(''), map: Int32Array.from(map), edited: edits.map((e) => [e.start, e.end]) };
+}
+
+/**
+ * Views of the text around its edits: each cluster of nearby edits with CONTEXT characters either
+ * side, the edits applied. A finding counts only where it covers an edit (the text's own scan reports
+ * the rest).
+ */
+function editViews(text: string, edits: Edit[], out: View[]): void {
+  let i = 0;
+  while (i < edits.length && out.length < MAX_VIEWS) {
+    let j = i;
+    while (j + 1 < edits.length && edits[j + 1].start - edits[j].end <= 2 * CONTEXT) j++;
+    const from = Math.max(0, edits[i].start - CONTEXT);
+    const to = Math.min(text.length, edits[j].end + CONTEXT);
+    out.push(applyEdits(text, from, to, edits.slice(i, j + 1)));
+    i = j + 1;
+  }
+}
+
+const PRINTABLE = (v: number) => (v >= 0x20 && v <= 0x7e) || v === 9 || v === 10 || v === 13;
+
+/** The decoded text of a base64 run when it decodes to printable text; undefined otherwise. */
+function decodeRun(run: string): string | undefined {
+  // Each group of four encodes three bytes; printable ASCII (0x20–0x7e) puts the group's first
+  // character in I–Z or a–f. Checked before decoding anything.
+  for (let i = 0; i < run.length; i += 4) {
+    const c = run.charCodeAt(i);
+    if (c === 61) break;
+    if (!((c >= 73 && c <= 90) || (c >= 97 && c <= 102))) return undefined;
+  }
+  const std = /[+/]/.test(run);
+  const url = /[_-]/.test(run);
+  if (std && url) return undefined;
+  const body = run.replace(/=+$/, '');
+  if (body.length % 4 === 1) return undefined;
+  const bytes = Buffer.from(body, url ? 'base64url' : 'base64');
+  if (bytes.length < 12) return undefined;
+  for (let i = 0; i < bytes.length; i++) if (!PRINTABLE(bytes[i])) return undefined;
+  return bytes.toString('latin1');
+}
+
+function base64Views(text: string, runs: [number, number][], out: View[]): void {
+  for (const [a, z] of runs) {
+    if (out.length >= MAX_VIEWS) return;
+    const decoded = decodeRun(text.slice(a, z));
+    if (decoded === undefined) continue;
+    out.push({ text: decoded, map: new Int32Array(decoded.length + 1).fill(a), span: [a, z] });
+    // Encoded inside the encoding (URL-encoding, invisibles): one more level.
+    const inner = survey(decoded).edits;
+    if (inner) out.push({ ...applyEdits(decoded, 0, decoded.length, inner), span: [a, z] });
+  }
+}
+
+/** The normalised views of `text` worth scanning besides it (usually none). */
+export function views(text: string): View[] {
+  const { edits, runs } = survey(text);
+  const out: View[] = [];
+  if (edits) editViews(text, edits, out);
+  if (runs) base64Views(text, runs, out);
+  return out;
+}
+
+/** The whole text normalised (edits applied), or undefined when nothing changes. */
+export function cleanView(text: string): View | undefined {
+  const { edits } = survey(text);
+  return edits ? applyEdits(text, 0, text.length, edits) : undefined;
+}
+
+/**
+ * Matches of `det` in `text` and in its normalised views. A view's match is reported at the original
+ * characters it came from, unless the text's own scan already reported that rule there.
+ */
+export function scanText(det: TextDetector, text: string, vs: readonly View[] = views(text)): Match[] {
+  const found = det.scan(text);
+  if (vs.length === 0) return found;
+  let out: Match[] | undefined;
+  for (const v of vs) {
+    for (const m of det.scan(v.text)) {
+      const start = v.span ? v.span[0] : v.map[m.start];
+      const end = v.span ? v.span[1] : v.map[m.end - 1] + 1;
+      if (v.edited && !v.edited.some(([a, z]) => start < z && a < end)) continue;
+      const all = out ?? found;
+      if (
+        all.some(
+          (f) => f.start < end && start < f.end && (f.rule === m.rule || (f.start <= start && end <= f.end)),
+        )
+      )
+        continue;
+      out ??= found.slice();
+      out.push({ ...m, start, end });
+    }
+  }
+  if (out === undefined) return found;
+  return out.sort((a, b) => a.start - b.start);
+}

@@ -1,0 +1,148 @@
+// What the request scanner does not read, per wire format, and why. Everything else in a request body
+// is scanned: a field or block type an API adds is text until someone shows here that it is not.
+//
+// Four reasons only: the model id (routing, checked against the key), enum-valued fields (skipped only
+// while the value looks like an enum member, so a credential put there is still found), signed or
+// encrypted provider state (changing it makes the provider refuse the call, and it was produced by the
+// provider from context that was itself scanned), and binary media (an image is not text; `data:`
+// URLs of binary media are recognised by the walker itself, whatever field holds them).
+import type { Surface } from '../policy/decision.ts';
+import { mediaTypeOf, type Obj, type SkipList, type SkipRule, textMime } from './walk.ts';
+
+const ENUM = 'an enum value naming a shape or option, not text the model reads';
+
+const enumKeys = (...keys: string[]): SkipRule[] =>
+  keys.map((key) => ({ key, reason: ENUM, enumOnly: true }));
+
+const binaryMedia = (holder: Obj): boolean => {
+  const m = mediaTypeOf(holder);
+  if (m !== undefined) return !textMime(m);
+  // OpenAI input_audio: { data, format: "wav" | "mp3" }.
+  return (
+    typeof holder.format === 'string' && /^(?:wav|mp3|flac|opus|pcm16|aac|ogg|webm|m4a)$/.test(holder.format)
+  );
+};
+
+const COMMON: SkipRule[] = [
+  {
+    key: 'model',
+    topLevel: true,
+    enumOnly: true,
+    reason: 'the model id: it selects the model, the gateway routes on it and checks it against the key',
+  },
+  {
+    key: 'data',
+    when: binaryMedia,
+    reason: 'binary media (image, audio, PDF) as base64: not text; text media types are decoded and scanned',
+  },
+  ...enumKeys(
+    'type',
+    'role',
+    'media_type',
+    'mime_type',
+    'mimeType',
+    'detail',
+    'status',
+    'stop_reason',
+    'finish_reason',
+    'finishReason',
+    'tool_choice',
+    'reasoning_effort',
+    'effort',
+    'service_tier',
+    'truncation',
+    'encoding_format',
+    'object',
+    'language',
+    'mode',
+    'verbosity',
+    'format',
+    'modalities',
+    'include',
+    'ttl',
+    'summary',
+    'voice',
+  ),
+];
+
+const ANTHROPIC: SkipList = {
+  format: 'anthropic',
+  rules: [
+    ...COMMON,
+    {
+      key: 'thinking',
+      when: (h) => h.type === 'thinking',
+      reason:
+        'a signed thinking block sent back: the provider checks the signature, and made the text itself',
+    },
+    {
+      key: 'signature',
+      when: (h) => h.type === 'thinking',
+      reason: 'the signature of a thinking block: opaque, checked by the provider',
+    },
+    {
+      key: 'data',
+      when: (h) => h.type === 'redacted_thinking',
+      reason: 'encrypted thinking: opaque to the model and to us, checked by the provider',
+    },
+    ...enumKeys('anthropic_version', 'anthropic_beta'),
+  ],
+};
+
+const OPENAI: SkipList = {
+  format: 'openai',
+  rules: [
+    ...COMMON,
+    {
+      key: 'encrypted_content',
+      reason: 'reasoning or compaction state encrypted by the provider: opaque, decrypted only by it',
+    },
+    ...enumKeys('prompt_cache_retention', 'background', 'size', 'quality'),
+  ],
+};
+
+const GEMINI: SkipList = {
+  format: 'gemini',
+  rules: [
+    ...COMMON,
+    {
+      key: 'thoughtSignature',
+      reason: 'the signature of a thought: opaque, checked by the provider',
+    },
+    {
+      key: 'thought_signature',
+      reason: 'the signature of a thought: opaque, checked by the provider',
+    },
+    ...enumKeys(
+      'responseMimeType',
+      'response_mime_type',
+      'responseModalities',
+      'response_modalities',
+      'outcome',
+      'category',
+      'threshold',
+      'mediaResolution',
+      'media_resolution',
+      'thinkingLevel',
+      'thinking_level',
+      'finish_reason',
+    ),
+  ],
+};
+
+const MCP: SkipList = {
+  format: 'mcp',
+  rules: [...enumKeys('jsonrpc', 'method')],
+};
+
+/** The skip list of a surface's wire format; unknown surfaces skip only the common fields. */
+export function skipListFor(surface: Surface | string): SkipList {
+  if (surface.startsWith('anthropic.')) return ANTHROPIC;
+  if (surface.startsWith('openai.')) return OPENAI;
+  if (surface.startsWith('gemini.')) return GEMINI;
+  if (surface.startsWith('mcp.')) return MCP;
+  return { format: 'other', rules: COMMON };
+}
+
+/** Every skip list, for documentation and tests. */
+export const SKIP_LISTS: readonly SkipList[] = [ANTHROPIC, OPENAI, GEMINI, MCP];
