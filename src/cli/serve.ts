@@ -17,6 +17,7 @@ import { IdentityService } from '../identity/service.ts';
 import { createMcpGateway } from '../mcp/index.ts';
 import { tracerFromEnv } from '../observability/tracing.ts';
 import { formatProblem, PolicyInvalidError } from '../policy/problems.ts';
+import { type BundleFlags, bundleSource, parseBundleFlags } from '../serving/flags.ts';
 import { createPolicyManager, type PolicyManager, registerWebhookRoutes } from '../sync/index.ts';
 import { adminTokenAuthorizer } from '../ui/auth.ts';
 import { registerDashboard } from '../ui/routes.ts';
@@ -34,6 +35,7 @@ const SHUTDOWN_GRACE_MS = 10_000;
 export interface ServeOptions {
   policyDir: string;
   git?: { url: string; ref?: string; subdir?: string };
+  bundle?: BundleFlags;
   pollSeconds?: number;
   allowedSigners?: string;
   port: number;
@@ -70,7 +72,11 @@ export async function startServing(opts: ServeOptions): Promise<Serving> {
   collectDefaultMetrics({ register: registry, prefix: 'portcullis_' });
   const holder = new SnapshotHolder();
   const manager = createPolicyManager({
-    source: opts.git ? { kind: 'git', ...opts.git } : { kind: 'dir', dir: opts.policyDir },
+    source: opts.bundle
+      ? bundleSource(opts.bundle)
+      : opts.git
+        ? { kind: 'git', ...opts.git }
+        : { kind: 'dir', dir: opts.policyDir },
     holder,
     dataDir: opts.dataDir,
     pollSeconds: opts.pollSeconds,
@@ -144,7 +150,7 @@ export async function startServing(opts: ServeOptions): Promise<Serving> {
   };
 
   await manager.start();
-  if (!opts.git && holder.current() === undefined) {
+  if (!opts.git && !opts.bundle && holder.current() === undefined) {
     const rejected = manager.status().rejected;
     await stopAll();
     if (rejected) throw new PolicyInvalidError(rejected.problems);
@@ -187,7 +193,8 @@ export function serveOptionsFrom(opts: ParsedOptions): ServeOptions {
   if (!Number.isFinite(poll) || poll < 0)
     throw usageError(`--poll must be a number of seconds, not '${opts.poll}'`);
   const git = opts.git as string | undefined;
-  if (!git && !existsSync(String(opts.policy)))
+  const bundle = parseBundleFlags(opts);
+  if (!git && !bundle && !existsSync(String(opts.policy)))
     throw usageError(
       `no such policy directory: ${resolve(String(opts.policy))}`,
       'give one with --policy DIR, or follow a repository with --git URL',
@@ -197,6 +204,7 @@ export function serveOptionsFrom(opts: ParsedOptions): ServeOptions {
     git: git
       ? { url: git, ref: opts.ref as string | undefined, subdir: opts.subdir as string | undefined }
       : undefined,
+    bundle,
     pollSeconds: poll,
     allowedSigners: opts.allowedSigners ? resolve(String(opts.allowedSigners)) : undefined,
     port: portArg(opts.port, '--port'),
