@@ -206,6 +206,13 @@ export const commands: Record<string, CommandSpec> = {
       ['--allowed-signers <file>', 'SSH allowed-signers file: serve only signed commits'],
       ['--port <port>', 'port to listen on (0 for any free port)', '8080'],
       ['--host <host>', 'address to listen on', '127.0.0.1'],
+      ['--tls-cert <file>', 'serve HTTPS with this PEM certificate (chain); re-read when the file changes'],
+      ['--tls-key <file>', 'the PEM private key of --tls-cert'],
+      [
+        '--drain-seconds <seconds>',
+        'on SIGTERM, how long calls in flight (streams) may finish before they are cut',
+        '30',
+      ],
       dataDir,
       ['--log-level <level>', 'pino log level', 'info'],
     ],
@@ -223,6 +230,13 @@ export const commands: Record<string, CommandSpec> = {
     options: [
       ['--port <port>', 'port to listen on', '8787'],
       ['--host <host>', 'address to listen on', '127.0.0.1'],
+      ['--tls-cert <file>', 'serve HTTPS with this PEM certificate (chain); re-read when the file changes'],
+      ['--tls-key <file>', 'the PEM private key of --tls-cert'],
+      [
+        '--drain-seconds <seconds>',
+        'on SIGTERM, how long calls in flight (streams) may finish before they are cut',
+        '30',
+      ],
       ['--first-byte-ms <ms>', 'delay before the first byte', '0'],
       ['--chunk-delay-ms <ms>', 'delay between stream chunks', '0'],
       ['--output-tokens <n>', 'tokens per answer', '16'],

@@ -17,7 +17,15 @@ import { IdentityService } from '../identity/service.ts';
 import { createMcpGateway } from '../mcp/index.ts';
 import { tracerFromEnv } from '../observability/tracing.ts';
 import { formatProblem, PolicyInvalidError } from '../policy/problems.ts';
-import { type BundleFlags, bundleSource, parseBundleFlags } from '../serving/flags.ts';
+import { DEFAULT_DRAIN_SECONDS, drain } from '../serving/drain.ts';
+import {
+  type BundleFlags,
+  bundleSource,
+  parseBundleFlags,
+  parseServingFlags,
+  type ServingFlags,
+} from '../serving/flags.ts';
+import { reloadingTls } from '../serving/tls.ts';
 import { createPolicyManager, type PolicyManager, registerWebhookRoutes } from '../sync/index.ts';
 import { adminTokenAuthorizer } from '../ui/auth.ts';
 import { registerDashboard } from '../ui/routes.ts';
@@ -30,12 +38,12 @@ import {
   upstreamStatus,
 } from './startup-checks.ts';
 
-const SHUTDOWN_GRACE_MS = 10_000;
-
 export interface ServeOptions {
   policyDir: string;
   git?: { url: string; ref?: string; subdir?: string };
   bundle?: BundleFlags;
+  /** TLS and the SIGTERM drain bound. */
+  serving?: ServingFlags;
   pollSeconds?: number;
   allowedSigners?: string;
   port: number;
@@ -71,6 +79,7 @@ export async function startServing(opts: ServeOptions): Promise<Serving> {
   // The default metrics' names already start with process_ or nodejs_.
   collectDefaultMetrics({ register: registry, prefix: 'portcullis_' });
   const holder = new SnapshotHolder();
+  const tls = opts.serving?.tls ? reloadingTls(opts.serving.tls, log) : undefined;
   const manager = createPolicyManager({
     source: opts.bundle
       ? bundleSource(opts.bundle)
@@ -112,6 +121,7 @@ export async function startServing(opts: ServeOptions): Promise<Serving> {
     logger: log,
     registry,
     usageView: wired.usageView,
+    serverFactory: tls?.serverFactory as never,
     status: () => ({
       sync: manager.status(),
       ...wired.lifecycle.status(),
@@ -147,6 +157,7 @@ export async function startServing(opts: ServeOptions): Promise<Serving> {
     await tracer?.close();
     dashboard.close();
     await identityLifecycle.close();
+    tls?.close();
   };
 
   await manager.start();
@@ -205,6 +216,7 @@ export function serveOptionsFrom(opts: ParsedOptions): ServeOptions {
       ? { url: git, ref: opts.ref as string | undefined, subdir: opts.subdir as string | undefined }
       : undefined,
     bundle,
+    serving: parseServingFlags(opts),
     pollSeconds: poll,
     allowedSigners: opts.allowedSigners ? resolve(String(opts.allowedSigners)) : undefined,
     port: portArg(opts.port, '--port'),
@@ -245,11 +257,10 @@ export async function serve(_args: string[], opts: ParsedOptions): Promise<numbe
   const upstreams = serving.upstreams();
   if (upstreams.length > 0) process.stderr.write(`upstreams:\n${describeUpstreams(upstreams).join('\n')}\n`);
   const sig = await untilSignal();
-  serving.gateway.log.info({ signal: sig }, 'shutting down: finishing calls in flight');
-  // Streams still running after the grace period are cut rather than holding the shutdown forever.
-  const force = setTimeout(() => serving.gateway.app.server.closeAllConnections(), SHUTDOWN_GRACE_MS);
-  force.unref();
-  await serving.close();
-  clearTimeout(force);
+  await drain(
+    { server: serving.gateway.app.server, close: serving.close, log: serving.gateway.log },
+    (options.serving?.drainSeconds ?? DEFAULT_DRAIN_SECONDS) * 1000,
+    sig,
+  );
   return EXIT.ok;
 }

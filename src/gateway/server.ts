@@ -1,12 +1,14 @@
 // The gateway's HTTP server: fastify with the inference routes, a body reader bounded by the active
 // policy's maxRequestBytes, errors in each API's own format, and the operational endpoints.
 import type { IncomingMessage } from 'node:http';
+import { Server as TlsServer } from 'node:tls';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyError,
   type FastifyInstance,
   type FastifyReply,
   type FastifyRequest,
+  type FastifyServerFactory,
   LogController,
 } from 'fastify';
 import type { Logger } from 'pino';
@@ -53,6 +55,8 @@ export interface GatewayOptions {
   registry?: Registry;
   /** A caller's own budgets and rate limits, served at `GET /portcullis/v1/usage`. */
   usageView?(snapshot: Snapshot, key: ResolvedKey, now: Date): Promise<UsageView | undefined>;
+  /** Creates the listening server (HTTPS with reloading certificates: src/serving/tls.ts). */
+  serverFactory?: FastifyServerFactory;
 }
 
 export interface Gateway {
@@ -143,6 +147,7 @@ export function createGateway(opts: GatewayOptions = {}): Gateway {
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     routerOptions: { maxParamLength: 300 },
+    ...(opts.serverFactory ? { serverFactory: opts.serverFactory } : {}),
   });
 
   app.decorateRequest('snapshot', null);
@@ -192,7 +197,7 @@ export function createGateway(opts: GatewayOptions = {}): Gateway {
       const addr = app.server.address();
       if (addr === null || typeof addr === 'string') throw new Error('gateway is not listening on TCP');
       const h = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-      return `http://${h}:${addr.port}`;
+      return `${app.server instanceof TlsServer ? 'https' : 'http'}://${h}:${addr.port}`;
     },
     async close(): Promise<void> {
       await app.close();

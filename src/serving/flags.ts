@@ -1,4 +1,4 @@
-// The `serve` options of a production deployment (signed bundle source), read from the parsed
+// The `serve` options of a production deployment (signed bundle source, TLS, drain bound), read from the parsed
 // command line so that serve.ts only passes them along.
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -6,6 +6,23 @@ import { usageError } from '../cli/errors.ts';
 import type { SyncSourceConfig } from '../sync/types.ts';
 
 type Parsed = Record<string, unknown>;
+
+export interface ServingFlags {
+  tls?: { certFile: string; keyFile: string };
+  drainSeconds?: number;
+}
+
+export function parseServingFlags(opts: Parsed): ServingFlags {
+  const cert = opts.tlsCert as string | undefined;
+  const key = opts.tlsKey as string | undefined;
+  if (Boolean(cert) !== Boolean(key)) throw usageError('--tls-cert and --tls-key go together');
+  const drain = opts.drainSeconds;
+  const drainSeconds = drain === undefined ? undefined : Number(drain);
+  if (drainSeconds !== undefined && !(Number.isFinite(drainSeconds) && drainSeconds >= 0)) {
+    throw usageError(`--drain-seconds must be a number of seconds, not '${String(drain)}'`);
+  }
+  return { tls: cert && key ? { certFile: resolve(cert), keyFile: resolve(key) } : undefined, drainSeconds };
+}
 
 export interface BundleFlags {
   url: string;
