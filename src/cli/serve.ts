@@ -25,6 +25,7 @@ import {
   parseServingFlags,
   type ServingFlags,
 } from '../serving/flags.ts';
+import { followSecrets } from '../serving/secrets.ts';
 import { reloadingTls } from '../serving/tls.ts';
 import { createPolicyManager, type PolicyManager, registerWebhookRoutes } from '../sync/index.ts';
 import { adminTokenAuthorizer } from '../ui/auth.ts';
@@ -80,6 +81,7 @@ export async function startServing(opts: ServeOptions): Promise<Serving> {
   collectDefaultMetrics({ register: registry, prefix: 'portcullis_' });
   const holder = new SnapshotHolder();
   const tls = opts.serving?.tls ? reloadingTls(opts.serving.tls, log) : undefined;
+  const secrets = followSecrets(holder, log);
   const manager = createPolicyManager({
     source: opts.bundle
       ? bundleSource(opts.bundle)
@@ -127,6 +129,7 @@ export async function startServing(opts: ServeOptions): Promise<Serving> {
       ...wired.lifecycle.status(),
       ...identityLifecycle.status(),
       upstreams: upstreamStatus(holder.current()),
+      secrets: secrets.status(),
     }),
   });
   await registerIdentityRoutes(gateway.app, { service: identity, getSnapshot: () => holder.current() });
@@ -158,6 +161,7 @@ export async function startServing(opts: ServeOptions): Promise<Serving> {
     dashboard.close();
     await identityLifecycle.close();
     tls?.close();
+    await secrets.close();
   };
 
   await manager.start();
@@ -177,6 +181,7 @@ export async function startServing(opts: ServeOptions): Promise<Serving> {
     await stopAll();
     throw err;
   }
+  await secrets.ready();
   let url: string;
   try {
     url = await gateway.listen(opts.port, opts.host);
