@@ -10,6 +10,12 @@ const GATEWAY: [string, string] = [
   '--gateway <url>',
   'the gateway (default: PORTCULLIS_URL, else the last one signed in to)',
 ];
+const signingOptions: [string, string, string?][] = [
+  ['--signing-key <file>', 'PEM private key to sign the bundle with (or PORTCULLIS_BUNDLE_SIGNING_KEY_FILE)'],
+  ['--signing-alg <alg>', "RS256, PS256, ES256 … (OPA's algorithms, asymmetric only)", 'RS256'],
+  ['--key-id <id>', 'key id recorded in the signature', 'default'],
+  ['--scope <scope>', 'signature scope, checked by verifiers that set one'],
+];
 const dataDir: [string, string, string] = ['--data-dir <dir>', 'data directory holding audit.db', '.data'];
 
 export const commands: Record<string, CommandSpec> = {
@@ -42,11 +48,24 @@ export const commands: Record<string, CommandSpec> = {
     run: async () => (await import('./policy.ts')).lint,
   },
   'policy build': {
-    summary: 'compile the policy to an OPA Wasm bundle',
+    summary: 'compile the policy to an OPA Wasm bundle (signed with --signing-key)',
+    description:
+      'The bundle carries policy.wasm, the Rego, the policy data, the policy documents and the git\n' +
+      "revision; with --signing-key it is signed in OPA's bundle signing format, and a gateway follows\n" +
+      'it with `serve --bundle` without OPA (docs/deploy.md).',
     args: DIR_ARG,
-    options: [['-o, --output <file>', 'bundle to write', 'bundle.tar.gz']],
+    options: [['-o, --output <file>', 'bundle to write', 'bundle.tar.gz'], ...signingOptions],
     json: true,
+    examples: ['portcullis policy build policies -o bundle.tar.gz --signing-key bundle-signing.pem'],
     run: async () => (await import('./policy.ts')).build,
+  },
+  'policy sign': {
+    summary: "sign an OPA bundle in OPA's bundle signing format",
+    args: '<bundle>',
+    options: [['-o, --output <file>', 'signed bundle to write (default: in place)'], ...signingOptions],
+    json: true,
+    examples: ['portcullis policy sign bundle.tar.gz --signing-key bundle-signing.pem --key-id 2027-q1'],
+    run: async () => (await import('./policy-bundle.ts')).sign,
   },
   'policy eval': {
     summary: 'evaluate one decision against the policy',
@@ -175,10 +194,25 @@ export const commands: Record<string, CommandSpec> = {
       ['--git <repo>', 'follow a git repository (URL or path), fetched every --poll seconds and on webhooks'],
       ['--ref <ref>', 'branch or tag to follow with --git'],
       ['--subdir <dir>', 'policy directory inside the --git repository'],
-      ['--poll <seconds>', 'how often to fetch with --git', '30'],
+      [
+        '--bundle <url>',
+        'follow a signed OPA bundle over HTTP(S) (ETag polling every --poll seconds); needs no OPA',
+      ],
+      ['--bundle-public-key <file>', 'PEM public key (or certificate) that verifies the bundle signature'],
+      ['--bundle-key-id <id>', 'accept only signatures with this key id'],
+      ['--bundle-scope <scope>', 'signature scope the bundle must carry'],
+      ['--bundle-ca <file>', 'PEM CA trusted for the bundle server, beside the system CAs'],
+      ['--poll <seconds>', 'how often to fetch with --git or --bundle', '30'],
       ['--allowed-signers <file>', 'SSH allowed-signers file: serve only signed commits'],
       ['--port <port>', 'port to listen on (0 for any free port)', '8080'],
       ['--host <host>', 'address to listen on', '127.0.0.1'],
+      ['--tls-cert <file>', 'serve HTTPS with this PEM certificate (chain); re-read when the file changes'],
+      ['--tls-key <file>', 'the PEM private key of --tls-cert'],
+      [
+        '--drain-seconds <seconds>',
+        'on SIGTERM, how long calls in flight (streams) may finish before they are cut',
+        '30',
+      ],
       dataDir,
       ['--log-level <level>', 'pino log level', 'info'],
     ],
@@ -196,6 +230,13 @@ export const commands: Record<string, CommandSpec> = {
     options: [
       ['--port <port>', 'port to listen on', '8787'],
       ['--host <host>', 'address to listen on', '127.0.0.1'],
+      ['--tls-cert <file>', 'serve HTTPS with this PEM certificate (chain); re-read when the file changes'],
+      ['--tls-key <file>', 'the PEM private key of --tls-cert'],
+      [
+        '--drain-seconds <seconds>',
+        'on SIGTERM, how long calls in flight (streams) may finish before they are cut',
+        '30',
+      ],
       ['--first-byte-ms <ms>', 'delay before the first byte', '0'],
       ['--chunk-delay-ms <ms>', 'delay between stream chunks', '0'],
       ['--output-tokens <n>', 'tokens per answer', '16'],

@@ -1,15 +1,13 @@
 // `portcullis policy validate|test|lint|build|eval`: the policy checks a platform team runs locally
 // and in CI. Each prints plain-language problems with file:line:column; exit codes are in errors.ts.
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { buildSnapshot, checkPolicy } from '../policy/build-snapshot.ts';
 import { compileRego, readRegoSources } from '../policy/compile.ts';
 import { defaultCredentialDetector } from '../policy/credentials.ts';
 import { PolicyInvalidError } from '../policy/problems.ts';
-import { dataDocument, resolvePolicy } from '../policy/resolve.ts';
-import { describeRevision } from '../policy/revision.ts';
 import { ensureOptionalTool, WITHOUT_REGAL } from '../toolchain/setup.ts';
 import { REGAL, requireOpa } from '../toolchain/tools.ts';
 import { policyDirArg } from './args.ts';
@@ -108,15 +106,22 @@ export async function lint(args: string[], opts: ParsedOptions): Promise<number>
 
 export async function build(args: string[], opts: ParsedOptions): Promise<number> {
   const dir = policyDirArg(args);
-  const { documents, problems } = checkPolicy(dir, defaultCredentialDetector);
-  if (problems.length > 0) throw new PolicyInvalidError(problems);
-  const source = await describeRevision(dir);
-  const data = dataDocument(resolvePolicy(documents), source.revision);
+  const { buildPolicyBundle } = await import('../sync/bundle-build.ts');
+  const { signingFrom } = await import('./policy-bundle.ts');
   const output = resolve(String(opts.output));
-  await compileRego(readRegoSources(dir), { revision: source.revision, bundleOut: output, data });
+  const signing = signingFrom(opts);
+  const built = await buildPolicyBundle(dir, signing);
+  writeFileSync(output, built.archive);
+  const signedBy = signing ? `signed, key id ${signing.keyId}` : 'unsigned';
   if (opts.json)
-    json({ bundle: output, revision: source.revision, entrypoint: 'portcullis/gateway/decision' });
-  else ok(`built ${output} (revision ${source.revision}, entrypoint portcullis/gateway/decision)`);
+    json({
+      bundle: output,
+      revision: built.revision,
+      entrypoint: 'portcullis/gateway/decision',
+      signed: built.signed,
+    });
+  else
+    ok(`built ${output} (revision ${built.revision}, entrypoint portcullis/gateway/decision, ${signedBy})`);
   return EXIT.ok;
 }
 

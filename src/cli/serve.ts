@@ -17,6 +17,16 @@ import { IdentityService } from '../identity/service.ts';
 import { createMcpGateway } from '../mcp/index.ts';
 import { tracerFromEnv } from '../observability/tracing.ts';
 import { formatProblem, PolicyInvalidError } from '../policy/problems.ts';
+import { DEFAULT_DRAIN_SECONDS, drain } from '../serving/drain.ts';
+import {
+  type BundleFlags,
+  bundleSource,
+  parseBundleFlags,
+  parseServingFlags,
+  type ServingFlags,
+} from '../serving/flags.ts';
+import { followSecrets } from '../serving/secrets.ts';
+import { reloadingTls } from '../serving/tls.ts';
 import { createPolicyManager, type PolicyManager, registerWebhookRoutes } from '../sync/index.ts';
 import { adminTokenAuthorizer } from '../ui/auth.ts';
 import { registerDashboard } from '../ui/routes.ts';
@@ -29,11 +39,12 @@ import {
   upstreamStatus,
 } from './startup-checks.ts';
 
-const SHUTDOWN_GRACE_MS = 10_000;
-
 export interface ServeOptions {
   policyDir: string;
   git?: { url: string; ref?: string; subdir?: string };
+  bundle?: BundleFlags;
+  /** TLS and the SIGTERM drain bound. */
+  serving?: ServingFlags;
   pollSeconds?: number;
   allowedSigners?: string;
   port: number;
@@ -69,8 +80,14 @@ export async function startServing(opts: ServeOptions): Promise<Serving> {
   // The default metrics' names already start with process_ or nodejs_.
   collectDefaultMetrics({ register: registry, prefix: 'portcullis_' });
   const holder = new SnapshotHolder();
+  const tls = opts.serving?.tls ? reloadingTls(opts.serving.tls, log) : undefined;
+  const secrets = followSecrets(holder, log);
   const manager = createPolicyManager({
-    source: opts.git ? { kind: 'git', ...opts.git } : { kind: 'dir', dir: opts.policyDir },
+    source: opts.bundle
+      ? bundleSource(opts.bundle)
+      : opts.git
+        ? { kind: 'git', ...opts.git }
+        : { kind: 'dir', dir: opts.policyDir },
     holder,
     dataDir: opts.dataDir,
     pollSeconds: opts.pollSeconds,
@@ -106,11 +123,13 @@ export async function startServing(opts: ServeOptions): Promise<Serving> {
     logger: log,
     registry,
     usageView: wired.usageView,
+    serverFactory: tls?.serverFactory as never,
     status: () => ({
       sync: manager.status(),
       ...wired.lifecycle.status(),
       ...identityLifecycle.status(),
       upstreams: upstreamStatus(holder.current()),
+      secrets: secrets.status(),
     }),
   });
   await registerIdentityRoutes(gateway.app, { service: identity, getSnapshot: () => holder.current() });
@@ -141,10 +160,12 @@ export async function startServing(opts: ServeOptions): Promise<Serving> {
     await tracer?.close();
     dashboard.close();
     await identityLifecycle.close();
+    tls?.close();
+    await secrets.close();
   };
 
   await manager.start();
-  if (!opts.git && holder.current() === undefined) {
+  if (!opts.git && !opts.bundle && holder.current() === undefined) {
     const rejected = manager.status().rejected;
     await stopAll();
     if (rejected) throw new PolicyInvalidError(rejected.problems);
@@ -160,6 +181,7 @@ export async function startServing(opts: ServeOptions): Promise<Serving> {
     await stopAll();
     throw err;
   }
+  await secrets.ready();
   let url: string;
   try {
     url = await gateway.listen(opts.port, opts.host);
@@ -187,7 +209,8 @@ export function serveOptionsFrom(opts: ParsedOptions): ServeOptions {
   if (!Number.isFinite(poll) || poll < 0)
     throw usageError(`--poll must be a number of seconds, not '${opts.poll}'`);
   const git = opts.git as string | undefined;
-  if (!git && !existsSync(String(opts.policy)))
+  const bundle = parseBundleFlags(opts);
+  if (!git && !bundle && !existsSync(String(opts.policy)))
     throw usageError(
       `no such policy directory: ${resolve(String(opts.policy))}`,
       'give one with --policy DIR, or follow a repository with --git URL',
@@ -197,6 +220,8 @@ export function serveOptionsFrom(opts: ParsedOptions): ServeOptions {
     git: git
       ? { url: git, ref: opts.ref as string | undefined, subdir: opts.subdir as string | undefined }
       : undefined,
+    bundle,
+    serving: parseServingFlags(opts),
     pollSeconds: poll,
     allowedSigners: opts.allowedSigners ? resolve(String(opts.allowedSigners)) : undefined,
     port: portArg(opts.port, '--port'),
@@ -237,11 +262,10 @@ export async function serve(_args: string[], opts: ParsedOptions): Promise<numbe
   const upstreams = serving.upstreams();
   if (upstreams.length > 0) process.stderr.write(`upstreams:\n${describeUpstreams(upstreams).join('\n')}\n`);
   const sig = await untilSignal();
-  serving.gateway.log.info({ signal: sig }, 'shutting down: finishing calls in flight');
-  // Streams still running after the grace period are cut rather than holding the shutdown forever.
-  const force = setTimeout(() => serving.gateway.app.server.closeAllConnections(), SHUTDOWN_GRACE_MS);
-  force.unref();
-  await serving.close();
-  clearTimeout(force);
+  await drain(
+    { server: serving.gateway.app.server, close: serving.close, log: serving.gateway.log },
+    (options.serving?.drainSeconds ?? DEFAULT_DRAIN_SECONDS) * 1000,
+    sig,
+  );
   return EXIT.ok;
 }

@@ -4,6 +4,7 @@
 import { accessSync, constants } from 'node:fs';
 import { upstreamOverrideVar } from '../policy/resolve.ts';
 import type { ResolvedProvider, Snapshot } from '../policy/snapshot.ts';
+import { readManagedSecret } from '../secrets/index.ts';
 import { usageError } from './errors.ts';
 
 const PREFIX = 'PORTCULLIS_UPSTREAM_';
@@ -20,6 +21,7 @@ export interface UpstreamStatus {
 }
 
 function credentialProblem(p: ResolvedProvider, env: NodeJS.ProcessEnv): string | null {
+  if (p.credential.secret) return readManagedSecret(p.credential.secret).error ?? null;
   const ref = p.credential as { env?: string; file?: string; fromEnv?: string; fromFile?: string };
   const name = ref.env ?? ref.fromEnv;
   const file = ref.file ?? ref.fromFile;

@@ -2,12 +2,14 @@
 // policy's maxRequestBytes, errors in each API's own format, and the operational endpoints.
 import { createServer, type IncomingMessage, type Server, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
+import { Server as TlsServer } from 'node:tls';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyError,
   type FastifyInstance,
   type FastifyReply,
   type FastifyRequest,
+  type FastifyServerFactory,
   LogController,
 } from 'fastify';
 import type { Logger } from 'pino';
@@ -82,6 +84,8 @@ export interface GatewayOptions {
   usageView?(snapshot: Snapshot, key: ResolvedKey, now: Date): Promise<UsageView | undefined>;
   /** Header and request time limits; from the environment when absent. */
   clientLimits?: ClientLimits;
+  /** Creates the listening server (HTTPS with reloading certificates: src/serving/tls.ts). */
+  serverFactory?: FastifyServerFactory;
 }
 
 export interface Gateway {
@@ -207,7 +211,14 @@ export function createGateway(opts: GatewayOptions = {}): Gateway {
   const app = Fastify({
     // Slow clients are cut: headers within headersTimeoutMs, the whole request within
     // requestTimeoutMs, checked every second (Node's default check runs every 30 s).
-    serverFactory: (handler) => {
+    // A TLS server (opts.serverFactory) gets the same limits, checked at Node's own interval.
+    serverFactory: (handler, factoryOpts) => {
+      if (opts.serverFactory !== undefined) {
+        const tls = opts.serverFactory(handler, factoryOpts) as Server;
+        tls.headersTimeout = limits.headersTimeoutMs;
+        tls.requestTimeout = limits.requestTimeoutMs;
+        return tls;
+      }
       const server: Server = createServer(
         {
           headersTimeout: limits.headersTimeoutMs,
@@ -298,7 +309,7 @@ export function createGateway(opts: GatewayOptions = {}): Gateway {
       const addr = app.server.address();
       if (addr === null || typeof addr === 'string') throw new Error('gateway is not listening on TCP');
       const h = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-      return `http://${h}:${addr.port}`;
+      return `${app.server instanceof TlsServer ? 'https' : 'http'}://${h}:${addr.port}`;
     },
     async close(): Promise<void> {
       await app.close();

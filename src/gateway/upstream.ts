@@ -6,6 +6,8 @@ import { Pool } from 'undici';
 import type { ResolvedProvider, Snapshot } from '../policy/snapshot.ts';
 import { adapters } from '../providers/index.ts';
 import type { ProviderAdapter } from '../providers/types.ts';
+import { readManagedSecret } from '../secrets/index.ts';
+import type { SecretRef } from '../secrets/types.ts';
 
 export interface Upstream {
   provider: ResolvedProvider;
@@ -20,10 +22,17 @@ export interface Upstream {
   error: string | null;
 }
 
-function readSecret(ref: { env?: string; file?: string; fromEnv?: string; fromFile?: string }): {
+function readSecret(ref: {
+  env?: string;
+  file?: string;
+  fromEnv?: string;
+  fromFile?: string;
+  secret?: SecretRef;
+}): {
   value?: string;
   error?: string;
 } {
+  if (ref.secret !== undefined) return readManagedSecret(ref.secret);
   const env = ref.env ?? ref.fromEnv;
   const file = ref.file ?? ref.fromFile;
   if (env !== undefined) {
@@ -67,7 +76,8 @@ export class Upstreams {
       this.#bySnapshot.set(snapshot, resolved);
     }
     let up = resolved.get(provider.id);
-    if (up === undefined) {
+    // A secret manager's credential may rotate or expire within one snapshot: resolved per call.
+    if (up === undefined || provider.credential.secret !== undefined) {
       up = this.#resolve(provider);
       resolved.set(provider.id, up);
     }

@@ -20,6 +20,8 @@ export interface BuildOptions {
   source?: PolicySource;
   cacheDir?: string;
   env?: NodeJS.ProcessEnv;
+  /** Policy already compiled to Wasm (a verified bundle's): skips the OPA CLI. */
+  wasm?: Buffer;
   detectCredential?: (text: string) => string | undefined;
 }
 
@@ -57,12 +59,14 @@ export async function buildSnapshot(options: BuildOptions): Promise<Snapshot> {
   const source = options.source ?? (await describeRevision(dir));
   const policy = resolvePolicy(documents, options.env);
   const data = dataDocument(policy, source.revision);
-  let compiled: Awaited<ReturnType<typeof compileRego>>;
+  let compiled: Pick<Awaited<ReturnType<typeof compileRego>>, 'wasm'>;
   try {
-    compiled = await compileRego(readRegoSources(dir), {
-      revision: source.revision,
-      cacheDir: options.cacheDir,
-    });
+    compiled = options.wasm
+      ? { wasm: options.wasm }
+      : await compileRego(readRegoSources(dir), {
+          revision: source.revision,
+          cacheDir: options.cacheDir,
+        });
   } catch (err) {
     if (err instanceof RegoCompileError) throw new PolicyInvalidError(err.problems);
     throw err;

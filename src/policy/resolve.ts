@@ -3,6 +3,7 @@
 
 import { createHash } from 'node:crypto';
 import { CACHE_WRITE_LONG_MULTIPLIER, CACHE_WRITE_MULTIPLIER } from '../providers/pricing.ts';
+import { secretRefOf } from '../secrets/types.ts';
 import type { Gateway, Provider, Team, VirtualKey } from './generated/index.ts';
 import type { LoadedDocument } from './load.ts';
 import { positionOf } from './load.ts';
@@ -79,7 +80,11 @@ export function resolvePolicy(
       id: p.metadata.name,
       api: p.spec.api,
       baseUrl: (env[upstreamOverrideVar(p.metadata.name)] || p.spec.baseUrl).replace(/\/+$/, ''),
-      credential: { env: p.spec.credential?.fromEnv, file: p.spec.credential?.fromFile },
+      credential: {
+        env: p.spec.credential?.fromEnv,
+        file: p.spec.credential?.fromFile,
+        secret: p.spec.credential ? secretRefOf(p.spec.credential) : undefined,
+      },
       cloud: p.spec.cloud,
       headers,
       models,

@@ -1,5 +1,6 @@
 // The immutable, fully resolved view of one policy revision that the data plane reads. Built off the
 // hot path by the policy plane (see build-snapshot.ts); swapped in with one reference assignment.
+import type { SecretRef as ManagedSecretRef } from '../secrets/types.ts';
 import type { Decision, DecisionInput } from './decision.ts';
 import type { Provider } from './generated/index.ts';
 import type { IsolatedDecider } from './isolated-decider.ts';
@@ -58,7 +59,8 @@ export interface ResolvedProvider {
   api: ProviderApi;
   /** Base URL after `PORTCULLIS_UPSTREAM_<ID>` overrides. */
   baseUrl: string;
-  credential: { env?: string; file?: string };
+  /** `secret`: held by a secret manager, read through src/secrets' cache. */
+  credential: { env?: string; file?: string; secret?: ManagedSecretRef };
   /** Extra headers sent upstream (values from env references only). */
   headers: Record<string, { env: string }>;
   models: Map<string, ModelPrice>;

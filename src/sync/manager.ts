@@ -9,6 +9,7 @@ import { admitSnapshot } from '../policy/admit.ts';
 import { buildSnapshot } from '../policy/build-snapshot.ts';
 import { formatProblem, PolicyInvalidError, type PolicyProblem } from '../policy/problems.ts';
 import type { Snapshot } from '../policy/snapshot.ts';
+import { BundleSource } from './bundle-source.ts';
 import { DirSource } from './dir-source.ts';
 import { GitSource } from './git-source.ts';
 import { readLastGood, writeLastGood } from './last-good.ts';
@@ -68,6 +69,7 @@ class RevisionRejected extends Error {
 }
 
 export function createRevisionSource(config: SyncSourceConfig, dataDir: string): RevisionSource {
+  if (config.kind === 'bundle') return new BundleSource({ ...config, dataDir });
   return config.kind === 'dir'
     ? new DirSource({ dir: config.dir, debounceMs: config.debounceMs })
     : new GitSource({ url: config.url, ref: config.ref, subdir: config.subdir, dataDir });
@@ -212,6 +214,11 @@ class Manager implements PolicyManager {
     const started = performance.now();
     const seconds = () => (performance.now() - started) / 1000;
     try {
+      const distrust = await this.#source.verify?.(revision);
+      if (distrust) {
+        const problem = { file: '(bundle)', line: 1, column: 1, message: distrust.message };
+        throw new RevisionRejected(distrust.reason, [problem]);
+      }
       const checkout = await this.#source.checkout(revision);
       if (this.#o.allowedSigners) {
         const why = await this.#source.verifySignature!(revision, this.#o.allowedSigners);
@@ -223,6 +230,7 @@ class Manager implements PolicyManager {
         source: checkout.source,
         cacheDir: join(this.#o.dataDir, 'cache'),
         env: this.#o.env,
+        wasm: checkout.wasm,
       }).catch((err: unknown) => {
         throw err instanceof PolicyInvalidError ? new RevisionRejected('invalid', err.problems) : err;
       });

@@ -12,12 +12,30 @@ export type SyncSourceConfig =
   /** A working directory on disk, watched for changes. */
   | { kind: 'dir'; dir: string; debounceMs?: number }
   /** A git repository URL or path; `ref` is a branch or tag (default: the remote's HEAD). */
-  | { kind: 'git'; url: string; ref?: string; subdir?: string };
+  | { kind: 'git'; url: string; ref?: string; subdir?: string }
+  /** A signed OPA bundle over HTTP(S), verified with `publicKey` (PEM); see bundle-source.ts. */
+  | {
+      kind: 'bundle';
+      url: string;
+      publicKey: string;
+      keyId?: string;
+      scope?: string;
+      headers?: Record<string, string>;
+      ca?: string;
+    };
 
 /** A revision made available on disk for one build. */
 export interface Checkout {
   dir: string;
   source: PolicySource;
+  /** Policy compiled ahead of time (a bundle's policy.wasm): the build then needs no OPA CLI. */
+  wasm?: Buffer;
+}
+
+/** Why a source does not trust a revision it fetched (bad signature, wrong revision). */
+export interface SourceDistrust {
+  reason: 'unsigned' | 'invalid';
+  message: string;
 }
 
 /** What a policy origin must do for the manager; one implementation per kind of source. */
@@ -32,6 +50,8 @@ export interface RevisionSource {
   hasLocally(revision: string): Promise<boolean>;
   /** Reason the commit's signature is not trusted, or undefined when it verifies. */
   verifySignature?(revision: string, allowedSignersFile: string): Promise<string | undefined>;
+  /** Why the revision cannot be trusted, checked before checkout; undefined when it can. */
+  verify?(revision: string): Promise<SourceDistrust | undefined>;
   /** Drop checkouts other than `keep`. */
   release(keep: string | undefined): Promise<void>;
   /** Call `onChange` when the source changes by itself (file watching); returns a stop function. */

@@ -9,7 +9,7 @@ export const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)
 export const TOOLS_BIN = join(REPO_ROOT, '.tools', 'bin');
 
 export interface ToolSpec {
-  name: 'opa' | 'regal' | 'actionlint' | 'jaeger' | 'gofakes3';
+  name: 'opa' | 'regal' | 'actionlint' | 'jaeger' | 'gofakes3' | 'helm';
   envVar: string;
   module: string;
   version: string;
@@ -67,6 +67,15 @@ export const GOFAKES3: ToolSpec = {
   module: 'github.com/johannesboyne/gofakes3/cmd/gofakes3',
   version: 'v1.2.0',
   versionArgs: ['-h'],
+};
+
+// Renders and lints the Helm chart in deploy/helm; installed lazily by the chart test only.
+export const HELM: ToolSpec = {
+  name: 'helm',
+  envVar: 'HELM_PATH',
+  module: 'helm.sh/helm/v3/cmd/helm',
+  version: 'v3.21.4',
+  versionArgs: ['version', '--short'],
 };
 
 function isExecutable(path: string): boolean {

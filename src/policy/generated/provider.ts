@@ -1,6 +1,11 @@
 // Generated from schemas/ by scripts/generate-types.ts — do not edit; run `npm run types:generate`.
 
 /**
+ * How long a fetched value is used (and kept through an outage of the secret manager) before it must be fetched again.
+ */
+export type TtlSeconds = number;
+
+/**
  * An upstream model provider, its credential reference and its priced models.
  */
 export interface Provider {
@@ -45,6 +50,68 @@ export interface Provider {
        * Path of a file holding the secret (e.g. a mounted Kubernetes secret).
        */
       fromFile?: string;
+      /**
+       * A HashiCorp Vault (or OpenBao) KV v2 secret; the server and its auth come from the gateway's environment (VAULT_ADDR, VAULT_TOKEN or PORTCULLIS_VAULT_K8S_ROLE).
+       */
+      fromVault?: {
+        /**
+         * KV v2 mount path.
+         */
+        mount?: string;
+        /**
+         * Secret path inside the mount, e.g. llm/openai.
+         */
+        path: string;
+        /**
+         * Key inside the secret's data.
+         */
+        field: string;
+        ttlSeconds?: TtlSeconds;
+      };
+      /**
+       * An AWS Secrets Manager secret, read with the gateway's AWS credentials (IAM role, IRSA, environment).
+       */
+      fromAwsSecretsManager?: {
+        /**
+         * Name or ARN.
+         */
+        secretId: string;
+        /**
+         * Key of a JSON secret; absent: the whole SecretString.
+         */
+        field?: string;
+        region?: string;
+        ttlSeconds?: TtlSeconds;
+      };
+      /**
+       * A Google Secret Manager secret version, read with the gateway's Google credentials (workload identity, ADC).
+       */
+      fromGcpSecretManager?: {
+        /**
+         * projects/P/secrets/S[/versions/V]; default version: latest.
+         */
+        name: string;
+        /**
+         * Key of a JSON secret; absent: the whole payload.
+         */
+        field?: string;
+        ttlSeconds?: TtlSeconds;
+      };
+      /**
+       * An Azure Key Vault secret, read with the gateway's Azure credentials (managed or workload identity, environment).
+       */
+      fromAzureKeyVault?: {
+        /**
+         * e.g. https://acme-llm.vault.azure.net
+         */
+        vaultUrl: string;
+        name: string;
+        /**
+         * Key of a JSON secret; absent: the whole value.
+         */
+        field?: string;
+        ttlSeconds?: TtlSeconds;
+      };
     };
     /**
      * Extra upstream headers, values by reference.
