@@ -181,6 +181,10 @@ export const commands: Record<string, CommandSpec> = {
       ['--host <host>', 'address to listen on', '127.0.0.1'],
       dataDir,
       ['--log-level <level>', 'pino log level', 'info'],
+      [
+        '--workers <n>',
+        'event loops (processes) behind the port; default: the cores available (PORTCULLIS_WORKERS overrides)',
+      ],
     ],
     description:
       'Provider upstreams default to the real APIs; PORTCULLIS_UPSTREAM_<PROVIDER> points one elsewhere\n' +

@@ -14,11 +14,14 @@ import type { PluginLogger } from './limits.ts';
 
 export interface AuditPluginOptions {
   /** The audit log records go to (opened from these settings if nothing is open yet). */
-  log(settings: GatewaySettings): AuditLog | undefined;
+  log(settings: GatewaySettings): AuditAppender | undefined;
   /** Which gateway replica this is (recorded in every record). */
   instance: string;
   logger?: PluginLogger;
 }
+
+/** What the plugin needs of a log: the AuditLog itself, or a worker's link to the primary's log. */
+export type AuditAppender = Pick<AuditLog, 'append'>;
 
 export function createAuditPlugin(opts: AuditPluginOptions): Plugin {
   const { instance, logger } = opts;
