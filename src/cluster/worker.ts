@@ -134,5 +134,7 @@ export async function runWorker(
   await serving.close();
   clearTimeout(force);
   await link.flush().catch(() => undefined);
+  // The IPC channel would keep this process alive: closing it lets it exit (and write a --cpu-prof).
+  if (process.connected) process.disconnect?.();
   return 0;
 }
