@@ -18,6 +18,8 @@ export type WorkerRequest =
 /** Fire-and-forget notes from a worker. */
 export type WorkerNote =
   | { note: 'hello' }
+  /** The worker could not start (a port in use, say): the primary reports it once and exits with the code. */
+  | { note: 'failed'; exitCode: number; message: string; hint?: string }
   | { note: 'audit'; records: AuditRecord[] }
   | { note: 'prepared'; revision: string; error?: string }
   | { note: 'activated'; revision: string };

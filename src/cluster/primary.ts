@@ -5,6 +5,7 @@
 // /metrics from any worker is the sum over the workers and the primary.
 import cluster, { type Worker } from 'node:cluster';
 import { AggregatorRegistry, collectDefaultMetrics, Registry } from 'prom-client';
+import { CliError } from '../cli/errors.ts';
 import { checkUpstreamVariables, type UpstreamStatus, upstreamStatus } from '../cli/startup-checks.ts';
 import { auditLogComponent } from '../gateway/components/audit-log.ts';
 import { Lifecycle } from '../gateway/lifecycle.ts';
@@ -173,7 +174,10 @@ export async function startPrimary(opts: PrimaryOptions): Promise<Primary> {
   const receive = (m: Member, raw: unknown) => {
     if (!isEnvelope(raw)) return;
     for (const note of raw.notes ?? []) {
-      if (note.note === 'hello') {
+      if (note.note === 'failed') {
+        if (!started) startFailed(new CliError(note.message, { exitCode: note.exitCode, hint: note.hint }));
+        else log.error({ pid: m.worker.process.pid, err: note.message }, 'a worker could not start');
+      } else if (note.note === 'hello') {
         const current = holder.current();
         if (current !== undefined) prepare(m, current);
         pushStatus(m);

@@ -5,6 +5,7 @@
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import type { AuditRecord } from '../audit/index.ts';
+import { describeError } from '../cli/errors.ts';
 import type { ServeOptions, Serving } from '../cli/serve.ts';
 import type { AuditLogComponent } from '../gateway/components/audit-log.ts';
 import { SnapshotHolder } from '../gateway/snapshot-holder.ts';
@@ -114,19 +115,29 @@ export async function runWorker(
   process.on('SIGTERM', ignore);
   process.once('disconnect', () => drain());
 
-  const serving = await start({
-    ...opts,
-    checkUpstreamVariables: false,
-    cluster: {
-      holder,
-      manager,
-      registry,
-      openStore: (settings, open) =>
-        settings.limits.store === 'sqlite' ? new IpcCounterStore(link) : open(settings),
-      auditLog,
-      status: () => view.extra,
-    },
-  });
+  let serving: Serving;
+  try {
+    serving = await start({
+      ...opts,
+      checkUpstreamVariables: false,
+      cluster: {
+        holder,
+        manager,
+        registry,
+        openStore: (settings, open) =>
+          settings.limits.store === 'sqlite' ? new IpcCounterStore(link) : open(settings),
+        auditLog,
+        status: () => view.extra,
+      },
+    });
+  } catch (err) {
+    // Said once, by the primary: every worker would otherwise print the same error.
+    const report = describeError(err);
+    link.note({ note: 'failed', exitCode: report.exitCode, message: report.message, hint: report.hint });
+    await link.flush().catch(() => undefined);
+    if (process.connected) process.disconnect?.();
+    return report.exitCode;
+  }
   await drained;
   serving.gateway.log.info({ pid: process.pid }, 'worker draining: finishing calls in flight');
   const force = setTimeout(() => serving.gateway.app.server.closeAllConnections(), SHUTDOWN_GRACE_MS);
