@@ -87,7 +87,12 @@ export async function startPrimary(opts: PrimaryOptions): Promise<Primary> {
     if (rejected) throw new PolicyInvalidError(rejected.problems);
     throw new Error(manager.status().lastError?.message ?? `cannot load the policy in ${opts.policyDir}`);
   }
-  if (opts.checkUpstreamVariables && first !== undefined) checkUpstreamVariables(first);
+  try {
+    if (opts.checkUpstreamVariables && first !== undefined) checkUpstreamVariables(first);
+  } catch (err) {
+    await manager.stop();
+    throw err;
+  }
   lifecycle.follow(holder);
 
   // --- reload: every serving worker prepares the revision, then all activate it together
