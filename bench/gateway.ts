@@ -11,6 +11,10 @@
 //     [--observability]     throughput of three gateways taking turns: per-call metrics and tracing
 //                           off, metrics on, metrics on + tracing sampled at 100 % (OTLP to a sink
 //                           process that discards); use with --rounds to alternate them
+//     [--workers 1,2]       one gateway per count (`serve --workers N`), all in the same rounds;
+//                           CPU and memory are summed over each one's processes (default 1)
+//     [--keys N]            add N generated virtual keys to the policy (memory with a large policy)
+//     [--no-latency]        skip the one-connection phases (throughput and memory only)
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -19,6 +23,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
 import { parseAllDocuments } from 'yaml';
+import { generateVirtualKey, hashVirtualKey } from '../src/cli/keys.ts';
 import { REPO_ROOT } from '../src/toolchain/tools.ts';
 import { examplePolicyCopy } from '../test/fixtures/keys.ts';
 
@@ -35,6 +40,9 @@ const { values } = parseArgs({
     'stream-tokens': { type: 'string', default: '32' },
     observability: { type: 'boolean', default: false },
     'otlp-sink': { type: 'boolean', default: false },
+    workers: { type: 'string', default: '1' },
+    keys: { type: 'string', default: '0' },
+    'no-latency': { type: 'boolean', default: false },
   },
 });
 const SECONDS = Number(values.seconds);
@@ -43,6 +51,8 @@ const REQUESTS = Number(values.requests);
 const ROUNDS = Math.max(1, Number(values.rounds));
 const STREAMED = values['throughput-stream'];
 const STREAM_TOKENS = Number(values['stream-tokens']);
+const WORKERS = values.workers.split(',').map((w) => Math.max(1, Number(w)));
+const KEYS = Number(values.keys);
 
 const NODE = join(REPO_ROOT, 'node_modules/.bin/node');
 const CLI = join(REPO_ROOT, 'bin/portcullis.js');
@@ -118,14 +128,44 @@ function minimalProxy(upstream: string): void {
  * CPU seconds a child has used, all threads or (`mainThread`) only its event loop's (Linux /proc;
  * undefined elsewhere).
  */
-function cpuSeconds(child: ChildProcess, mainThread = false): number | undefined {
-  const stat = mainThread ? `/proc/${child.pid}/task/${child.pid}/stat` : `/proc/${child.pid}/stat`;
-  try {
-    const fields = readFileSync(stat, 'utf8').split(') ')[1].split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return undefined;
+function cpuSeconds(child: ChildProcess, mainThread = false, onlyTop = false): number | undefined {
+  let total = 0;
+  for (const pid of onlyTop ? [child.pid] : tree(child.pid)) {
+    const stat = mainThread ? `/proc/${pid}/task/${pid}/stat` : `/proc/${pid}/stat`;
+    try {
+      const fields = readFileSync(stat, 'utf8').split(') ')[1].split(' ');
+      total += (Number(fields[11]) + Number(fields[12])) / 100;
+    } catch {
+      return undefined;
+    }
   }
+  return total;
+}
+
+/** A process and its descendants (a `serve --workers N` primary and its workers). */
+function tree(pid: number | undefined): number[] {
+  if (pid === undefined) return [];
+  let kids: number[] = [];
+  try {
+    kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
+  } catch {}
+  return [pid, ...kids.flatMap((k) => tree(k))];
+}
+
+/** Resident set (VmRSS) of each process of the tree, in MB. */
+function residentMb(child: ChildProcess): number[] {
+  return tree(child.pid).map((pid) => {
+    try {
+      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      return m ? Number(m[1]) / 1024 : 0;
+    } catch {
+      return 0;
+    }
+  });
 }
 
 function stopAll(): void {
@@ -239,6 +279,26 @@ function row(name: string, r: { p50: number; p99: number }, base?: { p50: number
  * The load is far above any human's rate limit: drop the rate limits (budgets stay, so the limits
  * store still reserves and settles on every call) so the benchmark measures overhead, not 429s.
  */
+/** `n` virtual keys of team app-dev with a budget each, as a large organisation's policy has. */
+function addKeys(dir: string, n: number): void {
+  const docs: string[] = [];
+  for (let i = 0; i < n; i++) {
+    docs.push(`apiVersion: portcullis.dev/v1
+kind: VirtualKey
+metadata:
+  name: bench-${i}
+spec:
+  owner: bench-${i}@acme.example
+  team: app-dev
+  keyHash: sha256:${hashVirtualKey(generateVirtualKey())}
+  models: [gpt-5-mini]
+  budgets:
+    - { amountUsd: 100, period: monthly }
+`);
+  }
+  writeFileSync(join(dir, 'keys', 'bench-generated.yaml'), docs.join('---\n'));
+}
+
 function liftRateLimits(dir: string): void {
   for (const file of ['teams/acme.yaml', 'keys/alice-principal.yaml', 'keys/app-dev.yaml']) {
     const path = join(dir, file);
@@ -259,8 +319,7 @@ async function main(): Promise<void> {
   const floor = await start(process.argv[1], ['--proxy-only', sim.url], process.env, 'stdout');
   const { dir, keys } = examplePolicyCopy();
   liftRateLimits(dir);
-  const dataDir = mkdtempSync(join(tmpdir(), 'pc-bench-'));
-  process.on('exit', () => rmSync(dataDir, { recursive: true, force: true }));
+  if (KEYS > 0) addKeys(dir, KEYS);
   const OBS = values.observability;
   const serveEnv = {
     ...process.env,
@@ -276,7 +335,19 @@ async function main(): Promise<void> {
     process.on('exit', () => rmSync(data, { recursive: true, force: true }));
     return start(
       CLI,
-      ['serve', '--policy', dir, '--port', '0', '--log-level', values['log-level'], '--data-dir', data],
+      [
+        'serve',
+        '--policy',
+        dir,
+        '--port',
+        '0',
+        '--log-level',
+        values['log-level'],
+        '--data-dir',
+        data,
+        '--workers',
+        '1',
+      ],
       { ...serveEnv, ...env },
       'stderr',
     );
@@ -289,22 +360,44 @@ async function main(): Promise<void> {
         OTEL_TRACES_SAMPLER_ARG: '1',
       })
     : undefined;
-  const gw = await start(
-    CLI,
-    ['serve', '--policy', dir, '--port', '0', '--log-level', values['log-level'], '--data-dir', dataDir],
-    {
-      ...process.env,
-      ...(OBS ? { PORTCULLIS_CALL_METRICS: 'off' } : {}),
-      OPENAI_API_KEY: 'sk-bench-openai',
-      ANTHROPIC_API_KEY: 'sk-ant-bench',
-      GEMINI_API_KEY: 'bench-gemini',
-      PORTCULLIS_UPSTREAM_OPENAI: sim.url,
-      PORTCULLIS_UPSTREAM_ANTHROPIC: sim.url,
-      PORTCULLIS_UPSTREAM_GOOGLE: sim.url,
-    },
-    'stderr',
-    values['profile-dir'] ? ['--cpu-prof', '--cpu-prof-dir', values['profile-dir']] : [],
-  );
+  const startGateway = (workers: number) => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'pc-bench-'));
+    process.on('exit', () => rmSync(dataDir, { recursive: true, force: true }));
+    return start(
+      CLI,
+      [
+        'serve',
+        '--policy',
+        dir,
+        '--port',
+        '0',
+        '--log-level',
+        values['log-level'],
+        '--data-dir',
+        dataDir,
+        '--workers',
+        String(workers),
+      ],
+      {
+        ...process.env,
+        ...(OBS ? { PORTCULLIS_CALL_METRICS: 'off' } : {}),
+        OPENAI_API_KEY: 'sk-bench-openai',
+        ANTHROPIC_API_KEY: 'sk-ant-bench',
+        GEMINI_API_KEY: 'bench-gemini',
+        PORTCULLIS_UPSTREAM_OPENAI: sim.url,
+        PORTCULLIS_UPSTREAM_ANTHROPIC: sim.url,
+        PORTCULLIS_UPSTREAM_GOOGLE: sim.url,
+      },
+      'stderr',
+      values['profile-dir'] ? ['--cpu-prof', '--cpu-prof-dir', values['profile-dir']] : [],
+    );
+  };
+  const gateways: { workers: number; name: string; gw: Child }[] = [];
+  for (const w of WORKERS) {
+    const name = WORKERS.length > 1 ? `Portcullis ×${w}` : 'Portcullis';
+    gateways.push({ workers: w, name, gw: await startGateway(w) });
+  }
+  const gw = gateways[0].gw;
   const headers = (key: string) => ({
     'content-type': 'application/json',
     authorization: `Bearer ${key}`,
@@ -325,42 +418,46 @@ async function main(): Promise<void> {
     'Simulator, gateway, floor proxy and this load generator share the machine (and its other users).\n',
   );
 
-  const d1 = target('simulator direct', sim.url, 'sim-key', 1);
-  const f1 = target('do-nothing proxy', floor.url, 'sim-key', 1);
-  const g1 = target('Portcullis', gw.url, keys.principal, 1);
-  const chat = (t: Target) => once(t, '/v1/chat/completions', CHAT);
-  const floorLat = await latency(d1, f1, chat, REQUESTS);
-  const gwLat = await latency(d1, g1, chat, REQUESTS);
-  console.log(
-    `Chat completion, 1 connection, ${REQUESTS} calls per target (targets: added ≤ 100 µs p50, ≤ 1 ms p99)`,
-  );
-  console.log(row('simulator direct', gwLat.a));
-  console.log(row('do-nothing proxy', floorLat.b, floorLat.a));
-  console.log(row('Portcullis', gwLat.b, gwLat.a));
-  console.log(
-    `  Portcullis over the do-nothing proxy: p50 ${us(gwLat.b.p50 - gwLat.a.p50 - (floorLat.b.p50 - floorLat.a.p50))}\n`,
-  );
+  if (KEYS > 0) console.log(`Policy: the example plus ${KEYS} generated virtual keys.\n`);
+  const idle = new Map(gateways.map((g) => [g.name, residentMb(g.gw.child)]));
+  if (!values['no-latency']) {
+    const d1 = target('simulator direct', sim.url, 'sim-key', 1);
+    const f1 = target('do-nothing proxy', floor.url, 'sim-key', 1);
+    const g1 = target('Portcullis', gw.url, keys.principal, 1);
+    const chat = (t: Target) => once(t, '/v1/chat/completions', CHAT);
+    const floorLat = await latency(d1, f1, chat, REQUESTS);
+    const gwLat = await latency(d1, g1, chat, REQUESTS);
+    console.log(
+      `Chat completion, 1 connection, ${REQUESTS} calls per target (targets: added ≤ 100 µs p50, ≤ 1 ms p99)`,
+    );
+    console.log(row('simulator direct', gwLat.a));
+    console.log(row('do-nothing proxy', floorLat.b, floorLat.a));
+    console.log(row('Portcullis', gwLat.b, gwLat.a));
+    console.log(
+      `  Portcullis over the do-nothing proxy: p50 ${us(gwLat.b.p50 - gwLat.a.p50 - (floorLat.b.p50 - floorLat.a.p50))}\n`,
+    );
 
-  const n = Math.max(200, REQUESTS / 2);
-  const floorTtfb = await latency(d1, f1, firstByte, n);
-  const gwTtfb = await latency(d1, g1, firstByte, n);
-  console.log(
-    `Anthropic stream, time to first byte, 1 connection, ${n} calls per target (target: added ≤ 100 µs)`,
-  );
-  console.log(row('simulator direct', gwTtfb.a));
-  console.log(row('do-nothing proxy', floorTtfb.b, floorTtfb.a));
-  console.log(row('Portcullis', gwTtfb.b, gwTtfb.a));
-  console.log('');
-  for (const t of [d1, f1, g1]) await t.pool.close();
+    const n = Math.max(200, REQUESTS / 2);
+    const floorTtfb = await latency(d1, f1, firstByte, n);
+    const gwTtfb = await latency(d1, g1, firstByte, n);
+    console.log(
+      `Anthropic stream, time to first byte, 1 connection, ${n} calls per target (target: added ≤ 100 µs)`,
+    );
+    console.log(row('simulator direct', gwTtfb.a));
+    console.log(row('do-nothing proxy', floorTtfb.b, floorTtfb.a));
+    console.log(row('Portcullis', gwTtfb.b, gwTtfb.a));
+    console.log('');
+    for (const t of [d1, f1, g1]) await t.pool.close();
+  }
 
   const runs: [string, Target, ChildProcess][] = [
     ['simulator direct', target('simulator', sim.url, 'sim-key', CONCURRENCY), sim.child],
     ['do-nothing proxy', target('floor', floor.url, 'sim-key', CONCURRENCY), floor.child],
-    [
-      OBS ? 'Portcullis, no metrics/tracing' : 'Portcullis',
-      target('gateway', gw.url, keys.principal, CONCURRENCY),
-      gw.child,
-    ],
+    ...gateways.map((g): [string, Target, ChildProcess] => [
+      OBS ? `${g.name}, no metrics/tracing` : g.name,
+      target('gateway', g.gw.url, keys.principal, CONCURRENCY),
+      g.gw.child,
+    ]),
   ];
   if (withMetrics && withTracing) {
     runs.push([
@@ -385,11 +482,13 @@ async function main(): Promise<void> {
       await throughput(t, 1, CONCURRENCY);
       const cpu0 = cpuSeconds(child);
       const loop0 = cpuSeconds(child, true);
+      const top0 = cpuSeconds(child, false, true);
       const own0 = process.cpuUsage();
       const t0 = performance.now();
       const rps = await throughput(t, SECONDS, CONCURRENCY);
       const cpu1 = cpuSeconds(child);
       const loop1 = cpuSeconds(child, true);
+      const top1 = cpuSeconds(child, false, true);
       const own = process.cpuUsage(own0);
       const wall = (performance.now() - t0) / 1000;
       const perCallOf = (a: number | undefined, b: number | undefined) =>
@@ -397,9 +496,11 @@ async function main(): Promise<void> {
       const cpu = perCallOf(cpu0, cpu1);
       const loop = perCallOf(loop0, loop1);
       results.set(name, [...(results.get(name) ?? []), { rps, cpu, loop }]);
+      // A cluster: what its primary (counters, audit, connection hand-out) spends per call.
+      const primary = tree(child.pid).length > 1 ? ` (primary ${perCallOf(top0, top1).toFixed(0)})` : '';
       const perCall = Number.isNaN(cpu)
         ? ''
-        : `   server CPU ${cpu.toFixed(0)} µs/call (event loop ${loop.toFixed(0)})`;
+        : `   server CPU ${cpu.toFixed(0)} µs/call${primary} (event loops ${loop.toFixed(0)})`;
       const client = (own.user + own.system) / (rps * wall);
       console.log(
         `  ${name.padEnd(OBS ? 38 : 20)} ${rps.toFixed(0).padStart(6)} req/s${perCall}   load generator ${client.toFixed(0)} µs/call`,
@@ -423,6 +524,13 @@ async function main(): Promise<void> {
     }
   }
   for (const [, t] of runs) await t.pool.close();
+  console.log('\nResident set (VmRSS, MB; primary first): idle → after the load');
+  for (const g of gateways) {
+    const after = residentMb(g.gw.child);
+    const fmt = (xs: number[] | undefined) => (xs ?? []).map((x) => x.toFixed(0)).join(' + ');
+    const sum = after.reduce((a, b) => a + b, 0);
+    console.log(`  ${g.name.padEnd(20)} ${fmt(idle.get(g.name))} → ${fmt(after)}  (total ${sum.toFixed(0)})`);
+  }
   if (values['profile-dir']) {
     // The profile is written when the gateway exits; a signal lets it shut down cleanly first.
     const exited = new Promise((done) => gw.child.once('exit', done));

@@ -215,6 +215,10 @@ export const commands: Record<string, CommandSpec> = {
       ],
       dataDir,
       ['--log-level <level>', 'pino log level', 'info'],
+      [
+        '--workers <n>',
+        'event loops (processes) behind the port; default 1, `auto` for one per core (PORTCULLIS_WORKERS overrides)',
+      ],
     ],
     description:
       'Provider upstreams default to the real APIs; PORTCULLIS_UPSTREAM_<PROVIDER> points one elsewhere\n' +

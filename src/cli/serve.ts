@@ -1,9 +1,14 @@
 // `portcullis serve`: build the policy snapshot, then serve the inference surfaces with it.
+import cluster from 'node:cluster';
 import { existsSync, mkdirSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { collectDefaultMetrics, Registry } from 'prom-client';
-import { createGatewayPlugins } from '../gateway/assemble.ts';
+import { type Primary, startPrimary } from '../cluster/primary.ts';
+import { runWorker } from '../cluster/worker.ts';
+import { createGatewayPlugins, type GatewayPluginsOptions } from '../gateway/assemble.ts';
 import type { Authenticator } from '../gateway/authenticate.ts';
+import type { AuditLogComponent } from '../gateway/components/audit-log.ts';
 import { Lifecycle } from '../gateway/lifecycle.ts';
 import { createLogger } from '../gateway/logger.ts';
 import type { Plugin } from '../gateway/plugin.ts';
@@ -57,6 +62,17 @@ export interface ServeOptions {
   checkUpstreamVariables?: boolean;
   /** Tried before the virtual-key lookup, for model and MCP calls alike. */
   authenticators?: Authenticator[];
+  /** Event loops (processes) serving the port; 1 serves from this process (see src/cluster/). */
+  workers?: number;
+  /** A cluster worker's parts: the primary follows the policy and holds the stores (src/cluster/). */
+  cluster?: {
+    holder: SnapshotHolder;
+    manager: PolicyManager;
+    registry: Registry;
+    openStore: NonNullable<GatewayPluginsOptions['openStore']>;
+    auditLog: AuditLogComponent;
+    status(): Record<string, unknown>;
+  };
 }
 
 export interface Serving {
@@ -76,25 +92,28 @@ export interface Serving {
 export async function startServing(opts: ServeOptions): Promise<Serving> {
   mkdirSync(opts.dataDir, { recursive: true });
   const log = createLogger(opts.logLevel);
-  const registry = new Registry();
+  const cluster = opts.cluster;
+  const registry = cluster?.registry ?? new Registry();
   // The default metrics' names already start with process_ or nodejs_.
   collectDefaultMetrics({ register: registry, prefix: 'portcullis_' });
-  const holder = new SnapshotHolder();
+  const holder = cluster?.holder ?? new SnapshotHolder();
   const tls = opts.serving?.tls ? reloadingTls(opts.serving.tls, log) : undefined;
   const secrets = followSecrets(holder, log);
-  const manager = createPolicyManager({
-    source: opts.bundle
-      ? bundleSource(opts.bundle)
-      : opts.git
-        ? { kind: 'git', ...opts.git }
-        : { kind: 'dir', dir: opts.policyDir },
-    holder,
-    dataDir: opts.dataDir,
-    pollSeconds: opts.pollSeconds,
-    allowedSigners: opts.allowedSigners,
-    logger: log,
-    registry,
-  });
+  const manager =
+    cluster?.manager ??
+    createPolicyManager({
+      source: opts.bundle
+        ? bundleSource(opts.bundle)
+        : opts.git
+          ? { kind: 'git', ...opts.git }
+          : { kind: 'dir', dir: opts.policyDir },
+      holder,
+      dataDir: opts.dataDir,
+      pollSeconds: opts.pollSeconds,
+      allowedSigners: opts.allowedSigners,
+      logger: log,
+      registry,
+    });
   // Traces only when the OpenTelemetry environment asks for them: otherwise no tracing code runs.
   const tracer = tracerFromEnv();
   // PORTCULLIS_CALL_METRICS=off leaves out the per-call metrics (the benchmark's baseline).
@@ -106,7 +125,14 @@ export async function startServing(opts: ServeOptions): Promise<Serving> {
   ];
   // Limits → guardrails → opts.plugins → metrics, tracing → audit; stores started with the first active snapshot.
   const extra = [createGuardrailsPlugin({ logger: log }), ...(opts.plugins ?? []), ...observability];
-  const wired = createGatewayPlugins({ dataDir: opts.dataDir, registry, logger: log, extra });
+  const wired = createGatewayPlugins({
+    dataDir: opts.dataDir,
+    registry,
+    logger: log,
+    extra,
+    openStore: cluster?.openStore,
+    auditLog: cluster?.auditLog,
+  });
   // Personal keys and IdP tokens (src/identity): their store follows the policy like the others.
   const identity = new IdentityService({
     dataDir: opts.dataDir,
@@ -130,6 +156,7 @@ export async function startServing(opts: ServeOptions): Promise<Serving> {
       ...identityLifecycle.status(),
       upstreams: upstreamStatus(holder.current()),
       secrets: secrets.status(),
+      ...cluster?.status(),
     }),
   });
   await registerIdentityRoutes(gateway.app, { service: identity, getSnapshot: () => holder.current() });
@@ -204,6 +231,19 @@ function portArg(value: unknown, name: string): number {
   return n;
 }
 
+/** `--workers`: a count ≥ 1, or `auto` (the cores this process may use); absent, 1. */
+function workersArg(value: unknown): number {
+  // One process unless asked: measured on 2 cores, two workers do not beat one (the primary's IPC
+  // costs ~45 µs a call and every worker holds the whole snapshot); see docs/workers.md. `auto` asks
+  // for one worker per core.
+  if (value === undefined || value === '') return 1;
+  if (value === 'auto') return availableParallelism();
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 1024)
+    throw usageError(`--workers must be a whole number of processes (1 or more), not '${value}'`);
+  return n;
+}
+
 export function serveOptionsFrom(opts: ParsedOptions): ServeOptions {
   const poll = Number(opts.poll);
   if (!Number.isFinite(poll) || poll < 0)
@@ -229,8 +269,11 @@ export function serveOptionsFrom(opts: ParsedOptions): ServeOptions {
     dataDir: resolve(String(opts.dataDir)),
     logLevel: String(opts.logLevel),
     checkUpstreamVariables: true,
+    workers: workersArg(opts.workers ?? process.env.PORTCULLIS_WORKERS),
   };
 }
+
+const isServing = (s: Serving | Primary): s is Serving => 'gateway' in s;
 
 export function untilSignal(): Promise<string> {
   return new Promise((done) => {
@@ -246,9 +289,11 @@ export function untilSignal(): Promise<string> {
 
 export async function serve(_args: string[], opts: ParsedOptions): Promise<number> {
   const options = serveOptionsFrom(opts);
-  let serving: Serving;
+  if (cluster.isWorker) return runWorker(options, startServing);
+  const workers = options.workers ?? 1;
+  let serving: Serving | Primary;
   try {
-    serving = await startServing(options);
+    serving = workers > 1 ? await startPrimary({ ...options, workers }) : await startServing(options);
   } catch (err) {
     if (err instanceof PolicyInvalidError) {
       for (const p of err.problems) process.stderr.write(`${formatProblem(p)}\n`);
@@ -258,10 +303,17 @@ export async function serve(_args: string[], opts: ParsedOptions): Promise<numbe
     }
     throw err;
   }
-  process.stderr.write(`portcullis listening on ${serving.url}\n`);
+  process.stderr.write(
+    `portcullis listening on ${serving.url}${workers > 1 ? ` (${workers} workers)` : ''}\n`,
+  );
   const upstreams = serving.upstreams();
   if (upstreams.length > 0) process.stderr.write(`upstreams:\n${describeUpstreams(upstreams).join('\n')}\n`);
   const sig = await untilSignal();
+  if (!isServing(serving)) {
+    // The primary: every worker drains its own calls, then the stores close.
+    await serving.close();
+    return EXIT.ok;
+  }
   await drain(
     { server: serving.gateway.app.server, close: serving.close, log: serving.gateway.log },
     (options.serving?.drainSeconds ?? DEFAULT_DRAIN_SECONDS) * 1000,

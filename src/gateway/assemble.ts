@@ -6,7 +6,11 @@ import type { UsageView } from '../limits/index.ts';
 import type { GatewaySettings, ResolvedKey, Snapshot } from '../policy/snapshot.ts';
 import { type AlertsComponent, alertsComponent } from './components/alerts.ts';
 import { type AuditLogComponent, auditLogComponent } from './components/audit-log.ts';
-import { type CounterStoreComponent, counterStoreComponent } from './components/counter-store.ts';
+import {
+  type CounterStoreComponent,
+  type CounterStoreOptions,
+  counterStoreComponent,
+} from './components/counter-store.ts';
 import { Lifecycle, type LifecycleLogger } from './lifecycle.ts';
 import type { Plugin } from './plugin.ts';
 import { createAuditPlugin } from './plugins/audit.ts';
@@ -21,6 +25,10 @@ export interface GatewayPluginsOptions {
   /** Plugins run between limits and audit, in order (guardrails…). */
   extra?: readonly Plugin[];
   env?: Record<string, string | undefined>;
+  /** Opens the counter store in place of the policy's own (see CounterStoreOptions.openStore). */
+  openStore?: CounterStoreOptions['openStore'];
+  /** The audit log records go to, in place of `<dataDir>/audit.db` opened here (a cluster worker's). */
+  auditLog?: AuditLogComponent;
   /** A component switch that failed is tried again after this long (default PORTCULLIS_SETTINGS_RETRY_MS, else 30 s). */
   retryMs?: number;
 }
@@ -45,14 +53,17 @@ export function createGatewayPlugins(opts: GatewayPluginsOptions): GatewayPlugin
     registry: opts.registry,
     logger: opts.logger,
     env,
+    openStore: opts.openStore,
     drained: (store) => limits.drained(store),
   });
-  const auditLog = auditLogComponent({
-    dataDir: opts.dataDir,
-    registry: opts.registry,
-    logger: opts.logger,
-    env,
-  });
+  const auditLog =
+    opts.auditLog ??
+    auditLogComponent({
+      dataDir: opts.dataDir,
+      registry: opts.registry,
+      logger: opts.logger,
+      env,
+    });
   const alerts = alertsComponent({ logger: opts.logger, registry: opts.registry, env });
   const lifecycle = new Lifecycle([counterStore, auditLog, alerts], {
     logger: opts.logger,

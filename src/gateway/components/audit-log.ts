@@ -4,7 +4,7 @@ import type { Registry } from 'prom-client';
 import { AuditLog } from '../../audit/index.ts';
 import type { GatewaySettings } from '../../policy/snapshot.ts';
 import type { Component } from '../lifecycle.ts';
-import { auditSinkConfigs } from '../plugins/audit.ts';
+import { type AuditAppender, auditSinkConfigs } from '../plugins/audit.ts';
 import type { PluginLogger } from '../plugins/limits.ts';
 
 export interface AuditLogOptions {
@@ -16,7 +16,7 @@ export interface AuditLogOptions {
 
 export interface AuditLogComponent extends Component {
   /** The open log, opened from `settings` when given and nothing is open yet. */
-  current(settings?: GatewaySettings): AuditLog | undefined;
+  current(settings?: GatewaySettings): AuditAppender | undefined;
 }
 
 export function auditLogComponent(opts: AuditLogOptions): AuditLogComponent {

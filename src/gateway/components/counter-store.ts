@@ -12,6 +12,11 @@ export interface CounterStoreOptions {
   registry?: Registry;
   logger: PluginLogger;
   env?: Record<string, string | undefined>;
+  /**
+   * Opens the store `settings` name, in place of counterStoreFor (a cluster worker reaches the
+   * primary's SQLite store this way); `open` is counterStoreFor itself.
+   */
+  openStore?(settings: GatewaySettings, open: (settings: GatewaySettings) => CounterStore): CounterStore;
   /** Resolves once no reservation made in `store` is left to settle (the limits plugin knows). */
   drained(store: CounterStore): Promise<void>;
 }
@@ -45,6 +50,8 @@ export function counterStoreFor(
 
 export function counterStoreComponent(opts: CounterStoreOptions): CounterStoreComponent {
   const env = opts.env ?? process.env;
+  const direct = (settings: GatewaySettings) => counterStoreFor(settings, { ...opts, env });
+  const open = (settings: GatewaySettings) => opts.openStore?.(settings, direct) ?? direct(settings);
   let store: CounterStore | undefined;
   let inUse: string | undefined;
   let closed = false;
@@ -56,7 +63,7 @@ export function counterStoreComponent(opts: CounterStoreOptions): CounterStoreCo
 
   const start = (settings: GatewaySettings): void => {
     if (store !== undefined || closed) return;
-    store = counterStoreFor(settings, { ...opts, env });
+    store = open(settings);
     inUse = identity(settings);
   };
 
@@ -73,7 +80,7 @@ export function counterStoreComponent(opts: CounterStoreOptions): CounterStoreCo
       // One process opens a SQLite file once: a SQLite store still settling its last calls closes first.
       if (settings.limits.store === 'sqlite') await Promise.all(retiring.values());
       if (closed) return undefined;
-      const next = counterStoreFor(settings, { ...opts, env });
+      const next = open(settings);
       // A Redis that does not answer would refuse every call (failMode closed) or admit them unchecked
       // (open): the running store keeps the calls until the new one is connected.
       try {

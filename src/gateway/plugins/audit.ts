@@ -15,11 +15,18 @@ import type { PluginLogger } from './limits.ts';
 
 export interface AuditPluginOptions {
   /** The audit log records go to (opened from these settings if nothing is open yet). */
-  log(settings: GatewaySettings): AuditLog | undefined;
+  log(settings: GatewaySettings): AuditAppender | undefined;
   /** Which gateway replica this is (recorded in every record). */
   instance: string;
   logger?: PluginLogger;
 }
+
+/**
+ * What the plugin needs of a log: the AuditLog itself, or a worker's link to the primary's log. A
+ * worker's link has no journal of its own (`appendProvisional`): a worker killed with -9 can lose
+ * the records of its last turn that had not reached the primary (docs/workers.md).
+ */
+export type AuditAppender = Pick<AuditLog, 'append'> & Partial<Pick<AuditLog, 'appendProvisional'>>;
 
 export function createAuditPlugin(opts: AuditPluginOptions): Plugin {
   const { instance, logger } = opts;
@@ -43,7 +50,7 @@ export function createAuditPlugin(opts: AuditPluginOptions): Plugin {
       const settled = call.usage;
       if (call.outcome === 'forwarded' || call.upstreamError !== null) call.usage = usageOf(call);
       try {
-        log.appendProvisional(auditRecord(callRecord(call), instance));
+        log.appendProvisional?.(auditRecord(callRecord(call), instance));
       } finally {
         call.usage = settled;
       }
