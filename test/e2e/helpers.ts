@@ -264,8 +264,9 @@ export function openaiCall(url: string, key: string) {
 
 /** `portcullis audit <args>` on a data directory. */
 export function auditCli(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(NODE, [CLI, 'audit', ...args], { encoding: 'utf8' });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  // Thousands of records as JSON pass spawnSync's default 1 MiB output buffer.
+  const r = spawnSync(NODE, [CLI, 'audit', ...args], { encoding: 'utf8', maxBuffer: 512 * 1024 * 1024 });
+  return { status: r.status, stdout: r.stdout, stderr: r.error ? `${r.stderr}${r.error.message}` : r.stderr };
 }
 
 /** An MCP client connected to the gateway's `/mcp` endpoint with `key` as its bearer token. */

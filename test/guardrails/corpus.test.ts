@@ -59,7 +59,11 @@ test('false positives over real source code', async (t) => {
     `${sample.length} files, ${(bytes / 1e6).toFixed(1)} MB: ${JSON.stringify(Object.fromEntries(byRule))}`,
   );
   assert.ok(sample.length > 1000, 'enough code to mean something');
-  assert.ok(secrets <= 2, `secret false positives: ${secrets}`);
+  // The sample grows with the packages installed: bound the rate (1 in 2,000 files), not a count.
+  assert.ok(
+    secrets <= Math.max(2, sample.length / 2_000),
+    `secret false positives: ${secrets} in ${sample.length} files`,
+  );
   assert.ok(numbers <= 2, `phone/SSN/card/IBAN false positives: ${numbers}`);
   // Addresses and e-mail addresses in code are real ones (library docs, author headers); few all the same.
   assert.ok(count((r) => r === 'ip_address') <= 20);
