@@ -85,6 +85,12 @@ export async function usageView(store: CounterStore, plan: LimitPlan, now: Date)
   return view;
 }
 
+/** ` [models…]` or ` [providers…]` for a scoped limit, '' for one that counts every call. */
+function scopeLabel(l: { models?: readonly string[]; providers?: readonly string[] }): string {
+  if (l.models) return ` [${l.models.join(', ')}]`;
+  return l.providers ? ` [${l.providers.join(', ')}]` : '';
+}
+
 /** The view as a person reads it in a terminal. */
 export function formatUsageView(view: UsageView): string {
   const lines: string[] = [];
@@ -93,11 +99,7 @@ export function formatUsageView(view: UsageView): string {
   if (view.budgets.length > 0) {
     lines.push('Budgets');
     for (const b of view.budgets) {
-      const scope = b.models
-        ? ` [${b.models.join(', ')}]`
-        : b.providers
-          ? ` [${b.providers.join(', ')}]`
-          : '';
+      const scope = scopeLabel(b);
       const flags = [b.enforcement === 'soft' ? 'soft' : '', b.mode === 'expected' ? 'expected-cost' : '']
         .filter(Boolean)
         .join(', ');
@@ -109,11 +111,7 @@ export function formatUsageView(view: UsageView): string {
   if (view.rateLimits.length > 0) {
     lines.push('Rate limits');
     for (const r of view.rateLimits) {
-      const scope = r.models
-        ? ` [${r.models.join(', ')}]`
-        : r.providers
-          ? ` [${r.providers.join(', ')}]`
-          : '';
+      const scope = scopeLabel(r);
       lines.push(
         `  ${r.scope} ${r.owner} ${r.kind.replaceAll('_', ' ')}${scope}: ${r.used} of ${r.limit} used, ${r.remaining} left${r.resetsAt ? `, frees ${r.resetsAt}` : ''}`,
       );

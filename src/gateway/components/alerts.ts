@@ -37,8 +37,8 @@ export function alertsComponent(opts: AlertsOptions): AlertsComponent {
   let problems: string[] = [];
   let closed = false;
 
-  const build = (settings: GatewaySettings) => {
-    const { channels, problems: found } = resolveChannels(settings.alerts.channels, env);
+  const build = (settings: GatewaySettings, resolved: ReturnType<typeof resolveChannels>) => {
+    const { channels, problems: found } = resolved;
     problems = found.map((p) => `${p.channel}: ${p.message}`);
     for (const p of found)
       opts.logger.error({ channel: p.channel, problem: p.message }, 'alert channel unusable');
@@ -59,16 +59,15 @@ export function alertsComponent(opts: AlertsOptions): AlertsComponent {
     });
     return { dispatcher, alerts: new BudgetAlerts(dispatcher) };
   };
-  // The channels as declared and the secrets they resolve to: a rotated secret is a change.
-  const identity = (settings: GatewaySettings): string =>
-    JSON.stringify([settings.alerts, resolveChannels(settings.alerts.channels, env).channels]);
-
   const apply = (settings: GatewaySettings): boolean => {
-    const wanted = identity(settings);
+    // Secrets are read once per policy change; the channels as declared and the secrets they resolve
+    // to are the identity, so a rotated secret is a change.
+    const resolved = resolveChannels(settings.alerts.channels, env);
+    const wanted = JSON.stringify([settings.alerts, resolved.channels]);
     if (current?.identity === wanted || (current === undefined && settings.alerts.channels.length === 0))
       return false;
     const old = current;
-    const built = build(settings);
+    const built = build(settings, resolved);
     current = built === undefined ? undefined : { identity: wanted, ...built };
     void old?.dispatcher.close();
     return true;
