@@ -66,5 +66,10 @@ test('false positives over real source code', async (t) => {
   );
   assert.ok(numbers <= 2, `phone/SSN/card/IBAN false positives: ${numbers}`);
   // Addresses and e-mail addresses in code are real ones (library docs, author headers); few all the same.
-  assert.ok(count((r) => r === 'ip_address') <= 20);
+  // 20 in the 3,205 files this bound was set on (1 in 160); the sample grows with the packages installed.
+  const addresses = count((r) => r === 'ip_address');
+  assert.ok(
+    addresses <= Math.max(20, sample.length / 160),
+    `IP addresses: ${addresses} in ${sample.length} files`,
+  );
 });
