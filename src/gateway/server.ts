@@ -17,6 +17,7 @@ import { type Registry, register } from 'prom-client';
 import type { UsageView } from '../limits/index.ts';
 import type { ResolvedKey, Snapshot } from '../policy/snapshot.ts';
 import type { Authenticator, AuthResult } from './authenticate.ts';
+import { EndingResponse } from './ending-response.ts';
 import { errorPayload, type GatewayError, gatewayError, sendError, wireStatus } from './errors.ts';
 import { createLogger, safeUrl } from './logger.ts';
 import { registerOps } from './ops.ts';
@@ -224,6 +225,7 @@ export function createGateway(opts: GatewayOptions = {}): Gateway {
           headersTimeout: limits.headersTimeoutMs,
           requestTimeout: limits.requestTimeoutMs,
           connectionsCheckingInterval: 1000,
+          ServerResponse: EndingResponse,
         },
         handler,
       );

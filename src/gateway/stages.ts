@@ -9,6 +9,7 @@ import type { Snapshot } from '../policy/snapshot.ts';
 import { type Authenticator, type AuthResult, type Credentials, virtualKeys } from './authenticate.ts';
 import type { Call } from './call.ts';
 import { DecisionBatcher } from './decision-batch.ts';
+import { EndingResponse } from './ending-response.ts';
 import { authRefusal, POLICY_ERROR } from './errors.ts';
 import { chainFilters } from './filters.ts';
 import { callRecord } from './outcome.ts';
@@ -73,24 +74,32 @@ export class Stages {
   /** A call starts: it is in flight until `finish`. */
   /** Tells the `ending` plugins, once, just before the response's last bytes are written. */
   beforeEnd(call: Call, res: ServerResponse): void {
-    const plugins = this.#ending;
-    if (plugins.length === 0) return;
+    if (this.#ending.length === 0) return;
+    if (res instanceof EndingResponse) {
+      res.armEnding(call, this);
+      return;
+    }
+    // A server created without EndingResponse (another TLS factory): wrap this response's end.
     const end = res.end;
-    const log = this.log;
+    const stages = this;
     res.end = function (this: ServerResponse, ...args: unknown[]) {
       res.end = end;
-      // Calls refused before their facts were built have no record.
-      if (call.input !== undefined) {
-        for (const p of plugins) {
-          try {
-            p.ending!(call);
-          } catch (err) {
-            log.error({ reqId: call.id, plugin: p.name, err: (err as Error).message }, 'ending failed');
-          }
-        }
-      }
+      stages.ending(call);
       return (end as (...a: unknown[]) => ServerResponse).apply(this, args);
     } as ServerResponse['end'];
+  }
+
+  /** The `ending` plugins, for a call whose response is about to end. */
+  ending(call: Call): void {
+    // Calls refused before their facts were built have no record.
+    if (call.input === undefined) return;
+    for (const p of this.#ending) {
+      try {
+        p.ending!(call);
+      } catch (err) {
+        this.log.error({ reqId: call.id, plugin: p.name, err: (err as Error).message }, 'ending failed');
+      }
+    }
   }
 
   begin(): void {

@@ -7,6 +7,7 @@ import { createServer, type Server } from 'node:https';
 import { dirname } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import type { Logger } from 'pino';
+import { EndingResponse } from '../gateway/ending-response.ts';
 
 export interface TlsFiles {
   certFile: string;
@@ -72,7 +73,7 @@ export function reloadingTls(files: TlsFiles, log: Logger, pollMs = 2000): Reloa
 
   return {
     serverFactory(handler) {
-      server = createServer({ ...current }, handler);
+      server = createServer({ ...current, ServerResponse: EndingResponse }, handler);
       return server;
     },
     reload,
