@@ -4,6 +4,7 @@ import { accessSync, constants, mkdirSync, mkdtempSync, rmSync, writeFileSync } 
 import { tmpdir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { acquireBuildLock, waitForBuildLock } from './build-lock.ts';
 
 export const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 export const TOOLS_BIN = join(REPO_ROOT, '.tools', 'bin');
@@ -121,8 +122,9 @@ function goInstall(
 ): Promise<{ code: number; tail: string }> {
   const started = Date.now();
   return new Promise((done) => {
-    // -v names each package as it is compiled: the progress line counts them.
-    const child = spawn('go', ['install', '-v', ...args], {
+    // -v names each package as it is compiled: the progress line counts them. -s -w: no symbol
+    // table or DWARF, which the tools do not need and which lengthen the link.
+    const child = spawn('go', ['install', '-v', '-ldflags=-s -w', ...args], {
       cwd,
       env: { ...process.env, GOBIN: TOOLS_BIN, CGO_ENABLED: '0', GOFLAGS: '-mod=mod' },
       stdio: ['ignore', 'inherit', 'pipe'],
@@ -150,11 +152,38 @@ function goInstall(
   });
 }
 
-/** Installs the pinned version with `go install` into .tools/bin. */
+/**
+ * Installs the pinned version with `go install` into .tools/bin. One build of a tool at a time: a
+ * second caller (`npm start` while the build `npm install` began is still running) waits for it.
+ */
 export async function installTool(spec: ToolSpec, log: (line: string) => void): Promise<string> {
   const go = spawnSync('go', ['version'], { encoding: 'utf8' });
   if (go.error || go.status !== 0) throw new ToolMissingError(installHelp(spec, 'Go is not installed'));
   mkdirSync(TOOLS_BIN, { recursive: true });
+  const lock = join(TOOLS_BIN, '..', `${spec.name}-${spec.version}.building`);
+  let release = acquireBuildLock(lock);
+  if (release === undefined) {
+    const started = Date.now();
+    log(
+      `waiting for the ${spec.name} build already running (started by \`npm install\`; its log: .tools/${spec.name}-build.log)…`,
+    );
+    release = await waitForBuildLock(lock, (seconds) => log(`  …still building ${spec.name}: ${seconds} s`));
+    const built = findTool(spec);
+    if (built !== undefined) {
+      release();
+      log(`${spec.name} ready after ${Math.round((Date.now() - started) / 1000)} s of waiting`);
+      return built;
+    }
+    // That build failed: try once more here, where its errors are shown.
+  }
+  try {
+    return await installLocked(spec, log);
+  } finally {
+    release();
+  }
+}
+
+async function installLocked(spec: ToolSpec, log: (line: string) => void): Promise<string> {
   log(
     `installing ${spec.module}@${spec.version} with go install (first time only; this takes a few minutes)…`,
   );
