@@ -163,10 +163,15 @@ export class AuditJournal {
   }
 
   #write(line: string): void {
-    const buf = Buffer.from(line, 'utf8');
-    let off = 0;
-    while (off < buf.length) off += writeSync(this.#fd, buf, off);
-    this.#bytes += buf.length;
+    // The string goes to write(2) without a Buffer of its own; a short write (rare on a regular file)
+    // finishes from a Buffer of the line.
+    const length = Buffer.byteLength(line, 'utf8');
+    let off = writeSync(this.#fd, line);
+    if (off < length) {
+      const buf = Buffer.from(line, 'utf8');
+      while (off < length) off += writeSync(this.#fd, buf, off);
+    }
+    this.#bytes += length;
     if (this.#bytes >= SEGMENT_BYTES) this.#rotate();
   }
 
