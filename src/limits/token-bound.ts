@@ -4,7 +4,22 @@
 // except inputs that cost tokens without bytes (an image by URL), the same gap the byte bound has.
 // Tokenizing costs milliseconds on an agent's 50 KB request, so the gateway does it only when the
 // byte bound does not fit a budget (the tail of the budget, where the difference matters).
-import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
+//
+// The tokenizer is loaded on first use, not at start: its vocabulary costs ~17 MB of heap and ~60 MB
+// of resident memory, which a gateway whose budgets never reach their tail should not carry. The
+// first call that needs it waits for the load (a few hundred ms, once per process).
+type CountTokens = (text: string) => number;
+let countTokens: CountTokens | undefined;
+let loading: Promise<CountTokens> | undefined;
+
+function tokenizer(): CountTokens | Promise<CountTokens> {
+  if (countTokens !== undefined) return countTokens;
+  loading ??= import('gpt-tokenizer/encoding/o200k_base').then((m) => {
+    countTokens = m.countTokens;
+    return countTokens;
+  });
+  return loading;
+}
 
 /** OpenAI models that use the o200k_base encoding. */
 const O200K_MODELS = /^(?:gpt-4o|gpt-4\.1|gpt-4\.5|gpt-5|gpt-6|o[1-9]|chatgpt-4o|codex-)/;
@@ -15,7 +30,13 @@ export function hasTokenizer(api: string, model: string): boolean {
 }
 
 /** The input-token bound of `body` for `model`, or undefined when its tokenizer is not known. */
-export function tokenBound(api: string, model: string, body: Buffer | string): number | undefined {
+export function tokenBound(
+  api: string,
+  model: string,
+  body: Buffer | string,
+): number | undefined | Promise<number> {
   if (!hasTokenizer(api, model)) return undefined;
-  return countTokens(typeof body === 'string' ? body : body.toString('utf8'));
+  const text = typeof body === 'string' ? body : body.toString('utf8');
+  const count = tokenizer();
+  return typeof count === 'function' ? count(text) : count.then((c) => c(text));
 }

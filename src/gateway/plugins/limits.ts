@@ -343,24 +343,29 @@ export function createLimitsPlugin(opts: LimitsPluginOptions): LimitsPlugin {
       (c, i) => c.kind === 'concurrency' || result.counters[i].used + c.amount <= c.limit,
     );
     if (!mayFit) return reserved(store, plan, result);
-    const tokens = tokenBound(provider.api, call.input.model, call.rawBody);
-    if (tokens === undefined || tokens >= call.input.sizes.bodyBytes) return reserved(store, plan, result);
-    const tighter = withWorstCase(base, callCost(call, estimator, tokens), call.startedAt);
-    let again: ReserveResult | Promise<ReserveResult>;
-    try {
-      again = store.reserve({
-        requestId: randomUUID(),
-        counters: tighter.counters,
-        now: new Date(call.startedAt),
-      });
-    } catch (err) {
-      return storeDown(call, err) ?? reserved(store, plan, result);
-    }
-    if (!(again instanceof Promise)) return reserved(store, tighter, again);
-    return again.then(
-      (r) => reserved(store, tighter, r),
-      (err: unknown) => storeDown(call, err),
-    );
+    const bound = tokenBound(provider.api, call.input.model, call.rawBody);
+    const withTokens = (tokens: number | undefined): Reserved | Promise<Reserved | undefined> => {
+      if (tokens === undefined || tokens >= call.input.sizes.bodyBytes) return reserved(store, plan, result);
+      const tighter = withWorstCase(base, callCost(call, estimator, tokens), call.startedAt);
+      let again: ReserveResult | Promise<ReserveResult>;
+      try {
+        again = store.reserve({
+          requestId: randomUUID(),
+          counters: tighter.counters,
+          now: new Date(call.startedAt),
+        });
+      } catch (err) {
+        return storeDown(call, err) ?? reserved(store, plan, result);
+      }
+      if (!(again instanceof Promise)) return reserved(store, tighter, again);
+      return again.then(
+        (r) => reserved(store, tighter, r),
+        (err: unknown) => storeDown(call, err),
+      );
+    };
+    // The tokenizer loads on first use (token-bound.ts); a load that fails leaves the byte bound's answer.
+    if (bound instanceof Promise) return bound.then(withTokens, () => reserved(store, plan, result));
+    return withTokens(bound);
   };
 
   /** Settles to the call's usage, or releases when nothing was forwarded; then checks budget alerts. */

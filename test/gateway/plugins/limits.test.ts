@@ -65,6 +65,24 @@ describe('limits plugin', () => {
     await store.close();
   });
 
+  test("at a budget's tail an OpenAI call is admitted on its real token count (tokenizer loaded on first use)", async () => {
+    const store = sqliteStore();
+    const plugin = createLimitsPlugin({ store: () => store, logger, registry: new Registry() });
+    // 20 KB of prose to gpt-5: a byte per token would cost ~$0.026, its ~4,500 real tokens ~$0.007.
+    const { snapshot, key } = withBudget(0.01);
+    const prose = 'Summarise the failing test and propose a fix for the race in the settle path. '.repeat(
+      260,
+    );
+    const big = { model: 'gpt-5', max_completion_tokens: 100, messages: [{ role: 'user', content: prose }] };
+    const call = testCall({ snapshot, key, body: big, surface: 'openai.chat', api: 'openai' });
+    const r = await plugin.reserve(call);
+    assert.equal(r?.refusal, undefined, 'admitted on the token count');
+    const requested = r?.usage?.budgets[0].requestUsd ?? 1;
+    assert.ok(requested > 0.004 && requested < 0.01, `reserved ${requested}`);
+    await r?.reservation?.settle(call);
+    await store.close();
+  });
+
   test('settles to what the call used, priced by the one cost function', async () => {
     const store = sqliteStore();
     const plugin = createLimitsPlugin({ store: () => store, logger, registry: new Registry() });
