@@ -8,25 +8,21 @@
 // when there is one, else `sampleRatio`. Spans are built when the call ends, from the record, with
 // their real start and end times.
 
+import { randomFillSync } from 'node:crypto';
 import { hostname } from 'node:os';
 import {
   type Attributes,
-  defaultTextMapGetter,
   type HrTime,
   ROOT_CONTEXT,
   type SpanContext,
   SpanKind,
   SpanStatusCode,
   TraceFlags,
-  trace,
 } from '@opentelemetry/api';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import { parseTraceParent, TraceState } from '@opentelemetry/core';
 import { type Resource, resourceFromAttributes } from '@opentelemetry/resources';
 import {
   BatchSpanProcessor,
-  ParentBasedSampler,
-  RandomIdGenerator,
   type ReadableSpan,
   type Sampler,
   SamplingDecision,
@@ -35,6 +31,7 @@ import {
 } from '@opentelemetry/sdk-trace-base';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
 import type { ObservedExtras, ObservedRecord } from './call-metrics.ts';
+import { OtlpSpanExporter } from './otlp-spans.ts';
 
 export interface TracingOptions {
   /** OTLP/HTTP traces endpoint, e.g. http://collector:4318/v1/traces */
@@ -59,7 +56,6 @@ export interface IncomingTraceContext {
   tracestate?: string | string[];
 }
 
-const propagator = new W3CTraceContextPropagator();
 const SCOPE = { name: 'portcullis.gateway', version: '1' };
 
 /** `gen_ai.system` / `gen_ai.provider.name` by wire format. */
@@ -68,6 +64,52 @@ function genAiSystem(surface: string): string {
   if (surface.startsWith('gemini')) return 'gcp.gemini';
   if (surface.startsWith('openai')) return 'openai';
   return surface.split('.')[0] ?? 'unknown';
+}
+
+/** `portcullis.stage.<name>_ms`, made once per stage name (stages are the pipeline's fixed few). */
+const stageKeys = new Map<string, string>();
+function stageKey(name: string): string {
+  let key = stageKeys.get(name);
+  if (key === undefined) {
+    key = `portcullis.stage.${name}_ms`;
+    if (stageKeys.size < 64) stageKeys.set(name, key);
+  }
+  return key;
+}
+
+/**
+ * Random trace and span ids in hex, cut from one buffer of random bytes turned into hex at once
+ * (an id each from the SDK's generator costs a hex conversion per id).
+ */
+class IdPool {
+  private hex = '';
+  private pos = 0;
+  private readonly bytes = Buffer.alloc(4096);
+
+  /** `chars` hex digits (16 for a span id, 32 for a trace id), never all zeros. */
+  next(chars: number): string {
+    for (;;) {
+      if (this.pos + chars > this.hex.length) {
+        this.hex = randomFillSync(this.bytes).toString('hex');
+        this.pos = 0;
+      }
+      const id = this.hex.slice(this.pos, this.pos + chars);
+      this.pos += chars;
+      if (!ALL_ZEROS.test(id)) return id;
+    }
+  }
+}
+const ALL_ZEROS = /^0+$/;
+
+/** The caller's span context from its `traceparent` (and `tracestate`), as the W3C propagator reads them. */
+function remoteParent(incoming: IncomingTraceContext): SpanContext | undefined {
+  const header = Array.isArray(incoming.traceparent) ? incoming.traceparent[0] : incoming.traceparent;
+  if (typeof header !== 'string') return undefined;
+  const parsed = parseTraceParent(header);
+  if (parsed === null) return undefined;
+  const state = incoming.tracestate;
+  const stateText = Array.isArray(state) ? state.join(',') : state;
+  return { ...parsed, isRemote: true, traceState: stateText ? new TraceState(stateText) : undefined };
 }
 
 const hrTime = (ms: number): HrTime => {
@@ -83,15 +125,15 @@ const hrTime = (ms: number): HrTime => {
  */
 export class CallTracer {
   private readonly processor: BatchSpanProcessor;
-  private readonly sampler: Sampler;
-  private readonly ids = new RandomIdGenerator();
+  private readonly rootSampler: Sampler;
+  private readonly ids = new IdPool();
   readonly resource: Resource;
 
   constructor(opts: TracingOptions) {
     const exporter =
-      opts.exporter ?? new OTLPTraceExporter({ url: opts.url, headers: opts.headers, timeoutMillis: 10_000 });
+      opts.exporter ?? new OtlpSpanExporter({ url: opts.url, headers: opts.headers, timeoutMillis: 10_000 });
     const ratio = Math.min(1, Math.max(0, opts.sampleRatio ?? 1));
-    this.sampler = new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(ratio) });
+    this.rootSampler = new TraceIdRatioBasedSampler(ratio);
     this.resource = resourceFromAttributes({
       [ATTR_SERVICE_NAME]: opts.serviceName ?? 'portcullis',
       [ATTR_SERVICE_VERSION]: '0.1.0',
@@ -102,24 +144,32 @@ export class CallTracer {
 
   /** Starts a call's trace at its arrival time, under the caller's trace context when it sent one. */
   start(startedAtMs: number, incoming: IncomingTraceContext, surface: string): CallTrace {
-    const parentCtx = incoming.traceparent
-      ? propagator.extract(ROOT_CONTEXT, incoming, defaultTextMapGetter)
-      : ROOT_CONTEXT;
-    const parent = trace.getSpanContext(parentCtx);
-    const traceId = parent?.traceId ?? this.ids.generateTraceId();
-    const decision = this.sampler.shouldSample(parentCtx, traceId, 'chat', SpanKind.SERVER, {}, []).decision;
+    const parent = incoming.traceparent ? remoteParent(incoming) : undefined;
+    // Parent-based sampling, as the SDK's ParentBasedSampler with its defaults: a caller's decision
+    // is followed; a root call is sampled by its trace id at the configured ratio.
+    let sampled: boolean;
+    let traceId: string;
+    if (parent !== undefined) {
+      traceId = parent.traceId;
+      sampled = (parent.traceFlags & TraceFlags.SAMPLED) !== 0;
+    } else {
+      traceId = this.ids.next(32);
+      sampled =
+        this.rootSampler.shouldSample(ROOT_CONTEXT, traceId, 'chat', SpanKind.SERVER, {}, []).decision ===
+        SamplingDecision.RECORD_AND_SAMPLED;
+    }
     const context: SpanContext = {
       traceId,
-      spanId: this.ids.generateSpanId(),
-      traceFlags: decision === SamplingDecision.RECORD_AND_SAMPLED ? TraceFlags.SAMPLED : TraceFlags.NONE,
+      spanId: this.ids.next(16),
+      traceFlags: sampled ? TraceFlags.SAMPLED : TraceFlags.NONE,
       traceState: parent?.traceState,
     };
     return new CallTrace(this, context, parent, startedAtMs, genAiSystem(surface));
   }
 
-  /** A new span id in this tracer's generator. */
+  /** A new span id. */
   spanId(): string {
-    return this.ids.generateSpanId();
+    return this.ids.next(16);
   }
 
   /** Queues finished spans for export. */
@@ -143,7 +193,8 @@ export class CallTrace {
   private readonly parent: SpanContext | undefined;
   private readonly startedAtMs: number;
   private readonly system: string;
-  private stages: Record<string, number> | undefined;
+  private readonly stageNames: string[] = [];
+  private readonly stageTimes: number[] = [];
   private upstream: { spanId: string; atMs: number; provider: string } | undefined;
 
   constructor(
@@ -171,8 +222,8 @@ export class CallTrace {
   /** A pipeline stage ended `atMs` after arrival (an attribute `portcullis.stage.<name>_ms` of the call span). */
   stage(name: string, atMs: number): void {
     if (!this.sampled) return;
-    this.stages ??= {};
-    this.stages[`portcullis.stage.${name}_ms`] = atMs;
+    this.stageNames.push(name);
+    this.stageTimes.push(atMs);
   }
 
   /**
@@ -199,41 +250,50 @@ export class CallTrace {
       record.outcome === 'error'
         ? { code: SpanStatusCode.ERROR, message: record.errorCode }
         : { code: SpanStatusCode.UNSET };
+    const tokens = record.tokens;
     const attributes: Attributes = {
       'gen_ai.operation.name': 'chat',
       'gen_ai.system': this.system,
       'gen_ai.provider.name': this.system,
       'gen_ai.request.model': record.model,
-      'gen_ai.usage.input_tokens': record.tokens.input,
-      'gen_ai.usage.output_tokens': record.tokens.output,
-      'gen_ai.usage.cache_read.input_tokens': record.tokens.cached,
+      'gen_ai.usage.input_tokens': tokens.input,
+      'gen_ai.usage.output_tokens': tokens.output,
+      'gen_ai.usage.cache_read.input_tokens': tokens.cached,
       'gen_ai.request.stream': record.stream,
       'portcullis.request_id': record.requestId,
       'portcullis.surface': record.surface,
       'portcullis.provider': record.provider,
-      'portcullis.key.id': record.keyId ?? '',
-      'portcullis.team': record.team ?? '',
       'portcullis.outcome': record.outcome,
       'portcullis.policy.revision': record.policyRevision,
       'portcullis.cost_usd': record.costUsd,
       'portcullis.latency.gateway_ms': record.latency.gatewayMs,
       'portcullis.latency.upstream_ms': record.latency.upstreamMs,
-      'portcullis.findings.count': record.findings.length,
-      // Rule and action only: a finding's fingerprint and location stay in the audit log.
-      'portcullis.findings': record.findings.map((f) => `${f.rule}:${f.action}`),
-      'portcullis.tools.stripped': [...record.tools.stripped],
-      'portcullis.tools.denied_calls': [...record.tools.deniedCalls],
-      ...this.stages,
     };
+    // Empty values are left out: every attribute is encoded and sent for every traced call.
+    if (record.keyId) attributes['portcullis.key.id'] = record.keyId;
+    if (record.team) attributes['portcullis.team'] = record.team;
+    const findings = record.findings;
+    if (findings.length > 0) {
+      attributes['portcullis.findings.count'] = findings.length;
+      // Rule and action only: a finding's fingerprint and location stay in the audit log.
+      attributes['portcullis.findings'] = findings.map((f) => `${f.rule}:${f.action}`);
+    }
+    const tools = record.tools;
+    if (tools.stripped.length > 0) attributes['portcullis.tools.stripped'] = [...tools.stripped];
+    if (tools.deniedCalls.length > 0) attributes['portcullis.tools.denied_calls'] = [...tools.deniedCalls];
+    for (let i = 0; i < this.stageNames.length; i++) {
+      attributes[stageKey(this.stageNames[i])] = this.stageTimes[i];
+    }
     if (extras.responseModel) attributes['gen_ai.response.model'] = extras.responseModel;
     if (extras.finishReasons && extras.finishReasons.length > 0) {
       attributes['gen_ai.response.finish_reasons'] = [...extras.finishReasons];
     }
-    if (record.decision) {
-      attributes['portcullis.decision.allow'] = record.decision.allow;
-      attributes['portcullis.decision.code'] = record.decision.code;
-      attributes['portcullis.decision.status'] = record.decision.status;
-      attributes['portcullis.decision.reasons'] = [...record.decision.reasons];
+    const decision = record.decision;
+    if (decision) {
+      attributes['portcullis.decision.allow'] = decision.allow;
+      attributes['portcullis.decision.code'] = decision.code;
+      attributes['portcullis.decision.status'] = decision.status;
+      if (decision.reasons.length > 0) attributes['portcullis.decision.reasons'] = [...decision.reasons];
     }
     if (record.errorCode) attributes['error.type'] = record.errorCode;
     this.tracer.emit(
