@@ -254,7 +254,8 @@ function writePart(p: IrPart): Record<string, unknown> | null {
   }
 }
 
-const EFFORT_BUDGET = { minimal: 1024, low: 2048, medium: 8192, high: 24576 } as const;
+/** Claude's thinking budget for each reasoning effort (also on Bedrock's Converse). */
+export const EFFORT_BUDGET = { minimal: 1024, low: 2048, medium: 8192, high: 24576 } as const;
 /** Anthropic requires max_tokens; a request without one gets this (the gateway sets the model's own first). */
 export const DEFAULT_MAX_TOKENS = 32000;
 

@@ -22,6 +22,7 @@ import {
   pushMessage,
   safetyIdentifier,
   str,
+  streamEnd,
   TranslationError,
 } from './ir.ts';
 
@@ -450,13 +451,7 @@ class Reader implements StreamReader {
   end(out: IrEvent[]): void {
     if (this.#done) return;
     // No [DONE]: a stream cut before its finish is an error; one that finished just lacked the marker.
-    if (this.#stopped) out.push({ type: 'end' });
-    else
-      out.push({
-        type: 'error',
-        status: 502,
-        message: 'the upstream stream ended before the answer was complete',
-      });
+    streamEnd(out, this.#stopped);
   }
 }
 

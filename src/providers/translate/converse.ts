@@ -4,6 +4,7 @@
 import { eventJson, type SseEvent } from '../sse.ts';
 import { SseUsageTracker } from '../tracker.ts';
 import { emptyUsage, isObject, num, type TokenUsage } from '../types.ts';
+import { EFFORT_BUDGET } from './anthropic.ts';
 import type { UsageReader } from './exchange.ts';
 import type { StreamReader, StreamWriter, WireFormat } from './format.ts';
 import {
@@ -17,6 +18,7 @@ import {
   type IrStop,
   ignore,
   str,
+  streamEnd,
   TranslationError,
 } from './ir.ts';
 
@@ -61,8 +63,6 @@ function block(p: IrPart, anthropicModel: boolean): Record<string, unknown> | nu
       return { reasoningContent: { reasoningText: { text: p.text, signature: p.signature } } };
   }
 }
-
-const EFFORT_BUDGET = { minimal: 1024, low: 2048, medium: 8192, high: 24576 } as const;
 
 function writeRequest(req: IrRequest): Record<string, unknown> {
   const claude = req.model.includes('anthropic.');
@@ -215,13 +215,7 @@ class Reader implements StreamReader {
   }
   end(out: IrEvent[]): void {
     if (this.#done) return;
-    if (this.#stopped) out.push({ type: 'end' });
-    else
-      out.push({
-        type: 'error',
-        status: 502,
-        message: 'the upstream stream ended before the answer was complete',
-      });
+    streamEnd(out, this.#stopped);
   }
 }
 

@@ -19,6 +19,7 @@ import {
   promptTokens,
   pushMessage,
   str,
+  streamEnd,
   TranslationError,
 } from './ir.ts';
 
@@ -493,13 +494,7 @@ class Reader implements StreamReader {
   }
   end(out: IrEvent[]): void {
     // Gemini streams have no closing event: the finish reason marks a complete answer.
-    if (this.#stopped) out.push({ type: 'end' });
-    else
-      out.push({
-        type: 'error',
-        status: 502,
-        message: 'the upstream stream ended before the answer was complete',
-      });
+    streamEnd(out, this.#stopped);
   }
 }
 

@@ -149,6 +149,15 @@ export function promptTokens(u: TokenUsage): number {
   return u.inputTokens + u.cachedInputTokens + u.cacheWriteTokens;
 }
 
+/** A stream reader's last event: the end of a finished answer, or an error for a stream cut before its finish. */
+export function streamEnd(out: IrEvent[], finished: boolean): void {
+  out.push(
+    finished
+      ? { type: 'end' }
+      : { type: 'error', status: 502, message: 'the upstream stream ended before the answer was complete' },
+  );
+}
+
 export function str(v: unknown): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }

@@ -24,6 +24,7 @@ import {
   pushMessage,
   safetyIdentifier,
   str,
+  streamEnd,
   TranslationError,
 } from './ir.ts';
 
@@ -564,12 +565,8 @@ class Reader implements StreamReader {
     }
   }
   end(out: IrEvent[]): void {
-    if (!this.#done)
-      out.push({
-        type: 'error',
-        status: 502,
-        message: 'the upstream stream ended before the answer was complete',
-      });
+    // Responses streams end with `response.completed`: a reader that never saw it lost the answer's end.
+    if (!this.#done) streamEnd(out, false);
   }
 }
 
