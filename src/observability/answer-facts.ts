@@ -16,32 +16,35 @@ const MODEL_VALUE = /^[^"\\]{1,200}$/;
 const FINISH = /"(?:stop_reason|finish_reason|finishReason)"\s*:\s*"([A-Za-z_]{1,40})"/g;
 const MODEL = /"(?:model|modelVersion)"\s*:\s*"([^"\\]{1,200})"/;
 
-/** From a parsed answer: the first model named and every finish reason, in the answer's own order. */
+/**
+ * From a parsed answer: its model and finish reasons, which stand at its top level (Anthropic,
+ * Responses) or on each of its `choices` (OpenAI Chat) or `candidates` (Gemini) — the content itself
+ * is not walked.
+ */
 export function answerFactsOfJson(answer: unknown): AnswerFacts {
   const facts: AnswerFacts = {};
   const reasons: string[] = [];
-  // Depth first in key order, which is the order the fields stand in the answer's text.
-  const walk = (node: unknown): void => {
-    if (typeof node !== 'object' || node === null) return;
-    if (Array.isArray(node)) {
-      for (const item of node) walk(item);
-      return;
-    }
-    const obj = node as Record<string, unknown>;
+  const read = (obj: Record<string, unknown>, top: boolean): void => {
     for (const key in obj) {
       const value = obj[key];
       if (typeof value === 'string') {
-        if (FINISH_KEYS.has(key) && FINISH_VALUE.test(value) && !reasons.includes(value)) reasons.push(value);
-        else if (facts.responseModel === undefined && MODEL_KEYS.has(key) && MODEL_VALUE.test(value))
+        if (FINISH_KEYS.has(key)) {
+          if (FINISH_VALUE.test(value) && !reasons.includes(value)) reasons.push(value);
+        } else if (facts.responseModel === undefined && MODEL_KEYS.has(key) && MODEL_VALUE.test(value)) {
           facts.responseModel = value;
-      } else if (typeof value === 'object') {
-        walk(value);
+        }
+      } else if (top && Array.isArray(value) && (key === 'choices' || key === 'candidates')) {
+        for (const item of value) if (isRecord(item)) read(item, false);
       }
     }
   };
-  walk(answer);
+  if (isRecord(answer)) read(answer, true);
   if (reasons.length > 0) facts.finishReasons = reasons;
   return facts;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /** From the raw tail of an answer (a stream's last events). */

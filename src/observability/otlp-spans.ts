@@ -29,11 +29,14 @@ const I64 = 1;
 const I32 = 5;
 const tag = (field: number, wire: number) => (field << 3) | wire;
 
-function nibble(c: number): number {
+/** A hex digit's value, as the SDK's serializer reads it (its formula also for what is not a digit). */
+function nibbleOf(c: number): number {
   if (c >= 48 && c <= 57) return c - 48;
   if (c >= 97 && c <= 102) return c - 87;
   return c - 55;
 }
+const NIBBLE = Int8Array.from({ length: 128 }, (_, c) => nibbleOf(c));
+const nibble = (c: number): number => (c < 128 ? NIBBLE[c] : nibbleOf(c));
 
 /** Thrown on a value the encoder does not write; the batch then goes to the SDK's serializer. */
 class Unencodable extends Error {}
@@ -234,21 +237,46 @@ function anyValue(w: Writer, v: AttributeValue | null | undefined): void {
   }
 }
 
+function keyValue(w: Writer, field: number, key: Buffer, value: AttributeValue | undefined): void {
+  w.byte(tag(field, LEN));
+  const kv = w.begin();
+  w.raw(key);
+  w.byte(tag(2, LEN));
+  const at = w.begin();
+  anyValue(w, value);
+  w.end(at);
+  w.end(kv);
+}
+
 function attributes(w: Writer, attrs: Attributes, field: number): void {
   // Own enumerable keys, as the SDK's `for…in` with `hasOwnProperty` reads them.
   const keys = Object.keys(attrs);
-  for (let i = 0; i < keys.length; i++) {
-    const key = keys[i];
-    w.byte(tag(field, LEN));
-    const kv = w.begin();
-    w.raw(keyOf(key));
-    w.byte(tag(2, LEN));
-    const value = w.begin();
-    anyValue(w, attrs[key]);
-    w.end(value);
-    w.end(kv);
-  }
+  for (let i = 0; i < keys.length; i++) keyValue(w, field, keyOf(keys[i]), attrs[keys[i]]);
 }
+
+/** An attribute name with its encoding, made once. */
+export interface AttributeKey {
+  readonly name: string;
+  readonly bytes: Buffer;
+}
+
+export function attributeKey(name: string): AttributeKey {
+  return { name, bytes: keyOf(name) };
+}
+
+/** Called for each attribute of a span, in order. */
+export type EmitAttribute = (key: AttributeKey, value: AttributeValue) => void;
+
+/**
+ * A span that can list its attributes to the encoder directly (the encoder then skips building and
+ * walking an attributes object); its `attributes` must list the same ones in the same order.
+ */
+export const WRITE_ATTRIBUTES: unique symbol = Symbol('portcullis.writeAttributes');
+export interface SelfWritingSpan extends ReadableSpan {
+  [WRITE_ATTRIBUTES](emit: EmitAttribute): void;
+}
+
+const emitSpanAttribute: EmitAttribute = (key, value) => keyValue(writer, 9, key.bytes, value);
 
 function span(w: Writer, s: ReadableSpan): void {
   const ctx = s.spanContext();
@@ -278,7 +306,9 @@ function span(w: Writer, s: ReadableSpan): void {
   w.time(s.startTime);
   w.byte(tag(8, I64));
   w.time(s.endTime);
-  attributes(w, s.attributes, 9);
+  const own = (s as Partial<SelfWritingSpan>)[WRITE_ATTRIBUTES];
+  if (own !== undefined) own.call(s, emitSpanAttribute);
+  else attributes(w, s.attributes, 9);
   w.byte(tag(10, VARINT));
   w.varint(s.droppedAttributesCount);
   w.byte(tag(12, VARINT));

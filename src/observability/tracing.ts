@@ -31,7 +31,14 @@ import {
 } from '@opentelemetry/sdk-trace-base';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
 import type { ObservedExtras, ObservedRecord } from './call-metrics.ts';
-import { OtlpSpanExporter } from './otlp-spans.ts';
+import {
+  type AttributeKey,
+  attributeKey,
+  type EmitAttribute,
+  OtlpSpanExporter,
+  type SelfWritingSpan,
+  WRITE_ATTRIBUTES,
+} from './otlp-spans.ts';
 
 export interface TracingOptions {
   /** OTLP/HTTP traces endpoint, e.g. http://collector:4318/v1/traces */
@@ -66,12 +73,45 @@ function genAiSystem(surface: string): string {
   return surface.split('.')[0] ?? 'unknown';
 }
 
+/** The call span's attribute names, encoded once. */
+const K = {
+  operation: attributeKey('gen_ai.operation.name'),
+  system: attributeKey('gen_ai.system'),
+  providerName: attributeKey('gen_ai.provider.name'),
+  requestModel: attributeKey('gen_ai.request.model'),
+  inputTokens: attributeKey('gen_ai.usage.input_tokens'),
+  outputTokens: attributeKey('gen_ai.usage.output_tokens'),
+  cachedTokens: attributeKey('gen_ai.usage.cache_read.input_tokens'),
+  stream: attributeKey('gen_ai.request.stream'),
+  responseModel: attributeKey('gen_ai.response.model'),
+  finishReasons: attributeKey('gen_ai.response.finish_reasons'),
+  requestId: attributeKey('portcullis.request_id'),
+  surface: attributeKey('portcullis.surface'),
+  provider: attributeKey('portcullis.provider'),
+  outcome: attributeKey('portcullis.outcome'),
+  revision: attributeKey('portcullis.policy.revision'),
+  cost: attributeKey('portcullis.cost_usd'),
+  gatewayMs: attributeKey('portcullis.latency.gateway_ms'),
+  upstreamMs: attributeKey('portcullis.latency.upstream_ms'),
+  keyId: attributeKey('portcullis.key.id'),
+  team: attributeKey('portcullis.team'),
+  findingsCount: attributeKey('portcullis.findings.count'),
+  findings: attributeKey('portcullis.findings'),
+  stripped: attributeKey('portcullis.tools.stripped'),
+  deniedCalls: attributeKey('portcullis.tools.denied_calls'),
+  allow: attributeKey('portcullis.decision.allow'),
+  code: attributeKey('portcullis.decision.code'),
+  status: attributeKey('portcullis.decision.status'),
+  reasons: attributeKey('portcullis.decision.reasons'),
+  errorType: attributeKey('error.type'),
+};
+
 /** `portcullis.stage.<name>_ms`, made once per stage name (stages are the pipeline's fixed few). */
-const stageKeys = new Map<string, string>();
-function stageKey(name: string): string {
+const stageKeys = new Map<string, AttributeKey>();
+function stageKey(name: string): AttributeKey {
   let key = stageKeys.get(name);
   if (key === undefined) {
-    key = `portcullis.stage.${name}_ms`;
+    key = attributeKey(`portcullis.stage.${name}_ms`);
     if (stageKeys.size < 64) stageKeys.set(name, key);
   }
   return key;
@@ -250,116 +290,159 @@ export class CallTrace {
       record.outcome === 'error'
         ? { code: SpanStatusCode.ERROR, message: record.errorCode }
         : { code: SpanStatusCode.UNSET };
-    const tokens = record.tokens;
-    const attributes: Attributes = {
-      'gen_ai.operation.name': 'chat',
-      'gen_ai.system': this.system,
-      'gen_ai.provider.name': this.system,
-      'gen_ai.request.model': record.model,
-      'gen_ai.usage.input_tokens': tokens.input,
-      'gen_ai.usage.output_tokens': tokens.output,
-      'gen_ai.usage.cache_read.input_tokens': tokens.cached,
-      'gen_ai.request.stream': record.stream,
-      'portcullis.request_id': record.requestId,
-      'portcullis.surface': record.surface,
-      'portcullis.provider': record.provider,
-      'portcullis.outcome': record.outcome,
-      'portcullis.policy.revision': record.policyRevision,
-      'portcullis.cost_usd': record.costUsd,
-      'portcullis.latency.gateway_ms': record.latency.gatewayMs,
-      'portcullis.latency.upstream_ms': record.latency.upstreamMs,
-    };
-    // Empty values are left out: every attribute is encoded and sent for every traced call.
-    if (record.keyId) attributes['portcullis.key.id'] = record.keyId;
-    if (record.team) attributes['portcullis.team'] = record.team;
-    const findings = record.findings;
-    if (findings.length > 0) {
-      attributes['portcullis.findings.count'] = findings.length;
-      // Rule and action only: a finding's fingerprint and location stay in the audit log.
-      attributes['portcullis.findings'] = findings.map((f) => `${f.rule}:${f.action}`);
-    }
-    const tools = record.tools;
-    if (tools.stripped.length > 0) attributes['portcullis.tools.stripped'] = [...tools.stripped];
-    if (tools.deniedCalls.length > 0) attributes['portcullis.tools.denied_calls'] = [...tools.deniedCalls];
-    for (let i = 0; i < this.stageNames.length; i++) {
-      attributes[stageKey(this.stageNames[i])] = this.stageTimes[i];
-    }
-    if (extras.responseModel) attributes['gen_ai.response.model'] = extras.responseModel;
-    if (extras.finishReasons && extras.finishReasons.length > 0) {
-      attributes['gen_ai.response.finish_reasons'] = [...extras.finishReasons];
-    }
-    const decision = record.decision;
-    if (decision) {
-      attributes['portcullis.decision.allow'] = decision.allow;
-      attributes['portcullis.decision.code'] = decision.code;
-      attributes['portcullis.decision.status'] = decision.status;
-      if (decision.reasons.length > 0) attributes['portcullis.decision.reasons'] = [...decision.reasons];
-    }
-    if (record.errorCode) attributes['error.type'] = record.errorCode;
+    const resource = this.tracer.resource;
     this.tracer.emit(
-      this.span(
+      new CallSpan(
         this.context,
         this.parent,
         SpanKind.SERVER,
         name,
         this.startedAtMs,
         endMs,
-        attributes,
         status,
+        resource,
+        (emit) => this.callAttributes(emit, record, extras),
       ),
     );
     if (this.upstream) {
       const child: SpanContext = { ...this.context, spanId: this.upstream.spanId };
-      // The call's attributes are on its parent span; the upstream span only says what it called.
-      const upstreamAttributes: Attributes = {
-        'gen_ai.system': this.system,
-        'gen_ai.request.model': record.model,
-      };
       const from = this.startedAtMs + this.upstream.atMs;
+      // The call's attributes are on its parent span; the upstream span only says what it called.
+      const system = this.system;
       this.tracer.emit(
-        this.span(
+        new CallSpan(
           child,
           this.context,
           SpanKind.CLIENT,
           name,
           from,
           Math.max(from, endMs),
-          upstreamAttributes,
           status,
+          resource,
+          (emit) => {
+            emit(K.system, system);
+            emit(K.requestModel, record.model);
+          },
         ),
       );
     }
   }
 
-  private span(
+  /** The call span's attributes, in the order they are exported. Empty ones are left out: every attribute is encoded and sent for every traced call. */
+  private callAttributes(emit: EmitAttribute, record: ObservedRecord, extras: TraceExtras): void {
+    const tokens = record.tokens;
+    emit(K.operation, 'chat');
+    emit(K.system, this.system);
+    emit(K.providerName, this.system);
+    emit(K.requestModel, record.model);
+    emit(K.inputTokens, tokens.input);
+    emit(K.outputTokens, tokens.output);
+    emit(K.cachedTokens, tokens.cached);
+    emit(K.stream, record.stream);
+    emit(K.requestId, record.requestId);
+    emit(K.surface, record.surface);
+    emit(K.provider, record.provider);
+    emit(K.outcome, record.outcome);
+    emit(K.revision, record.policyRevision);
+    emit(K.cost, record.costUsd);
+    emit(K.gatewayMs, record.latency.gatewayMs);
+    emit(K.upstreamMs, record.latency.upstreamMs);
+    if (record.keyId) emit(K.keyId, record.keyId);
+    if (record.team) emit(K.team, record.team);
+    const findings = record.findings;
+    if (findings.length > 0) {
+      emit(K.findingsCount, findings.length);
+      // Rule and action only: a finding's fingerprint and location stay in the audit log.
+      emit(
+        K.findings,
+        findings.map((f) => `${f.rule}:${f.action}`),
+      );
+    }
+    const tools = record.tools;
+    if (tools.stripped.length > 0) emit(K.stripped, [...tools.stripped]);
+    if (tools.deniedCalls.length > 0) emit(K.deniedCalls, [...tools.deniedCalls]);
+    for (let i = 0; i < this.stageNames.length; i++) emit(stageKey(this.stageNames[i]), this.stageTimes[i]);
+    if (extras.responseModel) emit(K.responseModel, extras.responseModel);
+    if (extras.finishReasons && extras.finishReasons.length > 0)
+      emit(K.finishReasons, [...extras.finishReasons]);
+    const decision = record.decision;
+    if (decision) {
+      emit(K.allow, decision.allow);
+      emit(K.code, decision.code);
+      emit(K.status, decision.status);
+      if (decision.reasons.length > 0) emit(K.reasons, [...decision.reasons]);
+    }
+    if (record.errorCode) emit(K.errorType, record.errorCode);
+  }
+}
+
+const NONE: never[] = [];
+
+/**
+ * A finished span handed to the SDK's batch processor. Its attributes are listed by a function: the
+ * encoder writes them straight from the record, and `attributes` (for any other exporter) builds the
+ * object from the same list on first use.
+ */
+class CallSpan implements SelfWritingSpan {
+  readonly name: string;
+  readonly kind: SpanKind;
+  readonly parentSpanContext: SpanContext | undefined;
+  readonly startTime: HrTime;
+  readonly endTime: HrTime;
+  readonly duration: HrTime;
+  readonly status: ReadableSpan['status'];
+  readonly links = NONE;
+  readonly events = NONE;
+  readonly ended = true;
+  readonly resource: Resource;
+  readonly instrumentationScope = SCOPE;
+  readonly droppedAttributesCount = 0;
+  readonly droppedEventsCount = 0;
+  readonly droppedLinksCount = 0;
+  readonly #context: SpanContext;
+  readonly #write: (emit: EmitAttribute) => void;
+  #attributes: Attributes | undefined;
+
+  constructor(
     context: SpanContext,
     parent: SpanContext | undefined,
     kind: SpanKind,
     name: string,
     startMs: number,
     endMs: number,
-    attributes: Attributes,
     status: ReadableSpan['status'],
-  ): ReadableSpan {
-    return {
-      name,
-      kind,
-      spanContext: () => context,
-      parentSpanContext: parent,
-      startTime: hrTime(startMs),
-      endTime: hrTime(endMs),
-      duration: hrTime(endMs - startMs),
-      status,
-      attributes,
-      links: [],
-      events: [],
-      ended: true,
-      resource: this.tracer.resource,
-      instrumentationScope: SCOPE,
-      droppedAttributesCount: 0,
-      droppedEventsCount: 0,
-      droppedLinksCount: 0,
-    };
+    resource: Resource,
+    write: (emit: EmitAttribute) => void,
+  ) {
+    this.#context = context;
+    this.parentSpanContext = parent;
+    this.kind = kind;
+    this.name = name;
+    this.startTime = hrTime(startMs);
+    this.endTime = hrTime(endMs);
+    this.duration = hrTime(endMs - startMs);
+    this.status = status;
+    this.resource = resource;
+    this.#write = write;
+  }
+
+  spanContext(): SpanContext {
+    return this.#context;
+  }
+
+  get attributes(): Attributes {
+    if (this.#attributes === undefined) {
+      const attributes: Attributes = {};
+      this.#write((key, value) => {
+        attributes[key.name] = value;
+      });
+      this.#attributes = attributes;
+    }
+    return this.#attributes;
+  }
+
+  [WRITE_ATTRIBUTES](emit: EmitAttribute): void {
+    this.#write(emit);
   }
 }
 
