@@ -4,6 +4,7 @@ import { eventJson } from '../sse.ts';
 import { isObject, type TokenUsage } from '../types.ts';
 import type { AnswerContext, StreamReader, StreamWriter, WireFormat } from './format.ts';
 import {
+  argsText,
   fullUsage,
   type IrEvent,
   type IrImage,
@@ -225,7 +226,7 @@ function writeMessages(req: IrRequest): Record<string, unknown>[] {
         .join('');
       const calls = m.parts
         .filter((p) => p.type === 'tool_call')
-        .map((p) => ({ id: p.id, type: 'function', function: { name: p.name, arguments: p.arguments } }));
+        .map((p) => ({ id: p.id, type: 'function', function: { name: p.name, arguments: argsText(p) } }));
       if (m.parts.some((p) => p.type === 'image'))
         throw new TranslationError('an assistant message holds an image');
       if (text === '' && calls.length === 0) continue;
@@ -374,7 +375,7 @@ function writeResponse(res: IrResponse, ctx: AnswerContext): unknown {
     .join('');
   const calls = res.parts
     .filter((p) => p.type === 'tool_call')
-    .map((p) => ({ id: p.id, type: 'function', function: { name: p.name, arguments: p.arguments } }));
+    .map((p) => ({ id: p.id, type: 'function', function: { name: p.name, arguments: argsText(p) } }));
   return {
     id: chatId(res.id),
     object: 'chat.completion',

@@ -8,7 +8,7 @@ import { EFFORT_BUDGET } from './anthropic.ts';
 import type { UsageReader } from './exchange.ts';
 import type { StreamReader, StreamWriter, WireFormat } from './format.ts';
 import {
-  argsObject,
+  argsValue,
   fullUsage,
   type IrEvent,
   type IrImage,
@@ -48,7 +48,7 @@ function block(p: IrPart, anthropicModel: boolean): Record<string, unknown> | nu
     case 'image':
       return image(p);
     case 'tool_call':
-      return { toolUse: { toolUseId: p.id, name: p.name, input: argsObject(p.arguments, p.name) } };
+      return { toolUse: { toolUseId: p.id, name: p.name, input: argsValue(p) } };
     case 'tool_result':
       return {
         toolResult: {
@@ -142,7 +142,7 @@ function readResponse(body: unknown): IrResponse {
         type: 'tool_call',
         id: str(c.toolUse.toolUseId) ?? '',
         name: str(c.toolUse.name) ?? '',
-        arguments: JSON.stringify(c.toolUse.input ?? {}),
+        input: c.toolUse.input ?? {},
       });
     else if (isObject(c.reasoningContent) && isObject(c.reasoningContent.reasoningText)) {
       const rt = c.reasoningContent.reasoningText;

@@ -5,6 +5,8 @@ import { isObject, type TokenUsage } from '../types.ts';
 import type { AnswerContext, StreamReader, StreamWriter, WireFormat } from './format.ts';
 import {
   argsObject,
+  argsText,
+  argsValue,
   fullUsage,
   type IrEvent,
   type IrImage,
@@ -164,7 +166,7 @@ function readRequest(body: Record<string, unknown>, model: string): IrRequest {
         const ids = pending.get(name) ?? [];
         ids.push(id);
         pending.set(name, ids);
-        parts.push({ type: 'tool_call', id, name, arguments: JSON.stringify(fc.args ?? {}) });
+        parts.push({ type: 'tool_call', id, name, input: fc.args ?? {} });
       } else if (isObject(p.functionResponse ?? p.function_response)) {
         const fr = (p.functionResponse ?? p.function_response) as Record<string, unknown>;
         const name = str(fr.name) ?? '';
@@ -248,7 +250,7 @@ function writeRequest(req: IrRequest): Record<string, unknown> {
         case 'tool_call': {
           names.set(p.id, p.name);
           const part: Record<string, unknown> = {
-            functionCall: { name: p.name, args: argsObject(p.arguments, p.name) },
+            functionCall: { name: p.name, args: argsValue(p) },
           };
           const sig = signatureOf(p.id);
           if (sig !== undefined) {
@@ -357,7 +359,7 @@ function readAnswerParts(parts: unknown[], out: IrPart[]): void {
         type: 'tool_call',
         id: str(fc.id) ?? callId(++callSeq, str(p.thoughtSignature)),
         name: str(fc.name) ?? '',
-        arguments: JSON.stringify(fc.args ?? {}),
+        input: fc.args ?? {},
       });
     }
   }
@@ -418,7 +420,7 @@ function writePartsOut(parts: IrPart[]): Record<string, unknown>[] {
     if (p.type === 'text') out.push({ text: p.text });
     else if (p.type === 'thinking' && p.text !== '') out.push({ text: p.text, thought: true });
     else if (p.type === 'tool_call')
-      out.push({ functionCall: { name: p.name, args: argsObject(p.arguments, p.name), id: p.id } });
+      out.push({ functionCall: { name: p.name, args: argsValue(p), id: p.id } });
   }
   return out;
 }
@@ -467,7 +469,7 @@ class Reader implements StreamReader {
         else if (p.type === 'thinking') out.push({ type: 'thinking', text: p.text });
         else if (p.type === 'tool_call') {
           this.#called = true;
-          out.push({ type: 'tool_start', id: p.id, name: p.name }, { type: 'tool_args', text: p.arguments });
+          out.push({ type: 'tool_start', id: p.id, name: p.name }, { type: 'tool_args', text: argsText(p) });
         }
       }
     }

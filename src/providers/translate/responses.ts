@@ -6,6 +6,7 @@ import { isObject, type TokenUsage } from '../types.ts';
 import { effortOf, freeformTool, readChoice } from './chat.ts';
 import type { AnswerContext, StreamReader, StreamWriter, WireFormat } from './format.ts';
 import {
+  argsText,
   fullUsage,
   type IrEvent,
   type IrImage,
@@ -255,7 +256,7 @@ function writeRequest(req: IrRequest): Record<string, unknown> {
           break;
         case 'tool_call':
           flush();
-          input.push({ type: 'function_call', call_id: p.id, name: p.name, arguments: p.arguments });
+          input.push({ type: 'function_call', call_id: p.id, name: p.name, arguments: argsText(p) });
           break;
         case 'tool_result': {
           flush();
@@ -398,7 +399,7 @@ function outputItems(parts: IrPart[], ctx: AnswerContext): Record<string, unknow
     if (p.type === 'text') text = (text ?? '') + p.text;
     else if (p.type === 'tool_call') {
       flush();
-      items.push(callItem(shortId('fc'), p.id, p.name, p.arguments, ctx));
+      items.push(callItem(shortId('fc'), p.id, p.name, argsText(p), ctx));
     } else if (p.type === 'thinking') {
       flush();
       items.push(reasoningItem(shortId('rs'), p.text, p.signature));
