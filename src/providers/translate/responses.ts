@@ -1,5 +1,5 @@
 // OpenAI Responses ⇄ the neutral shapes: requests, answers, stream events and errors.
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import { openaiUsage } from '../openai.ts';
 import { eventJson } from '../sse.ts';
 import { isObject, type TokenUsage } from '../types.ts';
@@ -383,8 +383,17 @@ function responseId(id: string): string {
   return id.startsWith('resp_') ? id : `resp_${id}`;
 }
 
+// Ids for the items of a translated answer, cut from a pool of random hex: a call to the random
+// source per id cost more than the rest of translating a short answer.
+const pool = { hex: '', at: 0, bytes: Buffer.alloc(3072) };
+
 function shortId(prefix: string): string {
-  return `${prefix}_${randomBytes(12).toString('hex')}`;
+  if (pool.at + 24 > pool.hex.length) {
+    pool.hex = randomFillSync(pool.bytes).toString('hex');
+    pool.at = 0;
+  }
+  pool.at += 24;
+  return `${prefix}_${pool.hex.slice(pool.at - 24, pool.at)}`;
 }
 
 /** The output items of a finished answer, as the Responses API lists them. */
