@@ -17,6 +17,7 @@ import {
   type IrStop,
   type IrTool,
   type IrToolChoice,
+  joinedText,
   numOr,
   promptTokens,
   pushMessage,
@@ -266,10 +267,7 @@ function writeRequest(req: IrRequest): Record<string, unknown> {
             throw new TranslationError(
               `a tool result answers call ${p.id}, which the conversation does not hold`,
             );
-          const text = p.content
-            .filter((c) => c.type === 'text')
-            .map((c) => c.text)
-            .join('\n');
+          const text = joinedText(p.content, 'text', '\n');
           parts.push({
             functionResponse: { name, response: p.isError ? { error: text } : { output: text } },
           });

@@ -155,6 +155,20 @@ export function promptTokens(u: TokenUsage): number {
   return u.inputTokens + u.cachedInputTokens + u.cacheWriteTokens;
 }
 
+/** The text of the parts of one kind (text, or thinking), joined with `separator`. */
+export function joinedText(
+  parts: ReadonlyArray<IrPart>,
+  type: 'text' | 'thinking' = 'text',
+  separator = '',
+): string {
+  let out: string | undefined;
+  for (const p of parts) {
+    if (p.type !== type) continue;
+    out = out === undefined ? p.text : out + separator + p.text;
+  }
+  return out ?? '';
+}
+
 /** A stream reader's last event: the end of a finished answer, or an error for a stream cut before its finish. */
 export function streamEnd(out: IrEvent[], finished: boolean): void {
   out.push(
