@@ -42,8 +42,12 @@ const nibble = (c: number): number => (c < 128 ? NIBBLE[c] : nibbleOf(c));
 class Unencodable extends Error {}
 
 class Writer {
-  buf = Buffer.allocUnsafe(64 * 1024);
+  buf: Buffer;
   pos = 0;
+
+  constructor(size: number) {
+    this.buf = Buffer.allocUnsafe(size);
+  }
 
   ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return;
@@ -198,7 +202,7 @@ const MAX_KEYS = 1024;
 function keyOf(key: string): Buffer {
   let bytes = keyBytes.get(key);
   if (bytes === undefined) {
-    const w = new Writer();
+    const w = new Writer(256);
     w.byte(tag(1, LEN));
     w.string(key);
     bytes = Buffer.from(w.buf.subarray(0, w.pos));
@@ -363,7 +367,9 @@ function encodableSpan(s: ReadableSpan): boolean {
   return true;
 }
 
-const writer = new Writer();
+let writer = new Writer(0);
+/** Bytes per span of the last batch, to size the next one's buffer. */
+let bytesPerSpan = 1024;
 
 /** An `ExportTraceServiceRequest` holding the spans, grouped by resource and scope as the SDK groups them. */
 export function encodeSpans(spans: ReadableSpan[]): Uint8Array {
@@ -394,8 +400,12 @@ export function encodeSpans(spans: ReadableSpan[]): Uint8Array {
 function encodeGroups(
   groups: Map<Resource, Map<ReadableSpan['instrumentationScope'], ReadableSpan[]>>,
 ): Uint8Array {
+  // Each request gets a buffer of its own (not zero-filled), handed to the exporter as it is: a
+  // reused one would have to be copied out, and a batch is several hundred KB.
+  let count = 0;
+  for (const scopes of groups.values()) for (const list of scopes.values()) count += list.length;
+  writer = new Writer(Math.ceil(count * bytesPerSpan * 1.25) + 1024);
   const w = writer;
-  w.pos = 0;
   for (const [r, scopes] of groups) {
     w.byte(tag(1, LEN));
     const resourceSpans = w.begin();
@@ -414,8 +424,8 @@ function encodeGroups(
     }
     w.end(resourceSpans);
   }
-  // A copy: the writer's buffer is reused while the request may still be waiting to be sent.
-  return new Uint8Array(w.buf.subarray(0, w.pos));
+  if (count > 0) bytesPerSpan = Math.max(64, w.pos / count);
+  return w.buf.subarray(0, w.pos);
 }
 
 const serializer: ISerializer<ReadableSpan[], IExportTraceServiceResponse> = {

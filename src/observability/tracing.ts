@@ -124,7 +124,7 @@ function stageKey(name: string): AttributeKey {
 class IdPool {
   private hex = '';
   private pos = 0;
-  private readonly bytes = Buffer.alloc(4096);
+  private readonly bytes = Buffer.alloc(16 * 1024);
 
   /** `chars` hex digits (16 for a span id, 32 for a trace id), never all zeros. */
   next(chars: number): string {
@@ -135,11 +135,12 @@ class IdPool {
       }
       const id = this.hex.slice(this.pos, this.pos + chars);
       this.pos += chars;
-      if (!ALL_ZEROS.test(id)) return id;
+      if (id !== (chars === 32 ? ZERO_TRACE_ID : ZERO_SPAN_ID)) return id;
     }
   }
 }
-const ALL_ZEROS = /^0+$/;
+const ZERO_TRACE_ID = '0'.repeat(32);
+const ZERO_SPAN_ID = '0'.repeat(16);
 
 /** The caller's span context from its `traceparent` (and `tracestate`), as the W3C propagator reads them. */
 function remoteParent(incoming: IncomingTraceContext): SpanContext | undefined {
