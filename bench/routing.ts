@@ -109,7 +109,7 @@ process.stdout.write(
   `fallback after an upstream 429, ${CALLS} calls each, configured back-off ${BACKOFF_MS} ms:\n` +
     `  routed straight to the fallback: median ${median(direct).toFixed(2)} ms, p90 ${p90(direct).toFixed(2)} ms\n` +
     `  429 first, then the fallback:    median ${median(fallback).toFixed(2)} ms, p90 ${p90(fallback).toFixed(2)} ms\n` +
-    `  added: ${extra.toFixed(2)} ms = back-off ${BACKOFF_MS} ms + ${(extra - BACKOFF_MS).toFixed(2)} ms (the failed attempt's round trip)\n`,
+    `  added: ${extra.toFixed(2)} ms = back-off ${BACKOFF_MS} ms + ${(extra - BACKOFF_MS).toFixed(2)} ms (the back-off counts from when the failed attempt was sent; what remains is timer lateness and preparing the next attempt)\n`,
 );
 await pool.close();
 await gw.close();

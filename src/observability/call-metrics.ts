@@ -7,6 +7,7 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { AuditRecord } from '../audit/record.ts';
 import type { BudgetUsage } from '../policy/decision.ts';
 import { LabelLimit } from './label-limit.ts';
+import { CounterSeries, GaugeSeries, HistogramSeries, PathCache } from './series.ts';
 
 /** The record of a finished call, as the pipeline freezes it (the audit record without instance and content). */
 export type ObservedRecord = Readonly<Omit<AuditRecord, 'instance' | 'content'>>;
@@ -38,6 +39,32 @@ const REFUSALS: Record<string, string> = {
 
 const LATENCY_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
 const OVERHEAD_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
+/** Label sets whose series handles are kept (calls of one shape share one); beyond, the cache starts afresh. */
+const MAX_CACHED_SHAPES = 4096;
+
+/** The series one shape of call updates (same surface, provider, model, team, outcome, code, key, stream). */
+interface ShapeSeries {
+  requests: CounterSeries;
+  input: CounterSeries;
+  output: CounterSeries;
+  cached: CounterSeries;
+  spend: CounterSeries;
+  duration: HistogramSeries;
+  overhead: HistogramSeries;
+  upstream: HistogramSeries;
+  ttfb: HistogramSeries;
+}
+
+interface Shape {
+  surface: string;
+  provider: string;
+  model: string;
+  team: string;
+  outcome: string;
+  code: string;
+  key: string;
+  stream: string;
+}
 
 export class CallMetrics {
   private readonly requests: Counter<string>;
@@ -55,6 +82,11 @@ export class CallMetrics {
   private readonly models: LabelLimit;
   private readonly keys: LabelLimit;
   private readonly perKey: () => boolean;
+  private readonly shapes = new PathCache<ShapeSeries>(MAX_CACHED_SHAPES);
+  private readonly budgets = new PathCache<GaugeSeries>(MAX_CACHED_SHAPES);
+  // Lookup paths reused by every call (observe runs to its end synchronously).
+  private readonly shapePath: string[] = ['', '', '', '', '', '', '', ''];
+  private readonly budgetPath: string[] = ['', '', '', ''];
 
   constructor(registry: Registry, opts: CallMetricsOptions = {}) {
     const registers = [registry];
@@ -141,24 +173,37 @@ export class CallMetrics {
 
   observe(record: ObservedRecord, extras: ObservedExtras = {}): void {
     const perKey = extras.perKeyLabels ?? this.perKey();
-    const key = perKey && record.keyId !== null ? this.keys.value(record.keyId) : '';
+    const surface = record.surface;
+    const provider = record.provider || 'unknown';
     const model = this.models.value(record.model || 'unknown');
     const team = record.team ?? '';
-    const provider = record.provider || 'unknown';
+    const outcome = record.outcome;
     const code = record.errorCode ?? record.decision?.code ?? '';
-    this.requests.inc({ surface: record.surface, provider, model, team, outcome: record.outcome, code, key });
-    const t = record.tokens;
-    if (t.input > 0) this.tokens.inc({ provider, model, team, type: 'input', key }, t.input);
-    if (t.output > 0) this.tokens.inc({ provider, model, team, type: 'output', key }, t.output);
-    if (t.cached > 0) this.tokens.inc({ provider, model, team, type: 'cached', key }, t.cached);
-    if (record.costUsd > 0) this.spend.inc({ provider, model, team, key }, record.costUsd);
-    const l = record.latency;
-    this.duration.observe({ surface: record.surface, provider, outcome: record.outcome }, l.totalMs / 1000);
-    this.overhead.observe({ surface: record.surface }, l.gatewayMs / 1000);
+    const key = perKey && record.keyId !== null ? this.keys.value(record.keyId) : '';
     const stream = record.stream ? 'true' : 'false';
-    if (l.upstreamMs > 0) this.upstream.observe({ provider, stream }, l.upstreamMs / 1000);
-    if (extras.ttfbMs !== undefined && extras.ttfbMs > 0)
-      this.ttfb.observe({ provider, stream }, extras.ttfbMs / 1000);
+    const path = this.shapePath;
+    path[0] = surface;
+    path[1] = provider;
+    path[2] = model;
+    path[3] = team;
+    path[4] = outcome;
+    path[5] = code;
+    path[6] = key;
+    path[7] = stream;
+    const s =
+      this.shapes.get(path) ??
+      this.shapes.add(path, this.seriesOf({ surface, provider, model, team, outcome, code, key, stream }));
+    s.requests.inc(1);
+    const t = record.tokens;
+    if (t.input > 0) s.input.inc(t.input);
+    if (t.output > 0) s.output.inc(t.output);
+    if (t.cached > 0) s.cached.inc(t.cached);
+    if (record.costUsd > 0) s.spend.inc(record.costUsd);
+    const l = record.latency;
+    s.duration.observe(l.totalMs / 1000);
+    s.overhead.observe(l.gatewayMs / 1000);
+    if (l.upstreamMs > 0) s.upstream.observe(l.upstreamMs / 1000);
+    if (extras.ttfbMs !== undefined && extras.ttfbMs > 0) s.ttfb.observe(extras.ttfbMs / 1000);
     for (const f of record.findings) {
       this.findings.inc({ chain: f.chain, rule: f.rule, action: f.action, stage: f.stage });
     }
@@ -166,13 +211,54 @@ export class CallMetrics {
     if (record.tools.deniedCalls.length > 0) this.denied.inc({ team }, record.tools.deniedCalls.length);
     const reason = record.decision && !record.decision.allow ? REFUSALS[record.decision.code] : undefined;
     if (reason !== undefined) this.refusals.inc({ reason, team });
-    for (const b of extras.budgets ?? []) {
+    const budgets = extras.budgets;
+    if (budgets === undefined) return;
+    for (const b of budgets) {
       if (b.scope === 'key' && !perKey) continue;
       if (b.limitUsd <= 0) continue;
       // Spend before the call plus what it actually cost (its reservation is settled by now).
       const spent = b.usedUsd + (record.outcome === 'denied' ? 0 : record.costUsd);
-      this.budget.set({ budget: b.id, scope: b.scope, owner: b.owner, period: b.period }, spent / b.limitUsd);
+      const bpath = this.budgetPath;
+      bpath[0] = b.id;
+      bpath[1] = b.scope;
+      bpath[2] = b.owner;
+      bpath[3] = b.period;
+      const gauge =
+        this.budgets.get(bpath) ??
+        this.budgets.add(
+          bpath,
+          new GaugeSeries(this.budget, { budget: b.id, scope: b.scope, owner: b.owner, period: b.period }),
+        );
+      gauge.set(spent / b.limitUsd);
     }
+  }
+
+  private seriesOf(c: Shape): ShapeSeries {
+    const { provider, model, team, key, stream } = c;
+    const tokens = (type: string) => new CounterSeries(this.tokens, { provider, model, team, type, key });
+    return {
+      requests: new CounterSeries(this.requests, {
+        surface: c.surface,
+        provider,
+        model,
+        team,
+        outcome: c.outcome,
+        code: c.code,
+        key,
+      }),
+      input: tokens('input'),
+      output: tokens('output'),
+      cached: tokens('cached'),
+      spend: new CounterSeries(this.spend, { provider, model, team, key }),
+      duration: new HistogramSeries(
+        this.duration,
+        { surface: c.surface, provider, outcome: c.outcome },
+        LATENCY_BUCKETS,
+      ),
+      overhead: new HistogramSeries(this.overhead, { surface: c.surface }, OVERHEAD_BUCKETS),
+      upstream: new HistogramSeries(this.upstream, { provider, stream }, LATENCY_BUCKETS),
+      ttfb: new HistogramSeries(this.ttfb, { provider, stream }, LATENCY_BUCKETS),
+    };
   }
 }
 

@@ -8,25 +8,21 @@
 // when there is one, else `sampleRatio`. Spans are built when the call ends, from the record, with
 // their real start and end times.
 
+import { randomFillSync } from 'node:crypto';
 import { hostname } from 'node:os';
 import {
   type Attributes,
-  defaultTextMapGetter,
   type HrTime,
   ROOT_CONTEXT,
   type SpanContext,
   SpanKind,
   SpanStatusCode,
   TraceFlags,
-  trace,
 } from '@opentelemetry/api';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import { parseTraceParent, TraceState } from '@opentelemetry/core';
 import { type Resource, resourceFromAttributes } from '@opentelemetry/resources';
 import {
   BatchSpanProcessor,
-  ParentBasedSampler,
-  RandomIdGenerator,
   type ReadableSpan,
   type Sampler,
   SamplingDecision,
@@ -35,6 +31,14 @@ import {
 } from '@opentelemetry/sdk-trace-base';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
 import type { ObservedExtras, ObservedRecord } from './call-metrics.ts';
+import {
+  type AttributeKey,
+  attributeKey,
+  type EmitAttribute,
+  OtlpSpanExporter,
+  type SelfWritingSpan,
+  WRITE_ATTRIBUTES,
+} from './otlp-spans.ts';
 
 export interface TracingOptions {
   /** OTLP/HTTP traces endpoint, e.g. http://collector:4318/v1/traces */
@@ -59,7 +63,6 @@ export interface IncomingTraceContext {
   tracestate?: string | string[];
 }
 
-const propagator = new W3CTraceContextPropagator();
 const SCOPE = { name: 'portcullis.gateway', version: '1' };
 
 /** `gen_ai.system` / `gen_ai.provider.name` by wire format. */
@@ -68,6 +71,86 @@ function genAiSystem(surface: string): string {
   if (surface.startsWith('gemini')) return 'gcp.gemini';
   if (surface.startsWith('openai')) return 'openai';
   return surface.split('.')[0] ?? 'unknown';
+}
+
+/** The call span's attribute names, encoded once. */
+const K = {
+  operation: attributeKey('gen_ai.operation.name'),
+  system: attributeKey('gen_ai.system'),
+  providerName: attributeKey('gen_ai.provider.name'),
+  requestModel: attributeKey('gen_ai.request.model'),
+  inputTokens: attributeKey('gen_ai.usage.input_tokens'),
+  outputTokens: attributeKey('gen_ai.usage.output_tokens'),
+  cachedTokens: attributeKey('gen_ai.usage.cache_read.input_tokens'),
+  stream: attributeKey('gen_ai.request.stream'),
+  responseModel: attributeKey('gen_ai.response.model'),
+  finishReasons: attributeKey('gen_ai.response.finish_reasons'),
+  requestId: attributeKey('portcullis.request_id'),
+  surface: attributeKey('portcullis.surface'),
+  provider: attributeKey('portcullis.provider'),
+  outcome: attributeKey('portcullis.outcome'),
+  revision: attributeKey('portcullis.policy.revision'),
+  cost: attributeKey('portcullis.cost_usd'),
+  gatewayMs: attributeKey('portcullis.latency.gateway_ms'),
+  upstreamMs: attributeKey('portcullis.latency.upstream_ms'),
+  keyId: attributeKey('portcullis.key.id'),
+  team: attributeKey('portcullis.team'),
+  findingsCount: attributeKey('portcullis.findings.count'),
+  findings: attributeKey('portcullis.findings'),
+  stripped: attributeKey('portcullis.tools.stripped'),
+  deniedCalls: attributeKey('portcullis.tools.denied_calls'),
+  allow: attributeKey('portcullis.decision.allow'),
+  code: attributeKey('portcullis.decision.code'),
+  status: attributeKey('portcullis.decision.status'),
+  reasons: attributeKey('portcullis.decision.reasons'),
+  errorType: attributeKey('error.type'),
+};
+
+/** `portcullis.stage.<name>_ms`, made once per stage name (stages are the pipeline's fixed few). */
+const stageKeys = new Map<string, AttributeKey>();
+function stageKey(name: string): AttributeKey {
+  let key = stageKeys.get(name);
+  if (key === undefined) {
+    key = attributeKey(`portcullis.stage.${name}_ms`);
+    if (stageKeys.size < 64) stageKeys.set(name, key);
+  }
+  return key;
+}
+
+/**
+ * Random trace and span ids in hex, cut from one buffer of random bytes turned into hex at once
+ * (an id each from the SDK's generator costs a hex conversion per id).
+ */
+class IdPool {
+  private hex = '';
+  private pos = 0;
+  private readonly bytes = Buffer.alloc(16 * 1024);
+
+  /** `chars` hex digits (16 for a span id, 32 for a trace id), never all zeros. */
+  next(chars: number): string {
+    for (;;) {
+      if (this.pos + chars > this.hex.length) {
+        this.hex = randomFillSync(this.bytes).toString('hex');
+        this.pos = 0;
+      }
+      const id = this.hex.slice(this.pos, this.pos + chars);
+      this.pos += chars;
+      if (id !== (chars === 32 ? ZERO_TRACE_ID : ZERO_SPAN_ID)) return id;
+    }
+  }
+}
+const ZERO_TRACE_ID = '0'.repeat(32);
+const ZERO_SPAN_ID = '0'.repeat(16);
+
+/** The caller's span context from its `traceparent` (and `tracestate`), as the W3C propagator reads them. */
+function remoteParent(incoming: IncomingTraceContext): SpanContext | undefined {
+  const header = Array.isArray(incoming.traceparent) ? incoming.traceparent[0] : incoming.traceparent;
+  if (typeof header !== 'string') return undefined;
+  const parsed = parseTraceParent(header);
+  if (parsed === null) return undefined;
+  const state = incoming.tracestate;
+  const stateText = Array.isArray(state) ? state.join(',') : state;
+  return { ...parsed, isRemote: true, traceState: stateText ? new TraceState(stateText) : undefined };
 }
 
 const hrTime = (ms: number): HrTime => {
@@ -83,15 +166,15 @@ const hrTime = (ms: number): HrTime => {
  */
 export class CallTracer {
   private readonly processor: BatchSpanProcessor;
-  private readonly sampler: Sampler;
-  private readonly ids = new RandomIdGenerator();
+  private readonly rootSampler: Sampler;
+  private readonly ids = new IdPool();
   readonly resource: Resource;
 
   constructor(opts: TracingOptions) {
     const exporter =
-      opts.exporter ?? new OTLPTraceExporter({ url: opts.url, headers: opts.headers, timeoutMillis: 10_000 });
+      opts.exporter ?? new OtlpSpanExporter({ url: opts.url, headers: opts.headers, timeoutMillis: 10_000 });
     const ratio = Math.min(1, Math.max(0, opts.sampleRatio ?? 1));
-    this.sampler = new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(ratio) });
+    this.rootSampler = new TraceIdRatioBasedSampler(ratio);
     this.resource = resourceFromAttributes({
       [ATTR_SERVICE_NAME]: opts.serviceName ?? 'portcullis',
       [ATTR_SERVICE_VERSION]: '0.1.0',
@@ -102,24 +185,32 @@ export class CallTracer {
 
   /** Starts a call's trace at its arrival time, under the caller's trace context when it sent one. */
   start(startedAtMs: number, incoming: IncomingTraceContext, surface: string): CallTrace {
-    const parentCtx = incoming.traceparent
-      ? propagator.extract(ROOT_CONTEXT, incoming, defaultTextMapGetter)
-      : ROOT_CONTEXT;
-    const parent = trace.getSpanContext(parentCtx);
-    const traceId = parent?.traceId ?? this.ids.generateTraceId();
-    const decision = this.sampler.shouldSample(parentCtx, traceId, 'chat', SpanKind.SERVER, {}, []).decision;
+    const parent = incoming.traceparent ? remoteParent(incoming) : undefined;
+    // Parent-based sampling, as the SDK's ParentBasedSampler with its defaults: a caller's decision
+    // is followed; a root call is sampled by its trace id at the configured ratio.
+    let sampled: boolean;
+    let traceId: string;
+    if (parent !== undefined) {
+      traceId = parent.traceId;
+      sampled = (parent.traceFlags & TraceFlags.SAMPLED) !== 0;
+    } else {
+      traceId = this.ids.next(32);
+      sampled =
+        this.rootSampler.shouldSample(ROOT_CONTEXT, traceId, 'chat', SpanKind.SERVER, {}, []).decision ===
+        SamplingDecision.RECORD_AND_SAMPLED;
+    }
     const context: SpanContext = {
       traceId,
-      spanId: this.ids.generateSpanId(),
-      traceFlags: decision === SamplingDecision.RECORD_AND_SAMPLED ? TraceFlags.SAMPLED : TraceFlags.NONE,
+      spanId: this.ids.next(16),
+      traceFlags: sampled ? TraceFlags.SAMPLED : TraceFlags.NONE,
       traceState: parent?.traceState,
     };
     return new CallTrace(this, context, parent, startedAtMs, genAiSystem(surface));
   }
 
-  /** A new span id in this tracer's generator. */
+  /** A new span id. */
   spanId(): string {
-    return this.ids.generateSpanId();
+    return this.ids.next(16);
   }
 
   /** Queues finished spans for export. */
@@ -143,7 +234,8 @@ export class CallTrace {
   private readonly parent: SpanContext | undefined;
   private readonly startedAtMs: number;
   private readonly system: string;
-  private stages: Record<string, number> | undefined;
+  private readonly stageNames: string[] = [];
+  private readonly stageTimes: number[] = [];
   private upstream: { spanId: string; atMs: number; provider: string } | undefined;
 
   constructor(
@@ -171,8 +263,8 @@ export class CallTrace {
   /** A pipeline stage ended `atMs` after arrival (an attribute `portcullis.stage.<name>_ms` of the call span). */
   stage(name: string, atMs: number): void {
     if (!this.sampled) return;
-    this.stages ??= {};
-    this.stages[`portcullis.stage.${name}_ms`] = atMs;
+    this.stageNames.push(name);
+    this.stageTimes.push(atMs);
   }
 
   /**
@@ -199,107 +291,159 @@ export class CallTrace {
       record.outcome === 'error'
         ? { code: SpanStatusCode.ERROR, message: record.errorCode }
         : { code: SpanStatusCode.UNSET };
-    const attributes: Attributes = {
-      'gen_ai.operation.name': 'chat',
-      'gen_ai.system': this.system,
-      'gen_ai.provider.name': this.system,
-      'gen_ai.request.model': record.model,
-      'gen_ai.usage.input_tokens': record.tokens.input,
-      'gen_ai.usage.output_tokens': record.tokens.output,
-      'gen_ai.usage.cache_read.input_tokens': record.tokens.cached,
-      'gen_ai.request.stream': record.stream,
-      'portcullis.request_id': record.requestId,
-      'portcullis.surface': record.surface,
-      'portcullis.provider': record.provider,
-      'portcullis.key.id': record.keyId ?? '',
-      'portcullis.team': record.team ?? '',
-      'portcullis.outcome': record.outcome,
-      'portcullis.policy.revision': record.policyRevision,
-      'portcullis.cost_usd': record.costUsd,
-      'portcullis.latency.gateway_ms': record.latency.gatewayMs,
-      'portcullis.latency.upstream_ms': record.latency.upstreamMs,
-      'portcullis.findings.count': record.findings.length,
-      // Rule and action only: a finding's fingerprint and location stay in the audit log.
-      'portcullis.findings': record.findings.map((f) => `${f.rule}:${f.action}`),
-      'portcullis.tools.stripped': [...record.tools.stripped],
-      'portcullis.tools.denied_calls': [...record.tools.deniedCalls],
-      ...this.stages,
-    };
-    if (extras.responseModel) attributes['gen_ai.response.model'] = extras.responseModel;
-    if (extras.finishReasons && extras.finishReasons.length > 0) {
-      attributes['gen_ai.response.finish_reasons'] = [...extras.finishReasons];
-    }
-    if (record.decision) {
-      attributes['portcullis.decision.allow'] = record.decision.allow;
-      attributes['portcullis.decision.code'] = record.decision.code;
-      attributes['portcullis.decision.status'] = record.decision.status;
-      attributes['portcullis.decision.reasons'] = [...record.decision.reasons];
-    }
-    if (record.errorCode) attributes['error.type'] = record.errorCode;
+    const resource = this.tracer.resource;
     this.tracer.emit(
-      this.span(
+      new CallSpan(
         this.context,
         this.parent,
         SpanKind.SERVER,
         name,
         this.startedAtMs,
         endMs,
-        attributes,
         status,
+        resource,
+        (emit) => this.callAttributes(emit, record, extras),
       ),
     );
     if (this.upstream) {
       const child: SpanContext = { ...this.context, spanId: this.upstream.spanId };
-      // The call's attributes are on its parent span; the upstream span only says what it called.
-      const upstreamAttributes: Attributes = {
-        'gen_ai.system': this.system,
-        'gen_ai.request.model': record.model,
-      };
       const from = this.startedAtMs + this.upstream.atMs;
+      // The call's attributes are on its parent span; the upstream span only says what it called.
+      const system = this.system;
       this.tracer.emit(
-        this.span(
+        new CallSpan(
           child,
           this.context,
           SpanKind.CLIENT,
           name,
           from,
           Math.max(from, endMs),
-          upstreamAttributes,
           status,
+          resource,
+          (emit) => {
+            emit(K.system, system);
+            emit(K.requestModel, record.model);
+          },
         ),
       );
     }
   }
 
-  private span(
+  /** The call span's attributes, in the order they are exported. Empty ones are left out: every attribute is encoded and sent for every traced call. */
+  private callAttributes(emit: EmitAttribute, record: ObservedRecord, extras: TraceExtras): void {
+    const tokens = record.tokens;
+    emit(K.operation, 'chat');
+    emit(K.system, this.system);
+    emit(K.providerName, this.system);
+    emit(K.requestModel, record.model);
+    emit(K.inputTokens, tokens.input);
+    emit(K.outputTokens, tokens.output);
+    emit(K.cachedTokens, tokens.cached);
+    emit(K.stream, record.stream);
+    emit(K.requestId, record.requestId);
+    emit(K.surface, record.surface);
+    emit(K.provider, record.provider);
+    emit(K.outcome, record.outcome);
+    emit(K.revision, record.policyRevision);
+    emit(K.cost, record.costUsd);
+    emit(K.gatewayMs, record.latency.gatewayMs);
+    emit(K.upstreamMs, record.latency.upstreamMs);
+    if (record.keyId) emit(K.keyId, record.keyId);
+    if (record.team) emit(K.team, record.team);
+    const findings = record.findings;
+    if (findings.length > 0) {
+      emit(K.findingsCount, findings.length);
+      // Rule and action only: a finding's fingerprint and location stay in the audit log.
+      emit(
+        K.findings,
+        findings.map((f) => `${f.rule}:${f.action}`),
+      );
+    }
+    const tools = record.tools;
+    if (tools.stripped.length > 0) emit(K.stripped, [...tools.stripped]);
+    if (tools.deniedCalls.length > 0) emit(K.deniedCalls, [...tools.deniedCalls]);
+    for (let i = 0; i < this.stageNames.length; i++) emit(stageKey(this.stageNames[i]), this.stageTimes[i]);
+    if (extras.responseModel) emit(K.responseModel, extras.responseModel);
+    if (extras.finishReasons && extras.finishReasons.length > 0)
+      emit(K.finishReasons, [...extras.finishReasons]);
+    const decision = record.decision;
+    if (decision) {
+      emit(K.allow, decision.allow);
+      emit(K.code, decision.code);
+      emit(K.status, decision.status);
+      if (decision.reasons.length > 0) emit(K.reasons, [...decision.reasons]);
+    }
+    if (record.errorCode) emit(K.errorType, record.errorCode);
+  }
+}
+
+const NONE: never[] = [];
+
+/**
+ * A finished span handed to the SDK's batch processor. Its attributes are listed by a function: the
+ * encoder writes them straight from the record, and `attributes` (for any other exporter) builds the
+ * object from the same list on first use.
+ */
+class CallSpan implements SelfWritingSpan {
+  readonly name: string;
+  readonly kind: SpanKind;
+  readonly parentSpanContext: SpanContext | undefined;
+  readonly startTime: HrTime;
+  readonly endTime: HrTime;
+  readonly duration: HrTime;
+  readonly status: ReadableSpan['status'];
+  readonly links = NONE;
+  readonly events = NONE;
+  readonly ended = true;
+  readonly resource: Resource;
+  readonly instrumentationScope = SCOPE;
+  readonly droppedAttributesCount = 0;
+  readonly droppedEventsCount = 0;
+  readonly droppedLinksCount = 0;
+  readonly #context: SpanContext;
+  readonly #write: (emit: EmitAttribute) => void;
+  #attributes: Attributes | undefined;
+
+  constructor(
     context: SpanContext,
     parent: SpanContext | undefined,
     kind: SpanKind,
     name: string,
     startMs: number,
     endMs: number,
-    attributes: Attributes,
     status: ReadableSpan['status'],
-  ): ReadableSpan {
-    return {
-      name,
-      kind,
-      spanContext: () => context,
-      parentSpanContext: parent,
-      startTime: hrTime(startMs),
-      endTime: hrTime(endMs),
-      duration: hrTime(endMs - startMs),
-      status,
-      attributes,
-      links: [],
-      events: [],
-      ended: true,
-      resource: this.tracer.resource,
-      instrumentationScope: SCOPE,
-      droppedAttributesCount: 0,
-      droppedEventsCount: 0,
-      droppedLinksCount: 0,
-    };
+    resource: Resource,
+    write: (emit: EmitAttribute) => void,
+  ) {
+    this.#context = context;
+    this.parentSpanContext = parent;
+    this.kind = kind;
+    this.name = name;
+    this.startTime = hrTime(startMs);
+    this.endTime = hrTime(endMs);
+    this.duration = hrTime(endMs - startMs);
+    this.status = status;
+    this.resource = resource;
+    this.#write = write;
+  }
+
+  spanContext(): SpanContext {
+    return this.#context;
+  }
+
+  get attributes(): Attributes {
+    if (this.#attributes === undefined) {
+      const attributes: Attributes = {};
+      this.#write((key, value) => {
+        attributes[key.name] = value;
+      });
+      this.#attributes = attributes;
+    }
+    return this.#attributes;
+  }
+
+  [WRITE_ATTRIBUTES](emit: EmitAttribute): void {
+    this.#write(emit);
   }
 }
 

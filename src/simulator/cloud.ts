@@ -1,11 +1,13 @@
 // The simulator as Amazon Bedrock, Google Vertex AI and Azure OpenAI: their paths, their body rules and
 // their authentication, verified as the services do — SigV4 signatures recomputed from the request,
-// Vertex bearer JWTs checked against the service account's public key, Azure api-keys and
-// api-versions — and Bedrock's answers in AWS event-stream frames.
+// Vertex bearer JWTs checked against the service account's public key, Azure api-keys or Microsoft
+// Entra ID access tokens (signature, audience, issuer, expiry) and api-versions — and Bedrock's answers
+// in AWS event-stream frames.
 import { createPublicKey, verify } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { SignatureV4 } from '@smithy/signature-v4';
+import { createLocalJWKSet, type JSONWebKeySet, jwtVerify } from 'jose';
 import { encodeChunkFrame, encodeEventFrame } from '../providers/cloud/eventstream.ts';
 import * as anthropic from './anthropic.ts';
 import * as gemini from './gemini.ts';
@@ -26,6 +28,8 @@ export interface CloudOptions {
   };
   azure?: {
     apiKeys: string[];
+    /** Entra ID access tokens accepted as `Authorization: Bearer`: the token service's signing keys and issuer. */
+    entra?: { jwks: JSONWebKeySet; issuer: string };
     /** Deployment name → model. */
     deployments: Record<string, string>;
     apiVersions: string[];
@@ -270,6 +274,26 @@ function b64urlJson(part: string): Record<string, unknown> | undefined {
   }
 }
 
+const AZURE_AUDIENCE = 'https://cognitiveservices.azure.com';
+
+/** An Entra ID access token for Azure AI services: signed by the token service, for its audience, unexpired. */
+async function entraTokenValid(
+  token: string,
+  entra: NonNullable<CloudOptions['azure']>['entra'],
+): Promise<boolean> {
+  if (entra === undefined) return false;
+  try {
+    await jwtVerify(token, createLocalJWKSet(entra.jwks), {
+      audience: AZURE_AUDIENCE,
+      issuer: entra.issuer,
+      algorithms: ['RS256'],
+    });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** A Google bearer token: here, a service account's self-signed JWT, checked against its public key. */
 function verifyGoogleToken(
   req: IncomingMessage,
@@ -401,7 +425,15 @@ export function cloudRoute(
           );
         if (!azure.apiVersions.includes(version)) return azureError(404, '404', 'Resource not found');
         const key = req.headers['api-key'];
-        if (typeof key !== 'string' || !azure.apiKeys.includes(key))
+        const bearer = req.headers.authorization?.startsWith('Bearer ') === true;
+        if (bearer && typeof key !== 'string') {
+          if (!(await entraTokenValid(req.headers.authorization?.slice(7) ?? '', azure.entra)))
+            return azureError(
+              401,
+              '401',
+              `Unauthorized. Access token is missing, invalid, audience is incorrect (${AZURE_AUDIENCE}), or have expired.`,
+            );
+        } else if (typeof key !== 'string' || !azure.apiKeys.includes(key))
           return azureError(
             401,
             '401',

@@ -17,6 +17,7 @@ import {
   stickyChoice,
 } from '../../src/providers/routing/index.ts';
 import { matchRoute, planRoute, routesOf } from '../../src/providers/routing/routes.ts';
+import { RouteRun } from '../../src/providers/routing/run.ts';
 import { TranslationError } from '../../src/providers/translate/index.ts';
 import { examplePolicyCopy } from '../fixtures/keys.ts';
 
@@ -145,6 +146,24 @@ describe('weights, breakers and back-off', async () => {
     assert.equal(failureKind(400), undefined);
     assert.ok(retryable('429', s));
     assert.ok(!retryable('429', { ...s, on: ['5xx'] }));
+  });
+
+  test('the back-off before a fallback counts from when the failed attempt was sent', async () => {
+    const breakers = new CircuitBreakers();
+    const capped = { ...route, retry: { ...route.retry, backoffMs: 200, maxBackoffMs: 200, maxAttempts: 3 } };
+    const plan = planRoute(snapshot, capped, 'anthropic.messages', 'x', breakers, () => 0);
+    const run = new RouteRun(plan, plan.candidates, breakers);
+    const sent = performance.now();
+    run.begin();
+    await new Promise((r) => setTimeout(r, 60));
+    // retry-after 1 s raises the jittered wait to the 200 ms cap; what the 429 took is spent of it.
+    const wait = run.failed({ status: 429, retryAfterSeconds: 1 });
+    const spent = performance.now() - sent;
+    assert.ok(wait !== null && wait <= 141 && wait >= 200 - spent, `waits the rest of the back-off: ${wait}`);
+    assert.equal(run.current.model, 'claude-haiku-4-5');
+    run.begin();
+    await new Promise((r) => setTimeout(r, 250));
+    assert.equal(run.failed({ status: 503 }), 0, 'a failure slower than the back-off moves on at once');
   });
 
   test('back-off doubles per attempt within the cap, with jitter, and honours retry-after within it', () => {

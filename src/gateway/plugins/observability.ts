@@ -1,5 +1,6 @@
 // The metrics and tracing plugins: thin adapters from the pipeline's stages and frozen record to
 // src/observability (where the metric and span definitions live).
+import { type AnswerFacts, answerFactsOfJson, answerFactsOfText } from '../../observability/answer-facts.ts';
 import { CallMetrics, perKeyLabelsOf } from '../../observability/call-metrics.ts';
 import type { CallTrace, CallTracer } from '../../observability/tracing.ts';
 import type { Snapshot } from '../../policy/snapshot.ts';
@@ -34,19 +35,10 @@ export function createMetricsPlugin(metrics: CallMetrics): Plugin {
   };
 }
 
-const FINISH = /"(?:stop_reason|finish_reason|finishReason)"\s*:\s*"([A-Za-z_]{1,40})"/g;
-const MODEL = /"(?:model|modelVersion)"\s*:\s*"([^"\\]{1,200})"/;
-
-/**
- * The answering model and finish reasons, read from the parsed answer or the tail the usage reader
- * keeps (best effort: a long streamed answer's reasons may have left the tail).
- */
-function answerFacts(call: Call): { responseModel?: string; finishReasons?: string[] } {
-  const text = call.upstreamJson !== undefined ? JSON.stringify(call.upstreamJson) : call.tail;
-  if (!text) return {};
-  const reasons = [...new Set([...text.matchAll(FINISH)].map((m) => m[1]))];
-  const model = MODEL.exec(text)?.[1];
-  return { responseModel: model, finishReasons: reasons.length > 0 ? reasons : undefined };
+/** The answering model and finish reasons, from the parsed answer or the tail the usage reader keeps. */
+function answerFacts(call: Call): AnswerFacts {
+  if (call.upstreamJson !== undefined) return answerFactsOfJson(call.upstreamJson);
+  return call.tail ? answerFactsOfText(call.tail) : {};
 }
 
 export function createTracingPlugin(tracer: CallTracer): Plugin {

@@ -181,6 +181,18 @@ class Vertex implements CloudClient {
 }
 
 const AZURE_SCOPE = 'https://cognitiveservices.azure.com/.default';
+/** Entra ID hosts of Microsoft's public and sovereign clouds, which MSAL's instance discovery knows. */
+const MICROSOFT_AUTHORITIES = new Set([
+  'login.microsoftonline.com',
+  'login.microsoft.com',
+  'login.windows.net',
+  'sts.windows.net',
+  'login.chinacloudapi.cn',
+  'login.partner.microsoftonline.cn',
+  'login.microsoftonline.us',
+  'login-us.microsoftonline.com',
+  'login.microsoftonline.de',
+]);
 
 class Azure implements CloudClient {
   readonly kind = 'azure';
@@ -210,7 +222,15 @@ class Azure implements CloudClient {
     this.#credential ??= (async () => {
       const identity = await import('@azure/identity');
       const c = this.#cfg;
-      const opts = c.authorityHost === undefined ? {} : { authorityHost: c.authorityHost };
+      // Outside Microsoft's own clouds (Azure Stack, a test authority) MSAL cannot ask Microsoft's
+      // instance discovery about the authority: it is trusted as configured.
+      const opts =
+        c.authorityHost === undefined
+          ? {}
+          : {
+              authorityHost: c.authorityHost,
+              disableInstanceDiscovery: !MICROSOFT_AUTHORITIES.has(new URL(c.authorityHost).host),
+            };
       if (c.tenantId !== undefined && c.clientId !== undefined && c.clientSecret !== undefined)
         return new identity.ClientSecretCredential(
           c.tenantId,
@@ -220,8 +240,18 @@ class Azure implements CloudClient {
         );
       return new identity.DefaultAzureCredential(opts);
     })();
-    const token = await (await this.#credential).getToken(AZURE_SCOPE);
-    if (token === null) throw new Error('Microsoft Entra ID issued no token');
+    let token: Awaited<ReturnType<TokenCredential['getToken']>>;
+    try {
+      token = await (await this.#credential).getToken(AZURE_SCOPE);
+    } catch (err) {
+      // MSAL's message runs to several fields of "Not Available"; the token service's code and
+      // description are what says why.
+      const message = (err as Error).message ?? String(err);
+      const m = /^(\w+): .*?Description: (.*?)(?: - |$)/s.exec(message);
+      const why = m === null ? message.split('\n')[0] : `${m[1]}: ${m[2]}`;
+      throw new Error(`Azure OpenAI: Microsoft Entra ID gave no token (${why})`);
+    }
+    if (token === null) throw new Error('Azure OpenAI: Microsoft Entra ID gave no token');
     this.#token = { value: token.token, expires: token.expiresOnTimestamp };
     return token.token;
   }

@@ -91,7 +91,9 @@ export class RouteRun {
   /**
    * The current attempt failed: record it, tell its circuit breaker, and move to the next candidate
    * when the route retries this failure, attempts remain and one fits the reservation. Returns the
-   * wait before that attempt, or null when the failure stands.
+   * wait before that attempt, or null when the failure stands. The back-off counts from when the
+   * failed attempt was sent, so the time its failure took to arrive is not waited a second time: a
+   * fallback adds the back-off, not the back-off plus the failed round trip.
    */
   failed(f: Failure): number | null {
     const route = this.plan.route;
@@ -99,7 +101,8 @@ export class RouteRun {
     this.#record(f.status, kind ?? (f.code === undefined ? String(f.status) : f.code));
     if (kind !== undefined) this.#breakers.failure(this.current.breakerId, route.breaker);
     if (!retryable(kind, route.retry) || this.attempts.length >= route.retry.maxAttempts) return null;
-    return this.#advance(f.retryAfterSeconds);
+    const wait = this.#advance(f.retryAfterSeconds);
+    return wait === null ? null : Math.max(0, wait - (performance.now() - this.#startedAt));
   }
 
   /** The current candidate could not even be prepared (translation refused, cloud credentials missing). */

@@ -4,7 +4,7 @@ import { eventJson } from '../sse.ts';
 import { isObject, type TokenUsage } from '../types.ts';
 import type { AnswerContext, StreamReader, StreamWriter, WireFormat } from './format.ts';
 import {
-  argsObject,
+  argsValue,
   fullUsage,
   type IrEvent,
   type IrImage,
@@ -75,7 +75,7 @@ function readBlock(block: unknown, where: string): IrPart | null {
         type: 'tool_call',
         id: str(block.id) ?? '',
         name: str(block.name) ?? '',
-        arguments: JSON.stringify(block.input ?? {}),
+        input: block.input ?? {},
       };
     case 'tool_result': {
       const content: Array<{ type: 'text'; text: string } | IrImage> = [];
@@ -237,7 +237,7 @@ function writePart(p: IrPart): Record<string, unknown> | null {
     case 'image':
       return writeImage(p);
     case 'tool_call':
-      return { type: 'tool_use', id: p.id, name: p.name, input: argsObject(p.arguments, p.name) };
+      return { type: 'tool_use', id: p.id, name: p.name, input: argsValue(p) };
     case 'tool_result':
       return {
         type: 'tool_result',
@@ -254,7 +254,8 @@ function writePart(p: IrPart): Record<string, unknown> | null {
   }
 }
 
-const EFFORT_BUDGET = { minimal: 1024, low: 2048, medium: 8192, high: 24576 } as const;
+/** Claude's thinking budget for each reasoning effort (also on Bedrock's Converse). */
+export const EFFORT_BUDGET = { minimal: 1024, low: 2048, medium: 8192, high: 24576 } as const;
 /** Anthropic requires max_tokens; a request without one gets this (the gateway sets the model's own first). */
 export const DEFAULT_MAX_TOKENS = 32000;
 

@@ -4,6 +4,7 @@ import { eventJson } from '../sse.ts';
 import { isObject, type TokenUsage } from '../types.ts';
 import type { AnswerContext, StreamReader, StreamWriter, WireFormat } from './format.ts';
 import {
+  argsText,
   fullUsage,
   type IrEvent,
   type IrImage,
@@ -16,12 +17,14 @@ import {
   type IrToolChoice,
   ignore,
   imageUrl,
+  joinedText,
   numOr,
   parseDataUrl,
   promptTokens,
   pushMessage,
   safetyIdentifier,
   str,
+  streamEnd,
   TranslationError,
 } from './ir.ts';
 
@@ -213,18 +216,23 @@ function imagePart(img: IrImage): Record<string, unknown> {
   return { type: 'image_url', image_url: { url: imageUrl(img) } };
 }
 
+/** The tool calls among the parts, as Chat Completions lists them. */
+function toolCalls(parts: IrPart[]): Record<string, unknown>[] {
+  const calls: Record<string, unknown>[] = [];
+  for (const p of parts) {
+    if (p.type === 'tool_call')
+      calls.push({ id: p.id, type: 'function', function: { name: p.name, arguments: argsText(p) } });
+  }
+  return calls;
+}
+
 function writeMessages(req: IrRequest): Record<string, unknown>[] {
   const out: Record<string, unknown>[] = [];
   if (req.system.length > 0) out.push({ role: 'system', content: req.system.join('\n\n') });
   for (const m of req.messages) {
     if (m.role === 'assistant') {
-      const text = m.parts
-        .filter((p) => p.type === 'text')
-        .map((p) => p.text)
-        .join('');
-      const calls = m.parts
-        .filter((p) => p.type === 'tool_call')
-        .map((p) => ({ id: p.id, type: 'function', function: { name: p.name, arguments: p.arguments } }));
+      const text = joinedText(m.parts);
+      const calls = toolCalls(m.parts);
       if (m.parts.some((p) => p.type === 'image'))
         throw new TranslationError('an assistant message holds an image');
       if (text === '' && calls.length === 0) continue;
@@ -239,10 +247,7 @@ function writeMessages(req: IrRequest): Record<string, unknown>[] {
     const images: Record<string, unknown>[] = [];
     for (const p of m.parts) {
       if (p.type !== 'tool_result') continue;
-      const text = p.content
-        .filter((c) => c.type === 'text')
-        .map((c) => c.text)
-        .join('\n');
+      const text = joinedText(p.content, 'text', '\n');
       const imgs = p.content.filter((c) => c.type === 'image');
       for (const img of imgs) images.push(imagePart(img));
       const note =
@@ -363,17 +368,9 @@ function chatId(id: string): string {
 }
 
 function writeResponse(res: IrResponse, ctx: AnswerContext): unknown {
-  const text = res.parts
-    .filter((p) => p.type === 'text')
-    .map((p) => p.text)
-    .join('');
-  const reasoning = res.parts
-    .filter((p) => p.type === 'thinking')
-    .map((p) => p.text)
-    .join('');
-  const calls = res.parts
-    .filter((p) => p.type === 'tool_call')
-    .map((p) => ({ id: p.id, type: 'function', function: { name: p.name, arguments: p.arguments } }));
+  const text = joinedText(res.parts);
+  const reasoning = joinedText(res.parts, 'thinking');
+  const calls = toolCalls(res.parts);
   return {
     id: chatId(res.id),
     object: 'chat.completion',
@@ -450,13 +447,7 @@ class Reader implements StreamReader {
   end(out: IrEvent[]): void {
     if (this.#done) return;
     // No [DONE]: a stream cut before its finish is an error; one that finished just lacked the marker.
-    if (this.#stopped) out.push({ type: 'end' });
-    else
-      out.push({
-        type: 'error',
-        status: 502,
-        message: 'the upstream stream ended before the answer was complete',
-      });
+    streamEnd(out, this.#stopped);
   }
 }
 

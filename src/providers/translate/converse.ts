@@ -4,10 +4,11 @@
 import { eventJson, type SseEvent } from '../sse.ts';
 import { SseUsageTracker } from '../tracker.ts';
 import { emptyUsage, isObject, num, type TokenUsage } from '../types.ts';
+import { EFFORT_BUDGET } from './anthropic.ts';
 import type { UsageReader } from './exchange.ts';
 import type { StreamReader, StreamWriter, WireFormat } from './format.ts';
 import {
-  argsObject,
+  argsValue,
   fullUsage,
   type IrEvent,
   type IrImage,
@@ -17,6 +18,7 @@ import {
   type IrStop,
   ignore,
   str,
+  streamEnd,
   TranslationError,
 } from './ir.ts';
 
@@ -46,7 +48,7 @@ function block(p: IrPart, anthropicModel: boolean): Record<string, unknown> | nu
     case 'image':
       return image(p);
     case 'tool_call':
-      return { toolUse: { toolUseId: p.id, name: p.name, input: argsObject(p.arguments, p.name) } };
+      return { toolUse: { toolUseId: p.id, name: p.name, input: argsValue(p) } };
     case 'tool_result':
       return {
         toolResult: {
@@ -61,8 +63,6 @@ function block(p: IrPart, anthropicModel: boolean): Record<string, unknown> | nu
       return { reasoningContent: { reasoningText: { text: p.text, signature: p.signature } } };
   }
 }
-
-const EFFORT_BUDGET = { minimal: 1024, low: 2048, medium: 8192, high: 24576 } as const;
 
 function writeRequest(req: IrRequest): Record<string, unknown> {
   const claude = req.model.includes('anthropic.');
@@ -142,7 +142,7 @@ function readResponse(body: unknown): IrResponse {
         type: 'tool_call',
         id: str(c.toolUse.toolUseId) ?? '',
         name: str(c.toolUse.name) ?? '',
-        arguments: JSON.stringify(c.toolUse.input ?? {}),
+        input: c.toolUse.input ?? {},
       });
     else if (isObject(c.reasoningContent) && isObject(c.reasoningContent.reasoningText)) {
       const rt = c.reasoningContent.reasoningText;
@@ -215,13 +215,7 @@ class Reader implements StreamReader {
   }
   end(out: IrEvent[]): void {
     if (this.#done) return;
-    if (this.#stopped) out.push({ type: 'end' });
-    else
-      out.push({
-        type: 'error',
-        status: 502,
-        message: 'the upstream stream ended before the answer was complete',
-      });
+    streamEnd(out, this.#stopped);
   }
 }
 

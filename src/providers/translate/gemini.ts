@@ -5,6 +5,8 @@ import { isObject, type TokenUsage } from '../types.ts';
 import type { AnswerContext, StreamReader, StreamWriter, WireFormat } from './format.ts';
 import {
   argsObject,
+  argsText,
+  argsValue,
   fullUsage,
   type IrEvent,
   type IrImage,
@@ -15,10 +17,12 @@ import {
   type IrStop,
   type IrTool,
   type IrToolChoice,
+  joinedText,
   numOr,
   promptTokens,
   pushMessage,
   str,
+  streamEnd,
   TranslationError,
 } from './ir.ts';
 
@@ -163,7 +167,7 @@ function readRequest(body: Record<string, unknown>, model: string): IrRequest {
         const ids = pending.get(name) ?? [];
         ids.push(id);
         pending.set(name, ids);
-        parts.push({ type: 'tool_call', id, name, arguments: JSON.stringify(fc.args ?? {}) });
+        parts.push({ type: 'tool_call', id, name, input: fc.args ?? {} });
       } else if (isObject(p.functionResponse ?? p.function_response)) {
         const fr = (p.functionResponse ?? p.function_response) as Record<string, unknown>;
         const name = str(fr.name) ?? '';
@@ -247,7 +251,7 @@ function writeRequest(req: IrRequest): Record<string, unknown> {
         case 'tool_call': {
           names.set(p.id, p.name);
           const part: Record<string, unknown> = {
-            functionCall: { name: p.name, args: argsObject(p.arguments, p.name) },
+            functionCall: { name: p.name, args: argsValue(p) },
           };
           const sig = signatureOf(p.id);
           if (sig !== undefined) {
@@ -263,10 +267,7 @@ function writeRequest(req: IrRequest): Record<string, unknown> {
             throw new TranslationError(
               `a tool result answers call ${p.id}, which the conversation does not hold`,
             );
-          const text = p.content
-            .filter((c) => c.type === 'text')
-            .map((c) => c.text)
-            .join('\n');
+          const text = joinedText(p.content, 'text', '\n');
           parts.push({
             functionResponse: { name, response: p.isError ? { error: text } : { output: text } },
           });
@@ -356,7 +357,7 @@ function readAnswerParts(parts: unknown[], out: IrPart[]): void {
         type: 'tool_call',
         id: str(fc.id) ?? callId(++callSeq, str(p.thoughtSignature)),
         name: str(fc.name) ?? '',
-        arguments: JSON.stringify(fc.args ?? {}),
+        input: fc.args ?? {},
       });
     }
   }
@@ -417,7 +418,7 @@ function writePartsOut(parts: IrPart[]): Record<string, unknown>[] {
     if (p.type === 'text') out.push({ text: p.text });
     else if (p.type === 'thinking' && p.text !== '') out.push({ text: p.text, thought: true });
     else if (p.type === 'tool_call')
-      out.push({ functionCall: { name: p.name, args: argsObject(p.arguments, p.name), id: p.id } });
+      out.push({ functionCall: { name: p.name, args: argsValue(p), id: p.id } });
   }
   return out;
 }
@@ -466,7 +467,7 @@ class Reader implements StreamReader {
         else if (p.type === 'thinking') out.push({ type: 'thinking', text: p.text });
         else if (p.type === 'tool_call') {
           this.#called = true;
-          out.push({ type: 'tool_start', id: p.id, name: p.name }, { type: 'tool_args', text: p.arguments });
+          out.push({ type: 'tool_start', id: p.id, name: p.name }, { type: 'tool_args', text: argsText(p) });
         }
       }
     }
@@ -493,13 +494,7 @@ class Reader implements StreamReader {
   }
   end(out: IrEvent[]): void {
     // Gemini streams have no closing event: the finish reason marks a complete answer.
-    if (this.#stopped) out.push({ type: 'end' });
-    else
-      out.push({
-        type: 'error',
-        status: 502,
-        message: 'the upstream stream ended before the answer was complete',
-      });
+    streamEnd(out, this.#stopped);
   }
 }
 

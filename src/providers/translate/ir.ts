@@ -11,13 +11,7 @@ export type IrImage = { type: 'image'; mediaType: string; data: string } | { typ
 export type IrPart =
   | { type: 'text'; text: string }
   | IrImage
-  | {
-      type: 'tool_call';
-      id: string;
-      name: string;
-      /** The arguments as JSON text (a JSON object). */
-      arguments: string;
-    }
+  | IrToolCall
   | {
       type: 'tool_result';
       id: string;
@@ -30,6 +24,18 @@ export type IrPart =
       /** The provider's opaque proof of the reasoning (Anthropic signature, OpenAI encrypted content). */
       signature?: string;
     };
+
+/**
+ * A tool call. Its arguments stay in the form the client's format had them — JSON text (OpenAI) or a
+ * parsed value (Anthropic, Gemini, Converse) — and are converted only for a target that needs the
+ * other form (`argsText`, `argsValue`): a long conversation's calls are not serialised and parsed
+ * back on the way between two formats that both take objects.
+ */
+export type IrToolCall = {
+  type: 'tool_call';
+  id: string;
+  name: string;
+} & ({ arguments: string; input?: undefined } | { input: unknown; arguments?: undefined });
 
 export interface IrMessage {
   role: IrRole;
@@ -149,12 +155,48 @@ export function promptTokens(u: TokenUsage): number {
   return u.inputTokens + u.cachedInputTokens + u.cacheWriteTokens;
 }
 
+/** The text of the parts of one kind (text, or thinking), joined with `separator`. */
+export function joinedText(
+  parts: ReadonlyArray<IrPart>,
+  type: 'text' | 'thinking' = 'text',
+  separator = '',
+): string {
+  let out: string | undefined;
+  for (const p of parts) {
+    if (p.type !== type) continue;
+    out = out === undefined ? p.text : out + separator + p.text;
+  }
+  return out ?? '';
+}
+
+/** A stream reader's last event: the end of a finished answer, or an error for a stream cut before its finish. */
+export function streamEnd(out: IrEvent[], finished: boolean): void {
+  out.push(
+    finished
+      ? { type: 'end' }
+      : { type: 'error', status: 502, message: 'the upstream stream ended before the answer was complete' },
+  );
+}
+
 export function str(v: unknown): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }
 
 export function numOr(v: unknown): number | undefined {
   return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+}
+
+/** A call's arguments as JSON text. */
+export function argsText(call: IrToolCall): string {
+  return call.arguments ?? JSON.stringify(call.input ?? {});
+}
+
+/** A call's arguments as an object (the formats that need one), refusing what is not a JSON object. */
+export function argsValue(call: IrToolCall): Record<string, unknown> {
+  if (call.arguments !== undefined) return argsObject(call.arguments, call.name);
+  const v = call.input ?? {};
+  if (typeof v === 'object' && v !== null && !Array.isArray(v)) return v as Record<string, unknown>;
+  throw new TranslationError(`the arguments of the call to tool ${call.name} are not a JSON object`);
 }
 
 /** Parses tool arguments text, refusing what is not a JSON object (the formats that need an object). */

@@ -1,11 +1,12 @@
 // OpenAI Responses ⇄ the neutral shapes: requests, answers, stream events and errors.
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import { openaiUsage } from '../openai.ts';
 import { eventJson } from '../sse.ts';
 import { isObject, type TokenUsage } from '../types.ts';
 import { effortOf, freeformTool, readChoice } from './chat.ts';
 import type { AnswerContext, StreamReader, StreamWriter, WireFormat } from './format.ts';
 import {
+  argsText,
   fullUsage,
   type IrEvent,
   type IrImage,
@@ -24,6 +25,7 @@ import {
   pushMessage,
   safetyIdentifier,
   str,
+  streamEnd,
   TranslationError,
 } from './ir.ts';
 
@@ -254,7 +256,7 @@ function writeRequest(req: IrRequest): Record<string, unknown> {
           break;
         case 'tool_call':
           flush();
-          input.push({ type: 'function_call', call_id: p.id, name: p.name, arguments: p.arguments });
+          input.push({ type: 'function_call', call_id: p.id, name: p.name, arguments: argsText(p) });
           break;
         case 'tool_result': {
           flush();
@@ -381,8 +383,17 @@ function responseId(id: string): string {
   return id.startsWith('resp_') ? id : `resp_${id}`;
 }
 
+// Ids for the items of a translated answer, cut from a pool of random hex: a call to the random
+// source per id cost more than the rest of translating a short answer.
+const pool = { hex: '', at: 0, bytes: Buffer.alloc(3072) };
+
 function shortId(prefix: string): string {
-  return `${prefix}_${randomBytes(12).toString('hex')}`;
+  if (pool.at + 24 > pool.hex.length) {
+    pool.hex = randomFillSync(pool.bytes).toString('hex');
+    pool.at = 0;
+  }
+  pool.at += 24;
+  return `${prefix}_${pool.hex.slice(pool.at - 24, pool.at)}`;
 }
 
 /** The output items of a finished answer, as the Responses API lists them. */
@@ -397,7 +408,7 @@ function outputItems(parts: IrPart[], ctx: AnswerContext): Record<string, unknow
     if (p.type === 'text') text = (text ?? '') + p.text;
     else if (p.type === 'tool_call') {
       flush();
-      items.push(callItem(shortId('fc'), p.id, p.name, p.arguments, ctx));
+      items.push(callItem(shortId('fc'), p.id, p.name, argsText(p), ctx));
     } else if (p.type === 'thinking') {
       flush();
       items.push(reasoningItem(shortId('rs'), p.text, p.signature));
@@ -564,12 +575,8 @@ class Reader implements StreamReader {
     }
   }
   end(out: IrEvent[]): void {
-    if (!this.#done)
-      out.push({
-        type: 'error',
-        status: 502,
-        message: 'the upstream stream ended before the answer was complete',
-      });
+    // Responses streams end with `response.completed`: a reader that never saw it lost the answer's end.
+    if (!this.#done) streamEnd(out, false);
   }
 }
 
