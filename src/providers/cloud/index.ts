@@ -1,11 +1,12 @@
 // Cloud platforms that serve the providers' models under their own paths and authentication: Amazon
 // Bedrock (SigV4, event-stream framing), Google Vertex AI (OAuth / self-signed JWT) and Azure OpenAI
 // (api-key or Entra ID). Each turns a call in the provider's wire format into the cloud's request.
-import { Sha256 } from '@aws-crypto/sha256-js';
-import { fromIni, fromNodeProviderChain, fromTemporaryCredentials } from '@aws-sdk/credential-providers';
+// The clouds' libraries load on a provider's first call, not at start: together they hold ~80 MB of
+// resident memory and ~0.5 s of start-up that a gateway without cloud providers should not pay.
+import type { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import type { TokenCredential } from '@azure/identity';
-import { SignatureV4 } from '@smithy/signature-v4';
-import { GoogleAuth } from 'google-auth-library';
+import type { SignatureV4 } from '@smithy/signature-v4';
+import type { GoogleAuth } from 'google-auth-library';
 import type { Surface } from '../../policy/decision.ts';
 import type { ResolvedProvider } from '../../policy/snapshot.ts';
 import { DEFAULT_CLOUD_BETAS, filterBetas } from './betas.ts';
@@ -14,6 +15,8 @@ import { readSecretRef } from './secret.ts';
 export { EVENT_STREAM_CONTENT_TYPE, EventStreamToSse } from './eventstream.ts';
 
 type Cloud = NonNullable<ResolvedProvider['cloud']>;
+type AwsCredentialIdentityProvider = ReturnType<typeof fromNodeProviderChain>;
+type AwsCredentialIdentity = Awaited<ReturnType<AwsCredentialIdentityProvider>>;
 
 export interface CloudRequest {
   /** The surface the upstream is called on (after any translation). */
@@ -49,14 +52,17 @@ class Bedrock implements CloudClient {
   readonly kind = 'bedrock';
   readonly problem: string | null = null;
   readonly #cfg: NonNullable<Cloud['bedrock']>;
-  readonly #signer: SignatureV4 | null = null;
+  readonly #providerId: string;
+  /** Static keys read from the policy's secret references (a missing one is a readiness problem). */
+  readonly #identity: AwsCredentialIdentity | undefined;
+  #signer: Promise<SignatureV4> | undefined;
 
   constructor(provider: ResolvedProvider, cfg: NonNullable<Cloud['bedrock']>) {
     this.#cfg = cfg;
-    let credentials: ReturnType<typeof fromNodeProviderChain>;
+    this.#providerId = provider.id;
     try {
       if (cfg.accessKeyId !== undefined || cfg.secretAccessKey !== undefined) {
-        const identity = {
+        this.#identity = {
           accessKeyId: readSecretRef(
             cfg.accessKeyId ?? {},
             `Bedrock access key id of provider ${provider.id}`,
@@ -70,24 +76,38 @@ class Bedrock implements CloudClient {
               ? undefined
               : readSecretRef(cfg.sessionToken, `Bedrock session token of provider ${provider.id}`),
         };
-        credentials = async () => identity;
-      } else if (cfg.profile !== undefined) credentials = fromIni({ profile: cfg.profile });
-      else credentials = fromNodeProviderChain();
-      if (cfg.roleArn !== undefined) {
-        credentials = fromTemporaryCredentials({
-          masterCredentials: credentials,
-          params: { RoleArn: cfg.roleArn, RoleSessionName: `portcullis-${provider.id}` },
-          clientConfig: { region: cfg.region },
-        });
       }
-      this.#signer = new SignatureV4({ credentials, region: cfg.region, service: 'bedrock', sha256: Sha256 });
     } catch (err) {
       this.problem = (err as Error).message;
     }
   }
 
+  async #makeSigner(): Promise<SignatureV4> {
+    const cfg = this.#cfg;
+    const [{ Sha256 }, providers, { SignatureV4 }] = await Promise.all([
+      import('@aws-crypto/sha256-js'),
+      import('@aws-sdk/credential-providers'),
+      import('@smithy/signature-v4'),
+    ]);
+    const identity = this.#identity;
+    let credentials: AwsCredentialIdentityProvider;
+    if (identity !== undefined) credentials = async () => identity;
+    else if (cfg.profile !== undefined) credentials = providers.fromIni({ profile: cfg.profile });
+    else credentials = providers.fromNodeProviderChain();
+    if (cfg.roleArn !== undefined) {
+      credentials = providers.fromTemporaryCredentials({
+        masterCredentials: credentials,
+        params: { RoleArn: cfg.roleArn, RoleSessionName: `portcullis-${this.#providerId}` },
+        clientConfig: { region: cfg.region },
+      });
+    }
+    return new SignatureV4({ credentials, region: cfg.region, service: 'bedrock', sha256: Sha256 });
+  }
+
   async prepare(origin: URL, basePath: string, req: CloudRequest): Promise<PreparedRequest> {
-    if (this.#signer === null) throw new Error(this.problem ?? 'Bedrock is not configured');
+    if (this.problem !== null) throw new Error(this.problem);
+    this.#signer ??= this.#makeSigner();
+    const signer = await this.#signer;
     const converse = this.#cfg.api === 'converse';
     if (req.surface !== (converse ? 'bedrock.converse' : 'anthropic.messages'))
       throw new Error(`Bedrock ${converse ? 'Converse' : 'InvokeModel'} does not serve ${req.surface} here`);
@@ -107,7 +127,7 @@ class Bedrock implements CloudClient {
     const path = `${basePath}/model/${encodeURIComponent(req.model)}/${action}`;
     const text = Buffer.from(JSON.stringify(body));
     const accept = req.stream ? 'application/vnd.amazon.eventstream' : 'application/json';
-    const signed = await this.#signer.sign({
+    const signed = await signer.sign({
       method: 'POST',
       protocol: origin.protocol,
       hostname: origin.hostname,
@@ -134,17 +154,22 @@ class Vertex implements CloudClient {
   readonly kind = 'vertex';
   readonly problem: string | null = null;
   readonly #cfg: NonNullable<Cloud['vertex']>;
-  readonly #auth: GoogleAuth;
+  #auth: Promise<GoogleAuth> | undefined;
 
   constructor(cfg: NonNullable<Cloud['vertex']>) {
     this.#cfg = cfg;
-    // A service account signs its own short-lived JWTs (no token endpoint round trip); other
-    // Application Default Credentials fetch OAuth tokens. The library refreshes either before expiry.
-    this.#auth = new GoogleAuth({
-      keyFile: cfg.credentialsFile,
+  }
+
+  // A service account signs its own short-lived JWTs (no token endpoint round trip); other
+  // Application Default Credentials fetch OAuth tokens. The library refreshes either before expiry.
+  async #makeAuth(): Promise<GoogleAuth> {
+    const { GoogleAuth } = await import('google-auth-library');
+    const auth = new GoogleAuth({
+      keyFile: this.#cfg.credentialsFile,
       scopes: ['https://www.googleapis.com/auth/cloud-platform'],
     });
-    this.#auth.useJWTAccessWithScope = true;
+    auth.useJWTAccessWithScope = true;
+    return auth;
   }
 
   async prepare(origin: URL, basePath: string, req: CloudRequest): Promise<PreparedRequest> {
@@ -166,7 +191,8 @@ class Vertex implements CloudClient {
     } else {
       throw new Error(`Vertex AI serves Claude and Gemini here, not ${req.surface}`);
     }
-    const auth = await this.#auth.getRequestHeaders(`${origin.origin}${path}`);
+    this.#auth ??= this.#makeAuth();
+    const auth = await (await this.#auth).getRequestHeaders(`${origin.origin}${path}`);
     const authorization = auth.get('authorization');
     if (authorization === null) throw new Error('Vertex AI credentials produced no authorization');
     return {
