@@ -1,7 +1,7 @@
 // Python command-line tools pinned from PyPI, each in its own virtual environment under
 // .tools/venvs/<name>, installed on first use by the tests that need them (and by nothing else).
 import { spawn, spawnSync } from 'node:child_process';
-import { accessSync, constants, rmSync } from 'node:fs';
+import { accessSync, constants, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { TOOLS_BIN, ToolMissingError } from './tools.ts';
 
@@ -36,6 +36,16 @@ function executable(path: string): boolean {
   }
 }
 
+/** The interpreter a script's `#!` line names. */
+function interpreterOf(script: string): string {
+  try {
+    const first = readFileSync(script, 'utf8').split('\n', 1)[0];
+    return first.startsWith('#!') ? first.slice(2).trim().split(' ')[0] : '';
+  } catch {
+    return '';
+  }
+}
+
 function python(): string | undefined {
   for (const candidate of ['python3', 'python']) {
     if (spawnSync(candidate, ['-c', 'import venv, ensurepip'], { stdio: 'ignore' }).status === 0)
@@ -63,7 +73,10 @@ export async function ensurePipTool(
 ): Promise<string> {
   const dir = venvDir(spec);
   const bin = join(dir, 'bin', spec.bin);
-  if (executable(bin)) return bin;
+  // A virtual environment's scripts name their interpreter by absolute path: one made in a checkout
+  // that has since moved (or a .tools shared from elsewhere) cannot start them, and is made again.
+  if (executable(bin) && executable(interpreterOf(bin))) return bin;
+  rmSync(dir, { recursive: true, force: true });
   const py = python();
   if (!py) throw new ToolMissingError(`${spec.name} needs Python 3 with venv (apt-get install python3-venv)`);
   log(`installing ${spec.requirement} from PyPI into ${dir}…`);
