@@ -28,7 +28,7 @@ denials contains {
 	"code": "model_not_found",
 	"message": sprintf("Model %s is not offered by provider %s through this gateway.", [input.model, input.provider]),
 } if {
-	not input.surface in model_free_surfaces
+	model_named
 	not input.pricedModel
 }
 
@@ -42,10 +42,17 @@ denials contains {
 	),
 } if {
 	input.key
-	not input.surface in model_free_surfaces
+	model_named
 	not input.route
 	not refused_person
 	not model_allowed
+}
+
+# A call on a surface that names a model, and names one. A request without a model is refused by the
+# gateway itself (no provider serves it), in words that say so.
+model_named if {
+	not input.surface in model_free_surfaces
+	input.model != ""
 }
 
 # Exact names and `prefix*` patterns, the common cases, avoid compiling a glob per call; `else`

@@ -13,12 +13,20 @@ auth_messages := {
 	"disabled": "This Portcullis virtual key has been disabled. Ask your platform team for help.",
 }
 
-denials contains {
+auth_denials contains {
 	"priority": 10,
 	"status": 401,
 	"code": sprintf("key_%s", [input.auth.status]),
 	"message": auth_message,
 } if {
+	auth_failed
+}
+
+denials contains d if some d in auth_denials
+
+# The caller did not authenticate: the gateway refuses before reading the body, so nothing else
+# about the call (model, provider, usage, content) is known, and decision.rego reports only why.
+auth_failed if {
 	input.auth.status != "ok"
 	auth_refused
 }

@@ -3,7 +3,8 @@
 # description: |
 #   One decision per proxied call. The gateway supplies the facts as input (see
 #   src/policy/decision.ts); this package decides. Denials carry a priority: the lowest number
-#   sets the HTTP status the caller sees, and every reason is reported.
+#   sets the HTTP status the caller sees, and every reason is reported (for a caller that did not
+#   authenticate, only why: its other facts were never read).
 package portcullis.gateway
 
 # METADATA
@@ -11,7 +12,7 @@ package portcullis.gateway
 decision := result if {
 	# Bind the denial set once: the Wasm target does not memoise rules between references.
 	# regal ignore:pointless-reassignment
-	found := denials
+	found := reported_denials
 	ordered := [d |
 		some key in sort([[x.priority, x.code, x.message] | some x in found])
 		some d in found
@@ -31,6 +32,12 @@ decision := result if {
 }
 
 allow := decision.allow
+
+# A caller who did not authenticate is told only that: the other rules would judge facts the gateway
+# never read (an empty model, no provider) and add reasons that make no sense.
+reported_denials := auth_denials if auth_failed
+
+else := denials
 
 # Sentences for an allowed call (limits.rego adds a spent soft budget's). Declared here with no
 # sentence of its own so that a policy without those files still decides.

@@ -162,7 +162,34 @@ test_auth_outranks_everything if {
 	})
 	d := decide(i)
 	d.status == 401
-	count(d.reasons) == 3
+	d.code == "key_disabled"
+	d.reasons == ["This Portcullis virtual key has been disabled. Ask your platform team for help."]
+}
+
+# What the gateway sends for a key refused from the headers alone: the body was never read.
+unread_call(auth, key) := object.union(
+	object.remove(base, ["key", "pricedModel", "provider", "tools"]),
+	{"auth": auth, "key": key, "model": "", "tools": []},
+)
+
+test_refused_key_hears_only_why if {
+	every auth in [
+		{"status": "missing", "enforced": true},
+		{"status": "unknown", "enforced": false},
+		{"status": "expired", "enforced": true},
+		{"status": "disabled", "enforced": true},
+	] {
+		d := decide(unread_call(auth, object.get({"missing": null}, auth.status, base.key)))
+		d.status == 401
+		d.code == sprintf("key_%s", [auth.status])
+		count(d.reasons) == 1
+		not contains(d.reasons[0], "Model")
+	}
+}
+
+test_call_naming_no_model_is_left_to_the_gateway if {
+	d := decide(unread_call({"status": "ok", "enforced": true}, base.key))
+	d.allow
 }
 
 finding(action) := {

@@ -89,6 +89,7 @@ function isJsonObject(text: string): boolean {
 
 export class AuditJournal {
   readonly dir: string;
+  readonly #segmentBytes: number;
   #fd: number;
   #bytes = 0;
   #number: number;
@@ -98,9 +99,13 @@ export class AuditJournal {
   /** Provisional records waiting for their final one: request id → its segment and when it was written. */
   readonly #provisional = new Map<string, { segment: Segment; at: number }>();
 
-  /** Opens a new segment after any left on disk (replayed and removed by the caller with `discardOld`). */
-  constructor(dir: string) {
+  /**
+   * Opens a new segment after any left on disk (replayed and removed by the caller with `discardOld`).
+   * Smaller segments are dropped sooner, so less is left to check when the journal is replayed.
+   */
+  constructor(dir: string, segmentBytes = SEGMENT_BYTES) {
     this.dir = dir;
+    this.#segmentBytes = segmentBytes;
     mkdirSync(dir, { recursive: true });
     const existing = segmentFiles(dir);
     this.#number = existing.length === 0 ? 1 : Number(existing[existing.length - 1].split('/').pop()) + 1;
@@ -129,6 +134,11 @@ export class AuditJournal {
     }
     this.#write(`F ${json}\n`);
     this.#current.end = count;
+  }
+
+  /** A provisional record of this call is here and stands in for a final one without content. */
+  awaitsFinal(requestId: string): boolean {
+    return this.#provisional.has(requestId);
   }
 
   /** A provisional record of a call whose final record is not ready yet. */
@@ -172,7 +182,7 @@ export class AuditJournal {
       while (off < length) off += writeSync(this.#fd, buf, off);
     }
     this.#bytes += length;
-    if (this.#bytes >= SEGMENT_BYTES) this.#rotate();
+    if (this.#bytes >= this.#segmentBytes) this.#rotate();
   }
 
   #rotate(): void {

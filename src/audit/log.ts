@@ -3,7 +3,7 @@
 // writer thread (writer.ts), which commits it to SQLite in one transaction and updates the
 // checkpoint; its answer hands the committed batch to the sinks. One batch is at the writer at a
 // time, so the hash chain follows the order of `append`.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import { Registry } from 'prom-client';
@@ -226,6 +226,44 @@ export class AuditLog {
   appendProvisional(record: AuditRecord): void {
     if (this.closing) throw new Error('audit log is closed');
     this.journal.writeProvisional(JSON.stringify(normalizeRecord(record)), record.requestId);
+  }
+
+  /**
+   * Takes what another process journaled and this log does not have (a cluster worker killed before
+   * its records reached this log, src/cluster), then deletes that journal. Everything appended
+   * before is committed first, so a record that did arrive is found in the database and not taken
+   * twice: a final record when the same text is stored, a provisional one when any record of its
+   * call is. What is missing is appended now (journaled here first, like any record).
+   */
+  async recoverJournal(dir: string): Promise<number> {
+    await this.flush();
+    const journal = readJournal(dir);
+    const calls = new Set<string>();
+    const missing: AuditRecord[] = [];
+    for (const json of journal.finals) {
+      const record = JSON.parse(json) as AuditRecord;
+      calls.add(record.requestId);
+      if (!this.store.query({ requestId: record.requestId }).some((e) => e.json === json))
+        missing.push(record);
+    }
+    let provisional = 0;
+    for (const json of journal.provisional) {
+      const record = JSON.parse(json) as AuditRecord;
+      if (calls.has(record.requestId)) continue;
+      calls.add(record.requestId);
+      if (this.store.query({ requestId: record.requestId, limit: 1 }).length > 0) continue;
+      missing.push(record);
+      provisional += 1;
+    }
+    for (const record of missing) this.append(record);
+    rmSync(dir, { recursive: true, force: true });
+    if (missing.length > 0) {
+      this.logger.warn(
+        { recovered: missing.length, provisional, torn: journal.torn },
+        'audit log: records a process took but never delivered were recovered from its journal',
+      );
+    }
+    return missing.length;
   }
 
   /**

@@ -51,6 +51,8 @@ export interface Envelope {
   pushes?: PrimaryPush[];
   /** A worker's own metrics (prom-client JSON), answering a `metrics-request`. */
   metrics?: { id: number; json: unknown[] };
+  /** How many of the worker's audit records the primary has taken into its log (src/cluster/worker-audit.ts). */
+  auditAck?: number;
 }
 
 export type { ReserveResult };

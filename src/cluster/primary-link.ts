@@ -26,6 +26,7 @@ export class PrimaryLink {
   readonly #waiting = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
   #onPush: (push: PrimaryPush) => void = () => {};
   #onMetricsRequest: (id: number) => void = () => {};
+  #onAuditAck: (count: number) => void = () => {};
   #gone = false;
 
   constructor(proc: NodeJS.Process = process) {
@@ -56,6 +57,10 @@ export class PrimaryLink {
     this.#onMetricsRequest = handler;
   }
 
+  onAuditAck(handler: (count: number) => void): void {
+    this.#onAuditAck = handler;
+  }
+
   request<T>(req: WorkerRequest): Promise<T> {
     if (this.#gone) return Promise.reject(new Error('the primary process is gone'));
     const id = this.#nextId++;
@@ -81,6 +86,7 @@ export class PrimaryLink {
   }
 
   #receive(m: Envelope): void {
+    if (m.auditAck !== undefined) this.#onAuditAck(m.auditAck);
     for (const r of m.replies ?? []) {
       const w = this.#waiting.get(r.id);
       if (w === undefined) continue;

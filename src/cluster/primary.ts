@@ -18,6 +18,7 @@ import type { Snapshot } from '../policy/snapshot.ts';
 import { createPolicyManager } from '../sync/index.ts';
 import { add, Channel } from './channel.ts';
 import { type ErrorShape, isEnvelope, type PrimaryPush, type WorkerRequest } from './messages.ts';
+import { workerJournals } from './worker-audit.ts';
 
 /** How long a worker has to answer for /metrics before the sum goes without it. */
 const METRICS_WAIT_MS = 2_000;
@@ -45,6 +46,15 @@ export interface Primary {
 interface Member {
   worker: Worker;
   channel: Channel;
+  /** Its audit records taken into the log (acknowledged to it, so it can drop them from its journal). */
+  audited: number;
+  /**
+   * It exited: its journal is being taken into the log, which has every record it sent, so audit
+   * notes still arriving from it (the pipe is read after the exit) are not taken a second time.
+   */
+  exited: boolean;
+  /** Resolves once its journal was checked against the log. */
+  gone: Promise<void>;
   /** The revision it serves, once it serves one. */
   active?: string;
   prepared?: string;
@@ -94,6 +104,31 @@ export async function startPrimary(opts: PrimaryOptions): Promise<Primary> {
     throw err;
   }
   lifecycle.follow(holder);
+
+  // --- audit records of workers that died before they reached the log: taken from their journals
+  /** Pids of workers that may still write their journal. */
+  const journaling = new Set<number>();
+  let recovering: Promise<void> = Promise.resolve();
+  const recoverJournals = (): Promise<void> => {
+    recovering = recovering.then(async () => {
+      for (const { pid, dir } of workerJournals(opts.dataDir)) {
+        if (journaling.has(pid)) continue;
+        try {
+          // No log open yet (no policy yet): the journals wait for the next try.
+          if (auditLog.recoverJournal && !(await auditLog.recoverJournal(dir))) return;
+        } catch (err) {
+          log.error(
+            { pid, err: (err as Error).message },
+            "a dead worker's audit journal could not be recovered; it is kept for the next try",
+          );
+        }
+      }
+    });
+    return recovering;
+  };
+  // Journals left by the workers of a run that ended without a drain (the primary was killed).
+  await recoverJournals();
+  holder.onSwap(() => void recoverJournals());
 
   // --- reload: every serving worker prepares the revision, then all activate it together
   const push = (m: Member, p: PrimaryPush) => m.channel.queue((out) => add(out, 'pushes', p));
@@ -187,6 +222,7 @@ export async function startPrimary(opts: PrimaryOptions): Promise<Primary> {
         if (current !== undefined) prepare(m, current);
         pushStatus(m);
       } else if (note.note === 'audit') {
+        if (m.exited) continue;
         const sink = auditLog.current();
         for (const record of note.records) {
           try {
@@ -195,6 +231,11 @@ export async function startPrimary(opts: PrimaryOptions): Promise<Primary> {
             log.error({ err: (err as Error).message }, 'audit record not written');
           }
         }
+        // In the log's own journal now: the worker may forget them.
+        m.audited += note.records.length;
+        m.channel.queue((out) => {
+          out.auditAck = m.audited;
+        });
       } else if (note.note === 'prepared') {
         if (note.error !== undefined) {
           log.error(
@@ -274,7 +315,21 @@ export async function startPrimary(opts: PrimaryOptions): Promise<Primary> {
   let started = false;
   const fork = () => {
     const worker = cluster.fork();
-    const m: Member = { worker, channel: new Channel((msg, cb) => worker.send(msg, cb)) };
+    const pid = worker.process.pid as number;
+    journaling.add(pid);
+    // Not 'disconnect': a worker killed under load can exit without the channel reporting it.
+    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    const m: Member = {
+      worker,
+      channel: new Channel((msg, cb) => worker.send(msg, cb)),
+      audited: 0,
+      exited: false,
+      gone: exited.then(() => {
+        m.exited = true;
+        journaling.delete(pid);
+        return recoverJournals();
+      }),
+    };
     members.set(worker.id, m);
     worker.on('message', (raw: unknown) => receive(m, raw));
     worker.on('listening', (addr) => {
@@ -311,19 +366,17 @@ export async function startPrimary(opts: PrimaryOptions): Promise<Primary> {
     closing = true;
     clearInterval(statusTimer);
     await manager.stop();
-    const exits = [...members.values()].map(
-      (m) =>
-        new Promise<void>((resolve) => {
-          if (m.worker.isDead()) return resolve();
-          m.worker.once('exit', () => resolve());
-          push(m, { push: 'drain' });
-        }),
-    );
+    const exits = [...members.values()].map((m) => {
+      if (!m.worker.isDead()) push(m, { push: 'drain' });
+      return m.gone;
+    });
     const timer = setTimeout(() => {
       for (const m of members.values()) m.worker.process.kill('SIGKILL');
     }, DRAIN_WAIT_MS);
+    // Each worker's journal is checked against the log once it is gone, before the log closes.
     await Promise.all(exits);
     clearTimeout(timer);
+    await recovering;
     await lifecycle.close();
     await store?.close();
   };

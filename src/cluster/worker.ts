@@ -16,6 +16,7 @@ import type { SyncStatus } from '../sync/types.ts';
 import { IpcCounterStore } from './ipc-counter-store.ts';
 import type { PrimaryPush } from './messages.ts';
 import { PrimaryLink } from './primary-link.ts';
+import { WorkerAuditJournal, workerJournalDir } from './worker-audit.ts';
 
 const SHUTDOWN_GRACE_MS = 10_000;
 
@@ -95,11 +96,12 @@ export async function runWorker(
     triggerFetch: (reason) => link.request({ op: 'fetch', reason }),
     status: () => view.sync,
   };
-  const appender = {
-    append(record: AuditRecord) {
-      link.note({ note: 'audit', records: [record] });
-    },
-  };
+  // Journaled here before they leave, so that a kill -9 loses none (worker-audit.ts).
+  const appender = new WorkerAuditJournal(
+    workerJournalDir(opts.dataDir, process.pid),
+    (record: AuditRecord) => link.note({ note: 'audit', records: [record] }),
+  );
+  link.onAuditAck((count) => appender.acknowledged(count));
   const auditLog: AuditLogComponent = {
     name: 'auditSinks',
     start() {},
@@ -145,6 +147,7 @@ export async function runWorker(
   await serving.close();
   clearTimeout(force);
   await link.flush().catch(() => undefined);
+  appender.close();
   // The IPC channel would keep this process alive: closing it lets it exit (and write a --cpu-prof).
   if (process.connected) process.disconnect?.();
   return 0;

@@ -5,12 +5,16 @@
 // counters in different hash slots); standalone or Sentinel-managed Redis is.
 //
 // When Redis is unreachable, calls reject quickly with StoreUnavailableError (no offline queue, a
-// command timeout) while ioredis reconnects in the background. A settle or release that failed is
+// reply deadline) while ioredis reconnects in the background. The deadline counts only time in which
+// a reply could have been read (reply-deadline.ts): a gateway whose own event loop is busy does not
+// time out replies that are waiting in its socket. A reserve whose reply comes after its caller was
+// told the store is unavailable is released at once instead of holding budget for its lease. A settle or release that failed is
 // kept and replayed once Redis is back; the replay is idempotent, so a call that did reach Redis
 // before the connection broke is not counted twice.
 import { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import { FINISH_LUA, RESERVE_LUA } from './redis-scripts.ts';
+import { withReplyDeadline } from './reply-deadline.ts';
 import {
   type ActualUsage,
   actualFor,
@@ -34,7 +38,10 @@ export interface RedisStoreOptions {
   registry?: Registry;
   leaseMs?: number;
   keyPrefix?: string;
-  /** Longest wait for a reply before the call fails with StoreUnavailableError. */
+  /**
+   * Longest wait for a reply before the call fails with StoreUnavailableError (default 500 ms),
+   * not counting time this process's event loop was too busy to read it.
+   */
   commandTimeoutMs?: number;
   connectTimeoutMs?: number;
   /** Called with connection problems (message only); ioredis keeps reconnecting meanwhile. */
@@ -100,6 +107,7 @@ export class RedisCounterStore implements CounterStore {
   readonly #redis: ScriptedRedis;
   readonly #prefix: string;
   readonly #leaseMs: number;
+  readonly #timeoutMs: number;
   readonly #errors;
   readonly #reservations = new Map<string, LocalReservation>();
   readonly #pending = new Map<string, PendingFinish>();
@@ -109,12 +117,14 @@ export class RedisCounterStore implements CounterStore {
   constructor(options: RedisStoreOptions) {
     this.#prefix = options.keyPrefix ?? 'portcullis:limits:';
     this.#leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
+    this.#timeoutMs = options.commandTimeoutMs ?? 500;
     this.#errors = storeErrorCounter(options.registry);
     const redis = new Redis(options.url, {
       enableOfflineQueue: false,
       autoResendUnfulfilledCommands: false,
       maxRetriesPerRequest: 0,
-      commandTimeout: options.commandTimeoutMs ?? 500,
+      // No commandTimeout: its plain timer fires before a busy loop reads a waiting reply; each
+      // call has a reply deadline instead.
       connectTimeout: options.connectTimeoutMs ?? 2_000,
       retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2_000),
     });
@@ -166,13 +176,10 @@ export class RedisCounterStore implements CounterStore {
 
     let reply: number[];
     try {
-      reply = await this.#redis.portcullisReserve(
-        keys.length,
-        ...keys,
-        nowMs,
-        req.requestId,
-        leaseMs,
-        ...args,
+      reply = await withReplyDeadline(
+        this.#redis.portcullisReserve(keys.length, ...keys, nowMs, req.requestId, leaseMs, ...args),
+        this.#timeoutMs,
+        (late) => this.#releaseLate(late, held, req.requestId, nowMs, realNow),
       );
     } catch (err) {
       throw this.#failure('reserve', err);
@@ -199,7 +206,10 @@ export class RedisCounterStore implements CounterStore {
     const { keys, args, held } = this.#encode(req.counters, nowMs);
     try {
       // An empty reservation id makes the reserve script read only.
-      const reply = await this.#redis.portcullisReserve(keys.length, ...keys, nowMs, '', 0, ...args);
+      const reply = await withReplyDeadline(
+        this.#redis.portcullisReserve(keys.length, ...keys, nowMs, '', 0, ...args),
+        this.#timeoutMs,
+      );
       return usages(req.counters, held, reply);
     } catch (err) {
       throw this.#failure('peek', err);
@@ -210,7 +220,8 @@ export class RedisCounterStore implements CounterStore {
     this.#assertOpen();
     const ttl = Math.max(1_000, Math.ceil(expiresAt - Date.now()));
     try {
-      return (await this.#redis.set(`${this.#prefix}claim:${id}`, '1', 'PX', ttl, 'NX')) === 'OK';
+      const claimed = this.#redis.set(`${this.#prefix}claim:${id}`, '1', 'PX', ttl, 'NX');
+      return (await withReplyDeadline(claimed, this.#timeoutMs)) === 'OK';
     } catch (err) {
       throw this.#failure('claim', err);
     }
@@ -297,7 +308,31 @@ export class RedisCounterStore implements CounterStore {
       const extra = c.kind === 't' ? (c.extra > 0 ? Math.max(c.extra - callerNow, 60_000) : 0) : c.extra;
       args.push(c.kind, c.amount, value, extra);
     }
-    return this.#redis.portcullisFinish(keys.length, ...keys, ...args);
+    return withReplyDeadline(this.#redis.portcullisFinish(keys.length, ...keys, ...args), this.#timeoutMs);
+  }
+
+  /**
+   * A reserve whose caller was told the store is unavailable, and which Redis did make: the call
+   * never ran, so its holds are released now rather than when the lease expires. Finishing is
+   * idempotent, so this never frees anything twice.
+   */
+  #releaseLate(
+    reply: number[],
+    counters: HeldCounter[],
+    id: string,
+    reservedAtMs: number,
+    realAtMs: number,
+  ): void {
+    if (reply[0] !== 1 || this.#closed) return;
+    const reservation = { id, reservedAtMs, realAtMs, forgetAtRealMs: 0, counters };
+    this.#runFinish(reservation, 'r', { costMicroUsd: 0, tokens: 0 }).catch(() => {
+      this.#queue({
+        reservation,
+        mode: 'r',
+        actual: { costMicroUsd: 0, tokens: 0 },
+        queuedAtRealMs: Date.now(),
+      });
+    });
   }
 
   #queue(p: PendingFinish): void {

@@ -6,11 +6,13 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { AuditJournal } from '../../src/audit/journal.ts';
 import { AuditLog } from '../../src/audit/log.ts';
+import { type AuditRecord, normalizeRecord } from '../../src/audit/record.ts';
 import { AuditStore } from '../../src/audit/store.ts';
 import { verifyAuditLog } from '../../src/audit/verify.ts';
 import { REPO_ROOT } from '../../src/toolchain/tools.ts';
-import { silentLogger, tempDir } from './helpers.ts';
+import { makeRecord, silentLogger, tempDir } from './helpers.ts';
 
 /** A process that appends records as fast as it can and reports each count it reached on stdout. */
 const APPENDER = `
@@ -71,4 +73,48 @@ test('kill -9 while appending loses no record that append took', async (t) => {
     existsSync(join(dir, 'audit.db.journal')) ? readdirSync(join(dir, 'audit.db.journal')) : [],
     [],
   );
+});
+
+test("another process's journal: what the log lacks is taken once, the rest is recognised, the journal goes", async (t) => {
+  const dir = tempDir(t);
+  const log = AuditLog.open({ dataDir: dir, logger: silentLogger });
+  // What a cluster worker journaled (src/cluster/worker-audit.ts) before it was killed.
+  const workerDir = join(dir, 'audit.db.workers', '4242');
+  const journal = new AuditJournal(workerDir);
+  const delivered = makeRecord(1, { instance: 'gw:4242' });
+  const finalOnly = makeRecord(2, { instance: 'gw:4242', content: { request: 'hello' } });
+  const provisionalOnly = makeRecord(3, { instance: 'gw:4242', outcome: 'aborted' });
+  const provisionalDelivered = makeRecord(4, { instance: 'gw:4242', outcome: 'aborted' });
+  const line = (r: AuditRecord) => JSON.stringify(normalizeRecord(r));
+  journal.writeFinal(line(delivered), delivered.requestId, 1, false);
+  journal.writeFinal(line(finalOnly), finalOnly.requestId, 2, true);
+  journal.writeProvisional(line(provisionalOnly), provisionalOnly.requestId);
+  journal.writeProvisional(line(provisionalDelivered), provisionalDelivered.requestId);
+  journal.close(false);
+  // The primary had these (the final of req-4 differs from its provisional record: usage settled).
+  log.append(delivered);
+  log.append({ ...provisionalDelivered, outcome: 'allowed', costUsd: 0.5 });
+
+  assert.equal(await log.recoverJournal(workerDir), 2);
+  assert.equal(existsSync(workerDir), false, 'the journal is deleted');
+  assert.equal(await log.recoverJournal(workerDir), 0, 'a second look finds nothing');
+  await log.close();
+
+  const store = new AuditStore(join(dir, 'audit.db'), { readOnly: true });
+  try {
+    const records = store.query({ order: 'asc' }).map((e) => JSON.parse(e.json) as AuditRecord);
+    assert.deepEqual(
+      records.map((r) => [r.requestId, r.outcome]),
+      [
+        ['req-1', 'allowed'],
+        ['req-4', 'allowed'],
+        ['req-2', 'allowed'],
+        ['req-3', 'aborted'],
+      ],
+    );
+    assert.deepEqual(records[2].content, { request: 'hello' });
+  } finally {
+    store.close();
+  }
+  assert.equal(verifyAuditLog(join(dir, 'audit.db')).ok, true);
 });

@@ -87,6 +87,8 @@ interface PollStats {
   polls: number;
   p99: number;
   worst: number;
+  /** Every latency, slowest first. */
+  slowest: number[];
 }
 
 function healthzPoller(url: string): { stop(): Promise<PollStats>; run(ms: number): Promise<PollStats> } {
@@ -127,6 +129,7 @@ function healthzPoller(url: string): { stop(): Promise<PollStats>; run(ms: numbe
         polls: latencies.length,
         p99: latencies[Math.floor(latencies.length * 0.99)],
         worst: latencies[latencies.length - 1],
+        slowest: latencies.toReversed(),
       };
     },
   };
@@ -138,8 +141,9 @@ test('runaway, slow, undefined and conflicting commits are never activated; /hea
   const dataDir = mkdtempSync(join(tmpdir(), 'portcullis-rego-faults-'));
   const gw = await serve(repo.remote, dataDir);
 
-  // What /healthz takes on this machine with nothing happening, to tell a stall from a busy host.
-  const control = await healthzPoller(gw.url).run(3000);
+  // What /healthz takes on this machine with nothing happening, to tell a stall from a busy host;
+  // measured again afterwards, since a shared host's load changes within the test.
+  const idleBefore = await healthzPoller(gw.url).run(3000);
   const poller = healthzPoller(gw.url);
   const status = async () => (await (await fetch(`${gw.url}/status`)).json()) as Record<string, unknown>;
   let last = good;
@@ -169,15 +173,28 @@ test('runaway, slow, undefined and conflicting commits are never activated; /hea
       assert.match(JSON.stringify(s), /admission, /, `${bad.name}: the reason is shown`);
     }
   } finally {
-    const { polls, p99, worst } = await poller.stop();
+    const during = await poller.stop();
+    const idleAfter = await healthzPoller(gw.url).run(3000);
+    const idleP99 = Math.max(idleBefore.p99, idleAfter.p99);
+    // The target is 100 ms; on a host so busy that /healthz takes longer than a third of that when
+    // nothing happens (CI runs tests in parallel), three times its idle p99.
+    const bound = Math.max(100, 3 * idleP99);
+    const over = during.slowest.filter((ms) => ms >= bound);
     process.stdout.write(
-      `# /healthz during 4 bad commits: ${polls} polls, p99 ${p99.toFixed(1)} ms, max ${worst.toFixed(1)} ms ` +
-        `(idle on this host: p99 ${control.p99.toFixed(1)} ms, max ${control.worst.toFixed(1)} ms)\n`,
+      `# /healthz during ${BAD.length} bad commits: ${during.polls} polls, p99 ${during.p99.toFixed(1)} ms, ` +
+        `max ${during.worst.toFixed(1)} ms, ${over.length} at or over ${bound.toFixed(0)} ms ` +
+        `(idle before/after: p99 ${idleBefore.p99.toFixed(1)}/${idleAfter.p99.toFixed(1)} ms, ` +
+        `max ${idleBefore.worst.toFixed(1)}/${idleAfter.worst.toFixed(1)} ms)\n`,
     );
-    // 100 ms, or three times what this host takes when idle if it is busier than that (CI runs tests
-    // in parallel); a decision that stalled the gateway would show as seconds.
-    assert.ok(p99 < Math.max(100, 3 * control.p99), `/healthz p99 ${p99.toFixed(1)} ms`);
-    assert.ok(worst < 5000, `/healthz max ${worst.toFixed(0)} ms`);
+    assert.ok(during.p99 < bound, `/healthz p99 ${during.p99.toFixed(1)} ms, bound ${bound.toFixed(0)} ms`);
+    // A stall that each bad commit causes (work on the event loop while a revision is loaded or
+    // admitted) shows as at least one slow poll per commit, however many polls there are; fewer
+    // than that is the host's scheduling. One poll that never answered is a stalled gateway.
+    assert.ok(
+      over.length < BAD.length,
+      `${over.length} polls at or over ${bound.toFixed(0)} ms: ${over.map((ms) => ms.toFixed(0)).join(', ')}`,
+    );
+    assert.ok(during.worst < 5000, `/healthz max ${during.worst.toFixed(0)} ms`);
   }
 
   // A restart with the last bad commit at the head serves the last good revision.

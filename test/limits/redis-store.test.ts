@@ -22,7 +22,10 @@ const now = new Date('2026-11-24T12:00:00Z');
 const unhandled: unknown[] = [];
 process.on('unhandledRejection', (reason) => unhandled.push(reason));
 
-async function openStore(url: string, options: { leaseMs?: number; registry?: Registry } = {}) {
+async function openStore(
+  url: string,
+  options: { leaseMs?: number; registry?: Registry; commandTimeoutMs?: number } = {},
+) {
   const store = new RedisCounterStore({ url, commandTimeoutMs: 300, ...options });
   await store.ready();
   return store;
@@ -138,6 +141,57 @@ describe('redis', { skip }, () => {
         StoreUnavailableError,
       );
       await store.close();
+    });
+
+    test("a reply waiting while this process's event loop is busy is read, not timed out", async () => {
+      const store = await openStore(server.url, { commandTimeoutMs: 100 });
+      try {
+        const spec = budget(`busy:${randomUUID()}`, 1_000, 10);
+        await store.peek({ counters: [spec], now }); // loads the script
+        // The command is written at once; Redis answers within a millisecond, while this loop is
+        // blocked for four times the deadline (as under a burst of calls on a loaded host).
+        const reserved = store.reserve({ requestId: randomUUID(), counters: [spec], now });
+        const blockedUntil = Date.now() + 400;
+        while (Date.now() < blockedUntil) {
+          // busy
+        }
+        const r = await reserved;
+        assert.ok(r.ok);
+        assert.equal(r.counters[0].used, 0);
+      } finally {
+        await store.close();
+      }
+    });
+
+    test('a frozen Redis times out; a reserve it made late is released, not held for its lease', async () => {
+      const store = await openStore(server.url);
+      try {
+        const spec = budget(`frozen:${randomUUID()}`, 1_000, 10);
+        await store.peek({ counters: [spec], now });
+        const requestId = randomUUID();
+        server.pause();
+        try {
+          const started = Date.now();
+          await assert.rejects(
+            store.reserve({ requestId, counters: [spec], now }),
+            (err: unknown) => err instanceof StoreUnavailableError && err.operation === 'reserve',
+          );
+          assert.ok(Date.now() - started < 3_000, 'the deadline holds against a peer that never answers');
+        } finally {
+          server.resume();
+        }
+        // Redis runs the queued reserve once it wakes; its late reply releases the hold.
+        let used = -1;
+        for (let i = 0; i < 100 && used !== 0; i++) {
+          await sleep(20);
+          used = (await store.peek({ counters: [spec], now }))[0].used;
+        }
+        assert.equal(used, 0, 'the late reservation was released');
+        const marker = await store.client.exists(`portcullis:limits:done:${requestId}`);
+        assert.equal(marker, 1, 'it was made, then released');
+      } finally {
+        await store.close();
+      }
     });
 
     test('one round trip per reserve and per settle', async () => {

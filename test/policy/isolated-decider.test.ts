@@ -9,7 +9,7 @@ import type { DecisionInput } from '../../src/policy/decision.ts';
 import { DecisionTimeoutError } from '../../src/policy/isolated-decider.ts';
 import { DecisionError } from '../../src/policy/wasm-policy.ts';
 import { examplePolicyCopy } from '../fixtures/keys.ts';
-import { ANONYMOUS_CALL } from '../sync/helpers.ts';
+import { ANONYMOUS_CALL, AUTHENTICATED_CALL } from '../sync/helpers.ts';
 
 const TRAP = `package portcullis.gateway
 
@@ -19,7 +19,12 @@ denials contains {"priority": 1, "status": 403, "code": "x", "message": "x"} if 
 }
 `;
 
-const call = (model: string, userAgent?: string): DecisionInput => ({ ...ANONYMOUS_CALL, model, userAgent });
+// The trap is set for an authenticated call: a refused one is told only why, its other rules unread.
+const call = (model: string, userAgent?: string): DecisionInput => ({
+  ...(userAgent === 'detonate' ? AUTHENTICATED_CALL : ANONYMOUS_CALL),
+  model,
+  userAgent,
+});
 
 /** Longest gap between ticks of a 5 ms interval while `work` runs: how long the event loop was blocked. */
 async function longestStall(work: () => Promise<unknown>): Promise<number> {

@@ -8,7 +8,15 @@ import { describe, test } from 'node:test';
 import { SnapshotHolder } from '../../src/gateway/snapshot-holder.ts';
 import { DecisionTimeoutError } from '../../src/policy/isolated-decider.ts';
 import { createPolicyManager } from '../../src/sync/manager.ts';
-import { ANONYMOUS_CALL, collectingLogger, git, policyRepo, tempDir, waitFor } from './helpers.ts';
+import {
+  ANONYMOUS_CALL,
+  AUTHENTICATED_CALL,
+  collectingLogger,
+  git,
+  policyRepo,
+  tempDir,
+  waitFor,
+} from './helpers.ts';
 
 const DENIAL = `{"priority": 1, "status": 403, "code": "x", "message": "x"}`;
 /** Ten billion steps: never finishes in practice. */
@@ -130,7 +138,7 @@ describe('admission of a revision', () => {
 
       const started = performance.now();
       assert.throws(
-        () => snapshot.evaluate({ ...ANONYMOUS_CALL, userAgent: 'detonate' }),
+        () => snapshot.evaluate({ ...AUTHENTICATED_CALL, userAgent: 'detonate' }),
         DecisionTimeoutError,
       );
       // The budget is CPU time: on a busy host the wall-clock wait is longer, but bounded (1 s limit).

@@ -116,3 +116,12 @@ export const ANONYMOUS_CALL: DecisionInput = {
   usage: { budgets: [], rateLimits: [] },
   guardrails: { findings: [] },
 };
+
+/**
+ * The same call past authentication. A refused caller is told only that (auth.rego), so the policy's
+ * other rules, and a trap set in one of them, run only for a call like this.
+ */
+export const AUTHENTICATED_CALL: DecisionInput = {
+  ...ANONYMOUS_CALL,
+  auth: { status: 'ok', enforced: true },
+};

@@ -17,6 +17,11 @@ export interface AuditLogOptions {
 export interface AuditLogComponent extends Component {
   /** The open log, opened from `settings` when given and nothing is open yet. */
   current(settings?: GatewaySettings): AuditAppender | undefined;
+  /**
+   * Takes a dead cluster worker's journal into the open log (AuditLog.recoverJournal); false, and
+   * the journal left for later, while no log is open.
+   */
+  recoverJournal?(dir: string): Promise<boolean>;
 }
 
 export function auditLogComponent(opts: AuditLogOptions): AuditLogComponent {
@@ -53,6 +58,11 @@ export function auditLogComponent(opts: AuditLogOptions): AuditLogComponent {
     },
     status() {
       return { active: log?.sinkNames() ?? [] };
+    },
+    async recoverJournal(dir) {
+      if (log === undefined) return false;
+      await log.recoverJournal(dir);
+      return true;
     },
     async close() {
       closed = true;

@@ -22,9 +22,8 @@ export interface AuditPluginOptions {
 }
 
 /**
- * What the plugin needs of a log: the AuditLog itself, or a worker's link to the primary's log. A
- * worker's link has no journal of its own (`appendProvisional`): a worker killed with -9 can lose
- * the records of its last turn that had not reached the primary (docs/workers.md).
+ * What the plugin needs of a log: the AuditLog itself, or a cluster worker's journal in front of its
+ * link to the primary's log (src/cluster/worker-audit.ts).
  */
 export type AuditAppender = Pick<AuditLog, 'append'> & Partial<Pick<AuditLog, 'appendProvisional'>>;
 
