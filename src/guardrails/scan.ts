@@ -79,6 +79,25 @@ function planOf(chain: CompiledChain, stage: Stage): Plan {
   return p[stage];
 }
 
+/** Adds `f` to the findings of step `index`, making the per-step lists on the first finding. */
+function put(
+  lists: ScanFinding[][] | undefined,
+  chain: CompiledChain,
+  index: number,
+  f: ScanFinding,
+): ScanFinding[][] {
+  if (lists === undefined) {
+    lists = [];
+    for (let i = 0; i < chain.steps.length; i++) lists.push([]);
+  }
+  lists[index].push(f);
+  return lists;
+}
+
+const NO_ERRORS: StepError[] = Object.freeze([]) as unknown as StepError[];
+const NO_FINDINGS: ScanFinding[] = Object.freeze([]) as unknown as ScanFinding[];
+const CLEAN: ScanResult = Object.freeze({ findings: NO_FINDINGS, errors: NO_ERRORS }) as ScanResult;
+
 function scanBody(
   chain: CompiledChain,
   stage: Stage,
@@ -86,21 +105,20 @@ function scanBody(
   body: unknown,
 ): ScanResult | Promise<ScanResult> {
   const plan = planOf(chain, stage);
-  const errors: StepError[] = [];
-  if (plan.count === 0) return { findings: [], errors };
+  if (plan.count === 0) return CLEAN;
   const slots: Slot[] = [];
-  (stage === 'request' ? walkRequest : walkResponse)(surface, body, (s) => {
-    slots.push(s);
-  });
-  // Findings per step, by the step's index in the chain, so they come out in step order.
-  const perStep: ScanFinding[][] = [];
-  for (let i = 0; i < chain.steps.length; i++) perStep.push([]);
+  (stage === 'request' ? walkRequest : walkResponse)(surface, body, slots);
+  // Findings per step, by the step's index in the chain, so they come out in step order; made on the
+  // first finding only (most calls have none).
+  let perStep: ScanFinding[][] | undefined;
 
   const cache = chain.cache;
   const sizing = plan.size.length > 0;
   const textSteps = plan.text;
-  const texts: string[] = new Array(slots.length);
-  const entries: (CacheEntry | undefined)[] = new Array(slots.length);
+  const seamSteps = plan.seams;
+  const texts: string[] | undefined = seamSteps.length > 0 ? new Array(slots.length) : undefined;
+  const entries: (CacheEntry | undefined)[] | undefined =
+    seamSteps.length > 0 && cache !== undefined ? new Array(slots.length) : undefined;
   let totalBytes = 0;
   // Index loops and no per-slot allocation on a cache hit: this loop runs over the whole history on
   // every call, and nearly every slot is a hit.
@@ -108,10 +126,12 @@ function scanBody(
     for (let i = 0; i < slots.length; i++) {
       const slot = slots[i];
       const text = slot.decode === undefined ? (slot.holder[slot.prop] as string) : slotText(slot);
-      texts[i] = text;
+      if (texts !== undefined) texts[i] = text;
       if (text.length === 0) continue;
       let entry: CacheEntry | undefined = cache === undefined ? undefined : cache.lookup(text);
-      let vs: View[] | undefined;
+      // UTF-8 length: for size limits, and equal to the length only for ASCII text (no invisibles).
+      let utf8 = entry === undefined ? -1 : (entry.utf8 ?? -1);
+      let vs: readonly View[] | undefined;
       for (let s = 0; s < textSteps.length; s++) {
         const step = textSteps[s];
         const det = step.text!;
@@ -119,39 +139,43 @@ function scanBody(
         if (matches === undefined) {
           if (slot.json) matches = scanJson(det, text);
           else {
-            vs ??= views(text);
+            if (vs === undefined) {
+              if (utf8 < 0) utf8 = Buffer.byteLength(text, 'utf8');
+              vs = views(text, utf8 === text.length);
+            }
             matches = scanText(det, text, vs);
           }
           if (cache) entry = cache.store(text, det.signature, matches, entry);
         }
-        const into = perStep[step.index];
         for (let k = 0; k < matches.length; k++) {
           const m = matches[k];
-          into.push(finding(chain, step, stage, m.sub ? `${slot.path}${m.sub}` : slot.path, m));
+          perStep = put(
+            perStep,
+            chain,
+            step.index,
+            finding(chain, step, stage, m.sub ? `${slot.path}${m.sub}` : slot.path, m),
+          );
         }
         if (slot.key !== undefined && det.scanKeyed) {
           const keyed = keyedOnly(det, slot.key, text, matches);
-          for (let k = 0; k < keyed.length; k++) into.push(finding(chain, step, stage, slot.path, keyed[k]));
+          for (let k = 0; k < keyed.length; k++)
+            perStep = put(perStep, chain, step.index, finding(chain, step, stage, slot.path, keyed[k]));
         }
       }
-      entries[i] = entry;
+      if (entries !== undefined) entries[i] = entry;
       if (sizing) {
-        if (entry !== undefined) {
-          entry.utf8 ??= Buffer.byteLength(text, 'utf8');
-          totalBytes += entry.utf8;
-        } else {
-          totalBytes += Buffer.byteLength(text, 'utf8');
-        }
+        if (utf8 < 0) utf8 = Buffer.byteLength(text, 'utf8');
+        totalBytes += utf8;
       }
+      if (entry !== undefined && utf8 >= 0) entry.utf8 = utf8;
     }
     // Adjacent texts read as one: a credential split across two messages or blocks is found too.
-    const seamSteps = plan.seams;
-    for (let i = 0; seamSteps.length > 0 && i + 1 < slots.length; i++) {
+    for (let i = 0; texts !== undefined && i + 1 < slots.length; i++) {
       const a = texts[i];
       const b = texts[i + 1];
       if (a === undefined || b === undefined || !joinable(a, b)) continue;
-      const ea = entries[i];
-      const eb = entries[i + 1];
+      const ea = entries?.[i];
+      const eb = entries?.[i + 1];
       for (let s = 0; s < seamSteps.length; s++) {
         const step = seamSteps[s];
         const det = step.text!;
@@ -170,21 +194,31 @@ function scanBody(
           }
         }
         for (let k = 0; k < joined.length; k++)
-          perStep[step.index].push(joinAt(chain, step, stage, slots[i], slots[i + 1], a, b, joined[k]));
+          perStep = put(
+            perStep,
+            chain,
+            step.index,
+            joinAt(chain, step, stage, slots[i], slots[i + 1], a, b, joined[k]),
+          );
       }
     }
   }
-  for (const step of plan.size) perStep[step.index].push(...sizeFindings(chain, step, stage, totalBytes));
+  for (const step of plan.size) {
+    for (const f of sizeFindings(chain, step, stage, totalBytes))
+      perStep = put(perStep, chain, step.index, f);
+  }
 
-  if (plan.external.length === 0) return { findings: perStep.flat(), errors };
+  if (plan.external.length === 0)
+    return perStep === undefined ? CLEAN : { findings: perStep.flat(), errors: NO_ERRORS };
+  const errors: StepError[] = [];
   const leaves = leafTexts(slots);
   return Promise.all(
     plan.external.map(async (step) => {
       const r = await runExternal(chain, step, stage, surface, leaves);
-      perStep[step.index].push(...r.findings);
+      for (const f of r.findings) perStep = put(perStep, chain, step.index, f);
       if (r.error) errors.push(r.error);
     }),
-  ).then(() => ({ findings: perStep.flat(), errors }));
+  ).then(() => ({ findings: perStep === undefined ? [] : perStep.flat(), errors }));
 }
 
 function leafTexts(slots: Slot[]): { path: string; text: string }[] {

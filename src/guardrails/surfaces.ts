@@ -3,7 +3,17 @@
 // (walk.ts, with the per-format skip lists of skip-lists.ts): what a client sends is all scanned.
 import type { Surface } from '../policy/decision.ts';
 import { skipListFor } from './skip-lists.ts';
-import { at, isObj, type Obj, type PathRef, TextSlot, type Visit, walkBody, walkValue } from './walk.ts';
+import {
+  at,
+  isObj,
+  type Obj,
+  type PathRef,
+  type Sink,
+  TextSlot,
+  type Visit,
+  walkBody,
+  walkValue,
+} from './walk.ts';
 
 export { childPath, type PathRef, type Slot, type Visit, walkValue } from './walk.ts';
 
@@ -146,13 +156,14 @@ function geminiParts(visit: Visit, content: unknown, path: PathRef) {
  * Visits every text of a request body the provider will see: every string, except the fields the
  * surface's skip list names (skip-lists.ts).
  */
-export function walkRequest(surface: Surface, body: unknown, visit: Visit): void {
+export function walkRequest(surface: Surface, body: unknown, visit: Sink): void {
   walkBody(body, skipListFor(surface), visit);
 }
 
 /** Visits every text of a (non-streamed) response body. */
-export function walkResponse(surface: Surface, body: unknown, visit: Visit): void {
+export function walkResponse(surface: Surface, body: unknown, sink: Sink): void {
   if (!isObj(body)) return;
+  const visit: Visit = typeof sink === 'function' ? sink : (slot) => sink.push(slot);
   switch (surface) {
     case 'openai.chat': {
       const choices = arr(body.choices);

@@ -27,6 +27,14 @@ export interface Slot {
 
 export type Visit = (slot: Slot) => void;
 
+/** Where a walk puts the texts it finds: a function called with each, or an array they are pushed to. */
+export type Sink = Visit | Slot[];
+
+function emit(sink: Sink, slot: Slot): void {
+  if (typeof sink === 'function') sink(slot);
+  else sink.push(slot);
+}
+
 export const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null;
 
 /** `a.b`, or `a["b-c"]` when the key is not an identifier. */
@@ -262,12 +270,12 @@ const JSON_KEYS = new Set(['arguments']);
  * binary media are skipped (an image is not text); text data URLs and base64 text media are visited
  * with their decoding, so a scanner reads the text the model reads.
  */
-export function walkBody(body: unknown, skips: SkipList, visit: Visit): void {
+export function walkBody(body: unknown, skips: SkipList, visit: Sink): void {
   if (!isObj(body)) return;
   walkObj(visit, compileSkips(skips), body, '', 0);
 }
 
-function walkObj(visit: Visit, c: CompiledSkips, o: Obj, path: PathRef, depth: number): void {
+function walkObj(visit: Sink, c: CompiledSkips, o: Obj, path: PathRef, depth: number): void {
   if (Array.isArray(o)) {
     walkArray(visit, c, o, path, undefined, depth + 1);
     return;
@@ -290,7 +298,7 @@ function walkObj(visit: Visit, c: CompiledSkips, o: Obj, path: PathRef, depth: n
 }
 
 function walkArray(
-  visit: Visit,
+  visit: Sink,
   c: CompiledSkips,
   a: unknown[],
   path: PathRef,
@@ -307,7 +315,7 @@ function walkArray(
 }
 
 function walkChild(
-  visit: Visit,
+  visit: Sink,
   c: CompiledSkips,
   v: Obj,
   path: PathRef,
@@ -317,7 +325,7 @@ function walkChild(
   if (depth >= MAX_DEPTH) {
     // Too deep to walk: scanned as one JSON text under its own path, so nothing escapes the scan.
     const box: Obj = { $: JSON.stringify(v) };
-    visit(new TextSlot(box, '$', path, key, undefined));
+    emit(visit, new TextSlot(box, '$', path, key, undefined));
     return;
   }
   if (Array.isArray(v)) walkArray(visit, c, v, path, key, depth + 1);
@@ -326,7 +334,7 @@ function walkChild(
 
 /** Visits the string `v` at `holder[prop]`, whose path is `path` or, when `child`, `path` + `prop`. */
 function visitString(
-  visit: Visit,
+  visit: Sink,
   holder: Obj,
   prop: string | number,
   path: PathRef,
@@ -337,19 +345,19 @@ function visitString(
   if (v.charCodeAt(0) === 100 /* d */) {
     const d = dataUrl(v);
     if (d !== undefined) {
-      if (textMime(d.mime)) visit(new TextSlot(holder, prop, path, key, undefined, 'data-url', child));
+      if (textMime(d.mime)) emit(visit, new TextSlot(holder, prop, path, key, undefined, 'data-url', child));
       return; // binary media: an image, audio or PDF is not text
     }
   }
   if (key !== undefined && JSON_KEYS.has(key) && typeof prop === 'string') {
-    visit(new TextSlot(holder, prop, path, key, true, undefined, child));
+    emit(visit, new TextSlot(holder, prop, path, key, true, undefined, child));
     return;
   }
   if (key === 'data' && base64Text(holder)) {
-    visit(new TextSlot(holder, prop, path, key, undefined, 'base64', child));
+    emit(visit, new TextSlot(holder, prop, path, key, undefined, 'base64', child));
     return;
   }
-  visit(new TextSlot(holder, prop, path, key, undefined, undefined, child));
+  emit(visit, new TextSlot(holder, prop, path, key, undefined, undefined, child));
 }
 
 /** The media type an object declares for its `data` (Anthropic `media_type`, Gemini `mimeType`). */
@@ -366,7 +374,7 @@ function base64Text(holder: Obj): boolean {
 
 /** Every string inside a structured value (tool inputs, function-call arguments, function responses). */
 export function walkValue(
-  visit: Visit,
+  visit: Sink,
   holder: Obj,
   prop: string | number,
   path: PathRef,
@@ -375,7 +383,7 @@ export function walkValue(
 ) {
   const v = holder[prop];
   if (typeof v === 'string') {
-    visit(new TextSlot(holder, prop, path, key, undefined));
+    emit(visit, new TextSlot(holder, prop, path, key, undefined));
     return;
   }
   if (depth >= 64 || !isObj(v)) return;
