@@ -226,20 +226,22 @@ function add(found: Found, e: Edit | undefined): void {
 
 /** Applies the edits to text[from, to) (edits all inside it), with the map back to the original. */
 function applyEdits(text: string, from: number, to: number, edits: Edit[]): View {
-  const parts: string[] = [];
-  const map: number[] = [];
+  let length = to - from;
+  for (const e of edits) length += e.text.length - (e.end - e.start);
+  const map = new Int32Array(length + 1);
+  let out = '';
   let at = from;
+  let k = 0;
   for (const e of edits) {
-    parts.push(text.slice(at, e.start));
-    for (let i = at; i < e.start; i++) map.push(i);
-    parts.push(e.text);
-    for (let i = 0; i < e.text.length; i++) map.push(e.start);
+    out += text.slice(at, e.start) + e.text;
+    for (let i = at; i < e.start; i++) map[k++] = i;
+    for (let i = 0; i < e.text.length; i++) map[k++] = e.start;
     at = e.end;
   }
-  parts.push(text.slice(at, to));
-  for (let i = at; i < to; i++) map.push(i);
-  map.push(to);
-  return { text: parts.join(''), map: Int32Array.from(map), edited: edits.map((e) => [e.start, e.end]) };
+  out += text.slice(at, to);
+  for (let i = at; i < to; i++) map[k++] = i;
+  map[k] = to;
+  return { text: out, map, edited: edits.map((e) => [e.start, e.end]) };
 }
 
 /**
