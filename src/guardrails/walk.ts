@@ -353,7 +353,7 @@ function visitString(
     emit(visit, new TextSlot(holder, prop, path, key, true, undefined, child));
     return;
   }
-  if (key === 'data' && base64Text(holder)) {
+  if ((key === 'data' || key === 'blob') && base64Text(holder)) {
     emit(visit, new TextSlot(holder, prop, path, key, undefined, 'base64', child));
     return;
   }
@@ -366,7 +366,7 @@ export function mediaTypeOf(holder: Obj): string | undefined {
   return typeof m === 'string' ? m : undefined;
 }
 
-/** `data` is base64 of text media: decoded and scanned. */
+/** `data` (MCP: `blob`) is base64 of text media: decoded and scanned. */
 function base64Text(holder: Obj): boolean {
   const m = mediaTypeOf(holder);
   return m !== undefined && textMime(m);
