@@ -19,6 +19,7 @@ import {
   scanResponse,
 } from '../src/guardrails/index.ts';
 import type { Surface } from '../src/policy/decision.ts';
+import { findTools } from '../src/tools/index.ts';
 
 const ITER = Number(process.argv[2] ?? 300);
 const TARGET = 100_000;
@@ -146,6 +147,16 @@ for (let i = 0; i < Math.min(ITER, 100) + 10; i++) {
 }
 stats('first scan (no cache at all)', raw);
 
+// The other walk every request gets: where tools are declared (src/tools), over the same body.
+const declared: number[] = [];
+for (let i = 0; i < Math.min(ITER, 100) + 10; i++) {
+  const a = JSON.parse(json);
+  const t = performance.now();
+  findTools('anthropic.messages', a);
+  if (i >= 10) declared.push((performance.now() - t) * 1000);
+}
+stats('tool declarations (findTools)', declared);
+
 // Hostile input: long runs that put a keyword or a number-shaped candidate at every position.
 const hostile: [string, string][] = [
   ['runs of A', 'A'.repeat(200_000)],
@@ -257,6 +268,7 @@ const CHAT_ANSWER = JSON.stringify({
   usage: { prompt_tokens: 24, completion_tokens: 32, total_tokens: 56 },
 });
 
+const NOTHING_FOUND: ScanResult = { findings: [], errors: [] };
 const kb = (json: string) => `${(json.length / 1000).toFixed(1)} KB`;
 
 const defaultChain = compileChain(parseYaml(readFileSync('policies/guardrails/default.yaml', 'utf8')), {
@@ -316,6 +328,24 @@ perCall(
   scanRequest,
   'openai.chat',
   newUserText,
+);
+perCall(
+  'tools: gateway chat body (findTools)',
+  GATEWAY_CHAT,
+  (_c, surface, body) => {
+    findTools(surface, body);
+    return NOTHING_FOUND;
+  },
+  'openai.chat',
+);
+perCall(
+  `tools: ${kb(SMALL_CHAT)} chat (findTools)`,
+  SMALL_CHAT,
+  (_c, surface, body) => {
+    findTools(surface, body);
+    return NOTHING_FOUND;
+  },
+  'openai.chat',
 );
 perCall('response: simulator chat answer, repeated', CHAT_ANSWER, scanResponse, 'openai.chat');
 perCall('response: chat answer, new text', CHAT_ANSWER, scanResponse, 'openai.chat', (body, i) => {
