@@ -13,10 +13,12 @@ import { parse as parseYaml } from 'yaml';
 import {
   type CompiledChain,
   compileChain,
+  createResponseScanner,
   ScanCache,
   type ScanResult,
   scanRequest,
   scanResponse,
+  streamDeltas,
 } from '../src/guardrails/index.ts';
 import type { Surface } from '../src/policy/decision.ts';
 import { findTools } from '../src/tools/index.ts';
@@ -352,3 +354,30 @@ perCall('response: chat answer, new text', CHAT_ANSWER, scanResponse, 'openai.ch
   const m = (body.choices as { message: { content: string } }[])[0].message;
   m.content += ` (answer ${i})`;
 });
+
+// A streamed answer through the response scanner, driven as the gateway's stream guard drives it:
+// each event's text deltas pushed, then how much of each path may be released asked.
+const STREAM_EVENTS: unknown[] = [
+  { type: 'message_start', message: { id: 'msg_1', type: 'message', role: 'assistant', content: [] } },
+  { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } },
+  ...'A reverse proxy sits in front of one or more servers and forwards client requests to them, hiding their addresses, balancing load and terminating TLS so that the backends stay simple.'
+    .split(/(?= )/)
+    .map((p) => ({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: p } })),
+  { type: 'content_block_stop', index: 0 },
+  { type: 'message_delta', delta: { stop_reason: 'end_turn' }, usage: { output_tokens: 32 } },
+];
+perCall(
+  `stream: ${STREAM_EVENTS.length}-event answer, per call`,
+  JSON.stringify(STREAM_EVENTS),
+  (chain, surface, events) => {
+    const scanner = createResponseScanner(chain, surface);
+    for (const ev of events as unknown as unknown[]) {
+      for (const d of streamDeltas(surface, ev)) {
+        scanner.push(d.path, d.text);
+        scanner.releasableTo(d.path);
+      }
+    }
+    return scanner.end();
+  },
+  'anthropic.messages',
+);
