@@ -41,8 +41,12 @@ export class KeywordIndex {
   readonly #lengths: Int32Array;
   /** Characters of keyword each state stands for (by `state >> shift`). */
   readonly #depth: Int32Array;
+  /** The keyword prefix (lower case) each state stands for (by `state >> shift`). */
+  readonly #prefix: string[];
   readonly #longest: number;
   #hits = new Int32Array(256);
+  /** For one-off passes (partialStateAtEnd, touches): reset before each use. */
+  readonly #scratch: KeywordTail = keywordTail();
 
   constructor(keywords: readonly string[]) {
     this.keywords = keywords.map((k) => {
@@ -69,6 +73,7 @@ export class KeywordIndex {
     const goto: Map<number, number>[] = [new Map()];
     const ends: number[][] = [[]];
     const depth: number[] = [0];
+    const prefix: string[] = [''];
     this.keywords.forEach((kw, idx) => {
       let s = 0;
       for (let i = 0; i < kw.length; i++) {
@@ -79,6 +84,7 @@ export class KeywordIndex {
           goto.push(new Map());
           ends.push([]);
           depth.push(i + 1);
+          prefix.push(kw.slice(0, i + 1));
           goto[s].set(c, next);
         }
         s = next;
@@ -123,8 +129,10 @@ export class KeywordIndex {
     this.#firstOut = firstOut * width;
     this.#out = new Array(states).fill(undefined);
     const depths = new Int32Array(states);
+    this.#prefix = new Array(states);
     for (let s = 0; s < states; s++) {
       depths[number[s]] = depth[s];
+      this.#prefix[number[s]] = prefix[s];
       if (ends[s].length > 0) this.#out[number[s]] = Int32Array.from(new Set(ends[s]));
     }
     this.#lengths = Int32Array.from(this.keywords, (k) => k.length);
@@ -134,10 +142,39 @@ export class KeywordIndex {
 
   /** How many characters at the end of `text` are the start of a keyword (0 when none). */
   partialAtEnd(text: string): number {
-    const from = Math.max(0, text.length - this.#longest + 1);
-    const tail: KeywordTail = { end: 0, state: 0, found: new Int32Array(16), count: 0 };
-    this.#advance(from === 0 ? text : text.slice(from), 0, tail);
-    return this.#depth[tail.state >> this.#shift];
+    return this.depthOf(this.partialStateAtEnd(text));
+  }
+
+  /**
+   * The automaton's state after the end of `text` when it is partway through a keyword (0 when not):
+   * identifies the keyword prefix the text ends with (`depthOf`, `prefixOf`).
+   */
+  partialStateAtEnd(text: string): number {
+    const t = this.#scratch;
+    t.end = Math.max(0, text.length - this.#longest + 1);
+    t.state = 0;
+    t.count = 0;
+    this.#advance(text, 0, t);
+    return t.state;
+  }
+
+  /** Characters of keyword a state stands for. */
+  depthOf(state: number): number {
+    return this.#depth[state >> this.#shift];
+  }
+
+  /** The keyword prefix (lower case) a state stands for. */
+  prefixOf(state: number): string {
+    return this.#prefix[state >> this.#shift];
+  }
+
+  /** A dense number for a state (0 … states − 1), for tables indexed by state. */
+  ordinal(state: number): number {
+    return state >> this.#shift;
+  }
+
+  get states(): number {
+    return this.#depth.length;
   }
 
   /**
@@ -156,7 +193,10 @@ export class KeywordIndex {
 
   /** Whether a keyword occurs in `text`, or `text` ends partway through one (it may go on elsewhere). */
   touches(text: string): boolean {
-    const tail = keywordTail();
+    const tail = this.#scratch;
+    tail.end = 0;
+    tail.state = 0;
+    tail.count = 0;
     this.#advance(text, 0, tail);
     return tail.count > 0 || tail.state !== 0;
   }

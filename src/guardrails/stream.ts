@@ -12,7 +12,7 @@ import { runExternal } from './external.ts';
 import { finding, sizeFindings } from './findings.ts';
 import type { ScanResult } from './scan.ts';
 import { streamDeltas } from './surfaces.ts';
-import type { Match, ScanFinding } from './types.ts';
+import type { ScanFinding, StreamScan } from './types.ts';
 
 /** Characters past a match that must have arrived before it is reported (covers detectors' look-ahead). */
 const LOOKAHEAD = 16;
@@ -20,6 +20,7 @@ const MAX_CARRY = 16 * 1024;
 /** Held back for a detector that cannot say where a match may be in progress: up to its longest match. */
 const FALLBACK_HOLD = 240;
 const MAX_EXTERNAL_CHARS = 1024 * 1024;
+const NONE: ScanFinding[] = Object.freeze([]) as unknown as ScanFinding[];
 
 export interface ResponseScanner {
   /** Feeds one text delta for `path`; returns the findings that became certain. */
@@ -46,7 +47,7 @@ export interface ResponseScanner {
 interface PathState {
   buf: string;
   /** Per text step, what scans the window (incrementally where the detector can). */
-  scanners: ((window: string, base: number) => Match[])[];
+  scanners: StreamScan[];
   /** Absolute offset of buf[0] in the streamed text. */
   base: number;
   /** Reported matches: key → absolute span, pruned as the window moves on. */
@@ -71,7 +72,7 @@ export function createResponseScanner(chain: CompiledChain, surface: Surface): R
   let ended = false;
 
   const scan = (path: string, st: PathState, final: boolean): ScanFinding[] => {
-    const out: ScanFinding[] = [];
+    let out: ScanFinding[] | undefined;
     const certainEnd = final ? Number.POSITIVE_INFINITY : st.buf.length - LOOKAHEAD;
     let pendingFrom = st.buf.length;
     for (let i = 0; i < textSteps.length; i++) {
@@ -82,6 +83,7 @@ export function createResponseScanner(chain: CompiledChain, surface: Surface): R
         if (st.reported.has(key)) continue;
         if (m.end <= certainEnd) {
           st.reported.set(key, { start: absStart, end: st.base + m.end });
+          out ??= [];
           out.push(finding(chain, step, 'response', path, { ...m, start: absStart, end: st.base + m.end }));
         } else {
           pendingFrom = Math.min(pendingFrom, m.start);
@@ -92,7 +94,7 @@ export function createResponseScanner(chain: CompiledChain, surface: Surface): R
     if (!final) {
       let cut = Math.max(0, st.buf.length - window);
       // Never keep the tail of a reported match: rescanned alone it could look like a new one.
-      for (let moved = true; moved; ) {
+      for (let moved = st.reported.size > 0; moved; ) {
         moved = false;
         for (const r of st.reported.values()) {
           if (st.base + cut > r.start && st.base + cut < r.end) {
@@ -104,16 +106,21 @@ export function createResponseScanner(chain: CompiledChain, surface: Surface): R
       cut = Math.min(cut, pendingFrom);
       if (st.buf.length - cut > MAX_CARRY) {
         // A match still growing past the bound: report it as it stands and let the window move on.
-        out.push(...scan(path, st, true));
+        const now = scan(path, st, true);
+        if (now.length > 0) {
+          out ??= [];
+          out.push(...now);
+        }
         cut = st.buf.length - window;
       }
       if (cut > 0) {
         st.buf = st.buf.slice(cut);
         st.base += cut;
-        for (const [k, r] of st.reported) if (r.end <= st.base) st.reported.delete(k);
+        if (st.reported.size > 0)
+          for (const [k, r] of st.reported) if (r.end <= st.base) st.reported.delete(k);
       }
     }
-    return out;
+    return out ?? NONE;
   };
 
   const push = (path: string, delta: string): ScanFinding[] => {
@@ -142,7 +149,7 @@ export function createResponseScanner(chain: CompiledChain, surface: Surface): R
       st.full += take;
       externalChars += take.length;
     }
-    const out = textSteps.length > 0 ? scan(path, st, false) : [];
+    let out = textSteps.length > 0 ? scan(path, st, false) : NONE;
     if (sizeSteps.length > 0) {
       bytes += Buffer.byteLength(delta, 'utf8');
       for (const step of sizeSteps) {
@@ -150,6 +157,7 @@ export function createResponseScanner(chain: CompiledChain, surface: Surface): R
           const key = `${step.index}:${f.rule}`;
           if (sizeReported.has(key)) continue;
           sizeReported.add(key);
+          if (out === NONE) out = [];
           out.push(f);
         }
       }
@@ -167,12 +175,15 @@ export function createResponseScanner(chain: CompiledChain, surface: Surface): R
       if (st === undefined) return Number.POSITIVE_INFINITY;
       if (st.releasable !== undefined) return st.releasable;
       let r = Math.min(st.pendingAt, st.base + st.buf.length);
-      for (const step of textSteps) {
-        const det = step.text!;
+      for (let i = 0; i < textSteps.length; i++) {
+        const det = textSteps[i].text!;
+        const scanner = st.scanners[i];
         const from =
-          det.pendingFrom !== undefined
-            ? det.pendingFrom(st.buf)
-            : st.buf.length - Math.min(det.maxMatchLength, FALLBACK_HOLD) - LOOKAHEAD;
+          scanner.pendingFrom !== undefined
+            ? scanner.pendingFrom(st.buf, st.base)
+            : det.pendingFrom !== undefined
+              ? det.pendingFrom(st.buf)
+              : st.buf.length - Math.min(det.maxMatchLength, FALLBACK_HOLD) - LOOKAHEAD;
         r = Math.min(r, st.base + Math.max(0, from));
       }
       st.releasable = r;
