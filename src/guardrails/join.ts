@@ -4,7 +4,7 @@
 // names both places; redaction edits both.
 import type { CompiledChain, CompiledStep } from './compile.ts';
 import { finding } from './findings.ts';
-import { scanText } from './normalise.ts';
+import { scanText, views } from './normalise.ts';
 import type { Match, ScanFinding, Stage, TextDetector } from './types.ts';
 
 /** Characters taken from each side of the seam. */
@@ -66,7 +66,7 @@ export function joinMatches(det: TextDetector, a: string, b: string): JoinMatch[
   if (!det.seam(tail, head)) return NONE;
   const joint = tail + head;
   const out: JoinMatch[] = [];
-  for (const m of scanText(det, joint)) {
+  for (const m of scanText(det, joint, views(joint, Buffer.byteLength(joint, 'utf8') === joint.length))) {
     if (m.start >= tail.length || m.end <= tail.length) continue;
     out.push({ ...m, start: from + m.start, end: aEnd, endInSecond: bStart + (m.end - tail.length) });
   }
