@@ -321,13 +321,30 @@ export function cleanView(text: string): View | undefined {
  * characters it came from, unless the text's own scan already reported that rule there.
  */
 export function scanText(det: TextDetector, text: string, vs: readonly View[] = views(text)): Match[] {
-  const found = det.scan(text);
+  return withViews(det, det.scan(text), vs);
+}
+
+/**
+ * Where the view text up to `end` ends in the original: after the last character's original — all of
+ * an encoding (`%53`, `\u0053`) when that character was decoded from one.
+ */
+function originalEnd(v: View, end: number): number {
+  const last = v.map[end - 1];
+  if (v.edited !== undefined) for (const [a, z] of v.edited) if (a === last) return z;
+  return last + 1;
+}
+
+/**
+ * `found` (the matches of `det` in a text) with the matches in the text's normalised views `vs` added,
+ * each at the original characters it came from, unless `found` already reports that rule there.
+ */
+export function withViews(det: TextDetector, found: Match[], vs: readonly View[]): Match[] {
   if (vs.length === 0) return found;
   let out: Match[] | undefined;
   for (const v of vs) {
     for (const m of det.scan(v.text)) {
       const start = v.span ? v.span[0] : v.map[m.start];
-      const end = v.span ? v.span[1] : v.map[m.end - 1] + 1;
+      const end = v.span ? v.span[1] : originalEnd(v, m.end);
       if (v.edited && !v.edited.some(([a, z]) => start < z && a < end)) continue;
       const all = out ?? found;
       if (
