@@ -6,10 +6,19 @@
 //
 // Offsets in findings are absolute within the streamed text at that path. External steps see the
 // complete texts at `end()` (MAX_EXTERNAL_CHARS of them in all); size steps count bytes as they pass.
+//
+// Normalisation (normalise.ts) runs on a window only while something in it could need it — a
+// character outside ASCII, `%` or `\`, a line break inside a long line of token characters, a run of
+// base64 long enough to hide a credential — so plain answers pay nothing for it; while it runs, text a
+// match in the normalised window may still include is held back too. A text that starts where
+// another stopped (the next content block) is read together with the end of that one, so a
+// credential split across them is found.
 import type { Surface } from '../policy/decision.ts';
 import type { CompiledChain, CompiledStep } from './compile.ts';
 import { runExternal } from './external.ts';
 import { finding, sizeFindings } from './findings.ts';
+import { joinAt, joinable, joinMatches } from './join.ts';
+import { cleanView, type View, views, withViews } from './normalise.ts';
 import type { ScanResult } from './scan.ts';
 import { streamDeltas } from './surfaces.ts';
 import type { ScanFinding, StreamScan } from './types.ts';
@@ -21,6 +30,7 @@ const MAX_CARRY = 16 * 1024;
 const FALLBACK_HOLD = 240;
 const MAX_EXTERNAL_CHARS = 1024 * 1024;
 const NONE: ScanFinding[] = Object.freeze([]) as unknown as ScanFinding[];
+const NO_VIEWS: readonly View[] = [];
 
 export interface ResponseScanner {
   /** Feeds one text delta for `path`; returns the findings that became certain. */
@@ -57,6 +67,57 @@ interface PathState {
   pendingAt: number;
   /** releasableTo's answer until the next delta; undefined when not computed. */
   releasable: number | undefined;
+  /** Absolute position of the latest character that calls for normalising the window; -1 when none. */
+  dirtyAt: number;
+  /** Base64 characters at the end of the text so far, and the length of its current line. */
+  run: number;
+  line: number;
+  /**
+   * The path whose text came just before this one began, and this text's first SEAM_HEAD characters
+   * when the window moved past them before they were read with it (else they are the window's).
+   */
+  after: string | undefined;
+  head: string | undefined;
+  seamChecked: boolean;
+}
+
+/** How far past the last character calling for it a window is still normalised (normalise.ts CONTEXT). */
+const NORMALISE_REACH = 256 + LOOKAHEAD;
+/** A run of base64 this long may be an encoded credential (normalise.ts MIN_BASE64). */
+const MIN_BASE64 = 28;
+/** A trailing run of base64 this long is held until it ends: it may be an encoded credential arriving. */
+const HOLD_BASE64 = 20;
+/** Only lines at least this long are taken to be hard-wrapped (normalise.ts MIN_WRAPPED_LINE). */
+const MIN_WRAPPED_LINE = 40;
+/** Characters of a text read with the end of the one before it (join.ts SIDE). */
+const SEAM_HEAD = 256;
+
+const B64 = new Uint8Array(128);
+for (const ch of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-')
+  B64[ch.charCodeAt(0)] = 1;
+
+/** Reads a delta: updates the text's base64 run and line length; whether the window needs normalising. */
+function needsNormalising(st: PathState, delta: string): boolean {
+  let dirty = false;
+  let run = st.run;
+  let line = st.line;
+  for (let i = 0; i < delta.length; i++) {
+    const c = delta.charCodeAt(i);
+    if (c === 10 || c === 13) {
+      if (run > 0 && line >= MIN_WRAPPED_LINE) dirty = true;
+      line = 0;
+      run = 0;
+      continue;
+    }
+    line++;
+    if (c >= 0x80 || c === 37 || c === 92) dirty = true;
+    if (c < 128 && B64[c] === 1) {
+      if (++run >= MIN_BASE64) dirty = true;
+    } else if (c !== 61) run = 0;
+  }
+  st.run = run;
+  st.line = line;
+  return dirty;
 }
 
 export function createResponseScanner(chain: CompiledChain, surface: Surface): ResponseScanner {
@@ -70,14 +131,54 @@ export function createResponseScanner(chain: CompiledChain, surface: Surface): R
   let bytes = 0;
   let externalChars = 0;
   let ended = false;
+  const seamSteps = textSteps.filter((step) => step.text!.seam !== undefined);
+  /** The path the latest delta went to. */
+  let last: string | undefined;
+
+  /** Findings across the seam between the text before `st` began and the start of `st`'s text. */
+  const seam = (path: string, st: PathState): ScanFinding[] => {
+    st.seamChecked = true;
+    const before = st.after === undefined ? undefined : states.get(st.after);
+    const head = st.head ?? st.buf.slice(0, SEAM_HEAD);
+    if (before === undefined || !joinable(before.buf, head)) return NONE;
+    let out: ScanFinding[] | undefined;
+    for (const step of seamSteps) {
+      for (const m of joinMatches(step.text!, before.buf, head)) {
+        const shifted = { ...m, start: before.base + m.start, end: before.base + m.end };
+        const f = joinAt(chain, step, 'response', st.after!, path, before.buf, head, shifted);
+        f.parts![0] = { ...f.parts![0], end: f.parts![0].end + before.base };
+        out ??= [];
+        out.push(f);
+      }
+    }
+    return out ?? NONE;
+  };
+
+  /** While a window is normalised: where a match in its normalised text may still be in progress (as an original offset). */
+  const normalisedHold = (st: PathState): number => {
+    let r = Number.POSITIVE_INFINITY;
+    const clean = cleanView(st.buf);
+    if (clean !== undefined) {
+      for (const step of textSteps) {
+        const det = step.text!;
+        if (det.pendingFrom === undefined) continue;
+        const p = det.pendingFrom(clean.text);
+        if (p < clean.text.length) r = Math.min(r, st.base + clean.map[p]);
+      }
+    }
+    return r;
+  };
 
   const scan = (path: string, st: PathState, final: boolean): ScanFinding[] => {
     let out: ScanFinding[] | undefined;
     const certainEnd = final ? Number.POSITIVE_INFINITY : st.buf.length - LOOKAHEAD;
     let pendingFrom = st.buf.length;
+    if (st.dirtyAt >= 0 && st.dirtyAt < st.base + st.buf.length - NORMALISE_REACH) st.dirtyAt = -1;
+    const vs = st.dirtyAt >= 0 ? views(st.buf) : NO_VIEWS;
     for (let i = 0; i < textSteps.length; i++) {
       const step = textSteps[i];
-      for (const m of st.scanners[i](st.buf, st.base)) {
+      const raw = st.scanners[i](st.buf, st.base);
+      for (const m of vs.length === 0 ? raw : withViews(step.text!, raw, vs)) {
         const absStart = st.base + m.start;
         const key = `${step.index}:${m.rule}:${absStart}`;
         if (st.reported.has(key)) continue;
@@ -114,6 +215,7 @@ export function createResponseScanner(chain: CompiledChain, surface: Surface): R
         cut = st.buf.length - window;
       }
       if (cut > 0) {
+        if (!st.seamChecked && st.base === 0) st.head = st.buf.slice(0, SEAM_HEAD);
         st.buf = st.buf.slice(cut);
         st.base += cut;
         if (st.reported.size > 0)
@@ -139,9 +241,17 @@ export function createResponseScanner(chain: CompiledChain, surface: Surface): R
         full: '',
         pendingAt: Number.POSITIVE_INFINITY,
         releasable: undefined,
+        dirtyAt: -1,
+        run: 0,
+        line: 0,
+        head: undefined,
+        after: last,
+        seamChecked: last === undefined || seamSteps.length === 0,
       };
       states.set(path, st);
     }
+    last = path;
+    if (needsNormalising(st, delta)) st.dirtyAt = st.base + st.buf.length + delta.length - 1;
     st.buf += delta;
     st.releasable = undefined;
     if (externalSteps.length > 0 && externalChars < MAX_EXTERNAL_CHARS) {
@@ -150,6 +260,10 @@ export function createResponseScanner(chain: CompiledChain, surface: Surface): R
       externalChars += take.length;
     }
     let out = textSteps.length > 0 ? scan(path, st, false) : NONE;
+    if (!st.seamChecked && st.base + st.buf.length >= SEAM_HEAD) {
+      const joined = seam(path, st);
+      if (joined.length > 0) out = out === NONE ? joined : [...out, ...joined];
+    }
     if (sizeSteps.length > 0) {
       bytes += Buffer.byteLength(delta, 'utf8');
       for (const step of sizeSteps) {
@@ -186,6 +300,9 @@ export function createResponseScanner(chain: CompiledChain, surface: Surface): R
               : st.buf.length - Math.min(det.maxMatchLength, FALLBACK_HOLD) - LOOKAHEAD;
         r = Math.min(r, st.base + Math.max(0, from));
       }
+      if (st.dirtyAt >= 0) r = Math.min(r, normalisedHold(st));
+      // A long run of base64 still arriving may decode to a credential once it is whole.
+      if (st.run >= HOLD_BASE64) r = Math.min(r, st.base + Math.max(0, st.buf.length - st.run));
       st.releasable = r;
       return r;
     },
@@ -199,6 +316,7 @@ export function createResponseScanner(chain: CompiledChain, surface: Surface): R
       ended = true;
       const findings: ScanFinding[] = [];
       for (const [path, st] of states) findings.push(...scan(path, st, true));
+      for (const [path, st] of states) if (!st.seamChecked) findings.push(...seam(path, st));
       const errors: ScanResult['errors'] = [];
       if (externalSteps.length === 0) return { findings, errors };
       const texts = [...states]
