@@ -4,7 +4,7 @@
 // the non-streamed response (`choices[0].message.content`).
 import type { Surface } from '../policy/decision.ts';
 import { skipListFor } from './skip-lists.ts';
-import { isObj, type Sink, type SlotTable, walkBody } from './walk.ts';
+import { isObj, type SlotTable, type Visit, walkBody } from './walk.ts';
 
 export { childPath, type PathRef, type Slot, type Visit, walkValue } from './walk.ts';
 
@@ -19,7 +19,7 @@ const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : EMPTY);
  * Visits every text of a request body the provider will see: every string, except the fields the
  * surface's skip list names (skip-lists.ts).
  */
-export function walkRequest(surface: Surface, body: unknown, visit: Sink | SlotTable): void {
+export function walkRequest(surface: Surface, body: unknown, visit: Visit | SlotTable): void {
   walkBody(body, skipListFor(surface), visit);
 }
 
@@ -28,7 +28,7 @@ export function walkRequest(surface: Surface, body: unknown, visit: Sink | SlotT
  * fields the surface's response skip list names (skip-lists.ts). An output item or block type an API
  * adds is read the day it appears.
  */
-export function walkResponse(surface: Surface, body: unknown, visit: Sink | SlotTable): void {
+export function walkResponse(surface: Surface, body: unknown, visit: Visit | SlotTable): void {
   walkBody(body, skipListFor(surface, 'response'), visit);
 }
 

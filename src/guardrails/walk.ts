@@ -1,11 +1,13 @@
-// The request walker: every string in a body is text the provider receives, so every string is
-// visited — on every surface, in every block type, including ones an API adds tomorrow — except the
-// fields a per-format skip list (skip-lists.ts) names, each with the reason it cannot reach the model
-// as text. The walker hands out the object holding each string and its property, so the same walk
-// serves scanning (read it) and redaction (write it).
+// The body walker: every string in a request is text the provider receives, and every string in a
+// non-streamed response is text the client receives, so every string is visited — on every surface,
+// in every block type, including ones an API adds tomorrow — except the fields a per-format,
+// per-direction skip list (skip-lists.ts) names, each with the reason it is not text anyone reads. The
+// walker hands out the object holding each string and its property, so the same walk serves scanning
+// (read it) and redaction (write it).
 //
 // The walk runs over the whole history on every call, and most texts are cache hits with no finding,
-// whose path nobody reads: paths are kept as small linked nodes and rendered to a string on first read.
+// whose path nobody reads: the scanner's walk fills a reused table of parallel arrays (SlotTable) and
+// renders a path only for a text with a finding.
 
 export type Obj = Record<string | number, unknown>;
 
@@ -26,14 +28,6 @@ export interface Slot {
 }
 
 export type Visit = (slot: Slot) => void;
-
-/** Where a walk puts the texts it finds: a function called with each, or an array they are pushed to. */
-export type Sink = Visit | Slot[];
-
-function emit(sink: Sink, slot: Slot): void {
-  if (typeof sink === 'function') sink(slot);
-  else sink.push(slot);
-}
 
 export const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null;
 
@@ -389,7 +383,7 @@ const shared = new SlotTable();
  * with their decoding, so a scanner reads the text the model reads. `into` is a table to fill, or a
  * function called with each text as a Slot.
  */
-export function walkBody(body: unknown, skips: SkipList, into: Sink | SlotTable): void {
+export function walkBody(body: unknown, skips: SkipList, into: Visit | SlotTable): void {
   if (!isObj(body)) return;
   const c = compileSkips(skips);
   if (into instanceof SlotTable) {
@@ -398,7 +392,7 @@ export function walkBody(body: unknown, skips: SkipList, into: Sink | SlotTable)
   }
   const t = new SlotTable();
   walkObj(t, c, body, -1, 0);
-  for (let i = 0; i < t.count; i++) emit(into, t.slot(i));
+  for (let i = 0; i < t.count; i++) into(t.slot(i));
 }
 
 function walkObj(t: SlotTable, c: CompiledSkips, o: Obj, node: number, depth: number): void {
@@ -501,7 +495,7 @@ function base64Text(holder: Obj): boolean {
 
 /** Every string inside a structured value (tool inputs, function-call arguments, function responses). */
 export function walkValue(
-  visit: Sink,
+  visit: Visit,
   holder: Obj,
   prop: string | number,
   path: PathRef,
@@ -510,7 +504,7 @@ export function walkValue(
 ) {
   const v = holder[prop];
   if (typeof v === 'string') {
-    emit(visit, new TextSlot(holder, prop, path, key, undefined));
+    visit(new TextSlot(holder, prop, path, key, undefined));
     return;
   }
   if (depth >= 64 || !isObj(v)) return;
