@@ -606,6 +606,89 @@ describe('response bodies: every string the client receives is read', () => {
     });
   }
 
+  test("providers' ids and bookkeeping fields, now read too, are not mistaken for credentials", async () => {
+    const B62 = ALNUM;
+    const hex = (n: number) => randomFrom('0123456789abcdef', n);
+    for (let i = 0; i < 300; i++) {
+      const answers: [Surface, unknown][] = [
+        [
+          'anthropic.messages',
+          {
+            id: `msg_01${randomFrom(B62, 22)}`,
+            model: 'claude-sonnet-4-5-20250929',
+            content: [
+              {
+                type: 'tool_use',
+                id: `toolu_01${randomFrom(B62, 22)}`,
+                name: 'Bash',
+                input: { command: 'ls' },
+              },
+              {
+                type: 'server_tool_use',
+                id: `srvtoolu_01${randomFrom(B62, 22)}`,
+                name: 'web_search',
+                input: {},
+              },
+            ],
+            container: { id: `container_${randomFrom(B62, 24)}`, expires_at: '2026-12-07T12:00:00Z' },
+          },
+        ],
+        [
+          'openai.chat',
+          {
+            id: `chatcmpl-${randomFrom(B62, 29)}`,
+            system_fingerprint: `fp_${hex(10)}`,
+            choices: [
+              {
+                index: 0,
+                message: {
+                  role: 'assistant',
+                  tool_calls: [
+                    {
+                      id: `call_${randomFrom(B62, 24)}`,
+                      type: 'function',
+                      function: { name: 'f', arguments: '{}' },
+                    },
+                  ],
+                },
+              },
+            ],
+          },
+        ],
+        [
+          'openai.responses',
+          {
+            id: `resp_${hex(48)}`,
+            output: [
+              { id: `rs_${hex(48)}`, type: 'reasoning', summary: [] },
+              {
+                id: `fc_${hex(48)}`,
+                type: 'function_call',
+                call_id: `call_${randomFrom(B62, 24)}`,
+                name: 'f',
+                arguments: '{}',
+              },
+            ],
+          },
+        ],
+        [
+          'gemini.generate',
+          { candidates: [], modelVersion: 'gemini-2.5-pro', responseId: randomFrom(`${B62}-_`, 22) },
+        ],
+        [
+          'mcp.tools_call',
+          {
+            jsonrpc: '2.0',
+            id: i,
+            result: { structuredContent: { etag: hex(32), uuid: crypto.randomUUID() } },
+          },
+        ],
+      ];
+      for (const [surface, body] of answers)
+        assert.deepEqual((await scanResponse(chain, surface, body)).findings, []);
+    }
+  });
+
   test('a credential split across two text blocks of a response is found and redacted in both', async () => {
     const t = gh();
     const body = {
