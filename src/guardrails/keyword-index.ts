@@ -45,6 +45,8 @@ export class KeywordIndex {
   readonly #prefix: string[];
   readonly #longest: number;
   #hits = new Int32Array(256);
+  /** scanTail's answer, reused: callers read it before the next call. */
+  readonly #result: { count: number; hits: Int32Array } = { count: 0, hits: new Int32Array(0) };
   /** For one-off passes (partialStateAtEnd, touches): reset before each use. */
   readonly #scratch: KeywordTail = keywordTail();
 
@@ -206,8 +208,16 @@ export class KeywordIndex {
    * `base` on, and between calls with the same `tail` the window only gains characters at its end and
    * loses some at its start. Only the characters past the last call are read; the occurrences are
    * the same as `scan(text)` would find (those starting before `base` are dropped).
+   *
+   * `text` may also be just the characters gained since the last call (starting at absolute `base`),
+   * with the window starting at `windowBase`: then the window itself is not read at all.
    */
-  scanTail(text: string, base: number, tail: KeywordTail): { count: number; hits: Int32Array } {
+  scanTail(
+    text: string,
+    base: number,
+    tail: KeywordTail,
+    windowBase = base,
+  ): { count: number; hits: Int32Array } {
     if (tail.end < base) {
       // Nothing scanned is left in the window: start afresh at its start.
       tail.end = base;
@@ -218,7 +228,7 @@ export class KeywordIndex {
     const found = tail.found;
     let kept = 0;
     for (let i = 0; i < tail.count; i++) {
-      if (found[2 * i + 1] < base) continue;
+      if (found[2 * i + 1] < windowBase) continue;
       found[2 * kept] = found[2 * i];
       found[2 * kept + 1] = found[2 * i + 1];
       kept++;
@@ -230,9 +240,12 @@ export class KeywordIndex {
     const hits = this.#hits;
     for (let i = 0; i < 2 * kept; i += 2) {
       hits[i] = found[i];
-      hits[i + 1] = found[i + 1] - base;
+      hits[i + 1] = found[i + 1] - windowBase;
     }
-    return { count: kept, hits };
+    const result = this.#result;
+    result.count = kept;
+    result.hits = hits;
+    return result;
   }
 
   /**

@@ -126,6 +126,7 @@ export function createResponseScanner(chain: CompiledChain, surface: Surface): R
   const sizeSteps = steps.filter((s) => s.size !== undefined);
   const externalSteps = steps.filter((s) => s.external !== undefined);
   const window = chain.streamWindow + LOOKAHEAD;
+  const incremental = textSteps.every((step) => step.text!.streamScanner !== undefined);
   const states = new Map<string, PathState>();
   const sizeReported = new Set<string>();
   let bytes = 0;
@@ -169,7 +170,7 @@ export function createResponseScanner(chain: CompiledChain, surface: Surface): R
     return r;
   };
 
-  const scan = (path: string, st: PathState, final: boolean): ScanFinding[] => {
+  const scan = (path: string, st: PathState, final: boolean, fresh?: string): ScanFinding[] => {
     let out: ScanFinding[] | undefined;
     const certainEnd = final ? Number.POSITIVE_INFINITY : st.buf.length - LOOKAHEAD;
     let pendingFrom = st.buf.length;
@@ -177,7 +178,7 @@ export function createResponseScanner(chain: CompiledChain, surface: Surface): R
     const vs = st.dirtyAt >= 0 ? views(st.buf) : NO_VIEWS;
     for (let i = 0; i < textSteps.length; i++) {
       const step = textSteps[i];
-      const raw = st.scanners[i](st.buf, st.base);
+      const raw = st.scanners[i](st.buf, st.base, fresh);
       for (const m of vs.length === 0 ? raw : withViews(step.text!, raw, vs)) {
         const absStart = st.base + m.start;
         const key = `${step.index}:${m.rule}:${absStart}`;
@@ -192,7 +193,9 @@ export function createResponseScanner(chain: CompiledChain, surface: Surface): R
       }
     }
     st.pendingAt = pendingFrom < st.buf.length ? st.base + pendingFrom : Number.POSITIVE_INFINITY;
-    if (!final) {
+    // Detectors that read only new text let the window grow to twice its size before it is cut: cutting
+    // copies the window, so it happens once per window's worth of text instead of at every delta.
+    if (!final && st.buf.length > (incremental ? 2 * window : window)) {
       let cut = Math.max(0, st.buf.length - window);
       // Never keep the tail of a reported match: rescanned alone it could look like a new one.
       for (let moved = st.reported.size > 0; moved; ) {
@@ -259,7 +262,7 @@ export function createResponseScanner(chain: CompiledChain, surface: Surface): R
       st.full += take;
       externalChars += take.length;
     }
-    let out = textSteps.length > 0 ? scan(path, st, false) : NONE;
+    let out = textSteps.length > 0 ? scan(path, st, false, delta) : NONE;
     if (!st.seamChecked && st.base + st.buf.length >= SEAM_HEAD) {
       const joined = seam(path, st);
       if (joined.length > 0) out = out === NONE ? joined : [...out, ...joined];

@@ -61,9 +61,10 @@ export interface TextDetector {
 export type Stage = 'request' | 'response';
 
 /**
- * A detector's scanner for one streamed text (see TextDetector.streamScanner), optionally also telling
+ * A detector's scanner for one streamed text (see TextDetector.streamScanner): `fresh`, when given, is
+ * the text the window gained since the last call (its end). Optionally it also tells
  * `pendingFrom(window)` for the same window from the state it keeps, without reading the window again.
  */
-export type StreamScan = ((window: string, base: number) => Match[]) & {
+export type StreamScan = ((window: string, base: number, fresh?: string) => Match[]) & {
   pendingFrom?(window: string, base: number): number;
 };

@@ -140,10 +140,13 @@ export class SecretsDetector implements TextDetector {
     return this.#pending(window, this.#index.scan(window));
   }
 
-  /** pendingFrom, given the keyword occurrences in `window`. */
-  #pending(window: string, { count, hits }: { count: number; hits: Int32Array }): number {
+  /**
+   * pendingFrom, given the keyword occurrences in `window` and, from a stream's scan, the automaton's
+   * state at its end (the keyword prefix the text ends with; else it is read from the window).
+   */
+  #pending(window: string, { count, hits }: { count: number; hits: Int32Array }, atEnd?: number): number {
     // A keyword cut off at the end (`gh` of `ghp_`): its match would start there, or `offset` before.
-    const state = this.#index.partialStateAtEnd(window);
+    const state = atEnd ?? this.#index.partialStateAtEnd(window);
     const partial = this.#index.depthOf(state);
     let earliest =
       partial > 0 ? Math.max(0, window.length - partial - this.#offsetBefore(state)) : window.length;
@@ -195,10 +198,18 @@ export class SecretsDetector implements TextDetector {
 
   streamScanner(): StreamScan {
     const tail = keywordTail();
-    const scan: StreamScan = (window, base) =>
-      this.#matches(window, this.#index.scanTail(window, base, tail));
-    // The keyword occurrences are already known for the part of the window scanned: only new text is read.
-    scan.pendingFrom = (window, base) => this.#pending(window, this.#index.scanTail(window, base, tail));
+    // Only the text gained since the last call is read (`fresh`, when the caller has it apart): a window
+    // with no keyword in it is never read, so a stream's growing text is not copied out flat per delta.
+    const scan: StreamScan = (window, base, fresh) =>
+      this.#matches(
+        window,
+        fresh === undefined
+          ? this.#index.scanTail(window, base, tail)
+          : this.#index.scanTail(fresh, base + window.length - fresh.length, tail, base),
+      );
+    // The keyword occurrences, and the state at the end, are already known from the scan.
+    scan.pendingFrom = (window, base) =>
+      this.#pending(window, this.#index.scanTail(window, base, tail), tail.state);
     return scan;
   }
 
