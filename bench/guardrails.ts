@@ -366,18 +366,32 @@ const STREAM_EVENTS: unknown[] = [
   { type: 'content_block_stop', index: 0 },
   { type: 'message_delta', delta: { stop_reason: 'end_turn' }, usage: { output_tokens: 32 } },
 ];
+const streamThrough = (chain: CompiledChain, surface: Surface, events: unknown) => {
+  const scanner = createResponseScanner(chain, surface);
+  for (const ev of events as unknown[]) {
+    for (const d of streamDeltas(surface, ev)) {
+      scanner.push(d.path, d.text);
+      scanner.releasableTo(d.path);
+    }
+  }
+  return scanner.end();
+};
 perCall(
   `stream: ${STREAM_EVENTS.length}-event answer, per call`,
   JSON.stringify(STREAM_EVENTS),
-  (chain, surface, events) => {
-    const scanner = createResponseScanner(chain, surface);
-    for (const ev of events as unknown as unknown[]) {
-      for (const d of streamDeltas(surface, ev)) {
-        scanner.push(d.path, d.text);
-        scanner.releasableTo(d.path);
-      }
-    }
-    return scanner.end();
-  },
+  streamThrough,
+  'anthropic.messages',
+);
+// An agent's long answer: ~1,000 text deltas (~6 KB), where the carry-over window fills and moves on.
+const LONG_STREAM = [
+  STREAM_EVENTS[0],
+  STREAM_EVENTS[1],
+  ...Array.from({ length: 30 }, () => STREAM_EVENTS.slice(2, -2)).flat(),
+  ...STREAM_EVENTS.slice(-2),
+];
+perCall(
+  `stream: ${LONG_STREAM.length}-event answer, per call`,
+  JSON.stringify(LONG_STREAM),
+  streamThrough,
   'anthropic.messages',
 );
