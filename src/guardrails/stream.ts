@@ -85,10 +85,20 @@ interface PathState {
 const NORMALISE_REACH = 256 + LOOKAHEAD;
 /** A run of base64 this long may be an encoded credential (normalise.ts MIN_BASE64). */
 const MIN_BASE64 = 28;
-/** A trailing run of base64 this long is held until it ends: it may be an encoded credential arriving. */
-const HOLD_BASE64 = 20;
+/**
+ * A trailing run of base64 this long is held until it ends: it may be an encoded credential arriving.
+ * Shorter runs are words, and go out: at most this many characters (8 bytes) of an encoded credential
+ * can leave before its run is long enough to be held.
+ */
+const HOLD_BASE64 = 12;
 /** Only lines at least this long are taken to be hard-wrapped (normalise.ts MIN_WRAPPED_LINE). */
 const MIN_WRAPPED_LINE = 40;
+/**
+ * The end of a window that normalising it later may change: an encoding cut off, or a line break with
+ * at most the start of a token after it (a hard-wrapped token may go on there).
+ */
+const UNFINISHED =
+  /(?:%[0-9A-Fa-f]?|\\(?:u[0-9A-Fa-f]{0,3})?|(?:\r?\n|\r|\\r\\n|\\r|\\n)[ \t]{0,8}[A-Za-z0-9+/=_-]{0,19})$/;
 /** Characters of a text read with the end of the one before it (join.ts SIDE). */
 const SEAM_HEAD = 256;
 
@@ -155,17 +165,23 @@ export function createResponseScanner(chain: CompiledChain, surface: Surface): R
     return out ?? NONE;
   };
 
-  /** While a window is normalised: where a match in its normalised text may still be in progress (as an original offset). */
+  /**
+   * While a window is normalised: where a match in its normalised text may still be in progress (as an
+   * original offset). An encoding cut off at the end (`%4`, `\u00`) or a line break there (a
+   * hard-wrapped token may go on) is held, and the text before it is read as if it ended there.
+   */
   const normalisedHold = (st: PathState): number => {
-    let r = Number.POSITIVE_INFINITY;
-    const clean = cleanView(st.buf);
-    if (clean !== undefined) {
-      for (const step of textSteps) {
-        const det = step.text!;
-        if (det.pendingFrom === undefined) continue;
-        const p = det.pendingFrom(clean.text);
-        if (p < clean.text.length) r = Math.min(r, st.base + clean.map[p]);
-      }
+    const open = UNFINISHED.exec(st.buf);
+    const end = open === null ? st.buf.length : open.index;
+    let r = open === null ? Number.POSITIVE_INFINITY : st.base + end;
+    const text = end === st.buf.length ? st.buf : st.buf.slice(0, end);
+    const clean = cleanView(text);
+    const read = clean?.text ?? text;
+    for (const step of textSteps) {
+      const det = step.text!;
+      if (det.pendingFrom === undefined) continue;
+      const p = det.pendingFrom(read);
+      if (p < read.length) r = Math.min(r, st.base + (clean === undefined ? p : clean.map[p]));
     }
     return r;
   };
