@@ -287,8 +287,8 @@ function perCall(
   scan: (chain: CompiledChain, surface: Surface, body: unknown) => ScanResult | Promise<ScanResult>,
   surface: Surface,
   fresh?: (body: Record<string, unknown>, i: number) => void,
+  BATCH = 200,
 ) {
-  const BATCH = 200;
   const times: number[] = [];
   const bytes: number[] = [];
   let n = 0;
@@ -394,4 +394,6 @@ perCall(
   JSON.stringify(LONG_STREAM),
   streamThrough,
   'anthropic.messages',
+  undefined,
+  10,
 );
