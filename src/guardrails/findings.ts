@@ -24,6 +24,8 @@ export function finding(
   };
 }
 
+const NONE: ScanFinding[] = Object.freeze([]) as unknown as ScanFinding[];
+
 /** Findings of a size step for `bytes` of text (tokens estimated as ceil(bytes / 4)). */
 export function sizeFindings(
   chain: CompiledChain,
@@ -31,8 +33,12 @@ export function sizeFindings(
   stage: Stage,
   bytes: number,
 ): ScanFinding[] {
-  const out: ScanFinding[] = [];
   const { maxBytes, maxTokens } = step.size!;
+  const over =
+    (maxBytes !== undefined && bytes > maxBytes) ||
+    (maxTokens !== undefined && Math.ceil(bytes / 4) > maxTokens);
+  if (!over) return NONE;
+  const out: ScanFinding[] = [];
   const add = (rule: string) =>
     out.push({
       rule,

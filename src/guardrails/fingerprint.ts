@@ -1,6 +1,6 @@
 // Findings identify a match by a salted hash, never by its text: the policy can say "redact these" and
 // audit records can correlate repeats of one secret without ever holding it.
-import { createHash, createHmac, createSecretKey, randomBytes } from 'node:crypto';
+import { createHash, hash, randomBytes } from 'node:crypto';
 
 export type Fingerprinter = ((match: string) => string) & {
   /** Short, non-reversible id of the salt, so caches never mix fingerprints of different salts. */
@@ -21,9 +21,19 @@ export function createFingerprinter(salt?: string | Uint8Array): Fingerprinter {
     key = typeof salt === 'string' ? Buffer.from(salt, 'utf8') : Buffer.from(salt);
     if (key.length < 16) throw new Error('guardrails: fingerprintSalt must be at least 16 bytes');
   }
-  const keyObject = createSecretKey(key);
-  const fn = (match: string) =>
-    createHmac('sha256', keyObject).update(match).digest('hex').slice(0, FINGERPRINT_HEX);
+  // HMAC (RFC 2104) written out over one-shot hashes: a createHmac object per finding cost more than
+  // the hashing itself. The pads are the key XORed with 0x36 and 0x5c, a block (64 bytes) long.
+  const block = key.length > 64 ? createHash('sha256').update(key).digest() : key;
+  const inner = Buffer.alloc(64, 0x36);
+  const outer = Buffer.alloc(64, 0x5c);
+  for (let i = 0; i < block.length; i++) {
+    inner[i] ^= block[i];
+    outer[i] ^= block[i];
+  }
+  const fn = (match: string) => {
+    const h = hash('sha256', Buffer.concat([inner, Buffer.from(match, 'utf8')]), 'buffer');
+    return hash('sha256', Buffer.concat([outer, h]), 'hex').slice(0, FINGERPRINT_HEX);
+  };
   const saltId = createHash('sha256').update('portcullis-salt-id').update(key).digest('hex').slice(0, 12);
   return Object.assign(fn, { saltId });
 }

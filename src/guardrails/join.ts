@@ -4,9 +4,8 @@
 // names both places; redaction edits both.
 import type { CompiledChain, CompiledStep } from './compile.ts';
 import { finding } from './findings.ts';
-import { scanText } from './normalise.ts';
+import { scanText, views } from './normalise.ts';
 import type { Match, ScanFinding, Stage, TextDetector } from './types.ts';
-import type { Slot } from './walk.ts';
 
 /** Characters taken from each side of the seam. */
 const SIDE = 256;
@@ -67,29 +66,29 @@ export function joinMatches(det: TextDetector, a: string, b: string): JoinMatch[
   if (!det.seam(tail, head)) return NONE;
   const joint = tail + head;
   const out: JoinMatch[] = [];
-  for (const m of scanText(det, joint)) {
+  for (const m of scanText(det, joint, views(joint, Buffer.byteLength(joint, 'utf8') === joint.length))) {
     if (m.start >= tail.length || m.end <= tail.length) continue;
     out.push({ ...m, start: from + m.start, end: aEnd, endInSecond: bStart + (m.end - tail.length) });
   }
   return out;
 }
 
-/** The finding for a match across the seam between the texts at slots `sa` and `sb`. */
+/** The finding for a match across the seam between text `a` at `pathA` and text `b` at `pathB`. */
 export function joinAt(
   chain: CompiledChain,
   step: CompiledStep,
   stage: Stage,
-  sa: Slot,
-  sb: Slot,
+  pathA: string,
+  pathB: string,
   a: string,
   b: string,
   m: JoinMatch,
 ): ScanFinding {
-  const f = finding(chain, step, stage, sa.path, m);
+  const f = finding(chain, step, stage, pathA, m);
   const bStart = trimmedStart(b);
   f.parts = [
-    { path: sa.path, start: m.start, end: trimmedEnd(a) },
-    { path: sb.path, start: bStart, end: m.endInSecond },
+    { path: pathA, start: m.start, end: trimmedEnd(a) },
+    { path: pathB, start: bStart, end: m.endInSecond },
   ];
   return f;
 }

@@ -3,7 +3,9 @@
 //
 // Speed matters (this pass touches every character of every prompt): characters are mapped to the
 // few classes that occur in keywords (everything else is one "other" class), transitions live in a
-// dense Uint16Array, and each character is read by its low byte. Characters above U+00FF lose their
+// dense table holding the next state already multiplied by the row width, states that end a keyword
+// are numbered last (so "a keyword ends here" is one comparison, not a table read), and each
+// character is read by its low byte. Characters above U+00FF lose their
 // high byte there; that can only create spurious keyword hits, which the rule's own regular expression
 // (run on the real text) then rejects.
 
@@ -11,8 +13,9 @@ const MAX_STATES = 0xffff;
 const MAX_KEPT_HITS = 1 << 20;
 
 /**
- * Where `KeywordIndex.scanTail` stopped in a stream: the automaton's state at absolute position
- * `end`, and the `count` occurrences found so far as (keyword, absolute start) pairs in `found`.
+ * Where `KeywordIndex.scanTail` stopped in a stream: the automaton's state (opaque; 0 is the start) at
+ * absolute position `end`, and the `count` occurrences found so far as (keyword, absolute start)
+ * pairs in `found`.
  */
 export interface KeywordTail {
   end: number;
@@ -27,17 +30,25 @@ export function keywordTail(): KeywordTail {
 
 export class KeywordIndex {
   readonly keywords: readonly string[];
-  readonly #delta: Uint16Array;
+  /** Transitions: row `state` (a multiple of the row width) + character class → next state. */
+  readonly #delta: Int32Array;
   readonly #shift: number;
-  /** For each state, the keywords ending there (own and through failure links), or undefined. */
+  /** States at or above this one end at least one keyword. */
+  readonly #firstOut: number;
+  /** For each state with output (by `state >> shift`), the keywords ending there (own and through failure links). */
   readonly #out: (Int32Array | undefined)[];
-  readonly #hasOut: Uint8Array;
   readonly #cls: Uint8Array;
   readonly #lengths: Int32Array;
-  /** Characters of keyword each state stands for. */
+  /** Characters of keyword each state stands for (by `state >> shift`). */
   readonly #depth: Int32Array;
+  /** The keyword prefix (lower case) each state stands for (by `state >> shift`). */
+  readonly #prefix: string[];
   readonly #longest: number;
   #hits = new Int32Array(256);
+  /** scanTail's answer, reused: callers read it before the next call. */
+  readonly #result: { count: number; hits: Int32Array } = { count: 0, hits: new Int32Array(0) };
+  /** For one-off passes (partialStateAtEnd, touches): reset before each use. */
+  readonly #scratch: KeywordTail = keywordTail();
 
   constructor(keywords: readonly string[]) {
     this.keywords = keywords.map((k) => {
@@ -64,6 +75,7 @@ export class KeywordIndex {
     const goto: Map<number, number>[] = [new Map()];
     const ends: number[][] = [[]];
     const depth: number[] = [0];
+    const prefix: string[] = [''];
     this.keywords.forEach((kw, idx) => {
       let s = 0;
       for (let i = 0; i < kw.length; i++) {
@@ -74,6 +86,7 @@ export class KeywordIndex {
           goto.push(new Map());
           ends.push([]);
           depth.push(i + 1);
+          prefix.push(kw.slice(0, i + 1));
           goto[s].set(c, next);
         }
         s = next;
@@ -83,7 +96,7 @@ export class KeywordIndex {
     const states = goto.length;
     if (states > MAX_STATES) throw new Error(`keyword index: too many keywords (${states} states)`);
 
-    const delta = new Uint16Array(states * width);
+    const delta = new Int32Array(states * width);
     const fail = new Int32Array(states);
     const order: number[] = [];
     for (let c = 0; c < width; c++) {
@@ -105,20 +118,65 @@ export class KeywordIndex {
         }
       }
     }
-    this.#delta = delta;
-    this.#out = ends.map((e) => (e.length ? Int32Array.from(new Set(e)) : undefined));
-    this.#hasOut = Uint8Array.from(this.#out, (o) => (o ? 1 : 0));
+    // Renumber: the start state stays 0, states without output next, states with output last.
+    const number = new Int32Array(states);
+    let n = 1;
+    for (let s = 1; s < states; s++) if (ends[s].length === 0) number[s] = n++;
+    const firstOut = n;
+    for (let s = 1; s < states; s++) if (ends[s].length !== 0) number[s] = n++;
+    this.#delta = new Int32Array(states * width);
+    for (let s = 0; s < states; s++)
+      for (let c = 0; c < width; c++)
+        this.#delta[number[s] * width + c] = number[delta[s * width + c]] * width;
+    this.#firstOut = firstOut * width;
+    this.#out = new Array(states).fill(undefined);
+    const depths = new Int32Array(states);
+    this.#prefix = new Array(states);
+    for (let s = 0; s < states; s++) {
+      depths[number[s]] = depth[s];
+      this.#prefix[number[s]] = prefix[s];
+      if (ends[s].length > 0) this.#out[number[s]] = Int32Array.from(new Set(ends[s]));
+    }
     this.#lengths = Int32Array.from(this.keywords, (k) => k.length);
-    this.#depth = Int32Array.from(depth);
+    this.#depth = depths;
     this.#longest = Math.max(0, ...this.#lengths);
   }
 
   /** How many characters at the end of `text` are the start of a keyword (0 when none). */
   partialAtEnd(text: string): number {
-    const from = Math.max(0, text.length - this.#longest + 1);
-    const tail: KeywordTail = { end: 0, state: 0, found: new Int32Array(16), count: 0 };
-    this.#advance(from === 0 ? text : text.slice(from), 0, tail);
-    return this.#depth[tail.state];
+    return this.depthOf(this.partialStateAtEnd(text));
+  }
+
+  /**
+   * The automaton's state after the end of `text` when it is partway through a keyword (0 when not):
+   * identifies the keyword prefix the text ends with (`depthOf`, `prefixOf`).
+   */
+  partialStateAtEnd(text: string): number {
+    const t = this.#scratch;
+    t.end = Math.max(0, text.length - this.#longest + 1);
+    t.state = 0;
+    t.count = 0;
+    this.#advance(text, 0, t);
+    return t.state;
+  }
+
+  /** Characters of keyword a state stands for. */
+  depthOf(state: number): number {
+    return this.#depth[state >> this.#shift];
+  }
+
+  /** The keyword prefix (lower case) a state stands for. */
+  prefixOf(state: number): string {
+    return this.#prefix[state >> this.#shift];
+  }
+
+  /** A dense number for a state (0 … states − 1), for tables indexed by state. */
+  ordinal(state: number): number {
+    return state >> this.#shift;
+  }
+
+  get states(): number {
+    return this.#depth.length;
   }
 
   /**
@@ -137,7 +195,10 @@ export class KeywordIndex {
 
   /** Whether a keyword occurs in `text`, or `text` ends partway through one (it may go on elsewhere). */
   touches(text: string): boolean {
-    const tail = keywordTail();
+    const tail = this.#scratch;
+    tail.end = 0;
+    tail.state = 0;
+    tail.count = 0;
     this.#advance(text, 0, tail);
     return tail.count > 0 || tail.state !== 0;
   }
@@ -147,8 +208,16 @@ export class KeywordIndex {
    * `base` on, and between calls with the same `tail` the window only gains characters at its end and
    * loses some at its start. Only the characters past the last call are read; the occurrences are
    * the same as `scan(text)` would find (those starting before `base` are dropped).
+   *
+   * `text` may also be just the characters gained since the last call (starting at absolute `base`),
+   * with the window starting at `windowBase`: then the window itself is not read at all.
    */
-  scanTail(text: string, base: number, tail: KeywordTail): { count: number; hits: Int32Array } {
+  scanTail(
+    text: string,
+    base: number,
+    tail: KeywordTail,
+    windowBase = base,
+  ): { count: number; hits: Int32Array } {
     if (tail.end < base) {
       // Nothing scanned is left in the window: start afresh at its start.
       tail.end = base;
@@ -159,7 +228,7 @@ export class KeywordIndex {
     const found = tail.found;
     let kept = 0;
     for (let i = 0; i < tail.count; i++) {
-      if (found[2 * i + 1] < base) continue;
+      if (found[2 * i + 1] < windowBase) continue;
       found[2 * kept] = found[2 * i];
       found[2 * kept + 1] = found[2 * i + 1];
       kept++;
@@ -171,9 +240,12 @@ export class KeywordIndex {
     const hits = this.#hits;
     for (let i = 0; i < 2 * kept; i += 2) {
       hits[i] = found[i];
-      hits[i + 1] = found[i + 1] - base;
+      hits[i + 1] = found[i + 1] - windowBase;
     }
-    return { count: kept, hits };
+    const result = this.#result;
+    result.count = kept;
+    result.hits = hits;
+    return result;
   }
 
   /**
@@ -183,36 +255,38 @@ export class KeywordIndex {
    */
   #advance(text: string, base: number, tail: KeywordTail): void {
     const from = tail.end - base;
-    const n = text.length - from;
-    if (n <= 0) return;
+    const len = text.length;
+    if (len - from <= 0) return;
     const delta = this.#delta;
     const cls = this.#cls;
-    const hasOut = this.#hasOut;
-    const shift = this.#shift;
-    const lengths = this.#lengths;
-    const end = tail.end;
+    const firstOut = this.#firstOut;
+    let s = tail.state;
+    // The loop only steps; the rare state that ends a keyword is recorded out of line.
+    for (let i = from; i < len; i++) {
+      s = delta[s + cls[text.charCodeAt(i) & 0xff]];
+      if (s >= firstOut) this.#record(tail, s, base + i + 1);
+    }
+    tail.state = s;
+    tail.end = base + len;
+  }
+
+  /** Records the keywords ending at absolute position `end` in state `s`. */
+  #record(tail: KeywordTail, s: number, end: number): void {
+    const out = this.#out[s >> this.#shift]!;
     let found = tail.found;
     let count = tail.count;
-    let s = tail.state;
-    for (let i = 0; i < n; i++) {
-      s = delta[(s << shift) | cls[text.charCodeAt(from + i) & 0xff]];
-      if (hasOut[s] !== 0) {
-        const out = this.#out[s]!;
-        if ((count + out.length) * 2 > found.length) {
-          const grown = new Int32Array(Math.max(found.length * 2, (count + out.length) * 2));
-          grown.set(found);
-          found = grown;
-        }
-        for (let j = 0; j < out.length; j++) {
-          found[count * 2] = out[j];
-          found[count * 2 + 1] = end + i + 1 - lengths[out[j]];
-          count++;
-        }
-      }
+    if ((count + out.length) * 2 > found.length) {
+      const grown = new Int32Array(Math.max(found.length * 2, (count + out.length) * 2));
+      grown.set(found);
+      found = grown;
+      tail.found = grown;
     }
-    tail.found = found;
+    const lengths = this.#lengths;
+    for (let j = 0; j < out.length; j++) {
+      found[count * 2] = out[j];
+      found[count * 2 + 1] = end - lengths[out[j]];
+      count++;
+    }
     tail.count = count;
-    tail.state = s;
-    tail.end = end + n;
   }
 }

@@ -116,13 +116,15 @@ const isB64 = (c: number) => c < 128 && (CLASS[c] & B64) !== 0;
 
 /**
  * Runs of at least MIN_BASE64 base64 characters (and their `=` padding). A run that long covers one of
- * every MIN_BASE64-th position, so only those are read, and the characters around the ones that are
- * base64.
+ * every MIN_BASE64-th position, so only those are read; at one that is base64, the run's start is
+ * found and the character MIN_BASE64 - 1 after it read, so a short run (an identifier, a path) costs
+ * a few reads and a long jump.
  */
 function base64Runs(text: string): [number, number][] | undefined {
   const n = text.length;
   let runs: [number, number][] | undefined;
   let p = MIN_BASE64 - 1;
+  // No run reaches back before `done`: the character before it is not base64.
   let done = 0;
   while (p < n) {
     if (!isB64(text.charCodeAt(p))) {
@@ -131,6 +133,14 @@ function base64Runs(text: string): [number, number][] | undefined {
     }
     let a = p;
     while (a > done && isB64(text.charCodeAt(a - 1))) a--;
+    const probe = a + MIN_BASE64 - 1;
+    if (probe >= n) break;
+    if (!isB64(text.charCodeAt(probe))) {
+      // No run through p is long enough, and none can cross `probe`.
+      done = probe + 1;
+      p = probe + MIN_BASE64;
+      continue;
+    }
     let z = p + 1;
     while (z < n && isB64(text.charCodeAt(z))) z++;
     if (z - a >= MIN_BASE64) {
@@ -148,10 +158,14 @@ function base64Runs(text: string): [number, number][] | undefined {
 /**
  * The edits that normalising a text makes, and the base64 runs in it. Native searches find the few
  * places to look at, so most texts cost a handful of scans at memchr speed and no allocation.
+ * `ascii` (the caller knows the text has no character above U+007F) skips the search for invisibles.
  */
 const NOTHING: { edits: undefined; runs: undefined } = { edits: undefined, runs: undefined };
 
-export function survey(text: string): { edits: Edit[] | undefined; runs: [number, number][] | undefined } {
+export function survey(
+  text: string,
+  ascii = false,
+): { edits: Edit[] | undefined; runs: [number, number][] | undefined } {
   // Short texts (ids, names, most enum-like values) without anything to decode: one cheap pass.
   if (text.length < MIN_BASE64) {
     let special = false;
@@ -161,55 +175,73 @@ export function survey(text: string): { edits: Edit[] | undefined; runs: [number
     }
     if (!special) return NOTHING;
   }
-  let edits: Edit[] | undefined;
-  let sorted = true;
-  const add = (e: Edit | undefined) => {
-    if (e === undefined) return;
-    edits ??= [];
-    const last = edits[edits.length - 1];
-    if (last !== undefined && e.start < last.end) {
-      if (e.start >= last.start) return; // inside an edit already made
-      sorted = false;
-    }
-    edits.push(e);
-  };
-  INVISIBLE_RE.lastIndex = 0;
-  for (let m = INVISIBLE_RE.exec(text); m !== null; m = INVISIBLE_RE.exec(text))
-    add({ start: m.index, end: m.index + 1, text: '' });
-  ENCODED_RE.lastIndex = 0;
-  for (let m = ENCODED_RE.exec(text); m !== null; m = ENCODED_RE.exec(text)) add(decodeAt(text, m.index));
-  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) {
+  const found: Found = { edits: undefined, sorted: true };
+  if (!ascii) {
+    INVISIBLE_RE.lastIndex = 0;
+    for (let m = INVISIBLE_RE.exec(text); m !== null; m = INVISIBLE_RE.exec(text))
+      add(found, { start: m.index, end: m.index + 1, text: '' });
+  }
+  if (text.indexOf('%') !== -1 || text.indexOf('\\') !== -1) {
+    ENCODED_RE.lastIndex = 0;
+    for (let m = ENCODED_RE.exec(text); m !== null; m = ENCODED_RE.exec(text))
+      add(found, decodeAt(text, m.index));
+  }
+  // A line is hard-wrapped only when it is long: lines shorter than that are passed over unread.
+  let previous = -1;
+  for (let i = text.indexOf('\n'); i >= 0; previous = i, i = text.indexOf('\n', i + 1)) {
     const cr = i > 0 && text.charCodeAt(i - 1) === 13 ? 1 : 0;
-    if (i - cr > 0 && isToken(text.charCodeAt(i - cr - 1))) add(joinAt(text, i - cr, 1 + cr));
+    if (i - cr - 1 - previous < MIN_WRAPPED_LINE) continue;
+    if (isToken(text.charCodeAt(i - cr - 1))) add(found, joinAt(text, i - cr, 1 + cr));
   }
   // Line breaks written as JSON escapes, in text that is itself JSON-encoded.
   for (let i = text.indexOf('\\n'); i >= 0; i = text.indexOf('\\n', i + 2)) {
     const cr = i > 1 && text.charCodeAt(i - 1) === 114 && text.charCodeAt(i - 2) === 92 ? 2 : 0;
-    if (i - cr > 0 && isToken(text.charCodeAt(i - cr - 1))) add(joinAt(text, i - cr, 2 + cr));
+    if (i - cr > 0 && isToken(text.charCodeAt(i - cr - 1))) add(found, joinAt(text, i - cr, 2 + cr));
   }
-  if (edits !== undefined && !sorted) {
-    const list = (edits as Edit[]).sort((x, y) => x.start - y.start);
+  let edits = found.edits;
+  if (edits !== undefined && !found.sorted) {
+    const list = edits.sort((x, y) => x.start - y.start);
     edits = list.filter((e, k) => k === 0 || e.start >= list[k - 1].end);
   }
-  return { edits, runs: base64Runs(text) };
+  const runs = base64Runs(text);
+  return edits === undefined && runs === undefined ? NOTHING : { edits, runs };
+}
+
+interface Found {
+  edits: Edit[] | undefined;
+  sorted: boolean;
+}
+
+function add(found: Found, e: Edit | undefined): void {
+  if (e === undefined) return;
+  if (found.edits === undefined) found.edits = [];
+  const edits = found.edits;
+  const last = edits[edits.length - 1];
+  if (last !== undefined && e.start < last.end) {
+    if (e.start >= last.start) return; // inside an edit already made
+    found.sorted = false;
+  }
+  edits.push(e);
 }
 
 /** Applies the edits to text[from, to) (edits all inside it), with the map back to the original. */
 function applyEdits(text: string, from: number, to: number, edits: Edit[]): View {
-  const parts: string[] = [];
-  const map: number[] = [];
+  let length = to - from;
+  for (const e of edits) length += e.text.length - (e.end - e.start);
+  const map = new Int32Array(length + 1);
+  let out = '';
   let at = from;
+  let k = 0;
   for (const e of edits) {
-    parts.push(text.slice(at, e.start));
-    for (let i = at; i < e.start; i++) map.push(i);
-    parts.push(e.text);
-    for (let i = 0; i < e.text.length; i++) map.push(e.start);
+    out += text.slice(at, e.start) + e.text;
+    for (let i = at; i < e.start; i++) map[k++] = i;
+    for (let i = 0; i < e.text.length; i++) map[k++] = e.start;
     at = e.end;
   }
-  parts.push(text.slice(at, to));
-  for (let i = at; i < to; i++) map.push(i);
-  map.push(to);
-  return { text: parts.join(''), map: Int32Array.from(map), edited: edits.map((e) => [e.start, e.end]) };
+  out += text.slice(at, to);
+  for (let i = at; i < to; i++) map[k++] = i;
+  map[k] = to;
+  return { text: out, map, edited: edits.map((e) => [e.start, e.end]) };
 }
 
 /**
@@ -263,13 +295,19 @@ function base64Views(text: string, runs: [number, number][], out: View[]): void 
   }
 }
 
-/** The normalised views of `text` worth scanning besides it (usually none). */
-export function views(text: string): View[] {
-  const { edits, runs } = survey(text);
+const NO_VIEWS: readonly View[] = [];
+
+/**
+ * The normalised views of `text` worth scanning besides it (usually none). `ascii`: the caller knows
+ * the text has no character above U+007F.
+ */
+export function views(text: string, ascii = false): readonly View[] {
+  const { edits, runs } = survey(text, ascii);
+  if (edits === undefined && runs === undefined) return NO_VIEWS;
   const out: View[] = [];
   if (edits) editViews(text, edits, out);
   if (runs) base64Views(text, runs, out);
-  return out;
+  return out.length === 0 ? NO_VIEWS : out;
 }
 
 /** The whole text normalised (edits applied), or undefined when nothing changes. */
@@ -283,13 +321,30 @@ export function cleanView(text: string): View | undefined {
  * characters it came from, unless the text's own scan already reported that rule there.
  */
 export function scanText(det: TextDetector, text: string, vs: readonly View[] = views(text)): Match[] {
-  const found = det.scan(text);
+  return withViews(det, det.scan(text), vs);
+}
+
+/**
+ * Where the view text up to `end` ends in the original: after the last character's original — all of
+ * an encoding (`%53`, `\u0053`) when that character was decoded from one.
+ */
+function originalEnd(v: View, end: number): number {
+  const last = v.map[end - 1];
+  if (v.edited !== undefined) for (const [a, z] of v.edited) if (a === last) return z;
+  return last + 1;
+}
+
+/**
+ * `found` (the matches of `det` in a text) with the matches in the text's normalised views `vs` added,
+ * each at the original characters it came from, unless `found` already reports that rule there.
+ */
+export function withViews(det: TextDetector, found: Match[], vs: readonly View[]): Match[] {
   if (vs.length === 0) return found;
   let out: Match[] | undefined;
   for (const v of vs) {
     for (const m of det.scan(v.text)) {
       const start = v.span ? v.span[0] : v.map[m.start];
-      const end = v.span ? v.span[1] : v.map[m.end - 1] + 1;
+      const end = v.span ? v.span[1] : originalEnd(v, m.end);
       if (v.edited && !v.edited.some(([a, z]) => start < z && a < end)) continue;
       const all = out ?? found;
       if (

@@ -13,7 +13,7 @@ import { jsonLeaves, keyedOnly, scanJson } from './json-text.ts';
 import { scanText, type View, views } from './normalise.ts';
 import { walkRequest, walkResponse } from './surfaces.ts';
 import type { ScanFinding, Stage } from './types.ts';
-import { type Slot, slotText } from './walk.ts';
+import { SlotTable } from './walk.ts';
 
 export interface StepError {
   step: number;
@@ -79,6 +79,25 @@ function planOf(chain: CompiledChain, stage: Stage): Plan {
   return p[stage];
 }
 
+/** Adds `f` to the findings of step `index`, making the per-step lists on the first finding. */
+function put(
+  lists: ScanFinding[][] | undefined,
+  chain: CompiledChain,
+  index: number,
+  f: ScanFinding,
+): ScanFinding[][] {
+  if (lists === undefined) {
+    lists = [];
+    for (let i = 0; i < chain.steps.length; i++) lists.push([]);
+  }
+  lists[index].push(f);
+  return lists;
+}
+
+const NO_ERRORS: StepError[] = Object.freeze([]) as unknown as StepError[];
+const NO_FINDINGS: ScanFinding[] = Object.freeze([]) as unknown as ScanFinding[];
+const CLEAN: ScanResult = Object.freeze({ findings: NO_FINDINGS, errors: NO_ERRORS }) as ScanResult;
+
 function scanBody(
   chain: CompiledChain,
   stage: Stage,
@@ -86,70 +105,91 @@ function scanBody(
   body: unknown,
 ): ScanResult | Promise<ScanResult> {
   const plan = planOf(chain, stage);
-  const errors: StepError[] = [];
-  if (plan.count === 0) return { findings: [], errors };
-  const slots: Slot[] = [];
-  (stage === 'request' ? walkRequest : walkResponse)(surface, body, (s) => {
-    slots.push(s);
-  });
-  // Findings per step, by the step's index in the chain, so they come out in step order.
-  const perStep: ScanFinding[][] = [];
-  for (let i = 0; i < chain.steps.length; i++) perStep.push([]);
+  if (plan.count === 0) return CLEAN;
+  const t = SlotTable.acquire();
+  try {
+    (stage === 'request' ? walkRequest : walkResponse)(surface, body, t);
+    return scanTable(chain, plan, stage, surface, t);
+  } finally {
+    SlotTable.release(t);
+  }
+}
+
+/** Scans the texts of a walked body; reads the table only synchronously. */
+function scanTable(
+  chain: CompiledChain,
+  plan: Plan,
+  stage: Stage,
+  surface: Surface,
+  t: SlotTable,
+): ScanResult | Promise<ScanResult> {
+  const n = t.count;
+  // Findings per step, by the step's index in the chain, so they come out in step order; made on the
+  // first finding only (most calls have none).
+  let perStep: ScanFinding[][] | undefined;
 
   const cache = chain.cache;
   const sizing = plan.size.length > 0;
   const textSteps = plan.text;
-  const texts: string[] = new Array(slots.length);
-  const entries: (CacheEntry | undefined)[] = new Array(slots.length);
+  const seamSteps = plan.seams;
+  const texts = t.texts;
+  const entries = t.extra as (CacheEntry | undefined)[];
   let totalBytes = 0;
-  // Index loops and no per-slot allocation on a cache hit: this loop runs over the whole history on
-  // every call, and nearly every slot is a hit.
+  // Index loops and no allocation on a cache hit: this loop runs over the whole history on every
+  // call, and nearly every text is a hit.
   if (textSteps.length > 0 || sizing) {
-    for (let i = 0; i < slots.length; i++) {
-      const slot = slots[i];
-      const text = slot.decode === undefined ? (slot.holder[slot.prop] as string) : slotText(slot);
+    for (let i = 0; i < n; i++) {
+      const text = t.how[i] === 0 ? (t.holder[i][t.prop[i]] as string) : t.text(i);
       texts[i] = text;
+      entries[i] = undefined;
       if (text.length === 0) continue;
       let entry: CacheEntry | undefined = cache === undefined ? undefined : cache.lookup(text);
-      let vs: View[] | undefined;
+      // UTF-8 length: for size limits, and equal to the length only for ASCII text (no invisibles).
+      let utf8 = entry === undefined ? -1 : (entry.utf8 ?? -1);
+      let vs: readonly View[] | undefined;
+      const json = t.json(i);
+      const key = t.key[i];
       for (let s = 0; s < textSteps.length; s++) {
         const step = textSteps[s];
         const det = step.text!;
         let matches = entry === undefined ? undefined : entry.results.get(det.signature);
         if (matches === undefined) {
-          if (slot.json) matches = scanJson(det, text);
+          if (json) matches = scanJson(det, text);
           else {
-            vs ??= views(text);
+            if (vs === undefined) {
+              if (utf8 < 0) utf8 = Buffer.byteLength(text, 'utf8');
+              vs = views(text, utf8 === text.length);
+            }
             matches = scanText(det, text, vs);
           }
           if (cache) entry = cache.store(text, det.signature, matches, entry);
         }
-        const into = perStep[step.index];
-        for (let k = 0; k < matches.length; k++) {
-          const m = matches[k];
-          into.push(finding(chain, step, stage, m.sub ? `${slot.path}${m.sub}` : slot.path, m));
+        if (matches.length > 0) {
+          const path = t.path(i);
+          for (let k = 0; k < matches.length; k++) {
+            const m = matches[k];
+            const f = finding(chain, step, stage, m.sub ? `${path}${m.sub}` : path, m);
+            perStep = put(perStep, chain, step.index, f);
+          }
         }
-        if (slot.key !== undefined && det.scanKeyed) {
-          const keyed = keyedOnly(det, slot.key, text, matches);
-          for (let k = 0; k < keyed.length; k++) into.push(finding(chain, step, stage, slot.path, keyed[k]));
+        if (key !== undefined && det.scanKeyed) {
+          const keyed = keyedOnly(det, key, text, matches);
+          for (let k = 0; k < keyed.length; k++)
+            perStep = put(perStep, chain, step.index, finding(chain, step, stage, t.path(i), keyed[k]));
         }
       }
       entries[i] = entry;
       if (sizing) {
-        if (entry !== undefined) {
-          entry.utf8 ??= Buffer.byteLength(text, 'utf8');
-          totalBytes += entry.utf8;
-        } else {
-          totalBytes += Buffer.byteLength(text, 'utf8');
-        }
+        if (utf8 < 0) utf8 = Buffer.byteLength(text, 'utf8');
+        totalBytes += utf8;
       }
+      if (entry !== undefined && utf8 >= 0) entry.utf8 = utf8;
     }
     // Adjacent texts read as one: a credential split across two messages or blocks is found too.
-    const seamSteps = plan.seams;
-    for (let i = 0; seamSteps.length > 0 && i + 1 < slots.length; i++) {
-      const a = texts[i];
-      const b = texts[i + 1];
-      if (a === undefined || b === undefined || !joinable(a, b)) continue;
+    for (let i = 0; seamSteps.length > 0 && i + 1 < n; i++) {
+      const a = texts[i]!;
+      const b = texts[i + 1]!;
+      if (!joinable(a, b)) continue;
       const ea = entries[i];
       const eb = entries[i + 1];
       for (let s = 0; s < seamSteps.length; s++) {
@@ -169,31 +209,37 @@ function scanBody(
             per.set(det.signature, joined);
           }
         }
-        for (let k = 0; k < joined.length; k++)
-          perStep[step.index].push(joinAt(chain, step, stage, slots[i], slots[i + 1], a, b, joined[k]));
+        for (let k = 0; k < joined.length; k++) {
+          const f = joinAt(chain, step, stage, t.path(i), t.path(i + 1), a, b, joined[k]);
+          perStep = put(perStep, chain, step.index, f);
+        }
       }
     }
   }
-  for (const step of plan.size) perStep[step.index].push(...sizeFindings(chain, step, stage, totalBytes));
+  for (const step of plan.size)
+    for (const f of sizeFindings(chain, step, stage, totalBytes))
+      perStep = put(perStep, chain, step.index, f);
 
-  if (plan.external.length === 0) return { findings: perStep.flat(), errors };
-  const leaves = leafTexts(slots);
+  if (plan.external.length === 0)
+    return perStep === undefined ? CLEAN : { findings: perStep.flat(), errors: NO_ERRORS };
+  const errors: StepError[] = [];
+  const leaves = leafTexts(t);
   return Promise.all(
     plan.external.map(async (step) => {
       const r = await runExternal(chain, step, stage, surface, leaves);
-      perStep[step.index].push(...r.findings);
+      for (const f of r.findings) perStep = put(perStep, chain, step.index, f);
       if (r.error) errors.push(r.error);
     }),
-  ).then(() => ({ findings: perStep.flat(), errors }));
+  ).then(() => ({ findings: perStep === undefined ? [] : perStep.flat(), errors }));
 }
 
-function leafTexts(slots: Slot[]): { path: string; text: string }[] {
+function leafTexts(t: SlotTable): { path: string; text: string }[] {
   const out: { path: string; text: string }[] = [];
-  for (const slot of slots) {
-    const text = slotText(slot);
-    const parsed = slot.json ? jsonLeaves(text) : undefined;
-    if (parsed) for (const l of parsed.leaves) out.push({ path: `${slot.path}${l.sub}`, text: l.text });
-    else if (text.length > 0) out.push({ path: slot.path, text });
+  for (let i = 0; i < t.count; i++) {
+    const text = t.text(i);
+    const parsed = t.json(i) ? jsonLeaves(text) : undefined;
+    if (parsed) for (const l of parsed.leaves) out.push({ path: `${t.path(i)}${l.sub}`, text: l.text });
+    else if (text.length > 0) out.push({ path: t.path(i), text });
   }
   return out;
 }

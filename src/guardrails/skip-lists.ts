@@ -1,5 +1,6 @@
-// What the request scanner does not read, per wire format, and why. Everything else in a request body
-// is scanned: a field or block type an API adds is text until someone shows here that it is not.
+// What the scanner does not read, per wire format and direction, and why. Everything else in a request
+// body, and in a non-streamed response body the client receives, is scanned: a field, block type or
+// output item an API adds is text until someone shows here that it is not.
 //
 // Four reasons only: the model id (routing, checked against the key), enum-valued fields (skipped only
 // while the value looks like an enum member, so a credential put there is still found), signed or
@@ -132,11 +133,101 @@ const GEMINI: SkipList = {
 
 const MCP: SkipList = {
   format: 'mcp',
-  rules: [...enumKeys('jsonrpc', 'method')],
+  rules: [
+    ...enumKeys('jsonrpc', 'method', 'mimeType'),
+    {
+      key: 'data',
+      when: binaryMedia,
+      reason:
+        'binary content (an image or audio a tool returned) as base64: not text; text media types are decoded and scanned',
+    },
+    {
+      key: 'blob',
+      when: binaryMedia,
+      reason: 'a binary resource as base64: not text; text media types are decoded and scanned',
+    },
+  ],
+};
+
+// ---- Responses: what the client receives --------------------------------------------------------
+// The model's own text is everywhere in a response (content, tool-call inputs, citations, reasoning
+// shown to the user, output items of types not yet known); only opaque provider state, binary media,
+// enum values and, for the Responses API, the request's own fields echoed back are skipped.
+
+const ENCRYPTED = 'provider state encrypted or signed by the provider: opaque, not text anyone reads';
+
+const ANTHROPIC_RESPONSE: SkipList = {
+  format: 'anthropic response',
+  rules: [
+    ...COMMON,
+    {
+      key: 'signature',
+      when: (h) => h.type === 'thinking',
+      reason: 'the signature of a thinking block: opaque, checked by the provider',
+    },
+    {
+      key: 'data',
+      when: (h) => h.type === 'redacted_thinking',
+      reason: 'encrypted thinking: opaque to the model and to us, checked by the provider',
+    },
+    { key: 'encrypted_content', reason: ENCRYPTED },
+    { key: 'encrypted_index', reason: ENCRYPTED },
+  ],
+};
+
+const OPENAI_CHAT_RESPONSE: SkipList = {
+  format: 'openai chat response',
+  rules: [
+    ...COMMON,
+    ...enumKeys('system_fingerprint'),
+    {
+      key: 'data',
+      when: (h) => 'transcript' in h,
+      reason: 'audio output as base64: not text; its transcript beside it is scanned',
+    },
+  ],
+};
+
+/** A Responses object repeats the request's settings: the client sent them and the request scan read them. */
+const ECHO =
+  "the request's own field echoed back in the Responses object: the client sent it and the request scan read it; the model did not write it";
+
+const OPENAI_RESPONSES_RESPONSE: SkipList = {
+  format: 'openai responses response',
+  rules: [
+    ...COMMON,
+    { key: 'encrypted_content', reason: ENCRYPTED },
+    {
+      key: 'result',
+      when: (h) => h.type === 'image_generation_call',
+      reason: 'a generated image as base64: not text',
+    },
+    ...[
+      'instructions',
+      'tools',
+      'metadata',
+      'user',
+      'text',
+      'prompt',
+      'prompt_cache_key',
+      'safety_identifier',
+      'previous_response_id',
+      'conversation',
+    ].map((key): SkipRule => ({ key, topLevel: true, reason: ECHO })),
+  ],
+};
+
+const GEMINI_RESPONSE: SkipList = {
+  format: 'gemini response',
+  rules: [
+    ...GEMINI.rules,
+    ...enumKeys('probability', 'blockReason', 'block_reason', 'modelVersion', 'model_version'),
+  ],
 };
 
 /** The skip list of a surface's wire format; unknown surfaces skip only the common fields. */
-export function skipListFor(surface: Surface | string): SkipList {
+export function skipListFor(surface: Surface | string, stage: 'request' | 'response' = 'request'): SkipList {
+  if (stage === 'response') return responseSkipListFor(surface);
   if (surface.startsWith('anthropic.')) return ANTHROPIC;
   if (surface.startsWith('openai.')) return OPENAI;
   if (surface.startsWith('gemini.')) return GEMINI;
@@ -144,5 +235,23 @@ export function skipListFor(surface: Surface | string): SkipList {
   return { format: 'other', rules: COMMON };
 }
 
+function responseSkipListFor(surface: Surface | string): SkipList {
+  if (surface.startsWith('anthropic.')) return ANTHROPIC_RESPONSE;
+  if (surface === 'openai.responses') return OPENAI_RESPONSES_RESPONSE;
+  if (surface.startsWith('openai.')) return OPENAI_CHAT_RESPONSE;
+  if (surface.startsWith('gemini.')) return GEMINI_RESPONSE;
+  if (surface.startsWith('mcp.')) return MCP;
+  return { format: 'other', rules: COMMON };
+}
+
 /** Every skip list, for documentation and tests. */
-export const SKIP_LISTS: readonly SkipList[] = [ANTHROPIC, OPENAI, GEMINI, MCP];
+export const SKIP_LISTS: readonly SkipList[] = [
+  ANTHROPIC,
+  OPENAI,
+  GEMINI,
+  MCP,
+  ANTHROPIC_RESPONSE,
+  OPENAI_CHAT_RESPONSE,
+  OPENAI_RESPONSES_RESPONSE,
+  GEMINI_RESPONSE,
+];

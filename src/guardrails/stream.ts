@@ -6,13 +6,22 @@
 //
 // Offsets in findings are absolute within the streamed text at that path. External steps see the
 // complete texts at `end()` (MAX_EXTERNAL_CHARS of them in all); size steps count bytes as they pass.
+//
+// Normalisation (normalise.ts) runs on a window only while something in it could need it — a
+// character outside ASCII, `%` or `\`, a line break inside a long line of token characters, a run of
+// base64 long enough to hide a credential — so plain answers pay nothing for it; while it runs, text a
+// match in the normalised window may still include is held back too. A text that starts where
+// another stopped (the next content block) is read together with the end of that one, so a
+// credential split across them is found.
 import type { Surface } from '../policy/decision.ts';
 import type { CompiledChain, CompiledStep } from './compile.ts';
 import { runExternal } from './external.ts';
 import { finding, sizeFindings } from './findings.ts';
+import { joinAt, joinable, joinMatches } from './join.ts';
+import { cleanView, type View, views, withViews } from './normalise.ts';
 import type { ScanResult } from './scan.ts';
 import { streamDeltas } from './surfaces.ts';
-import type { Match, ScanFinding } from './types.ts';
+import type { ScanFinding, StreamScan } from './types.ts';
 
 /** Characters past a match that must have arrived before it is reported (covers detectors' look-ahead). */
 const LOOKAHEAD = 16;
@@ -20,6 +29,8 @@ const MAX_CARRY = 16 * 1024;
 /** Held back for a detector that cannot say where a match may be in progress: up to its longest match. */
 const FALLBACK_HOLD = 240;
 const MAX_EXTERNAL_CHARS = 1024 * 1024;
+const NONE: ScanFinding[] = Object.freeze([]) as unknown as ScanFinding[];
+const NO_VIEWS: readonly View[] = [];
 
 export interface ResponseScanner {
   /** Feeds one text delta for `path`; returns the findings that became certain. */
@@ -46,7 +57,7 @@ export interface ResponseScanner {
 interface PathState {
   buf: string;
   /** Per text step, what scans the window (incrementally where the detector can). */
-  scanners: ((window: string, base: number) => Match[])[];
+  scanners: StreamScan[];
   /** Absolute offset of buf[0] in the streamed text. */
   base: number;
   /** Reported matches: key → absolute span, pruned as the window moves on. */
@@ -56,6 +67,67 @@ interface PathState {
   pendingAt: number;
   /** releasableTo's answer until the next delta; undefined when not computed. */
   releasable: number | undefined;
+  /** Absolute position of the latest character that calls for normalising the window; -1 when none. */
+  dirtyAt: number;
+  /** Base64 characters at the end of the text so far, and the length of its current line. */
+  run: number;
+  line: number;
+  /**
+   * The path whose text came just before this one began, and this text's first SEAM_HEAD characters
+   * when the window moved past them before they were read with it (else they are the window's).
+   */
+  after: string | undefined;
+  head: string | undefined;
+  seamChecked: boolean;
+}
+
+/** How far past the last character calling for it a window is still normalised (normalise.ts CONTEXT). */
+const NORMALISE_REACH = 256 + LOOKAHEAD;
+/** A run of base64 this long may be an encoded credential (normalise.ts MIN_BASE64). */
+const MIN_BASE64 = 28;
+/**
+ * A trailing run of base64 this long is held until it ends: it may be an encoded credential arriving.
+ * Shorter runs are words, and go out: at most this many characters (8 bytes) of an encoded credential
+ * can leave before its run is long enough to be held.
+ */
+const HOLD_BASE64 = 12;
+/** Only lines at least this long are taken to be hard-wrapped (normalise.ts MIN_WRAPPED_LINE). */
+const MIN_WRAPPED_LINE = 40;
+/**
+ * The end of a window that normalising it later may change: an encoding cut off, or a line break with
+ * at most the start of a token after it (a hard-wrapped token may go on there).
+ */
+const UNFINISHED =
+  /(?:%[0-9A-Fa-f]?|\\(?:u[0-9A-Fa-f]{0,3})?|(?:\r?\n|\r|\\r\\n|\\r|\\n)[ \t]{0,8}[A-Za-z0-9+/=_-]{0,19})$/;
+/** Characters of a text read with the end of the one before it (join.ts SIDE). */
+const SEAM_HEAD = 256;
+
+const B64 = new Uint8Array(128);
+for (const ch of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-')
+  B64[ch.charCodeAt(0)] = 1;
+
+/** Reads a delta: updates the text's base64 run and line length; whether the window needs normalising. */
+function needsNormalising(st: PathState, delta: string): boolean {
+  let dirty = false;
+  let run = st.run;
+  let line = st.line;
+  for (let i = 0; i < delta.length; i++) {
+    const c = delta.charCodeAt(i);
+    if (c === 10 || c === 13) {
+      if (run > 0 && line >= MIN_WRAPPED_LINE) dirty = true;
+      line = 0;
+      run = 0;
+      continue;
+    }
+    line++;
+    if (c >= 0x80 || c === 37 || c === 92) dirty = true;
+    if (c < 128 && B64[c] === 1) {
+      if (++run >= MIN_BASE64) dirty = true;
+    } else if (c !== 61) run = 0;
+  }
+  st.run = run;
+  st.line = line;
+  return dirty;
 }
 
 export function createResponseScanner(chain: CompiledChain, surface: Surface): ResponseScanner {
@@ -64,24 +136,72 @@ export function createResponseScanner(chain: CompiledChain, surface: Surface): R
   const sizeSteps = steps.filter((s) => s.size !== undefined);
   const externalSteps = steps.filter((s) => s.external !== undefined);
   const window = chain.streamWindow + LOOKAHEAD;
+  const incremental = textSteps.every((step) => step.text!.streamScanner !== undefined);
   const states = new Map<string, PathState>();
   const sizeReported = new Set<string>();
   let bytes = 0;
   let externalChars = 0;
   let ended = false;
+  const seamSteps = textSteps.filter((step) => step.text!.seam !== undefined);
+  /** The path the latest delta went to. */
+  let last: string | undefined;
 
-  const scan = (path: string, st: PathState, final: boolean): ScanFinding[] => {
-    const out: ScanFinding[] = [];
+  /** Findings across the seam between the text before `st` began and the start of `st`'s text. */
+  const seam = (path: string, st: PathState): ScanFinding[] => {
+    st.seamChecked = true;
+    const before = st.after === undefined ? undefined : states.get(st.after);
+    const head = st.head ?? st.buf.slice(0, SEAM_HEAD);
+    if (before === undefined || !joinable(before.buf, head)) return NONE;
+    let out: ScanFinding[] | undefined;
+    for (const step of seamSteps) {
+      for (const m of joinMatches(step.text!, before.buf, head)) {
+        const shifted = { ...m, start: before.base + m.start, end: before.base + m.end };
+        const f = joinAt(chain, step, 'response', st.after!, path, before.buf, head, shifted);
+        f.parts![0] = { ...f.parts![0], end: f.parts![0].end + before.base };
+        out ??= [];
+        out.push(f);
+      }
+    }
+    return out ?? NONE;
+  };
+
+  /**
+   * While a window is normalised: where a match in its normalised text may still be in progress (as an
+   * original offset). An encoding cut off at the end (`%4`, `\u00`) or a line break there (a
+   * hard-wrapped token may go on) is held, and the text before it is read as if it ended there.
+   */
+  const normalisedHold = (st: PathState): number => {
+    const open = UNFINISHED.exec(st.buf);
+    const end = open === null ? st.buf.length : open.index;
+    let r = open === null ? Number.POSITIVE_INFINITY : st.base + end;
+    const text = end === st.buf.length ? st.buf : st.buf.slice(0, end);
+    const clean = cleanView(text);
+    const read = clean?.text ?? text;
+    for (const step of textSteps) {
+      const det = step.text!;
+      if (det.pendingFrom === undefined) continue;
+      const p = det.pendingFrom(read);
+      if (p < read.length) r = Math.min(r, st.base + (clean === undefined ? p : clean.map[p]));
+    }
+    return r;
+  };
+
+  const scan = (path: string, st: PathState, final: boolean, fresh?: string): ScanFinding[] => {
+    let out: ScanFinding[] | undefined;
     const certainEnd = final ? Number.POSITIVE_INFINITY : st.buf.length - LOOKAHEAD;
     let pendingFrom = st.buf.length;
+    if (st.dirtyAt >= 0 && st.dirtyAt < st.base + st.buf.length - NORMALISE_REACH) st.dirtyAt = -1;
+    const vs = st.dirtyAt >= 0 ? views(st.buf) : NO_VIEWS;
     for (let i = 0; i < textSteps.length; i++) {
       const step = textSteps[i];
-      for (const m of st.scanners[i](st.buf, st.base)) {
+      const raw = st.scanners[i](st.buf, st.base, fresh);
+      for (const m of vs.length === 0 ? raw : withViews(step.text!, raw, vs)) {
         const absStart = st.base + m.start;
         const key = `${step.index}:${m.rule}:${absStart}`;
         if (st.reported.has(key)) continue;
         if (m.end <= certainEnd) {
           st.reported.set(key, { start: absStart, end: st.base + m.end });
+          out ??= [];
           out.push(finding(chain, step, 'response', path, { ...m, start: absStart, end: st.base + m.end }));
         } else {
           pendingFrom = Math.min(pendingFrom, m.start);
@@ -89,10 +209,12 @@ export function createResponseScanner(chain: CompiledChain, surface: Surface): R
       }
     }
     st.pendingAt = pendingFrom < st.buf.length ? st.base + pendingFrom : Number.POSITIVE_INFINITY;
-    if (!final) {
+    // Detectors that read only new text let the window grow to twice its size before it is cut: cutting
+    // copies the window, so it happens once per window's worth of text instead of at every delta.
+    if (!final && st.buf.length > (incremental ? 2 * window : window)) {
       let cut = Math.max(0, st.buf.length - window);
       // Never keep the tail of a reported match: rescanned alone it could look like a new one.
-      for (let moved = true; moved; ) {
+      for (let moved = st.reported.size > 0; moved; ) {
         moved = false;
         for (const r of st.reported.values()) {
           if (st.base + cut > r.start && st.base + cut < r.end) {
@@ -104,16 +226,22 @@ export function createResponseScanner(chain: CompiledChain, surface: Surface): R
       cut = Math.min(cut, pendingFrom);
       if (st.buf.length - cut > MAX_CARRY) {
         // A match still growing past the bound: report it as it stands and let the window move on.
-        out.push(...scan(path, st, true));
+        const now = scan(path, st, true);
+        if (now.length > 0) {
+          out ??= [];
+          out.push(...now);
+        }
         cut = st.buf.length - window;
       }
       if (cut > 0) {
+        if (!st.seamChecked && st.base === 0) st.head = st.buf.slice(0, SEAM_HEAD);
         st.buf = st.buf.slice(cut);
         st.base += cut;
-        for (const [k, r] of st.reported) if (r.end <= st.base) st.reported.delete(k);
+        if (st.reported.size > 0)
+          for (const [k, r] of st.reported) if (r.end <= st.base) st.reported.delete(k);
       }
     }
-    return out;
+    return out ?? NONE;
   };
 
   const push = (path: string, delta: string): ScanFinding[] => {
@@ -132,9 +260,17 @@ export function createResponseScanner(chain: CompiledChain, surface: Surface): R
         full: '',
         pendingAt: Number.POSITIVE_INFINITY,
         releasable: undefined,
+        dirtyAt: -1,
+        run: 0,
+        line: 0,
+        head: undefined,
+        after: last,
+        seamChecked: last === undefined || seamSteps.length === 0,
       };
       states.set(path, st);
     }
+    last = path;
+    if (needsNormalising(st, delta)) st.dirtyAt = st.base + st.buf.length + delta.length - 1;
     st.buf += delta;
     st.releasable = undefined;
     if (externalSteps.length > 0 && externalChars < MAX_EXTERNAL_CHARS) {
@@ -142,7 +278,11 @@ export function createResponseScanner(chain: CompiledChain, surface: Surface): R
       st.full += take;
       externalChars += take.length;
     }
-    const out = textSteps.length > 0 ? scan(path, st, false) : [];
+    let out = textSteps.length > 0 ? scan(path, st, false, delta) : NONE;
+    if (!st.seamChecked && st.base + st.buf.length >= SEAM_HEAD) {
+      const joined = seam(path, st);
+      if (joined.length > 0) out = out === NONE ? joined : [...out, ...joined];
+    }
     if (sizeSteps.length > 0) {
       bytes += Buffer.byteLength(delta, 'utf8');
       for (const step of sizeSteps) {
@@ -150,6 +290,7 @@ export function createResponseScanner(chain: CompiledChain, surface: Surface): R
           const key = `${step.index}:${f.rule}`;
           if (sizeReported.has(key)) continue;
           sizeReported.add(key);
+          if (out === NONE) out = [];
           out.push(f);
         }
       }
@@ -167,14 +308,20 @@ export function createResponseScanner(chain: CompiledChain, surface: Surface): R
       if (st === undefined) return Number.POSITIVE_INFINITY;
       if (st.releasable !== undefined) return st.releasable;
       let r = Math.min(st.pendingAt, st.base + st.buf.length);
-      for (const step of textSteps) {
-        const det = step.text!;
+      for (let i = 0; i < textSteps.length; i++) {
+        const det = textSteps[i].text!;
+        const scanner = st.scanners[i];
         const from =
-          det.pendingFrom !== undefined
-            ? det.pendingFrom(st.buf)
-            : st.buf.length - Math.min(det.maxMatchLength, FALLBACK_HOLD) - LOOKAHEAD;
+          scanner.pendingFrom !== undefined
+            ? scanner.pendingFrom(st.buf, st.base)
+            : det.pendingFrom !== undefined
+              ? det.pendingFrom(st.buf)
+              : st.buf.length - Math.min(det.maxMatchLength, FALLBACK_HOLD) - LOOKAHEAD;
         r = Math.min(r, st.base + Math.max(0, from));
       }
+      if (st.dirtyAt >= 0) r = Math.min(r, normalisedHold(st));
+      // A long run of base64 still arriving may decode to a credential once it is whole.
+      if (st.run >= HOLD_BASE64) r = Math.min(r, st.base + Math.max(0, st.buf.length - st.run));
       st.releasable = r;
       return r;
     },
@@ -188,6 +335,7 @@ export function createResponseScanner(chain: CompiledChain, surface: Surface): R
       ended = true;
       const findings: ScanFinding[] = [];
       for (const [path, st] of states) findings.push(...scan(path, st, true));
+      for (const [path, st] of states) if (!st.seamChecked) findings.push(...seam(path, st));
       const errors: ScanResult['errors'] = [];
       if (externalSteps.length === 0) return { findings, errors };
       const texts = [...states]

@@ -42,7 +42,7 @@ export interface TextDetector {
    * only gains characters at its end and loses some at its start), reading only what arrived since
    * its last call where the detector can.
    */
-  streamScanner?(): (window: string, base: number) => Match[];
+  streamScanner?(): StreamScan;
   /**
    * Optional, for reading adjacent texts as one (a credential split across two messages): whether a
    * match could start in `tail` (the end of one text) and run on into `head` (the start of the next).
@@ -59,3 +59,12 @@ export interface TextDetector {
 }
 
 export type Stage = 'request' | 'response';
+
+/**
+ * A detector's scanner for one streamed text (see TextDetector.streamScanner): `fresh`, when given, is
+ * the text the window gained since the last call (its end). Optionally it also tells
+ * `pendingFrom(window)` for the same window from the state it keeps, without reading the window again.
+ */
+export type StreamScan = ((window: string, base: number, fresh?: string) => Match[]) & {
+  pendingFrom?(window: string, base: number): number;
+};

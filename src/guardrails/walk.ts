@@ -1,11 +1,13 @@
-// The request walker: every string in a body is text the provider receives, so every string is
-// visited — on every surface, in every block type, including ones an API adds tomorrow — except the
-// fields a per-format skip list (skip-lists.ts) names, each with the reason it cannot reach the model
-// as text. The walker hands out the object holding each string and its property, so the same walk
-// serves scanning (read it) and redaction (write it).
+// The body walker: every string in a request is text the provider receives, and every string in a
+// non-streamed response is text the client receives, so every string is visited — on every surface,
+// in every block type, including ones an API adds tomorrow — except the fields a per-format,
+// per-direction skip list (skip-lists.ts) names, each with the reason it is not text anyone reads. The
+// walker hands out the object holding each string and its property, so the same walk serves scanning
+// (read it) and redaction (write it).
 //
 // The walk runs over the whole history on every call, and most texts are cache hits with no finding,
-// whose path nobody reads: paths are kept as small linked nodes and rendered to a string on first read.
+// whose path nobody reads: the scanner's walk fills a reused table of parallel arrays (SlotTable) and
+// renders a path only for a text with a finding.
 
 export type Obj = Record<string | number, unknown>;
 
@@ -257,19 +259,145 @@ const MAX_DEPTH = 200;
 /** Keys whose string value is a JSON document (function-call arguments): scanned value by value. */
 const JSON_KEYS = new Set(['arguments']);
 
+// How a table entry's string is read (SlotTable.how).
+const JSON_TEXT = 1;
+const BASE64 = 2;
+const DATA_URL_TEXT = 4;
+/** The entry's path is its container's own (a too-deep subtree scanned as one JSON text). */
+const OWN_PATH = 8;
+
+/**
+ * The texts one walk found, as parallel arrays: no object per text or per container, so walking a
+ * long history leaves next to nothing for the garbage collector. Entry `i` is the string at
+ * `holder[i][prop[i]]` inside container `node[i]`; containers form a tree of (parent, segment) for
+ * rendering a path when one is asked for. `acquire()` lends one table to synchronous callers in turn.
+ */
+export class SlotTable {
+  count = 0;
+  readonly holder: Obj[] = [];
+  readonly prop: (string | number)[] = [];
+  readonly key: (string | undefined)[] = [];
+  readonly how: number[] = [];
+  readonly node: number[] = [];
+  nodes = 0;
+  readonly up: number[] = [];
+  readonly seg: (string | number)[] = [];
+  /** Room for a caller's per-entry values (the scanner's texts and cache entries), cleared by reset. */
+  readonly texts: (string | undefined)[] = [];
+  readonly extra: unknown[] = [];
+  #busy = false;
+
+  add(holder: Obj, prop: string | number, node: number, key: string | undefined, how: number): void {
+    const i = this.count++;
+    this.holder[i] = holder;
+    this.prop[i] = prop;
+    this.key[i] = key;
+    this.how[i] = how;
+    this.node[i] = node;
+  }
+
+  /** A container inside container `up` (-1: the body) at `seg`; returns its number. */
+  container(up: number, seg: string | number): number {
+    const n = this.nodes++;
+    this.up[n] = up;
+    this.seg[n] = seg;
+    return n;
+  }
+
+  /** The text entry `i` carries: the string itself, or what its encoding holds. */
+  text(i: number): string {
+    const v = this.holder[i][this.prop[i]] as string;
+    const how = this.how[i];
+    if ((how & BASE64) !== 0) return decodeText(v, 'base64');
+    if ((how & DATA_URL_TEXT) !== 0) return decodeText(v, 'data-url');
+    return v;
+  }
+
+  json(i: number): boolean {
+    return (this.how[i] & JSON_TEXT) !== 0;
+  }
+
+  decode(i: number): Decode | undefined {
+    const how = this.how[i];
+    return (how & BASE64) !== 0 ? 'base64' : (how & DATA_URL_TEXT) !== 0 ? 'data-url' : undefined;
+  }
+
+  path(i: number): string {
+    const up = this.#render(this.node[i]);
+    if ((this.how[i] & OWN_PATH) !== 0) return up;
+    return segment(up, this.prop[i]);
+  }
+
+  #render(n: number): string {
+    return n < 0 ? '' : segment(this.#render(this.up[n]), this.seg[n]);
+  }
+
+  /** Entry `i` as a Slot object (for visitors and redaction). */
+  slot(i: number): Slot {
+    return new TextSlot(
+      this.holder[i],
+      this.prop[i],
+      this.path(i),
+      this.key[i],
+      this.json(i) || undefined,
+      this.decode(i),
+    );
+  }
+
+  /** Forgets the entries (and the body they point into). */
+  reset(): void {
+    const n = this.count;
+    for (let i = 0; i < n; i++) this.holder[i] = EMPTY_OBJ;
+    for (let i = 0; i < n && i < this.texts.length; i++) this.texts[i] = undefined;
+    for (let i = 0; i < n && i < this.extra.length; i++) this.extra[i] = undefined;
+    this.count = 0;
+    this.nodes = 0;
+  }
+
+  /**
+   * A table to fill and read synchronously: the shared one, or a fresh one while the shared one is in
+   * use. Give it back with `release`.
+   */
+  static acquire(): SlotTable {
+    const t = shared.#busy ? new SlotTable() : shared;
+    t.#busy = true;
+    return t;
+  }
+
+  static release(t: SlotTable): void {
+    t.reset();
+    t.#busy = false;
+  }
+}
+
+/** A top-level key is its own path (`messages`); below it, `a.b`, `a[0]`, `a["b-c"]`. */
+const segment = (up: string, seg: string | number): string =>
+  up === '' && typeof seg === 'string' ? seg : childPath(up, seg);
+
+const EMPTY_OBJ: Obj = Object.freeze({}) as Obj;
+const shared = new SlotTable();
+
 /**
  * Visits every string of `body` except the fields `skips` names. Strings that are `data:` URLs of
  * binary media are skipped (an image is not text); text data URLs and base64 text media are visited
- * with their decoding, so a scanner reads the text the model reads.
+ * with their decoding, so a scanner reads the text the model reads. `into` is a table to fill, or a
+ * function called with each text as a Slot.
  */
-export function walkBody(body: unknown, skips: SkipList, visit: Visit): void {
+export function walkBody(body: unknown, skips: SkipList, into: Visit | SlotTable): void {
   if (!isObj(body)) return;
-  walkObj(visit, compileSkips(skips), body, '', 0);
+  const c = compileSkips(skips);
+  if (into instanceof SlotTable) {
+    walkObj(into, c, body, -1, 0);
+    return;
+  }
+  const t = new SlotTable();
+  walkObj(t, c, body, -1, 0);
+  for (let i = 0; i < t.count; i++) into(t.slot(i));
 }
 
-function walkObj(visit: Visit, c: CompiledSkips, o: Obj, path: PathRef, depth: number): void {
+function walkObj(t: SlotTable, c: CompiledSkips, o: Obj, node: number, depth: number): void {
   if (Array.isArray(o)) {
-    walkArray(visit, c, o, path, undefined, depth + 1);
+    walkArray(t, c, o, node, undefined, depth + 1);
     return;
   }
   const byKey = c.byKey;
@@ -280,20 +408,20 @@ function walkObj(visit: Visit, c: CompiledSkips, o: Obj, path: PathRef, depth: n
       if (v.length === 0) continue;
       const rules = byKey.get(k);
       if (rules !== undefined && skipped(rules, o, v, d)) continue;
-      visitString(visit, o, k, path, k, v, true);
+      addString(t, o, k, node, k, v);
     } else if (typeof v === 'object' && v !== null) {
       const rules = byKey.get(k);
       if (rules !== undefined && skipped(rules, o, v, d)) continue;
-      walkChild(visit, c, v as Obj, depth === 0 ? k : at(path, k, true), k, d);
+      walkChild(t, c, v as Obj, node, k, k, d);
     }
   }
 }
 
 function walkArray(
-  visit: Visit,
+  t: SlotTable,
   c: CompiledSkips,
   a: unknown[],
-  path: PathRef,
+  node: number,
   key: string | undefined,
   depth: number,
 ) {
@@ -301,55 +429,56 @@ function walkArray(
   for (let i = 0; i < a.length; i++) {
     const v = a[i];
     if (typeof v === 'string') {
-      if (v.length > 0) visitString(visit, holder, i, path, key, v, true);
-    } else if (typeof v === 'object' && v !== null) walkChild(visit, c, v as Obj, at(path, i), key, depth);
+      if (v.length > 0) addString(t, holder, i, node, key, v);
+    } else if (typeof v === 'object' && v !== null) walkChild(t, c, v as Obj, node, i, key, depth);
   }
 }
 
+/** Walks `v`, found in container `up` at `seg`. */
 function walkChild(
-  visit: Visit,
+  t: SlotTable,
   c: CompiledSkips,
   v: Obj,
-  path: PathRef,
+  up: number,
+  seg: string | number,
   key: string | undefined,
   depth: number,
 ) {
+  const node = t.container(up, seg);
   if (depth >= MAX_DEPTH) {
     // Too deep to walk: scanned as one JSON text under its own path, so nothing escapes the scan.
-    const box: Obj = { $: JSON.stringify(v) };
-    visit(new TextSlot(box, '$', path, key, undefined));
+    t.add({ $: JSON.stringify(v) }, '$', node, key, OWN_PATH);
     return;
   }
-  if (Array.isArray(v)) walkArray(visit, c, v, path, key, depth + 1);
-  else walkObj(visit, c, v, path, depth);
+  if (Array.isArray(v)) walkArray(t, c, v, node, key, depth + 1);
+  else walkObj(t, c, v, node, depth);
 }
 
-/** Visits the string `v` at `holder[prop]`, whose path is `path` or, when `child`, `path` + `prop`. */
-function visitString(
-  visit: Visit,
+/** Adds the string `v` at `holder[prop]` in container `node`. */
+function addString(
+  t: SlotTable,
   holder: Obj,
   prop: string | number,
-  path: PathRef,
+  node: number,
   key: string | undefined,
   v: string,
-  child: boolean,
 ) {
   if (v.charCodeAt(0) === 100 /* d */) {
     const d = dataUrl(v);
     if (d !== undefined) {
-      if (textMime(d.mime)) visit(new TextSlot(holder, prop, path, key, undefined, 'data-url', child));
+      if (textMime(d.mime)) t.add(holder, prop, node, key, DATA_URL_TEXT);
       return; // binary media: an image, audio or PDF is not text
     }
   }
-  if (key !== undefined && JSON_KEYS.has(key) && typeof prop === 'string') {
-    visit(new TextSlot(holder, prop, path, key, true, undefined, child));
+  if (key !== undefined && typeof prop === 'string' && JSON_KEYS.has(key)) {
+    t.add(holder, prop, node, key, JSON_TEXT);
     return;
   }
-  if (key === 'data' && base64Text(holder)) {
-    visit(new TextSlot(holder, prop, path, key, undefined, 'base64', child));
+  if ((key === 'data' || key === 'blob') && base64Text(holder)) {
+    t.add(holder, prop, node, key, BASE64);
     return;
   }
-  visit(new TextSlot(holder, prop, path, key, undefined, undefined, child));
+  t.add(holder, prop, node, key, 0);
 }
 
 /** The media type an object declares for its `data` (Anthropic `media_type`, Gemini `mimeType`). */
@@ -358,7 +487,7 @@ export function mediaTypeOf(holder: Obj): string | undefined {
   return typeof m === 'string' ? m : undefined;
 }
 
-/** `data` is base64 of text media: decoded and scanned. */
+/** `data` (MCP: `blob`) is base64 of text media: decoded and scanned. */
 function base64Text(holder: Obj): boolean {
   const m = mediaTypeOf(holder);
   return m !== undefined && textMime(m);

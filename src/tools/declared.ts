@@ -243,23 +243,40 @@ const DATA_KEYS = new Set([
 ]);
 
 /** Tool lists in places the readers above do not cover: unreadable, so never silently forwarded. */
-function sweep(ctx: Ctx, v: unknown, path: string, depth: number) {
-  if (depth > 64 || (!isObj(v) && !Array.isArray(v))) return;
+// The sweep visits every object of every request: it keeps the path as a stack of segments and
+// renders it only for a finding, so a long history costs no strings.
+function sweep(ctx: Ctx, v: unknown, at: (string | number)[], depth: number) {
+  if (depth > 64) return;
   if (Array.isArray(v)) {
-    v.forEach((x, i) => {
-      sweep(ctx, x, `${path}[${i}]`, depth + 1);
-    });
+    for (let i = 0; i < v.length; i++) {
+      const x = v[i];
+      if (typeof x !== 'object' || x === null) continue;
+      at.push(i);
+      sweep(ctx, x, at, depth + 1);
+      at.pop();
+    }
     return;
   }
-  for (const [k, x] of Object.entries(v)) {
-    const p = path ? `${path}.${k}` : k;
-    if (TOOL_LIST_KEYS.has(k) && x !== null && typeof x === 'object' && !ctx.read.has(x)) {
-      unreadable(ctx, p, `a ${k} list where this API does not declare tools`);
+  const o = v as Json;
+  for (const k in o) {
+    const x = o[k];
+    if (typeof x !== 'object' || x === null) continue;
+    if (TOOL_LIST_KEYS.has(k) && !ctx.read.has(x)) {
+      unreadable(ctx, pathOf(at, k), `a ${k} list where this API does not declare tools`);
       continue;
     }
     if (DATA_KEYS.has(k) || ctx.read.has(x)) continue;
-    sweep(ctx, x, p, depth + 1);
+    at.push(k);
+    sweep(ctx, x, at, depth + 1);
+    at.pop();
   }
+}
+
+/** `a.b[0].c` for the segments `at` followed by the key `last`. */
+function pathOf(at: readonly (string | number)[], last: string): string {
+  let p = '';
+  for (const seg of [...at, last]) p = typeof seg === 'number' ? `${p}[${seg}]` : p ? `${p}.${seg}` : seg;
+  return p;
 }
 
 /** Every tool a request declares, and the tool-bearing structures in it the gateway cannot read. */
@@ -285,7 +302,7 @@ export function findTools(surface: Surface, body: unknown): ToolDeclarations {
       gemini(ctx, body, '');
       break;
   }
-  sweep(ctx, body, '', 0);
+  sweep(ctx, body, [], 0);
   return ctx.out;
 }
 

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { createFingerprinter } from '../../src/guardrails/fingerprint.ts';
 import { regexProblem } from '../../src/guardrails/regex-safety.ts';
@@ -186,6 +187,17 @@ describe('fingerprints', () => {
     });
     assert.notEqual(other.scan(token)[0].fingerprint, a.fingerprint);
     assert.throws(() => createFingerprinter('short'), /at least 16 bytes/);
+  });
+
+  test('a fingerprint is HMAC-SHA256 of the match under the salt, truncated to 64 bits', () => {
+    const salts = ['test-salt-0123456789abcdef', 'k'.repeat(100), Buffer.alloc(64, 7), Buffer.alloc(65, 9)];
+    for (const salt of salts) {
+      const fp = createFingerprinter(salt);
+      for (const match of ['', 'ghp_abc', 'pässwörd-漢字-🙂', 'x'.repeat(5000)]) {
+        const key = typeof salt === 'string' ? Buffer.from(salt) : salt;
+        assert.equal(fp(match), createHmac('sha256', key).update(match).digest('hex').slice(0, 16));
+      }
+    }
   });
 });
 

@@ -187,3 +187,130 @@ describe('streaming response scanner', () => {
     assert.deepEqual((await s.end()).findings, []);
   });
 });
+
+describe('streams are normalised and read across texts, like whole bodies', () => {
+  // Secrets only: a PII step cannot say where its matches may be in progress and holds back a fixed
+  // stretch, which would hide what the secrets step holds back.
+  const secretsOnly = compileChain(doc([{ detector: 'secrets', action: 'block', stage: 'response' }]), {
+    cache: false,
+    fingerprintSalt: 'stream-test-salt-0123456789',
+  });
+
+  /**
+   * Streams `text` at `path` in pieces of `size`; returns the findings and checks that no more than
+   * `slack` characters of the secret at `secret` were releasable before a finding was reported.
+   */
+  async function stream(text: string, size: number, secret: [number, number], slack = 0) {
+    const path = 'content[0].text';
+    const s = createResponseScanner(secretsOnly, 'anthropic.messages');
+    const found: ScanFinding[] = [];
+    for (let i = 0; i < text.length; i += size) {
+      found.push(...s.push(path, text.slice(i, i + size)));
+      if (found.length === 0)
+        assert.ok(
+          s.releasableTo(path) <= secret[0] + slack,
+          `released ${s.releasableTo(path)}, past ${secret[0]} + ${slack}, after ${i + size} characters`,
+        );
+    }
+    found.push(...(await s.end()).findings);
+    return found;
+  }
+
+  const around = (hidden: string) => {
+    const before = 'All set. Here is the value you asked about for the staging remote: ';
+    const text = `${before}${hidden} and it expires at the end of the month, so rotate it before then.`;
+    return { text, at: [before.length, before.length + hidden.length] as [number, number] };
+  };
+
+  test('zero-width characters inside a token do not hide it, nor let it out early', async () => {
+    const token = gh();
+    const { text, at } = around(`${token.slice(0, 9)}\u200b${token.slice(9, 20)}\u2060${token.slice(20)}`);
+    for (const size of [1, 3, 7, 50]) {
+      const found = await stream(text, size, at);
+      assert.deepEqual(
+        found.map((f) => [f.rule, f.start, f.end]),
+        [['github_pat', at[0], at[1]]],
+        `pieces of ${size}`,
+      );
+    }
+  });
+
+  test('a token hard-wrapped over two lines is found whole and held until it is', async () => {
+    const token = gh();
+    for (const hidden of [
+      `${token.slice(0, 20)}\n    ${token.slice(20)}`,
+      `${token.slice(0, 13)}\r\n${token.slice(13)}`,
+    ]) {
+      const { text, at } = around(hidden);
+      for (const size of [1, 4, 11]) {
+        const found = await stream(text, size, at);
+        assert.deepEqual(
+          found.map((f) => [f.rule, f.start, f.end]),
+          [['github_pat', at[0], at[1]]],
+        );
+      }
+    }
+  });
+
+  test('a URL-encoded token is found at its original characters', async () => {
+    const token = gh();
+    const hidden = token.replace(/[A-Z]/g, (c) => `%${c.charCodeAt(0).toString(16)}`);
+    const { text, at } = around(hidden);
+    const found = await stream(text, 5, at);
+    assert.deepEqual(
+      found.map((f) => [f.rule, f.start, f.end]),
+      [['github_pat', at[0], at[1]]],
+    );
+  });
+
+  test("a base64-encoded token is found; of its run, no more than a word's length goes out first", async () => {
+    const hidden = Buffer.from(gh()).toString('base64');
+    const { text, at } = around(hidden);
+    for (const size of [1, 2, 9]) {
+      const found = await stream(text, size, at, 11);
+      assert.deepEqual(
+        found.map((f) => [f.rule, f.start, f.end]),
+        [['github_pat', at[0], at[1]]],
+      );
+    }
+  });
+
+  test('a token split across two content blocks is found, naming both, and its first part is held', async () => {
+    const token = gh();
+    const first = `Here you go: ${token.slice(0, 17)}`;
+    const second = `${token.slice(17)} is the one for CI; the other one was revoked yesterday afternoon.`;
+    const s = createResponseScanner(secretsOnly, 'anthropic.messages');
+    const found: ScanFinding[] = [];
+    found.push(...s.push('content[0].text', first));
+    assert.ok(s.releasableTo('content[0].text') <= first.length - 17, 'the start of the token waits');
+    found.push(...s.push('content[1].text', second));
+    found.push(...(await s.end()).findings);
+    assert.deepEqual(
+      found.map((f) => [f.rule, f.path, f.parts?.map((p) => [p.path, p.start, p.end])]),
+      [
+        [
+          'github_pat',
+          'content[0].text',
+          [
+            ['content[0].text', first.length - 17, first.length],
+            ['content[1].text', 0, token.length - 17],
+          ],
+        ],
+      ],
+    );
+  });
+
+  test('a split token is reported as soon as enough of the next block arrived, not at the end', () => {
+    const token = gh();
+    const s = createResponseScanner(chain, 'anthropic.messages');
+    s.push('content[0].text', `Use ${token.slice(0, 12)}`);
+    const found = s.push(
+      'content[1].text',
+      `${token.slice(12)} ${'and then carry on with the rest of the plan. '.repeat(8)}`,
+    );
+    assert.deepEqual(
+      found.map((f) => f.rule),
+      ['github_pat'],
+    );
+  });
+});

@@ -417,6 +417,311 @@ describe('response surfaces', () => {
   });
 });
 
+describe('response bodies: every string the client receives is read', () => {
+  // Each case puts credentials where no list of known response fields looked (a new block or output
+  // item type, a citation, an annotation, a tool's structured result) and, beside them, credential-
+  // shaped values in fields that are not text (opaque provider state, binary media, request echoes),
+  // which must not be reported.
+  const cases: {
+    surface: Surface;
+    body: (t: string[]) => unknown;
+    found: string[];
+    /** Checks on the redacted body beyond "same shape". */
+    redacted?: (body: never) => void;
+  }[] = [
+    {
+      surface: 'anthropic.messages',
+      body: (t) => ({
+        id: 'msg_01XFDUDYJgAACzvnptvVoYEL',
+        type: 'message',
+        role: 'assistant',
+        model: 'claude-sonnet-4-5',
+        content: [
+          { type: 'thinking', thinking: `I will use ${t[0]}`, signature: aws() },
+          { type: 'redacted_thinking', data: aws() },
+          { type: 'server_tool_use', id: 'srvtoolu_1', name: 'web_search', input: { query: t[1] } },
+          {
+            type: 'web_search_tool_result',
+            tool_use_id: 'srvtoolu_1',
+            content: [
+              { type: 'web_search_result', url: 'https://x.test/a', title: t[2], encrypted_content: aws() },
+            ],
+          },
+          {
+            type: 'text',
+            text: 'See the docs.',
+            citations: [{ type: 'char_location', cited_text: t[3], document_index: 0 }],
+          },
+          { type: 'hologram_2031', payload: { caption: t[4] } },
+        ],
+        stop_reason: 'end_turn',
+      }),
+      found: [
+        'content[0].thinking',
+        'content[2].input.query',
+        'content[3].content[0].title',
+        'content[4].citations[0].cited_text',
+        'content[5].payload.caption',
+      ],
+    },
+    {
+      surface: 'openai.chat',
+      body: (t) => ({
+        id: 'chatcmpl-9x',
+        object: 'chat.completion',
+        model: 'gpt-5',
+        system_fingerprint: 'fp_44709d6fcb',
+        choices: [
+          {
+            index: 0,
+            message: {
+              role: 'assistant',
+              content: 'Done.',
+              annotations: [
+                { type: 'url_citation', url_citation: { url: `https://x.test/?k=${t[0]}`, title: 'x' } },
+              ],
+              audio: { id: 'audio_1', data: imageData(), expires_at: 1, transcript: `say ${t[1]}` },
+              tool_calls: [
+                { id: 'call_1', type: 'custom', custom: { name: 'sh', input: `export T=${t[2]}` } },
+              ],
+            },
+            finish_reason: 'stop',
+          },
+        ],
+      }),
+      found: [
+        'choices[0].message.annotations[0].url_citation.url',
+        'choices[0].message.audio.transcript',
+        'choices[0].message.tool_calls[0].custom.input',
+      ],
+    },
+    {
+      surface: 'openai.responses',
+      body: (t) => ({
+        id: 'resp_1',
+        object: 'response',
+        model: 'gpt-5',
+        instructions: `Deploy with ${aws()}`,
+        metadata: { owner: aws() },
+        tools: [{ type: 'function', name: 'f', description: aws() }],
+        output: [
+          { type: 'reasoning', id: 'rs_1', summary: [], encrypted_content: aws() },
+          {
+            type: 'web_search_call',
+            id: 'ws_1',
+            status: 'completed',
+            action: { type: 'search', query: t[0] },
+          },
+          { type: 'image_generation_call', id: 'ig_1', status: 'completed', result: imageData() },
+          {
+            type: 'local_shell_call',
+            id: 'ls_1',
+            action: { type: 'exec', command: ['sh', '-c', `curl -H ${t[1]}`] },
+          },
+          { type: 'quantum_call_2031', id: 'q_1', payload: `entangle ${t[2]}` },
+        ],
+      }),
+      found: ['output[1].action.query', 'output[3].action.command[2]', 'output[4].payload'],
+    },
+    {
+      surface: 'gemini.generate',
+      body: (t) => ({
+        candidates: [
+          {
+            content: {
+              role: 'model',
+              parts: [
+                { text: 'ok', thought: true, thoughtSignature: aws() },
+                { inlineData: { mimeType: 'image/png', data: imageData() } },
+                { executableCode: { language: 'PYTHON', code: `key = "${t[0]}"` } },
+                { videoMetadata2031: { note: t[1] } },
+              ],
+            },
+            finishReason: 'STOP',
+            groundingMetadata: { webSearchQueries: [t[2]] },
+          },
+        ],
+        modelVersion: 'gemini-2.5-pro',
+      }),
+      found: [
+        'candidates[0].content.parts[2].executableCode.code',
+        'candidates[0].content.parts[3].videoMetadata2031.note',
+        'candidates[0].groundingMetadata.webSearchQueries[0]',
+      ],
+    },
+    {
+      surface: 'mcp.tools_call',
+      body: (t) => ({
+        jsonrpc: '2.0',
+        id: 7,
+        result: {
+          content: [
+            { type: 'text', text: 'listed' },
+            { type: 'image', mimeType: 'image/png', data: imageData() },
+            {
+              type: 'resource',
+              resource: { uri: 'file:///a.env', mimeType: 'text/plain', text: `T=${t[0]}` },
+            },
+            {
+              type: 'resource',
+              resource: {
+                uri: 'file:///b.env',
+                mimeType: 'text/plain',
+                blob: Buffer.from(`T=${t[1]}`).toString('base64'),
+              },
+            },
+          ],
+          structuredContent: { env: { GITHUB_TOKEN: t[2] } },
+        },
+      }),
+      found: [
+        'result.content[2].resource.text',
+        'result.content[3].resource.blob',
+        'result.structuredContent.env.GITHUB_TOKEN',
+      ],
+      // The text/plain blob is decoded to be read, and redacted in its own encoding.
+      redacted: (body: { result: { content: { resource: { blob: string } }[] } }) =>
+        assert.equal(
+          Buffer.from(body.result.content[3].resource.blob, 'base64').toString(),
+          'T=[REDACTED:github_pat]',
+        ),
+    },
+  ];
+  for (const c of cases) {
+    test(`${c.surface}: found wherever it is, skipped fields unread, redacted in place`, async () => {
+      const tokens = c.found.map(() => gh());
+      const body = c.body(tokens);
+      const { findings } = await scanResponse(chain, c.surface, body);
+      assert.deepEqual(
+        findings.map((f) => f.path),
+        c.found,
+      );
+      assert.ok(findings.every((f) => f.stage === 'response' && f.rule === 'github_pat'));
+      const redacted = redactResponse(c.surface, body, findings);
+      const json = JSON.stringify(redacted);
+      for (const t of tokens) assert.ok(!json.includes(t), 'every credential is gone');
+      if (c.redacted) c.redacted(redacted as never);
+      else assert.deepEqual(shape(redacted), shape(body), 'only the texts changed');
+      assert.deepEqual((await scanResponse(chain, c.surface, redacted)).findings, []);
+    });
+  }
+
+  test("providers' ids and bookkeeping fields, now read too, are not mistaken for credentials", async () => {
+    const B62 = ALNUM;
+    const hex = (n: number) => randomFrom('0123456789abcdef', n);
+    for (let i = 0; i < 300; i++) {
+      const answers: [Surface, unknown][] = [
+        [
+          'anthropic.messages',
+          {
+            id: `msg_01${randomFrom(B62, 22)}`,
+            model: 'claude-sonnet-4-5-20250929',
+            content: [
+              {
+                type: 'tool_use',
+                id: `toolu_01${randomFrom(B62, 22)}`,
+                name: 'Bash',
+                input: { command: 'ls' },
+              },
+              {
+                type: 'server_tool_use',
+                id: `srvtoolu_01${randomFrom(B62, 22)}`,
+                name: 'web_search',
+                input: {},
+              },
+            ],
+            container: { id: `container_${randomFrom(B62, 24)}`, expires_at: '2026-12-07T12:00:00Z' },
+          },
+        ],
+        [
+          'openai.chat',
+          {
+            id: `chatcmpl-${randomFrom(B62, 29)}`,
+            system_fingerprint: `fp_${hex(10)}`,
+            choices: [
+              {
+                index: 0,
+                message: {
+                  role: 'assistant',
+                  tool_calls: [
+                    {
+                      id: `call_${randomFrom(B62, 24)}`,
+                      type: 'function',
+                      function: { name: 'f', arguments: '{}' },
+                    },
+                  ],
+                },
+              },
+            ],
+          },
+        ],
+        [
+          'openai.responses',
+          {
+            id: `resp_${hex(48)}`,
+            output: [
+              { id: `rs_${hex(48)}`, type: 'reasoning', summary: [] },
+              {
+                id: `fc_${hex(48)}`,
+                type: 'function_call',
+                call_id: `call_${randomFrom(B62, 24)}`,
+                name: 'f',
+                arguments: '{}',
+              },
+            ],
+          },
+        ],
+        [
+          'gemini.generate',
+          { candidates: [], modelVersion: 'gemini-2.5-pro', responseId: randomFrom(`${B62}-_`, 22) },
+        ],
+        [
+          'mcp.tools_call',
+          {
+            jsonrpc: '2.0',
+            id: i,
+            result: { structuredContent: { etag: hex(32), uuid: crypto.randomUUID() } },
+          },
+        ],
+      ];
+      for (const [surface, body] of answers)
+        assert.deepEqual((await scanResponse(chain, surface, body)).findings, []);
+    }
+  });
+
+  test('a credential split across two text blocks of a response is found and redacted in both', async () => {
+    const t = gh();
+    const body = {
+      content: [
+        { type: 'text', text: `the token is ${t.slice(0, 19)}` },
+        { type: 'text', text: `${t.slice(19)} and nothing else` },
+      ],
+    };
+    const { findings } = await scanResponse(chain, 'anthropic.messages', body);
+    assert.equal(findings.length, 1);
+    assert.deepEqual(
+      findings[0].parts?.map((p) => p.path),
+      ['content[0].text', 'content[1].text'],
+    );
+    const redacted = redactResponse('anthropic.messages', body, findings);
+    assert.equal(redacted.content[0].text, 'the token is [REDACTED:github_pat]');
+    assert.equal(redacted.content[1].text, '[REDACTED:github_pat] and nothing else');
+  });
+
+  test('a credential hidden by zero-width characters or URL-encoding in a response is found', async () => {
+    const t = gh();
+    const hidden = `${t.slice(0, 10)}\u200b${t.slice(10)}`;
+    const encoded = `${t.slice(0, 6)}%${t.charCodeAt(6).toString(16)}${t.slice(7)}`;
+    const body = {
+      choices: [{ index: 0, message: { role: 'assistant', content: `a ${hidden} b ${encoded}` } }],
+    };
+    const { findings } = await scanResponse(chain, 'openai.chat', body);
+    assert.equal(findings.length, 2);
+    const redacted = redactResponse('openai.chat', body, findings).choices[0].message.content;
+    assert.equal(redacted, 'a [REDACTED:github_pat] b [REDACTED:github_pat]');
+  });
+});
+
 describe('stream deltas', () => {
   test('OpenAI chat: content and tool-call argument deltas', () => {
     assert.deepEqual(

@@ -238,6 +238,18 @@ describe('every string the provider receives is scanned', () => {
 });
 
 describe('encodings do not hide a credential', () => {
+  test('a token whose last character is URL-encoded is redacted to its last byte', async () => {
+    const s = gh();
+    const hidden = `${s.slice(0, -1)}%${s.charCodeAt(s.length - 1).toString(16)}`;
+    const body = { messages: [{ role: 'user', content: `use ${hidden} now` }] };
+    const { findings } = await scanRequest(chain, 'openai.chat', body);
+    assert.equal(findings.length, 1);
+    assert.equal(
+      redactRequest('openai.chat', body, findings).messages[0].content,
+      'use [REDACTED:github_pat] now',
+    );
+  });
+
   test('a secret split across two messages is found and redacted in both', async () => {
     const s = gh();
     const body = {

@@ -6,7 +6,7 @@ import type { Fingerprinter } from '../fingerprint.ts';
 import { KeywordIndex, keywordTail } from '../keyword-index.ts';
 import { partialMatcher } from '../partial.ts';
 import { maxMatchLength, parseRegex } from '../regex-safety.ts';
-import type { Match, TextDetector } from '../types.ts';
+import type { Match, StreamScan, TextDetector } from '../types.ts';
 import { familyOfKey, metaName, plausibleSecretValue } from './generic.ts';
 import type { SecretRule } from './rule-kit.ts';
 import { SECRET_RULES } from './rules.ts';
@@ -17,6 +17,8 @@ const SPECIFIC_MIN_ENTROPY = 2.5;
 const MAX_WINDOW = 4096;
 /** Partial-match tests one pendingFrom call may run. */
 const MAX_PARTIAL_TESTS = 64;
+
+const NO_MATCHES: Match[] = Object.freeze([]) as unknown as Match[];
 
 // Documentation placeholders (AWS's AKIAIOSFODNN7EXAMPLE, `sk_live_xxxxxxxx…`).
 const PLACEHOLDER = /example|placeholder|dummy|redacted|x{8,}|\*{4,}|0{16,}/i;
@@ -92,7 +94,8 @@ export class SecretsDetector implements TextDetector {
   readonly #fingerprint: Fingerprinter;
   readonly #enabled: Set<string>;
   readonly #maxOffset: number;
-  readonly #prefixOffsets = new Map<string, number>();
+  /** Per automaton state (by ordinal): #offsetBefore's answer, -1 until computed. */
+  #prefixOffsets: Int32Array | undefined;
 
   constructor(rules: readonly SecretRule[], options: { minEntropy?: number; fingerprint: Fingerprinter }) {
     this.#minEntropy = options.minEntropy ?? DEFAULT_MIN_ENTROPY;
@@ -134,13 +137,19 @@ export class SecretsDetector implements TextDetector {
    * Text before it can be released: no credential can include it.
    */
   pendingFrom(window: string): number {
+    return this.#pending(window, this.#index.scan(window));
+  }
+
+  /**
+   * pendingFrom, given the keyword occurrences in `window` and, from a stream's scan, the automaton's
+   * state at its end (the keyword prefix the text ends with; else it is read from the window).
+   */
+  #pending(window: string, { count, hits }: { count: number; hits: Int32Array }, atEnd?: number): number {
     // A keyword cut off at the end (`gh` of `ghp_`): its match would start there, or `offset` before.
-    const partial = this.#index.partialAtEnd(window);
+    const state = atEnd ?? this.#index.partialStateAtEnd(window);
+    const partial = this.#index.depthOf(state);
     let earliest =
-      partial > 0
-        ? Math.max(0, window.length - partial - this.#offsetBefore(window.slice(-partial).toLowerCase()))
-        : window.length;
-    const { count, hits } = this.#index.scan(window);
+      partial > 0 ? Math.max(0, window.length - partial - this.#offsetBefore(state)) : window.length;
     let tested = 0;
     for (let h = 0; h < count * 2; h += 2) {
       const pos = hits[h + 1];
@@ -163,18 +172,20 @@ export class SecretsDetector implements TextDetector {
     return earliest;
   }
 
-  /** The largest `offset` of the rules whose keywords start with `prefix` (memoised). */
-  #offsetBefore(prefix: string): number {
+  /** The largest `offset` of the rules with a keyword starting with the prefix `state` stands for (memoised). */
+  #offsetBefore(state: number): number {
     if (this.#maxOffset === 0) return 0;
-    let v = this.#prefixOffsets.get(prefix);
-    if (v === undefined) {
-      v = 0;
+    if (this.#prefixOffsets === undefined) this.#prefixOffsets = new Int32Array(this.#index.states).fill(-1);
+    const memo = this.#prefixOffsets;
+    const i = this.#index.ordinal(state);
+    if (memo[i] < 0) {
+      const prefix = this.#index.prefixOf(state);
+      let v = 0;
       for (const c of this.#rules)
         if (c.offset > v && c.rule.keywords.some((k) => k.toLowerCase().startsWith(prefix))) v = c.offset;
-      if (this.#prefixOffsets.size > 4096) this.#prefixOffsets.clear();
-      this.#prefixOffsets.set(prefix, v);
+      memo[i] = v;
     }
-    return v;
+    return memo[i];
   }
 
   get ruleIds(): string[] {
@@ -185,14 +196,26 @@ export class SecretsDetector implements TextDetector {
     return this.#matches(text, this.#index.scan(text));
   }
 
-  streamScanner(): (window: string, base: number) => Match[] {
+  streamScanner(): StreamScan {
     const tail = keywordTail();
-    return (window, base) => this.#matches(window, this.#index.scanTail(window, base, tail));
+    // Only the text gained since the last call is read (`fresh`, when the caller has it apart): a window
+    // with no keyword in it is never read, so a stream's growing text is not copied out flat per delta.
+    const scan: StreamScan = (window, base, fresh) =>
+      this.#matches(
+        window,
+        fresh === undefined
+          ? this.#index.scanTail(window, base, tail)
+          : this.#index.scanTail(fresh, base + window.length - fresh.length, tail, base),
+      );
+    // The keyword occurrences, and the state at the end, are already known from the scan.
+    scan.pendingFrom = (window, base) =>
+      this.#pending(window, this.#index.scanTail(window, base, tail), tail.state);
+    return scan;
   }
 
   /** The matches of the rules whose keywords occur in `text` at `hits`. */
   #matches(text: string, { count, hits }: { count: number; hits: Int32Array }): Match[] {
-    if (count === 0) return [];
+    if (count === 0) return NO_MATCHES;
 
     const found: { c: CompiledRule; start: number; end: number }[] = [];
     const seen = new Set<number>();
@@ -214,7 +237,7 @@ export class SecretsDetector implements TextDetector {
           found.push({ c, start: span[0], end: span[1] });
       }
     }
-    if (found.length === 0) return [];
+    if (found.length === 0) return NO_MATCHES;
     return this.#resolve(found, text);
   }
 

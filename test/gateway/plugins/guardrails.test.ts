@@ -105,6 +105,32 @@ describe('guardrails plugin', () => {
     assert.equal(call.decision, ALLOW);
   });
 
+  test('a held answer is read whole: a credential in a block type no list knows still blocks it', async () => {
+    const { snapshot, key } = snapshotWithChain([
+      { detector: 'secrets', action: 'block', stage: 'response' },
+    ]);
+    const plugin = createGuardrailsPlugin({ logger });
+    const call = testCall({ snapshot, key });
+    call.decision = ALLOW;
+    call.status = 200;
+    const answer = {
+      type: 'message',
+      role: 'assistant',
+      content: [
+        { type: 'text', text: 'Running it now.' },
+        { type: 'tool_use', id: 'tu_1', name: 'Deploy', input: { env: { AWS_ACCESS_KEY_ID: aws() } } },
+        { type: 'artifact_2031', body: { files: [{ text: `key=${aws()}` }] } },
+      ],
+    };
+    const out = await plugin.respond!(call)!.held!(Buffer.from(JSON.stringify(answer)));
+    assert.equal(call.status, 400);
+    assert.deepEqual(
+      call.findings.map((f) => f.path),
+      ['content[1].input.env.AWS_ACCESS_KEY_ID', 'content[2].body.files[0].text'],
+    );
+    assert.doesNotMatch(out.toString(), /AKIA/);
+  });
+
   test('a denied tool call in a held answer is reported as a denied call (audit records it)', async () => {
     const snapshot = fakeSnapshot({ upstream: 'http://127.0.0.1:9' });
     const plugin = createGuardrailsPlugin({ logger });
