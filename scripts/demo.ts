@@ -100,10 +100,12 @@ async function call(label: string, key: string | undefined, body: Record<string,
   };
   if (key) headers['x-api-key'] = key;
   const res = await fetch(`${base}/v1/messages`, { method: 'POST', headers, body: JSON.stringify(body) });
-  const json = (await res.json()) as { error?: { message?: string }; usage?: unknown };
+  const json = (await res.json()) as { error?: { message?: string }; usage?: unknown; model?: string };
   const stripped = res.headers.get('x-portcullis-tools-stripped');
+  // A route may serve the call with another model than the one asked for (policies/routes/).
+  const servedBy = json.model !== undefined && json.model !== body.model ? `, served by ${json.model}` : '';
   const what = res.ok
-    ? `ok, usage ${JSON.stringify(json.usage)}${stripped ? `, tools stripped: ${stripped}` : ''}`
+    ? `ok${servedBy}, usage ${JSON.stringify(json.usage)}${stripped ? `, tools stripped: ${stripped}` : ''}`
     : json.error?.message;
   console.log(`  ${String(res.status).padEnd(4)} ${label}\n       ${what}`);
 }
@@ -150,9 +152,11 @@ Demo keys for this run (new at each start; the policy copy is in ${policyDir}):
   bob-dev          ${keys.member}
   ci-review-bot    ${keys.ciBot}
 
-Try it with Claude Code (any prompt is answered by the simulator). bob-dev may use Sonnet and Haiku,
-not Claude Code's default Opus — drop --model to see the policy refuse it:
-  ANTHROPIC_BASE_URL=${base} ANTHROPIC_AUTH_TOKEN=${keys.member} claude -p "hello" --model claude-sonnet-4-6
+Try it with Claude Code (any prompt is answered by the simulator). bob-dev may use Sonnet and Haiku:
+Claude Code's default Opus is served by Sonnet 4.5 through the app-dev-defaults route
+(policies/routes/agents.yaml), and a model the key may not use, such as gpt-5, is refused:
+  ANTHROPIC_BASE_URL=${base} ANTHROPIC_AUTH_TOKEN=${keys.member} claude -p "hello"
+  ANTHROPIC_BASE_URL=${base} ANTHROPIC_AUTH_TOKEN=${keys.member} claude -p "hello" --model gpt-5
 or curl:
   curl -s ${base}/v1/chat/completions -H "authorization: Bearer ${keys.member}" \\
        -H 'content-type: application/json' -d '{"model":"gpt-5-mini","messages":[{"role":"user","content":"hi"}]}'
