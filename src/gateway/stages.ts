@@ -79,7 +79,8 @@ export class Stages {
       res.armEnding(call, this);
       return;
     }
-    // A server created without EndingResponse (another TLS factory): wrap this response's end.
+    // A response our servers did not make (Fastify's inject, a server factory without EndingResponse):
+    // wrap its end. Only such responses pay the per-response closure ending-response.ts avoids.
     const end = res.end;
     const stages = this;
     res.end = function (this: ServerResponse, ...args: unknown[]) {
