@@ -15,6 +15,9 @@
 //                           CPU and memory are summed over each one's processes (default 1)
 //     [--keys N]            add N generated virtual keys to the policy (memory with a large policy)
 //     [--no-latency]        skip the one-connection phases (throughput and memory only)
+//     [--warmup 10]         seconds of load each target gets before its first measured round (later
+//                           rounds: 1 s). V8 keeps compiling the gateway's code for 5-10 s of load:
+//                           after 1 s its background threads took 66-90 µs per call, after 10 s 2-14
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -43,6 +46,7 @@ const { values } = parseArgs({
     workers: { type: 'string', default: '1' },
     keys: { type: 'string', default: '0' },
     'no-latency': { type: 'boolean', default: false },
+    warmup: { type: 'string', default: '10' },
   },
 });
 const SECONDS = Number(values.seconds);
@@ -53,6 +57,7 @@ const STREAMED = values['throughput-stream'];
 const STREAM_TOKENS = Number(values['stream-tokens']);
 const WORKERS = values.workers.split(',').map((w) => Math.max(1, Number(w)));
 const KEYS = Number(values.keys);
+const WARMUP = Math.max(1, Number(values.warmup));
 
 const NODE = join(REPO_ROOT, 'node_modules/.bin/node');
 const CLI = join(REPO_ROOT, 'bin/portcullis.js');
@@ -472,14 +477,14 @@ async function main(): Promise<void> {
     ]);
   }
   console.log(
-    `${STREAMED ? 'Anthropic stream' : 'Chat completion'} throughput, ${CONCURRENCY} connections, ${SECONDS} s per target (target: ≥ 10,000 req/s)`,
+    `${STREAMED ? 'Anthropic stream' : 'Chat completion'} throughput, ${CONCURRENCY} connections, ${SECONDS} s per target after ${WARMUP} s of warm-up (target: ≥ 10,000 req/s)`,
   );
   // The machine is shared and noisy: with --rounds N the targets take turns N times and the median
   // of each is reported too.
   const results = new Map<string, { rps: number; cpu: number; loop: number }[]>();
   for (let round = 0; round < ROUNDS; round++) {
     for (const [name, t, child] of runs) {
-      await throughput(t, 1, CONCURRENCY);
+      await throughput(t, round === 0 ? WARMUP : 1, CONCURRENCY);
       const cpu0 = cpuSeconds(child);
       const loop0 = cpuSeconds(child, true);
       const top0 = cpuSeconds(child, false, true);
