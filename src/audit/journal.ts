@@ -24,6 +24,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import type { AuditRecord } from './record.ts';
 
 /** A segment is closed and a new one started past this size. */
 const SEGMENT_BYTES = 4 * 1024 * 1024;
@@ -35,6 +36,12 @@ export interface JournalContents {
   provisional: string[];
   /** Lines that could not be read (a line torn by a power cut). */
   torn: number;
+}
+
+/** A record as the journal wrote it: normalized (record.ts) and that object's JSON. */
+export interface WrittenRecord {
+  normalized: AuditRecord;
+  json: string;
 }
 
 interface Segment {
@@ -96,8 +103,11 @@ export class AuditJournal {
   /** Closed segments still holding records not yet committed, oldest first. */
   #closed: Segment[] = [];
   #current: Segment;
-  /** Provisional records waiting for their final one: request id → its segment and when it was written. */
-  readonly #provisional = new Map<string, { segment: Segment; at: number }>();
+  /**
+   * Provisional records waiting for their final one: request id → its segment, when it was written,
+   * and the record as written (normalized, and its JSON), from which the final one may be restated.
+   */
+  readonly #provisional = new Map<string, { segment: Segment; at: number; written?: WrittenRecord }>();
 
   /**
    * Opens a new segment after any left on disk (replayed and removed by the caller with `discardOld`).
@@ -141,12 +151,20 @@ export class AuditJournal {
     return this.#provisional.has(requestId);
   }
 
-  /** A provisional record of a call whose final record is not ready yet. */
-  writeProvisional(json: string, requestId: string): void {
+  /**
+   * A provisional record of a call whose final record is not ready yet. With `written` (the record
+   * and its JSON), `provisionalOf` hands it back until the final record arrives.
+   */
+  writeProvisional(json: string, requestId: string, written?: WrittenRecord): void {
     const segment = this.#current;
     this.#write(`P ${json}\n`);
     segment.waiting.add(requestId);
-    this.#provisional.set(requestId, { segment, at: Date.now() });
+    this.#provisional.set(requestId, { segment, at: Date.now(), written });
+  }
+
+  /** The provisional record of this call as written, while its final record has not arrived. */
+  provisionalOf(requestId: string): WrittenRecord | undefined {
+    return this.#provisional.get(requestId)?.written;
   }
 
   /** The first `count` final records (counted from open) are committed: drop the segments they fill. */

@@ -10,7 +10,7 @@ import { Registry } from 'prom-client';
 import { checkpointPath, readCheckpoint, writeCheckpoint } from './checkpoint.ts';
 import { AuditJournal, journalDir, readJournal } from './journal.ts';
 import { type AuditMetrics, auditMetrics } from './metrics.ts';
-import { type AuditEntry, type AuditRecord, GENESIS_HASH, normalizeRecord } from './record.ts';
+import { type AuditEntry, type AuditRecord, GENESIS_HASH, normalizeRecord, restatedJson } from './record.ts';
 import { createSink } from './sinks/index.ts';
 import { type AuditLogger, SinkRunner } from './sinks/runner.ts';
 import type { AuditSink, AuditSinkConfig } from './sinks/types.ts';
@@ -206,7 +206,9 @@ export class AuditLog {
     }
     // Serialized here, one record at a time, rather than a whole batch at once when it is taken:
     // the same work, but no millisecond-long stall of the event loop every flush interval.
-    const json = JSON.stringify(normalizeRecord(record));
+    const normalized = normalizeRecord(record);
+    const provisional = this.journal.provisionalOf(record.requestId);
+    const json = (provisional && restatedJson(provisional, normalized)) ?? JSON.stringify(normalized);
     this.journal.writeFinal(json, record.requestId, this.appended + 1, record.content !== undefined);
     this.appended += 1;
     const n = this.queue.push(json);
@@ -225,7 +227,9 @@ export class AuditLog {
    */
   appendProvisional(record: AuditRecord): void {
     if (this.closing) throw new Error('audit log is closed');
-    this.journal.writeProvisional(JSON.stringify(normalizeRecord(record)), record.requestId);
+    const normalized = normalizeRecord(record);
+    const json = JSON.stringify(normalized);
+    this.journal.writeProvisional(json, record.requestId, { normalized, json });
   }
 
   /**

@@ -226,6 +226,54 @@ export function normalizeRecord(r: AuditRecord): AuditRecord {
   return out as AuditRecord;
 }
 
+/**
+ * The JSON of `final` (normalized) when it differs from its call's provisional record only by a
+ * `budget` (settled after the response ended), without serializing it again: the budget's JSON put
+ * in front of the provisional one's, which is where canonical key order places it. Undefined when
+ * anything else differs (the call was aborted after its last byte, say) or the provisional record
+ * had a budget of its own.
+ */
+export function restatedJson(
+  provisional: { normalized: AuditRecord; json: string },
+  final: AuditRecord,
+): string | undefined {
+  const before = provisional.normalized as unknown as Record<string, unknown>;
+  const after = final as unknown as Record<string, unknown>;
+  if (before.budget !== undefined || final.content !== undefined) return undefined;
+  let keys = 0;
+  for (const k in after) {
+    if (k === 'budget') continue;
+    if (!sameJson(before[k], after[k])) return undefined;
+    keys += 1;
+  }
+  for (const _ in before) keys -= 1;
+  if (keys !== 0) return undefined;
+  return final.budget === undefined
+    ? provisional.json
+    : `{"budget":${JSON.stringify(final.budget)},${provisional.json.slice(1)}`;
+}
+
+/** Equal as JSON values: what normalizeRecord makes (plain objects, arrays, strings, numbers, booleans, null). */
+function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameJson(a[i], b[i])) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  let keys = 0;
+  for (const k in x) {
+    if (!sameJson(x[k], y[k])) return false;
+    keys += 1;
+  }
+  for (const _ in y) keys -= 1;
+  return keys === 0;
+}
+
 function normalizeTime(t: unknown): string {
   const ms = typeof t === 'string' ? Date.parse(t) : Number.NaN;
   return Number.isNaN(ms) ? str(t) : new Date(ms).toISOString();
