@@ -337,7 +337,9 @@ function onResponseClose(this: TrackedResponse): void {
   const call = this[kCall];
   const stages = this[kStages];
   if (call === undefined || stages === undefined) return;
-  call.timings.end = call.elapsed();
+  // A call ends when its last bytes are handed to the socket (the `ending` stage notes the time then,
+  // so that its provisional audit record and the final one agree); this event may come later.
+  if (call.timings.end === 0) call.timings.end = call.elapsed();
   if (!this.writableFinished) {
     call.aborted = true;
     call.upstream?.cancel();

@@ -145,7 +145,7 @@ export interface Plugin {
   /**
    * The response's last bytes are about to be written (called just before `end`), for what must be
    * durable before the client has its answer (the audit journal). Synchronous; calls whose facts
-   * were never built are not reported.
+   * were never built are not reported. `call.timings.end` is set by then: the call's latency ends here.
    */
   ending?(call: Call): void;
   /** The call is over and its usage known; the frozen record, in plugin order, after every settlement. */

@@ -94,6 +94,7 @@ export class Stages {
   ending(call: Call): void {
     // Calls refused before their facts were built have no record.
     if (call.input === undefined) return;
+    call.timings.end = call.elapsed();
     for (const p of this.#ending) {
       try {
         p.ending!(call);

@@ -45,7 +45,6 @@ export function createAuditPlugin(opts: AuditPluginOptions): Plugin {
     ending(call) {
       const log = opts.log(call.snapshot.gateway);
       if (log === undefined) return;
-      call.timings.end = call.elapsed();
       const settled = call.usage;
       if (call.outcome === 'forwarded' || call.upstreamError !== null) call.usage = usageOf(call);
       try {
