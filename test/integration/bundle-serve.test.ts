@@ -2,48 +2,19 @@
 // gateway with no OPA anywhere (OPA_PATH pointing nowhere, no .tools/bin on PATH) follows it over HTTP
 // and enforces it, and picks up the next signed revision by ETag polling.
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { findTool, OPA, REPO_ROOT } from '../../src/toolchain/tools.ts';
 import { KEY_IDS, TEST_KEYS } from '../fixtures/keys.ts';
 import { BundleServer, rsaKeyPair } from '../sync/bundle-helpers.ts';
 import { git, policyRepo, tempDir } from '../sync/helpers.ts';
+import { startCli } from './cli-process.ts';
 import { PROVIDER_SECRETS } from './stack.ts';
 
 const NODE = join(REPO_ROOT, 'node_modules/.bin/node');
 const CLI = join(REPO_ROOT, 'bin/portcullis.js');
-const children: ChildProcess[] = [];
-after(() => {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-});
-
-function start(args: string[], env: NodeJS.ProcessEnv, urlFrom: 'stdout' | 'stderr') {
-  const child = spawn(NODE, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let output = '';
-  child.stdout!.on('data', (c) => {
-    output += c;
-  });
-  child.stderr!.on('data', (c) => {
-    output += c;
-  });
-  const url = new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no URL from ${args[0]}: ${output}`)), 60_000);
-    child[urlFrom]!.on('data', () => {
-      const m = /listening on (http:\/\/\S+)/.exec(output);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`${args[0]} exited ${code}: ${output}`)));
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, url, exited, output: () => output };
-}
-
 const opa = findTool(OPA);
 
 test('a gateway without OPA follows and enforces a signed bundle built by `portcullis policy build`', {
@@ -76,7 +47,7 @@ test('a gateway without OPA follows and enforces a signed bundle built by `portc
   server.publish(buildBundle());
   const firstRevision = git(repo.work, 'rev-parse', 'HEAD');
   try {
-    const sim = start(['simulator', '--port', '0'], process.env, 'stdout');
+    const sim = startCli(['simulator', '--port', '0'], process.env);
     const simUrl = await sim.url;
     const withoutTools = (process.env.PATH ?? '')
       .split(delimiter)
@@ -91,7 +62,7 @@ test('a gateway without OPA follows and enforces a signed bundle built by `portc
       PORTCULLIS_UPSTREAM_ANTHROPIC: simUrl,
       PORTCULLIS_UPSTREAM_GOOGLE: simUrl,
     };
-    const gw = start(
+    const gw = startCli(
       [
         'serve',
         '--bundle',
@@ -106,7 +77,6 @@ test('a gateway without OPA follows and enforces a signed bundle built by `portc
         tempDir('bundle-gw'),
       ],
       env,
-      'stderr',
     );
     const url = await gw.url;
     const status = async () =>

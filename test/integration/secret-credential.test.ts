@@ -2,49 +2,15 @@
 // in Vault reaches calls without a restart, and with Vault down past the TTL calls to that provider
 // are refused with a clear error while the key never appears in the gateway's output.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
-import { REPO_ROOT } from '../../src/toolchain/tools.ts';
+import { test } from 'node:test';
 import { examplePolicyCopy } from '../fixtures/keys.ts';
 import { startVault } from '../secrets/vault-server.ts';
+import { startCli } from './cli-process.ts';
 import { PROVIDER_SECRETS } from './stack.ts';
-
-const NODE = join(REPO_ROOT, 'node_modules/.bin/node');
-const CLI = join(REPO_ROOT, 'bin/portcullis.js');
-const children: ChildProcess[] = [];
-after(() => {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-});
-
-function start(args: string[], env: NodeJS.ProcessEnv) {
-  const child = spawn(NODE, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let output = '';
-  const collect = (c: Buffer) => {
-    output += c;
-  };
-  child.stdout!.on('data', collect);
-  child.stderr!.on('data', collect);
-  const url = new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no URL from ${args[0]}: ${output}`)), 60_000);
-    const look = () => {
-      const m = /listening on (https?:\/\/\S+)/.exec(output);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    };
-    child.stdout!.on('data', look);
-    child.stderr!.on('data', look);
-    child.once('exit', (code) => reject(new Error(`${args[0]} exited ${code}: ${output}`)));
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, url, exited, output: () => output };
-}
 
 const sha = (v: string) => `sha256:${createHash('sha256').update(v).digest('hex')}`;
 
@@ -60,9 +26,9 @@ test('a provider credential from Vault: used, rotated without restart, refused c
       'credential:\n    fromVault: { path: llm/openai, field: api_key, ttlSeconds: 5 }',
     ),
   );
-  const sim = start(['simulator', '--port', '0'], process.env);
+  const sim = startCli(['simulator', '--port', '0'], process.env);
   const simUrl = await sim.url;
-  const gw = start(
+  const gw = startCli(
     [
       'serve',
       '--policy',

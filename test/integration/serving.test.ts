@@ -2,51 +2,21 @@
 // picked up without a restart, and SIGTERM draining — no new connections, a stream in flight
 // finishes and is audited, a stream past the drain bound is cut, and the process exits 0.
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { connect } from 'node:tls';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { REPO_ROOT } from '../../src/toolchain/tools.ts';
 import { examplePolicyCopy } from '../fixtures/keys.ts';
+import { startCli } from './cli-process.ts';
 import { PROVIDER_SECRETS } from './stack.ts';
 
 const NODE = join(REPO_ROOT, 'node_modules/.bin/node');
 const CLI = join(REPO_ROOT, 'bin/portcullis.js');
-const children: ChildProcess[] = [];
-after(() => {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-});
-
-function start(args: string[], env: NodeJS.ProcessEnv) {
-  const child = spawn(NODE, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let output = '';
-  const collect = (c: Buffer) => {
-    output += c;
-  };
-  child.stdout!.on('data', collect);
-  child.stderr!.on('data', collect);
-  const url = new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no URL from ${args[0]}: ${output}`)), 60_000);
-    const look = () => {
-      const m = /listening on (https?:\/\/\S+)/.exec(output);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    };
-    child.stdout!.on('data', look);
-    child.stderr!.on('data', look);
-    child.once('exit', (code) => reject(new Error(`${args[0]} exited ${code}: ${output}`)));
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, url, exited, output: () => output };
-}
-
 /** Log lines are written asynchronously: wait a little for one. */
 async function eventually(check: () => boolean, what: string): Promise<void> {
   const deadline = Date.now() + 5000;
@@ -108,7 +78,7 @@ describe('serving', { skip: !hasOpenssl && 'openssl makes the test certificates'
     writeFileSync(live.cert, readFileSync(first.cert));
     writeFileSync(live.key, readFileSync(first.key));
     const { dir: policy } = examplePolicyCopy();
-    const gw = start(
+    const gw = startCli(
       [
         'serve',
         '--policy',
@@ -163,11 +133,11 @@ describe('serving', { skip: !hasOpenssl && 'openssl makes the test certificates'
   });
 
   test('SIGTERM drains: no new connections, the stream in flight finishes and is audited; one past the bound is cut', async () => {
-    const sim = start(['simulator', '--port', '0'], process.env);
+    const sim = startCli(['simulator', '--port', '0'], process.env);
     const simUrl = await sim.url;
     const { dir: policy, keys } = examplePolicyCopy();
     const dataDir = mkdtempSync(join(tmpdir(), 'portcullis-drain-'));
-    const gw = start(
+    const gw = startCli(
       ['serve', '--policy', policy, '--port', '0', '--data-dir', dataDir, '--drain-seconds', '5'],
       {
         ...process.env,
