@@ -123,6 +123,27 @@ const FILTER_COLUMNS: [keyof AuditFilter, keyof IndexedColumns][] = [
 
 const ENTRY_COLUMNS = 'seq, prev_hash AS prevHash, hash, record AS json';
 
+/** The SQL conditions (joined by AND) and their parameters that select what `filter` asks for. */
+export function filterClauses(filter: AuditFilter): { where: string[]; params: SQLInputValue[] } {
+  const where: string[] = [];
+  const params: SQLInputValue[] = [];
+  for (const [field, column] of FILTER_COLUMNS) {
+    const value = filter[field];
+    if (value === undefined) continue;
+    where.push(`${column} = ?`);
+    params.push(value as string);
+  }
+  if (filter.sinceMs !== undefined) {
+    where.push('ts_ms >= ?');
+    params.push(filter.sinceMs);
+  }
+  if (filter.untilMs !== undefined) {
+    where.push('ts_ms < ?');
+    params.push(filter.untilMs);
+  }
+  return { where, params };
+}
+
 // Rows come back with a null prototype; entries are plain objects.
 function toEntry(row: Record<string, SQLOutputValue>): AuditEntry {
   return {
@@ -233,22 +254,7 @@ export class AuditStore {
   }
 
   query(filter: AuditFilter): AuditEntry[] {
-    const where: string[] = [];
-    const params: SQLInputValue[] = [];
-    for (const [field, column] of FILTER_COLUMNS) {
-      const value = filter[field];
-      if (value === undefined) continue;
-      where.push(`${column} = ?`);
-      params.push(value as string);
-    }
-    if (filter.sinceMs !== undefined) {
-      where.push('ts_ms >= ?');
-      params.push(filter.sinceMs);
-    }
-    if (filter.untilMs !== undefined) {
-      where.push('ts_ms < ?');
-      params.push(filter.untilMs);
-    }
+    const { where, params } = filterClauses(filter);
     const order = filter.order === 'asc' ? 'ASC' : 'DESC';
     let sql = `SELECT ${ENTRY_COLUMNS} FROM audit_log`;
     if (where.length > 0) sql += ` WHERE ${where.join(' AND ')}`;

@@ -3,19 +3,8 @@
 // stops at the limit, instead of sorting every match by seq: a page stays fast on millions of rows.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
-import type { AuditFilter } from '../audit/store.ts';
-
-const COLUMNS: [keyof AuditFilter, string][] = [
-  ['keyId', 'key_id'],
-  ['team', 'team'],
-  ['owner', 'owner'],
-  ['provider', 'provider'],
-  ['model', 'model'],
-  ['outcome', 'outcome'],
-  ['decisionCode', 'decision_code'],
-  ['requestId', 'request_id'],
-];
+import { DatabaseSync } from 'node:sqlite';
+import { type AuditFilter, filterClauses } from '../audit/store.ts';
 
 export class AuditSearch {
   private readonly path: string;
@@ -31,22 +20,7 @@ export class AuditSearch {
       if (!existsSync(this.path)) return [];
       this.db = new DatabaseSync(this.path, { readOnly: true, timeout: 2000 });
     }
-    const where: string[] = [];
-    const params: SQLInputValue[] = [];
-    for (const [field, column] of COLUMNS) {
-      const value = filter[field];
-      if (value === undefined) continue;
-      where.push(`${column} = ?`);
-      params.push(value as string);
-    }
-    if (filter.sinceMs !== undefined) {
-      where.push('ts_ms >= ?');
-      params.push(filter.sinceMs);
-    }
-    if (filter.untilMs !== undefined) {
-      where.push('ts_ms < ?');
-      params.push(filter.untilMs);
-    }
+    const { where, params } = filterClauses(filter);
     params.push(filter.limit ?? 100);
     const sql = `SELECT seq, record AS json FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
       ORDER BY ts_ms DESC, seq DESC LIMIT ?`;
