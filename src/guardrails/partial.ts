@@ -42,9 +42,12 @@ function full(n: Node): string {
           return `(?${n.negate ? '<!' : '<='}${n.alternatives.map(full).join('|')})`;
         case 'word':
           return '';
-        default:
-          return n.raw;
+        case 'start':
+          return lineAnchors ? String.raw`(?<![^\n\r\u2028\u2029])` : n.raw;
+        case 'end':
+          return lineAnchors ? String.raw`(?![^\n\r\u2028\u2029])` : n.raw;
       }
+      return '';
     default:
       return n.raw;
   }
@@ -90,5 +93,58 @@ export function partialMatcher(source: string, flags = ''): RegExp {
     unicode: f.includes('u'),
     unicodeSets: f.includes('v'),
   });
-  return new RegExp(alts(pattern.alternatives, truncated), `${f}y`);
+  // `$` in the result means the end of the text so far, so the multiline flag cannot stay: line
+  // anchors become lookarounds instead.
+  lineAnchors = flags.includes('m');
+  try {
+    return new RegExp(alts(pattern.alternatives, truncated), `${f}y`);
+  } finally {
+    lineAnchors = false;
+  }
+}
+
+/** While a multiline pattern is rewritten: `^` and `$` are line anchors. */
+let lineAnchors = false;
+
+/**
+ * For a stream: a function giving the earliest position at or after `from` where the text to its end
+ * could still grow into a match of `source` (`text.length` when there is none). One native search,
+ * for patterns whose matches may start anywhere.
+ */
+export function partialSearch(source: string, flags = ''): (text: string, from: number) => number {
+  const sticky = partialMatcher(source, flags);
+  const re = new RegExp(sticky.source, sticky.flags.replace('y', 'g'));
+  return (text, from) => {
+    re.lastIndex = Math.max(0, from);
+    const m = re.exec(text);
+    return m === null ? text.length : m.index;
+  };
+}
+
+/**
+ * For a stream, over detectors made of regular expressions: where in `window` (its text so far) a
+ * match of one of `rules` may still be in progress; `window.length` when nowhere. A pattern the
+ * rewrite cannot read holds its longest match back.
+ */
+export function patternsPending(
+  rules: readonly { source: string; flags: string; maxLength: number }[],
+): (window: string) => number {
+  let searches: (((text: string, from: number) => number) | undefined)[] | undefined;
+  return (window) => {
+    searches ??= rules.map((r) => {
+      try {
+        return partialSearch(r.source, r.flags);
+      } catch {
+        return undefined;
+      }
+    });
+    let earliest = window.length;
+    for (let i = 0; i < rules.length; i++) {
+      const from = window.length - rules[i].maxLength;
+      const search = searches[i];
+      const at = search === undefined ? Math.max(0, from) : search(window, from);
+      if (at < earliest) earliest = at;
+    }
+    return earliest;
+  };
 }

@@ -4,7 +4,7 @@
 import { shannonEntropy as shannon } from '../entropy.ts';
 import type { Fingerprinter } from '../fingerprint.ts';
 import { KeywordIndex, keywordTail } from '../keyword-index.ts';
-import { partialMatcher } from '../partial.ts';
+import { partialMatcher, partialSearch } from '../partial.ts';
 import { maxMatchLength, parseRegex } from '../regex-safety.ts';
 import type { Match, StreamScan, TextDetector } from '../types.ts';
 import { familyOfKey, metaName, plausibleSecretValue } from './generic.ts';
@@ -33,6 +33,8 @@ interface CompiledRule {
   blockedBefore: Uint8Array | undefined;
   /** Matches where the text from there on could still grow into a match (built on first use). */
   partial?: RegExp;
+  /** The earliest such place from a position on (built on first use; rules with an offset). */
+  search?: (text: string, from: number) => number;
 }
 
 const LEADING_LOOKBEHIND = /^\(\?:\(\?<!\[([^\]]+)\]\)\|\(\?<=\\\\\[nrtbf\]\)\)/;
@@ -94,8 +96,7 @@ export class SecretsDetector implements TextDetector {
   readonly #fingerprint: Fingerprinter;
   readonly #enabled: Set<string>;
   readonly #maxOffset: number;
-  /** Per automaton state (by ordinal): #offsetBefore's answer, -1 until computed. */
-  #prefixOffsets: Int32Array | undefined;
+  readonly #offsetRules: CompiledRule[];
 
   constructor(rules: readonly SecretRule[], options: { minEntropy?: number; fingerprint: Fingerprinter }) {
     this.#minEntropy = options.minEntropy ?? DEFAULT_MIN_ENTROPY;
@@ -122,6 +123,7 @@ export class SecretsDetector implements TextDetector {
     this.#byKeyword = [...keywords.values()];
     this.maxMatchLength = Math.max(0, ...this.#rules.map((r) => r.maxLength + r.offset));
     this.#maxOffset = Math.max(0, ...this.#rules.map((r) => r.offset));
+    this.#offsetRules = this.#rules.filter((r) => r.offset > 0);
     this.signature = `secrets:${this.#minEntropy}:${[...this.#enabled].join(',')}:${options.fingerprint.saltId}`;
   }
 
@@ -145,11 +147,10 @@ export class SecretsDetector implements TextDetector {
    * state at its end (the keyword prefix the text ends with; else it is read from the window).
    */
   #pending(window: string, { count, hits }: { count: number; hits: Int32Array }, atEnd?: number): number {
-    // A keyword cut off at the end (`gh` of `ghp_`): its match would start there, or `offset` before.
+    // A keyword cut off at the end (`gh` of `ghp_`): its match would start there. (For rules whose
+    // match starts `offset` before their keyword, see the search below.)
     const state = atEnd ?? this.#index.partialStateAtEnd(window);
-    const partial = this.#index.depthOf(state);
-    let earliest =
-      partial > 0 ? Math.max(0, window.length - partial - this.#offsetBefore(state)) : window.length;
+    let earliest = window.length - this.#index.depthOf(state);
     let tested = 0;
     for (let h = 0; h < count * 2; h += 2) {
       const pos = hits[h + 1];
@@ -169,23 +170,15 @@ export class SecretsDetector implements TextDetector {
         if (c.partial.test(window)) earliest = at;
       }
     }
-    return earliest;
-  }
-
-  /** The largest `offset` of the rules with a keyword starting with the prefix `state` stands for (memoised). */
-  #offsetBefore(state: number): number {
-    if (this.#maxOffset === 0) return 0;
-    if (this.#prefixOffsets === undefined) this.#prefixOffsets = new Int32Array(this.#index.states).fill(-1);
-    const memo = this.#prefixOffsets;
-    const i = this.#index.ordinal(state);
-    if (memo[i] < 0) {
-      const prefix = this.#index.prefixOf(state);
-      let v = 0;
-      for (const c of this.#rules)
-        if (c.offset > v && c.rule.keywords.some((k) => k.toLowerCase().startsWith(prefix))) v = c.offset;
-      memo[i] = v;
+    // A rule whose keyword comes `offset` characters into its match (`…AZDO`) may be arriving before
+    // any of its keyword has: a native search of the end of the window for a match in progress.
+    for (const c of this.#offsetRules) {
+      const from = window.length - c.maxLength;
+      if (from >= earliest) continue;
+      c.search ??= partialSearch(c.rule.pattern);
+      earliest = Math.min(earliest, c.search(window, from));
     }
-    return memo[i];
+    return earliest;
   }
 
   get ruleIds(): string[] {
