@@ -4,7 +4,7 @@
 import { shannonEntropy as shannon } from '../entropy.ts';
 import type { Fingerprinter } from '../fingerprint.ts';
 import { KeywordIndex, keywordTail } from '../keyword-index.ts';
-import { partialMatcher, partialSearch } from '../partial.ts';
+import { type MatchChars, matchChars, partialMatcher, trailingRun } from '../partial.ts';
 import { maxMatchLength, parseRegex } from '../regex-safety.ts';
 import type { Match, StreamScan, TextDetector } from '../types.ts';
 import { familyOfKey, metaName, plausibleSecretValue } from './generic.ts';
@@ -33,8 +33,8 @@ interface CompiledRule {
   blockedBefore: Uint8Array | undefined;
   /** Matches where the text from there on could still grow into a match (built on first use). */
   partial?: RegExp;
-  /** The earliest such place from a position on (built on first use; rules with an offset). */
-  search?: (text: string, from: number) => number;
+  /** The characters its match may contain (built on first use; rules with an offset). */
+  chars?: MatchChars;
 }
 
 const LEADING_LOOKBEHIND = /^\(\?:\(\?<!\[([^\]]+)\]\)\|\(\?<=\\\\\[nrtbf\]\)\)/;
@@ -139,14 +139,26 @@ export class SecretsDetector implements TextDetector {
    * Text before it can be released: no credential can include it.
    */
   pendingFrom(window: string): number {
-    return this.#pending(window, this.#index.scan(window));
+    const runs = this.#offsetRules.map((c) => trailingRun(window, this.#charsOf(c), 0));
+    return this.#pending(window, this.#index.scan(window), undefined, runs, 0);
+  }
+
+  #charsOf(c: CompiledRule): MatchChars {
+    c.chars ??= matchChars(c.rule.pattern);
+    return c.chars;
   }
 
   /**
    * pendingFrom, given the keyword occurrences in `window` and, from a stream's scan, the automaton's
    * state at its end (the keyword prefix the text ends with; else it is read from the window).
    */
-  #pending(window: string, { count, hits }: { count: number; hits: Int32Array }, atEnd?: number): number {
+  #pending(
+    window: string,
+    { count, hits }: { count: number; hits: Int32Array },
+    atEnd: number | undefined,
+    runs: readonly number[],
+    base: number,
+  ): number {
     // A keyword cut off at the end (`gh` of `ghp_`): its match would start there. (For rules whose
     // match starts `offset` before their keyword, see the search below.)
     const state = atEnd ?? this.#index.partialStateAtEnd(window);
@@ -171,12 +183,11 @@ export class SecretsDetector implements TextDetector {
       }
     }
     // A rule whose keyword comes `offset` characters into its match (`…AZDO`) may be arriving before
-    // any of its keyword has: a native search of the end of the window for a match in progress.
-    for (const c of this.#offsetRules) {
-      const from = window.length - c.maxLength;
-      if (from >= earliest) continue;
-      c.search ??= partialSearch(c.rule.pattern);
-      earliest = Math.min(earliest, c.search(window, from));
+    // any of its keyword has. Such a match lies in the run of characters it may contain at the end of
+    // the text (`runs`, absolute starts): that run is held while it is no longer than a match.
+    for (let i = 0; i < runs.length; i++) {
+      const at = Math.max(0, runs[i] - base);
+      if (at < earliest && base + window.length - runs[i] <= this.#offsetRules[i].maxLength) earliest = at;
     }
     return earliest;
   }
@@ -193,16 +204,27 @@ export class SecretsDetector implements TextDetector {
     const tail = keywordTail();
     // Only the text gained since the last call is read (`fresh`, when the caller has it apart): a window
     // with no keyword in it is never read, so a stream's growing text is not copied out flat per delta.
-    const scan: StreamScan = (window, base, fresh) =>
-      this.#matches(
+    // Per rule with an offset, where the run of characters its match may contain at the end of the
+    // text began (absolute), kept up from the fresh text alone.
+    const rules = this.#offsetRules;
+    const runs = rules.map(() => 0);
+    const scan: StreamScan = (window, base, fresh) => {
+      const text = fresh ?? window;
+      const at = base + window.length - text.length;
+      for (let i = 0; i < rules.length; i++) {
+        const start = trailingRun(text, this.#charsOf(rules[i]), 0);
+        if (start > 0 || fresh === undefined) runs[i] = at + start;
+      }
+      return this.#matches(
         window,
         fresh === undefined
           ? this.#index.scanTail(window, base, tail)
           : this.#index.scanTail(fresh, base + window.length - fresh.length, tail, base),
       );
+    };
     // The keyword occurrences, and the state at the end, are already known from the scan.
     scan.pendingFrom = (window, base) =>
-      this.#pending(window, this.#index.scanTail(window, base, tail), tail.state);
+      this.#pending(window, this.#index.scanTail(window, base, tail), tail.state, runs, base);
     return scan;
   }
 
