@@ -23,6 +23,10 @@ export interface CacheEntry {
   readonly text: string | undefined;
   /** Results per detector signature. */
   readonly results: Map<string, Match[]>;
+  /** The same results by the signature's slot (signatureSlot): read on every call, without hashing. */
+  readonly bySlot: (Match[] | undefined)[];
+  /** The key-aware results (`{"password": …}`) of the detector in `slot` for this text under `key`. */
+  keyed?: { key: string; slot: number; matches: Match[] };
   /** UTF-8 length of the text, memoised for size limits. */
   utf8?: number;
   bytes: number;
@@ -31,6 +35,15 @@ export interface CacheEntry {
   joins?: WeakMap<CacheEntry, Map<string, import('./join.ts').JoinMatch[]>>;
   /** Next entry in the same bucket (content keying). */
   next: CacheEntry | undefined;
+  /**
+   * The entry of the text that followed this one in the last body scanned, and the results across
+   * the seam between them by signature slot: a conversation resends its history in the same order,
+   * so the next text is checked against it (one comparison) before it is looked up.
+   */
+  follower?: CacheEntry;
+  followerSeams?: (import('./join.ts').JoinMatch[] | undefined)[];
+  /** Set once the entry left the cache: a follower link to it no longer counts. */
+  evicted?: boolean;
 }
 
 export interface ScanCacheStats {
@@ -39,6 +52,18 @@ export interface ScanCacheStats {
   hits: number;
   misses: number;
   evictions: number;
+}
+
+const slots = new Map<string, number>();
+
+/** A small number for a detector signature, the same in every cache of the process. */
+export function signatureSlot(signature: string): number {
+  let slot = slots.get(signature);
+  if (slot === undefined) {
+    slot = slots.size;
+    slots.set(signature, slot);
+  }
+  return slot;
 }
 
 const EDGE = 16;
@@ -92,6 +117,18 @@ export class ScanCache {
     return e;
   }
 
+  /**
+   * The entry for `text` when it is the text that followed `previous` last time (content keying):
+   * lookup without hashing, for the history a conversation resends. Undefined otherwise.
+   */
+  follow(previous: CacheEntry, text: string): CacheEntry | undefined {
+    const e = previous.follower;
+    if (e === undefined || e.evicted === true || e.text !== text) return undefined;
+    e.used = true;
+    this.#hits++;
+    return e;
+  }
+
   #find(text: string, key: number | string): CacheEntry | undefined {
     for (let e = this.#buckets.get(key); e !== undefined; e = e.next) {
       if (e.text === undefined || e.text === text) return e;
@@ -110,9 +147,17 @@ export class ScanCache {
         key,
         text: keep ? text : undefined,
         results: new Map(),
+        bySlot: [],
         bytes: ENTRY_OVERHEAD + (typeof key === 'string' ? key.length * 2 : 8) + (keep ? text.length * 2 : 0),
         used: false,
         next: keep ? this.#buckets.get(key) : undefined,
+        // Every field from the start: entries of one shape keep the scan loop's reads monomorphic.
+        utf8: undefined,
+        keyed: undefined,
+        joins: undefined,
+        follower: undefined,
+        followerSeams: undefined,
+        evicted: false,
       };
       if (!keep) {
         const old = this.#buckets.get(key);
@@ -128,6 +173,7 @@ export class ScanCache {
       matches.length * MATCH_OVERHEAD -
       (previous ? signature.length * 2 + previous.length * MATCH_OVERHEAD : 0);
     e.results.set(signature, matches);
+    e.bySlot[signatureSlot(signature)] = matches;
     e.bytes += delta;
     this.#bytes += delta;
     this.#evict(e);
@@ -135,6 +181,10 @@ export class ScanCache {
   }
 
   #remove(e: CacheEntry) {
+    // Links to it from other entries stay until they are replaced; it keeps no other entry alive.
+    e.evicted = true;
+    e.follower = undefined;
+    e.followerSeams = undefined;
     this.#order.delete(e);
     this.#bytes -= e.bytes;
     const head = this.#buckets.get(e.key);
@@ -168,6 +218,7 @@ export class ScanCache {
   }
 
   clear(): void {
+    for (const e of this.#order) e.evicted = true;
     this.#buckets.clear();
     this.#order.clear();
     this.#bytes = 0;

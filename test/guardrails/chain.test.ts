@@ -239,6 +239,34 @@ describe('running a chain', () => {
     assert.equal(cache.stats().misses - misses, 1, 'only the new message was scanned');
     assert.deepEqual(next.findings, first.findings);
   });
+
+  test('a history resent changed, reordered or with a credential split anew is scanned as it is now', async () => {
+    for (const maxEntries of [1000, 3]) {
+      const cache = new ScanCache({ maxEntries });
+      const chain = compileChain(chainDoc([{ detector: 'secrets', action: 'block' }]), {
+        cache,
+        fingerprintSalt: salt,
+      });
+      const token = ghToken();
+      const found = async (...contents: string[]) => {
+        const body = { messages: contents.map((content) => ({ role: 'user', content })) };
+        const r = await scanRequest(chain, 'openai.chat', body);
+        return r.findings.map((f) => `${f.rule}@${f.path}${f.parts ? '+' : ''}`);
+      };
+      const intro = 'Please use the deploy token below for the staging remote.';
+      const head = `Here it is: ${token.slice(0, 20)}`;
+      const tail = `${token.slice(20)} and that is all.`;
+      for (let round = 0; round < 3; round++) {
+        assert.deepEqual(await found(intro, 'Thanks.'), [], `cache ${maxEntries}, round ${round}`);
+        assert.deepEqual(await found(intro, `It is ${token}.`), ['github_pat@messages[1].content']);
+        assert.deepEqual(await found(intro, 'Thanks.'), []);
+        assert.deepEqual(await found(head, tail), ['github_pat@messages[0].content+']);
+        assert.deepEqual(await found(head, 'Thanks.'), []);
+        assert.deepEqual(await found(tail, head), []);
+        assert.deepEqual(await found(intro, head, tail), ['github_pat@messages[1].content+']);
+      }
+    }
+  });
 });
 
 describe('external guardrail', () => {
