@@ -21,12 +21,12 @@ export interface ScanCacheOptions {
 export interface CacheEntry {
   readonly key: number | string;
   readonly text: string | undefined;
-  /** Results per detector signature. */
-  readonly results: Map<string, Match[]>;
-  /** The same results by the signature's slot (signatureSlot): read on every call, without hashing. */
+  /** Results per detector, by the slot of its signature (signatureSlot): read without hashing. */
   readonly bySlot: (Match[] | undefined)[];
-  /** The key-aware results (`{"password": …}`) of the detector in `slot` for this text under `key`. */
-  keyed?: { key: string; slot: number; matches: Match[] };
+  /** The key-aware results (`{"password": …}`) of the detector in `keyedSlot` for this text under `keyedKey`. */
+  keyedKey?: string;
+  keyedSlot?: number;
+  keyedMatches?: Match[];
   /** UTF-8 length of the text, memoised for size limits. */
   utf8?: number;
   bytes: number;
@@ -44,6 +44,8 @@ export interface CacheEntry {
   followerSeams?: (import('./join.ts').JoinMatch[] | undefined)[];
   /** Set once the entry left the cache: a follower link to it no longer counts. */
   evicted?: boolean;
+  /** The cache's generation when it was stored; `clear()` starts a new one. */
+  generation: number;
 }
 
 export interface ScanCacheStats {
@@ -69,6 +71,7 @@ export function signatureSlot(signature: string): number {
 const EDGE = 16;
 const ENTRY_OVERHEAD = 160;
 const MATCH_OVERHEAD = 200;
+const SLOT_OVERHEAD = 8;
 
 // Length plus the first and last characters: touches two cache lines of the text, which matters when a
 // call carries a hundred blocks. Blocks that share all three chain in one bucket.
@@ -89,6 +92,7 @@ export class ScanCache {
   /** Every entry, in CLOCK order. */
   readonly #order = new Set<CacheEntry>();
   #bytes = 0;
+  #generation = 0;
   #hits = 0;
   #misses = 0;
   #evictions = 0;
@@ -103,6 +107,11 @@ export class ScanCache {
 
   #keyOf(text: string): number | string {
     return this.keyBy === 'sha256' ? hash('sha256', text, 'base64') : edgeHash(text);
+  }
+
+  /** What `store` remembered for `entry` under a detector signature. */
+  resultsOf(entry: CacheEntry, signature: string): Match[] | undefined {
+    return entry.bySlot[signatureSlot(signature)];
   }
 
   /** The entry for exactly this text, if remembered. */
@@ -123,7 +132,8 @@ export class ScanCache {
    */
   follow(previous: CacheEntry, text: string): CacheEntry | undefined {
     const e = previous.follower;
-    if (e === undefined || e.evicted === true || e.text !== text) return undefined;
+    if (e === undefined || e.evicted === true || e.generation !== this.#generation || e.text !== text)
+      return undefined;
     e.used = true;
     this.#hits++;
     return e;
@@ -146,18 +156,20 @@ export class ScanCache {
       e = {
         key,
         text: keep ? text : undefined,
-        results: new Map(),
         bySlot: [],
         bytes: ENTRY_OVERHEAD + (typeof key === 'string' ? key.length * 2 : 8) + (keep ? text.length * 2 : 0),
         used: false,
         next: keep ? this.#buckets.get(key) : undefined,
         // Every field from the start: entries of one shape keep the scan loop's reads monomorphic.
         utf8: undefined,
-        keyed: undefined,
+        keyedKey: undefined,
+        keyedSlot: undefined,
+        keyedMatches: undefined,
         joins: undefined,
         follower: undefined,
         followerSeams: undefined,
         evicted: false,
+        generation: this.#generation,
       };
       if (!keep) {
         const old = this.#buckets.get(key);
@@ -167,13 +179,13 @@ export class ScanCache {
       this.#order.add(e);
       this.#bytes += e.bytes;
     }
-    const previous = e.results.get(signature);
+    const slot = signatureSlot(signature);
+    const previous = e.bySlot[slot];
     const delta =
-      signature.length * 2 +
+      SLOT_OVERHEAD +
       matches.length * MATCH_OVERHEAD -
-      (previous ? signature.length * 2 + previous.length * MATCH_OVERHEAD : 0);
-    e.results.set(signature, matches);
-    e.bySlot[signatureSlot(signature)] = matches;
+      (previous ? SLOT_OVERHEAD + previous.length * MATCH_OVERHEAD : 0);
+    e.bySlot[slot] = matches;
     e.bytes += delta;
     this.#bytes += delta;
     this.#evict(e);
@@ -218,7 +230,7 @@ export class ScanCache {
   }
 
   clear(): void {
-    for (const e of this.#order) e.evicted = true;
+    this.#generation++;
     this.#buckets.clear();
     this.#order.clear();
     this.#bytes = 0;

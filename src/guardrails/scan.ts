@@ -193,11 +193,15 @@ function scanTable(
         }
         if (key !== undefined && det.scanKeyed) {
           let keyed: Match[];
-          const memo = entry?.keyed;
-          if (memo !== undefined && memo.key === key && memo.slot === slot) keyed = memo.matches;
+          if (entry !== undefined && entry.keyedKey === key && entry.keyedSlot === slot)
+            keyed = entry.keyedMatches!;
           else {
             keyed = keyedOnly(det, key, text, matches);
-            if (entry !== undefined) entry.keyed = { key, slot, matches: keyed };
+            if (entry !== undefined) {
+              entry.keyedKey = key;
+              entry.keyedSlot = slot;
+              entry.keyedMatches = keyed;
+            }
           }
           for (let k = 0; k < keyed.length; k++)
             perStep = put(perStep, chain, step.index, finding(chain, step, stage, t.path(i), keyed[k]));

@@ -134,6 +134,16 @@ export class SecretsDetector implements TextDetector {
   }
 
   /**
+   * Matches in `joint` that may cross `at`: such a match has its keyword before `at`, or at most
+   * `offset` characters past it, so only that stretch is searched for keywords.
+   */
+  scanSeam(joint: string, at: number): Match[] {
+    const reach = Math.min(joint.length, at + this.#maxOffset + this.#index.longest);
+    const hits = this.#index.scan(reach === joint.length ? joint : joint.slice(0, reach));
+    return this.#matches(joint, hits, at);
+  }
+
+  /**
    * For a stream: where in `window` (its text so far) a match may still be in progress — the earliest
    * place a rule's match could start and grow with the text still to come; `window.length` when none.
    * Text before it can be released: no credential can include it.
@@ -229,7 +239,7 @@ export class SecretsDetector implements TextDetector {
   }
 
   /** The matches of the rules whose keywords occur in `text` at `hits`. */
-  #matches(text: string, { count, hits }: { count: number; hits: Int32Array }): Match[] {
+  #matches(text: string, { count, hits }: { count: number; hits: Int32Array }, across = -1): Match[] {
     if (count === 0) return NO_MATCHES;
 
     const found: { c: CompiledRule; start: number; end: number }[] = [];
@@ -253,14 +263,14 @@ export class SecretsDetector implements TextDetector {
       }
     }
     if (found.length === 0) return NO_MATCHES;
-    return this.#resolve(found, text);
+    return this.#resolve(found, text, across);
   }
 
   scanKeyed(key: string, text: string): Match[] {
     const family = familyOfKey(key);
-    if (family === undefined || !this.#enabled.has(family)) return [];
+    if (family === undefined || !this.#enabled.has(family)) return NO_MATCHES;
     const value = text.trim();
-    if (!plausibleSecretValue(value, this.#minEntropy)) return [];
+    if (!plausibleSecretValue(value, this.#minEntropy)) return NO_MATCHES;
     const start = text.indexOf(value);
     return [
       {
@@ -281,8 +291,11 @@ export class SecretsDetector implements TextDetector {
     return rule.validate === undefined || rule.validate(secret);
   }
 
-  /** Keeps one finding per stretch of text: specific over generic, then longer, then earlier rule. */
-  #resolve(found: { c: CompiledRule; start: number; end: number }[], text: string): Match[] {
+  /**
+   * Keeps one finding per stretch of text: specific over generic, then longer, then earlier rule.
+   * With `across` ≥ 0, reports only the kept matches that run across that position (scanSeam).
+   */
+  #resolve(found: { c: CompiledRule; start: number; end: number }[], text: string, across: number): Match[] {
     found.sort(
       (a, b) =>
         Number(a.c.rule.generic ?? false) - Number(b.c.rule.generic ?? false) ||
@@ -295,7 +308,8 @@ export class SecretsDetector implements TextDetector {
       kept.push(f);
     }
     kept.sort((a, b) => a.start - b.start);
-    return kept.map((k) => ({
+    const reported = across < 0 ? kept : kept.filter((k) => k.start < across && across < k.end);
+    return reported.map((k) => ({
       rule: k.c.rule.id,
       type: 'secret',
       start: k.start,
