@@ -131,7 +131,11 @@ export class ScanCache {
    * lookup without hashing, for the history a conversation resends. Undefined otherwise.
    */
   follow(previous: CacheEntry, text: string): CacheEntry | undefined {
-    const e = previous.follower;
+    return this.confirm(previous.follower, text);
+  }
+
+  /** `e` when it is still this cache's entry for exactly `text` (content keying), counted as a hit. */
+  confirm(e: CacheEntry | undefined, text: string): CacheEntry | undefined {
     if (e === undefined || e.evicted === true || e.generation !== this.#generation || e.text !== text)
       return undefined;
     e.used = true;

@@ -56,6 +56,8 @@ interface Plan {
   /** Text steps whose detector reads across adjacent texts. */
   seams: CompiledStep[];
   seamSlots: number[];
+  /** The cache entry of each text of the last body this plan scanned, by place. */
+  lastEntries: (CacheEntry | undefined)[];
   size: CompiledStep[];
   external: CompiledStep[];
   count: number;
@@ -73,6 +75,7 @@ function planOf(chain: CompiledChain, stage: Stage): Plan {
         text,
         slots: text.map((s) => signatureSlot(s.text!.signature)),
         seams: steps.filter((s) => s.text?.seam !== undefined),
+        lastEntries: [],
         seamSlots: steps
           .filter((s) => s.text?.seam !== undefined)
           .map((s) => signatureSlot(s.text!.signature)),
@@ -142,6 +145,7 @@ function scanTable(
   const slots = plan.slots;
   const seamSteps = plan.seams;
   const seamSlots = plan.seamSlots;
+  const lastEntries = plan.lastEntries;
   const texts = t.texts;
   const entries = t.extra as (CacheEntry | undefined)[];
   let totalBytes = 0;
@@ -156,10 +160,16 @@ function scanTable(
         texts[i] = text;
       }
       entries[i] = undefined;
-      if (text.length === 0) continue;
+      if (text.length === 0) {
+        lastEntries[i] = undefined;
+        continue;
+      }
       let entry: CacheEntry | undefined;
       if (cache !== undefined) {
-        if (previous !== undefined) entry = cache.follow(previous, text);
+        // The text at this place in the last body scanned, the text that followed the previous one
+        // last time (a history resent with other conversations' calls in between), or a lookup.
+        entry = cache.confirm(lastEntries[i], text);
+        if (entry === undefined && previous !== undefined) entry = cache.follow(previous, text);
         entry ??= cache.lookup(text);
       }
       // UTF-8 length: for size limits, and equal to the length only for ASCII text (no invisibles).
@@ -208,6 +218,7 @@ function scanTable(
         }
       }
       entries[i] = entry;
+      lastEntries[i] = entry;
       if (previous !== undefined && entry !== undefined && previous.follower !== entry) {
         previous.follower = entry;
         previous.followerSeams = undefined;
@@ -219,6 +230,7 @@ function scanTable(
       }
       if (entry !== undefined && utf8 >= 0) entry.utf8 = utf8;
     }
+    if (lastEntries.length > n) lastEntries.length = n;
     // Adjacent texts read as one: a credential split across two messages or blocks is found too.
     for (let i = 0; seamSteps.length > 0 && i + 1 < n; i++) {
       const a = texts[i]!;
