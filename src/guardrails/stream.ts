@@ -5,7 +5,8 @@
 // the window open from its start, up to MAX_CARRY characters, after which it is reported as it stands.
 //
 // Offsets in findings are absolute within the streamed text at that path. External steps see the
-// complete texts at `end()` (MAX_EXTERNAL_CHARS of them in all); size steps count bytes as they pass.
+// complete texts at `end()` (MAX_EXTERNAL_CHARS of them in all), so with one that can block or redact
+// nothing is releasable before then; size steps count bytes as they pass.
 //
 // Normalisation (normalise.ts) runs on a window only while something in it could need it — a
 // character outside ASCII, `%` or `\`, a line break inside a long line of token characters, a run of
@@ -167,6 +168,7 @@ export function createResponseScanner(chain: CompiledChain, surface: Surface): R
   const textSteps = steps.filter((s) => s.text !== undefined);
   const sizeSteps = steps.filter((s) => s.size !== undefined);
   const externalSteps = steps.filter((s) => s.external !== undefined);
+  const externalDecides = externalSteps.some((s) => s.action !== 'log');
   const window = chain.streamWindow + LOOKAHEAD;
   const incremental = textSteps.every((step) => step.text!.streamScanner !== undefined);
   const states = new Map<string, PathState>();
@@ -341,6 +343,8 @@ export function createResponseScanner(chain: CompiledChain, surface: Surface): R
     releasableTo(path: string): number {
       const st = states.get(path);
       if (st === undefined) return Number.POSITIVE_INFINITY;
+      // An external service decides on the whole answer: none of it goes out before its verdict.
+      if (externalDecides) return 0;
       if (st.releasable !== undefined) return st.releasable;
       let r = Math.min(st.pendingAt, st.base + st.buf.length);
       for (let i = 0; i < textSteps.length; i++) {

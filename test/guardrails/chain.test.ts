@@ -5,6 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { Agent } from 'undici';
 import {
   compileChain,
+  createResponseScanner,
   GuardrailChainError,
   ScanCache,
   scanRequest,
@@ -403,6 +404,31 @@ describe('external guardrail', () => {
     });
     assert.deepEqual(findings, []);
     assert.match(errors[0].message, /environment variable MISSING_VAR is not set/);
+  });
+
+  test('a streamed answer is held whole until a blocking external step has judged it', async () => {
+    const step = { detector: 'external', stage: 'response', url: `${base}/scan` };
+    const compile = (action: string) =>
+      compileChain(chainDoc([{ ...step, action }]), {
+        cache: false,
+        dispatcher: agent,
+        fingerprintSalt: salt,
+      });
+    const blocking = createResponseScanner(compile('block'), 'openai.chat');
+    const path = 'choices[0].message.content';
+    for (const piece of ['The answer is ', 'simple: the ', 'launch codes', ' stay secret.'])
+      blocking.push(path, piece);
+    assert.equal(blocking.releasableTo(path), 0, 'nothing goes out before the verdict');
+    const { findings } = await blocking.end();
+    assert.deepEqual(
+      findings.map((f) => f.rule),
+      ['classified'],
+    );
+    // A step that only logs cannot stop the answer, so it holds nothing back.
+    const logging = createResponseScanner(compile('log'), 'openai.chat');
+    logging.push(path, 'The answer is simple. ');
+    assert.equal(logging.releasableTo(path), 'The answer is simple. '.length);
+    await logging.end();
   });
 });
 
