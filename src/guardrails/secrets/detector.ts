@@ -33,8 +33,6 @@ interface CompiledRule {
   blockedBefore: Uint8Array | undefined;
   /** Matches where the text from there on could still grow into a match (built on first use). */
   partial?: RegExp;
-  /** The characters its match may contain (built on first use; rules with an offset). */
-  chars?: MatchChars;
 }
 
 const LEADING_LOOKBEHIND = /^\(\?:\(\?<!\[([^\]]+)\]\)\|\(\?<=\\\\\[nrtbf\]\)\)/;
@@ -97,6 +95,8 @@ export class SecretsDetector implements TextDetector {
   readonly #enabled: Set<string>;
   readonly #maxOffset: number;
   readonly #offsetRules: CompiledRule[];
+  readonly #offsetMaxLength: number;
+  #offsetCharSet: MatchChars | undefined;
 
   constructor(rules: readonly SecretRule[], options: { minEntropy?: number; fingerprint: Fingerprinter }) {
     this.#minEntropy = options.minEntropy ?? DEFAULT_MIN_ENTROPY;
@@ -124,6 +124,7 @@ export class SecretsDetector implements TextDetector {
     this.maxMatchLength = Math.max(0, ...this.#rules.map((r) => r.maxLength + r.offset));
     this.#maxOffset = Math.max(0, ...this.#rules.map((r) => r.offset));
     this.#offsetRules = this.#rules.filter((r) => r.offset > 0);
+    this.#offsetMaxLength = Math.max(0, ...this.#offsetRules.map((r) => r.maxLength));
     this.signature = `secrets:${this.#minEntropy}:${[...this.#enabled].join(',')}:${options.fingerprint.saltId}`;
   }
 
@@ -149,13 +150,28 @@ export class SecretsDetector implements TextDetector {
    * Text before it can be released: no credential can include it.
    */
   pendingFrom(window: string): number {
-    const runs = this.#offsetRules.map((c) => trailingRun(window, this.#charsOf(c), 0));
-    return this.#pending(window, this.#index.scan(window), undefined, runs, 0);
+    const chars = this.#offsetChars();
+    const run = chars === undefined ? -1 : trailingRun(window, chars, 0);
+    return this.#pending(window, this.#index.scan(window), undefined, run, 0);
   }
 
-  #charsOf(c: CompiledRule): MatchChars {
-    c.chars ??= matchChars(c.rule.pattern);
-    return c.chars;
+  /**
+   * The characters a match of any rule with an offset may contain (built on first use); undefined
+   * when there is no such rule.
+   */
+  #offsetChars(): MatchChars | undefined {
+    if (this.#offsetRules.length === 0) return undefined;
+    if (this.#offsetCharSet === undefined) {
+      const ascii = new Uint8Array(128);
+      let other = false;
+      for (const c of this.#offsetRules) {
+        const m = matchChars(c.rule.pattern);
+        for (let i = 0; i < 128; i++) ascii[i] |= m.ascii[i];
+        other ||= m.other;
+      }
+      this.#offsetCharSet = { ascii, other };
+    }
+    return this.#offsetCharSet;
   }
 
   /**
@@ -166,7 +182,7 @@ export class SecretsDetector implements TextDetector {
     window: string,
     { count, hits }: { count: number; hits: Int32Array },
     atEnd: number | undefined,
-    runs: readonly number[],
+    run: number,
     base: number,
   ): number {
     // A keyword cut off at the end (`gh` of `ghp_`): its match would start there. (For rules whose
@@ -193,12 +209,11 @@ export class SecretsDetector implements TextDetector {
       }
     }
     // A rule whose keyword comes `offset` characters into its match (`…AZDO`) may be arriving before
-    // any of its keyword has. Such a match lies in the run of characters it may contain at the end of
-    // the text (`runs`, absolute starts): that run is held while it is no longer than a match.
-    for (let i = 0; i < runs.length; i++) {
-      const at = Math.max(0, runs[i] - base);
-      if (at < earliest && base + window.length - runs[i] <= this.#offsetRules[i].maxLength) earliest = at;
-    }
+    // any of its keyword has. Such a match lies in the run of characters these rules' matches may
+    // contain at the end of the text (`run`, its absolute start; -1 when there are no such rules):
+    // that run is held while it is no longer than their longest match.
+    if (run >= 0 && base + window.length - run <= this.#offsetMaxLength)
+      earliest = Math.min(earliest, Math.max(0, run - base));
     return earliest;
   }
 
@@ -214,16 +229,15 @@ export class SecretsDetector implements TextDetector {
     const tail = keywordTail();
     // Only the text gained since the last call is read (`fresh`, when the caller has it apart): a window
     // with no keyword in it is never read, so a stream's growing text is not copied out flat per delta.
-    // Per rule with an offset, where the run of characters its match may contain at the end of the
-    // text began (absolute), kept up from the fresh text alone.
-    const rules = this.#offsetRules;
-    const runs = rules.map(() => 0);
+    // Where the run of characters a match of a rule with an offset may contain at the end of the text
+    // began (absolute), kept up from the fresh text alone.
+    const chars = this.#offsetChars();
+    let run = chars === undefined ? -1 : 0;
     const scan: StreamScan = (window, base, fresh) => {
-      const text = fresh ?? window;
-      const at = base + window.length - text.length;
-      for (let i = 0; i < rules.length; i++) {
-        const start = trailingRun(text, this.#charsOf(rules[i]), 0);
-        if (start > 0 || fresh === undefined) runs[i] = at + start;
+      if (chars !== undefined) {
+        const text = fresh ?? window;
+        const start = trailingRun(text, chars, 0);
+        if (start > 0 || fresh === undefined) run = base + window.length - text.length + start;
       }
       return this.#matches(
         window,
@@ -234,7 +248,7 @@ export class SecretsDetector implements TextDetector {
     };
     // The keyword occurrences, and the state at the end, are already known from the scan.
     scan.pendingFrom = (window, base) =>
-      this.#pending(window, this.#index.scanTail(window, base, tail), tail.state, runs, base);
+      this.#pending(window, this.#index.scanTail(window, base, tail), tail.state, run, base);
     return scan;
   }
 
