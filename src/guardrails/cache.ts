@@ -20,7 +20,8 @@ export interface ScanCacheOptions {
 
 export interface CacheEntry {
   readonly key: number | string;
-  readonly text: string | undefined;
+  /** The text itself (content keying), dropped when the entry leaves the cache. */
+  text: string | undefined;
   /** Results per detector, by the slot of its signature (signatureSlot): read without hashing. */
   readonly bySlot: (Match[] | undefined)[];
   /** The key-aware results (`{"password": …}`) of the detector in `keyedSlot` for this text under `keyedKey`. */
@@ -197,8 +198,10 @@ export class ScanCache {
   }
 
   #remove(e: CacheEntry) {
-    // Links to it from other entries stay until they are replaced; it keeps no other entry alive.
+    // Links to it from other entries (and a chain's last body) stay until they are replaced: it lets
+    // go of its text and of the entries it links to, so what they keep alive is small.
     e.evicted = true;
+    e.text = undefined;
     e.follower = undefined;
     e.followerSeams = undefined;
     this.#order.delete(e);
