@@ -20,9 +20,14 @@ export interface ScanCacheOptions {
 
 export interface CacheEntry {
   readonly key: number | string;
-  readonly text: string | undefined;
-  /** Results per detector signature. */
-  readonly results: Map<string, Match[]>;
+  /** The text itself (content keying), dropped when the entry leaves the cache. */
+  text: string | undefined;
+  /** Results per detector, by the slot of its signature (signatureSlot): read without hashing. */
+  readonly bySlot: (Match[] | undefined)[];
+  /** The key-aware results (`{"password": …}`) of the detector in `keyedSlot` for this text under `keyedKey`. */
+  keyedKey?: string;
+  keyedSlot?: number;
+  keyedMatches?: Match[];
   /** UTF-8 length of the text, memoised for size limits. */
   utf8?: number;
   bytes: number;
@@ -31,6 +36,17 @@ export interface CacheEntry {
   joins?: WeakMap<CacheEntry, Map<string, import('./join.ts').JoinMatch[]>>;
   /** Next entry in the same bucket (content keying). */
   next: CacheEntry | undefined;
+  /**
+   * The entry of the text that followed this one in the last body scanned, and the results across
+   * the seam between them by signature slot: a conversation resends its history in the same order,
+   * so the next text is checked against it (one comparison) before it is looked up.
+   */
+  follower?: CacheEntry;
+  followerSeams?: (import('./join.ts').JoinMatch[] | undefined)[];
+  /** Set once the entry left the cache: a follower link to it no longer counts. */
+  evicted?: boolean;
+  /** The cache's generation when it was stored; `clear()` starts a new one. */
+  generation: number;
 }
 
 export interface ScanCacheStats {
@@ -41,9 +57,22 @@ export interface ScanCacheStats {
   evictions: number;
 }
 
+const slots = new Map<string, number>();
+
+/** A small number for a detector signature, the same in every cache of the process. */
+export function signatureSlot(signature: string): number {
+  let slot = slots.get(signature);
+  if (slot === undefined) {
+    slot = slots.size;
+    slots.set(signature, slot);
+  }
+  return slot;
+}
+
 const EDGE = 16;
 const ENTRY_OVERHEAD = 160;
 const MATCH_OVERHEAD = 200;
+const SLOT_OVERHEAD = 8;
 
 // Length plus the first and last characters: touches two cache lines of the text, which matters when a
 // call carries a hundred blocks. Blocks that share all three chain in one bucket.
@@ -64,6 +93,7 @@ export class ScanCache {
   /** Every entry, in CLOCK order. */
   readonly #order = new Set<CacheEntry>();
   #bytes = 0;
+  #generation = 0;
   #hits = 0;
   #misses = 0;
   #evictions = 0;
@@ -80,6 +110,11 @@ export class ScanCache {
     return this.keyBy === 'sha256' ? hash('sha256', text, 'base64') : edgeHash(text);
   }
 
+  /** What `store` remembered for `entry` under a detector signature. */
+  resultsOf(entry: CacheEntry, signature: string): Match[] | undefined {
+    return entry.bySlot[signatureSlot(signature)];
+  }
+
   /** The entry for exactly this text, if remembered. */
   lookup(text: string): CacheEntry | undefined {
     const e = this.#find(text, this.#keyOf(text));
@@ -87,6 +122,23 @@ export class ScanCache {
       this.#misses++;
       return undefined;
     }
+    e.used = true;
+    this.#hits++;
+    return e;
+  }
+
+  /**
+   * The entry for `text` when it is the text that followed `previous` last time (content keying):
+   * lookup without hashing, for the history a conversation resends. Undefined otherwise.
+   */
+  follow(previous: CacheEntry, text: string): CacheEntry | undefined {
+    return this.confirm(previous.follower, text);
+  }
+
+  /** `e` when it is still this cache's entry for exactly `text` (content keying), counted as a hit. */
+  confirm(e: CacheEntry | undefined, text: string): CacheEntry | undefined {
+    if (e === undefined || e.evicted === true || e.generation !== this.#generation || e.text !== text)
+      return undefined;
     e.used = true;
     this.#hits++;
     return e;
@@ -109,10 +161,20 @@ export class ScanCache {
       e = {
         key,
         text: keep ? text : undefined,
-        results: new Map(),
+        bySlot: [],
         bytes: ENTRY_OVERHEAD + (typeof key === 'string' ? key.length * 2 : 8) + (keep ? text.length * 2 : 0),
         used: false,
         next: keep ? this.#buckets.get(key) : undefined,
+        // Every field from the start: entries of one shape keep the scan loop's reads monomorphic.
+        utf8: undefined,
+        keyedKey: undefined,
+        keyedSlot: undefined,
+        keyedMatches: undefined,
+        joins: undefined,
+        follower: undefined,
+        followerSeams: undefined,
+        evicted: false,
+        generation: this.#generation,
       };
       if (!keep) {
         const old = this.#buckets.get(key);
@@ -122,12 +184,13 @@ export class ScanCache {
       this.#order.add(e);
       this.#bytes += e.bytes;
     }
-    const previous = e.results.get(signature);
+    const slot = signatureSlot(signature);
+    const previous = e.bySlot[slot];
     const delta =
-      signature.length * 2 +
+      SLOT_OVERHEAD +
       matches.length * MATCH_OVERHEAD -
-      (previous ? signature.length * 2 + previous.length * MATCH_OVERHEAD : 0);
-    e.results.set(signature, matches);
+      (previous ? SLOT_OVERHEAD + previous.length * MATCH_OVERHEAD : 0);
+    e.bySlot[slot] = matches;
     e.bytes += delta;
     this.#bytes += delta;
     this.#evict(e);
@@ -135,6 +198,12 @@ export class ScanCache {
   }
 
   #remove(e: CacheEntry) {
+    // Links to it from other entries (and a chain's last body) stay until they are replaced: it lets
+    // go of its text and of the entries it links to, so what they keep alive is small.
+    e.evicted = true;
+    e.text = undefined;
+    e.follower = undefined;
+    e.followerSeams = undefined;
     this.#order.delete(e);
     this.#bytes -= e.bytes;
     const head = this.#buckets.get(e.key);
@@ -168,6 +237,7 @@ export class ScanCache {
   }
 
   clear(): void {
+    this.#generation++;
     this.#buckets.clear();
     this.#order.clear();
     this.#bytes = 0;

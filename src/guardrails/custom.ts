@@ -1,5 +1,6 @@
 // Custom regular-expression rules from a GuardrailChain, compiled and vetted when the chain compiles.
 import type { Fingerprinter } from './fingerprint.ts';
+import { patternsPending } from './partial.ts';
 import { maxMatchLength, parseRegex, regexProblem } from './regex-safety.ts';
 import type { Match, TextDetector } from './types.ts';
 
@@ -18,11 +19,14 @@ export class RegexDetector implements TextDetector {
   readonly maxMatchLength: number;
   readonly #rules: { name: string; re: RegExp }[];
   readonly #fingerprint: Fingerprinter;
+  /** For a stream: where a match may still be in progress (see TextDetector.pendingFrom). */
+  readonly pendingFrom: (window: string) => number;
 
   /** Throws an Error naming the rule when a pattern is invalid or can backtrack catastrophically. */
   constructor(rules: readonly RegexRuleSpec[], fingerprint: Fingerprinter) {
     this.#fingerprint = fingerprint;
     let longest = 0;
+    const lengths: number[] = [];
     this.#rules = rules.map((r) => {
       const flags = r.flags ?? '';
       if (!/^[imsu]*$/.test(flags) || new Set(flags).size !== flags.length) {
@@ -30,10 +34,15 @@ export class RegexDetector implements TextDetector {
       }
       const problem = regexProblem(r.pattern, flags);
       if (problem) throw new Error(`rule '${r.name}': pattern rejected: ${problem}`);
-      longest = Math.max(longest, maxMatchLength(parseRegex(r.pattern, flags)));
+      const length = maxMatchLength(parseRegex(r.pattern, flags));
+      lengths.push(length);
+      longest = Math.max(longest, length);
       return { name: r.name, re: new RegExp(r.pattern, `${flags}gd`) };
     });
     this.maxMatchLength = Math.min(MAX_WINDOW, longest);
+    this.pendingFrom = patternsPending(
+      rules.map((r, i) => ({ source: r.pattern, flags: r.flags ?? '', maxLength: lengths[i] })),
+    );
     this.signature = `regex:${JSON.stringify(rules.map((r) => [r.name, r.pattern, r.flags ?? '']))}:${fingerprint.saltId}`;
   }
 

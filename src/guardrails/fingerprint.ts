@@ -30,9 +30,21 @@ export function createFingerprinter(salt?: string | Uint8Array): Fingerprinter {
     inner[i] ^= block[i];
     outer[i] ^= block[i];
   }
+  // Both messages are built in buffers kept for the purpose (the pad first, then the match or the
+  // inner digest): concatenating new buffers per call cost several times the hashing.
+  let innerMessage = Buffer.allocUnsafe(64 + 256);
+  inner.copy(innerMessage, 0);
+  const outerMessage = Buffer.allocUnsafe(64 + 32);
+  outer.copy(outerMessage, 0);
   const fn = (match: string) => {
-    const h = hash('sha256', Buffer.concat([inner, Buffer.from(match, 'utf8')]), 'buffer');
-    return hash('sha256', Buffer.concat([outer, h]), 'hex').slice(0, FINGERPRINT_HEX);
+    const n = Buffer.byteLength(match, 'utf8');
+    if (64 + n > innerMessage.length) {
+      innerMessage = Buffer.allocUnsafe(64 + n);
+      inner.copy(innerMessage, 0);
+    }
+    innerMessage.write(match, 64, 'utf8');
+    hash('sha256', innerMessage.subarray(0, 64 + n), 'buffer').copy(outerMessage, 64);
+    return hash('sha256', outerMessage, 'hex').slice(0, FINGERPRINT_HEX);
   };
   const saltId = createHash('sha256').update('portcullis-salt-id').update(key).digest('hex').slice(0, 12);
   return Object.assign(fn, { saltId });

@@ -15,6 +15,7 @@ import { parse as parseToml } from 'smol-toml';
 import { shannonEntropy } from './entropy.ts';
 import type { Fingerprinter } from './fingerprint.ts';
 import { KeywordIndex } from './keyword-index.ts';
+import { patternsPending } from './partial.ts';
 import { maxMatchLength, parseRegex, regexProblem } from './regex-safety.ts';
 import type { Match, TextDetector } from './types.ts';
 
@@ -221,6 +222,8 @@ export class GitleaksDetector implements TextDetector {
   /** Rule indices per keyword of the index; rules without keywords always run. */
   readonly #byKeyword: number[][];
   readonly #always: number[];
+  /** For a stream: where a match may still be in progress (see TextDetector.pendingFrom). */
+  readonly pendingFrom: (window: string) => number;
 
   constructor(toml: string, options: { exclude?: readonly string[]; fingerprint: Fingerprinter }) {
     this.config = parseGitleaksConfig(toml, options.exclude);
@@ -238,6 +241,9 @@ export class GitleaksDetector implements TextDetector {
     this.#index = keywords.size > 0 ? new KeywordIndex([...keywords.keys()]) : undefined;
     this.#byKeyword = [...keywords.values()];
     this.maxMatchLength = Math.min(MAX_WINDOW, Math.max(0, ...this.config.rules.map((r) => r.maxLength)));
+    this.pendingFrom = patternsPending(
+      this.config.rules.map((r) => ({ source: r.re.source, flags: r.re.flags, maxLength: r.maxLength })),
+    );
     this.signature = `gitleaks:${hash('sha256', toml, 'base64')}:${(options.exclude ?? []).join(',')}:${options.fingerprint.saltId}`;
   }
 

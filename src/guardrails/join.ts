@@ -4,7 +4,7 @@
 // names both places; redaction edits both.
 import type { CompiledChain, CompiledStep } from './compile.ts';
 import { finding } from './findings.ts';
-import { scanText, views } from './normalise.ts';
+import { scanText, views, withViews } from './normalise.ts';
 import type { Match, ScanFinding, Stage, TextDetector } from './types.ts';
 
 /** Characters taken from each side of the seam. */
@@ -63,10 +63,15 @@ export function joinMatches(det: TextDetector, a: string, b: string): JoinMatch[
   const from = Math.max(0, aEnd - Math.min(SIDE, run + NAME_ROOM));
   const tail = a.slice(from, aEnd);
   const head = b.slice(bStart, bStart + SIDE);
-  if (!det.seam(tail, head)) return NONE;
+  if (det.scanSeam === undefined && !det.seam(tail, head)) return NONE;
   const joint = tail + head;
+  const vs = views(joint, Buffer.byteLength(joint, 'utf8') === joint.length);
+  const found =
+    det.scanSeam === undefined
+      ? scanText(det, joint, vs)
+      : withViews(det, det.scanSeam(joint, tail.length), vs);
   const out: JoinMatch[] = [];
-  for (const m of scanText(det, joint, views(joint, Buffer.byteLength(joint, 'utf8') === joint.length))) {
+  for (const m of found) {
     if (m.start >= tail.length || m.end <= tail.length) continue;
     out.push({ ...m, start: from + m.start, end: aEnd, endInSecond: bStart + (m.end - tail.length) });
   }

@@ -142,6 +142,11 @@ export class KeywordIndex {
     this.#longest = Math.max(0, ...this.#lengths);
   }
 
+  /** The length of the longest keyword. */
+  get longest(): number {
+    return this.#longest;
+  }
+
   /** How many characters at the end of `text` are the start of a keyword (0 when none). */
   partialAtEnd(text: string): number {
     return this.depthOf(this.partialStateAtEnd(text));

@@ -143,7 +143,7 @@ function base64Runs(text: string): [number, number][] | undefined {
     }
     let z = p + 1;
     while (z < n && isB64(text.charCodeAt(z))) z++;
-    if (z - a >= MIN_BASE64) {
+    if (z - a >= MIN_BASE64 && mayBeText(text, a, z)) {
       let end = z;
       while (end < n && end - z < 2 && text.charCodeAt(end) === 61) end++;
       runs ??= [];
@@ -153,6 +153,18 @@ function base64Runs(text: string): [number, number][] | undefined {
     p = z + MIN_BASE64;
   }
   return runs;
+}
+
+/**
+ * Whether the base64 run text[a, z) may decode to text: printable ASCII puts each group of four's
+ * first character in I–Z or a–f (decodeRun checks the rest). Identifiers and paths fail at once.
+ */
+function mayBeText(text: string, a: number, z: number): boolean {
+  for (let i = a; i < z; i += 4) {
+    const c = text.charCodeAt(i);
+    if (!((c >= 73 && c <= 90) || (c >= 97 && c <= 102))) return false;
+  }
+  return true;
 }
 
 /**
@@ -175,7 +187,9 @@ export function survey(
     }
     if (!special) return NOTHING;
   }
-  const found: Found = { edits: undefined, sorted: true };
+  const found = FOUND;
+  found.edits = undefined;
+  found.sorted = true;
   if (!ascii) {
     INVISIBLE_RE.lastIndex = 0;
     for (let m = INVISIBLE_RE.exec(text); m !== null; m = INVISIBLE_RE.exec(text))
@@ -198,7 +212,7 @@ export function survey(
     const cr = i > 1 && text.charCodeAt(i - 1) === 114 && text.charCodeAt(i - 2) === 92 ? 2 : 0;
     if (i - cr > 0 && isToken(text.charCodeAt(i - cr - 1))) add(found, joinAt(text, i - cr, 2 + cr));
   }
-  let edits = found.edits;
+  let edits = found.edits as Edit[] | undefined;
   if (edits !== undefined && !found.sorted) {
     const list = edits.sort((x, y) => x.start - y.start);
     edits = list.filter((e, k) => k === 0 || e.start >= list[k - 1].end);
@@ -211,6 +225,9 @@ interface Found {
   edits: Edit[] | undefined;
   sorted: boolean;
 }
+
+/** survey's working state, reused (survey never runs inside itself). */
+const FOUND: Found = { edits: undefined, sorted: true };
 
 function add(found: Found, e: Edit | undefined): void {
   if (e === undefined) return;

@@ -4,7 +4,7 @@
 // final call and may, for instance, only block on some rules, so it needs all findings. External
 // steps run concurrently with each other; their findings still come out in step order.
 import type { Surface } from '../policy/decision.ts';
-import type { CacheEntry } from './cache.ts';
+import { type CacheEntry, signatureSlot } from './cache.ts';
 import type { CompiledChain, CompiledStep } from './compile.ts';
 import { runExternal } from './external.ts';
 import { finding, sizeFindings } from './findings.ts';
@@ -12,7 +12,7 @@ import { type JoinMatch, joinAt, joinable, joinMatches } from './join.ts';
 import { jsonLeaves, keyedOnly, scanJson } from './json-text.ts';
 import { scanText, type View, views } from './normalise.ts';
 import { walkRequest, walkResponse } from './surfaces.ts';
-import type { ScanFinding, Stage } from './types.ts';
+import type { Match, ScanFinding, Stage } from './types.ts';
 import { SlotTable } from './walk.ts';
 
 export interface StepError {
@@ -51,8 +51,13 @@ export function scanResponse(
 
 interface Plan {
   text: CompiledStep[];
+  /** The cache slot of each text step's detector signature. */
+  slots: number[];
   /** Text steps whose detector reads across adjacent texts. */
   seams: CompiledStep[];
+  seamSlots: number[];
+  /** The cache entry of each text of the last body this plan scanned, by place. */
+  lastEntries: (CacheEntry | undefined)[];
   size: CompiledStep[];
   external: CompiledStep[];
   count: number;
@@ -65,9 +70,15 @@ function planOf(chain: CompiledChain, stage: Stage): Plan {
   if (!p) {
     const make = (st: Stage): Plan => {
       const steps = chain.steps.filter((s) => s.stages.has(st));
+      const text = steps.filter((s) => s.text !== undefined);
       return {
-        text: steps.filter((s) => s.text !== undefined),
+        text,
+        slots: text.map((s) => signatureSlot(s.text!.signature)),
         seams: steps.filter((s) => s.text?.seam !== undefined),
+        lastEntries: [],
+        seamSlots: steps
+          .filter((s) => s.text?.seam !== undefined)
+          .map((s) => signatureSlot(s.text!.signature)),
         size: steps.filter((s) => s.size !== undefined),
         external: steps.filter((s) => s.external !== undefined),
         count: steps.length,
@@ -131,19 +142,36 @@ function scanTable(
   const cache = chain.cache;
   const sizing = plan.size.length > 0;
   const textSteps = plan.text;
+  const slots = plan.slots;
   const seamSteps = plan.seams;
+  const seamSlots = plan.seamSlots;
+  const lastEntries = plan.lastEntries;
   const texts = t.texts;
   const entries = t.extra as (CacheEntry | undefined)[];
   let totalBytes = 0;
   // Index loops and no allocation on a cache hit: this loop runs over the whole history on every
   // call, and nearly every text is a hit.
   if (textSteps.length > 0 || sizing) {
+    let previous: CacheEntry | undefined;
     for (let i = 0; i < n; i++) {
-      const text = t.how[i] === 0 ? (t.holder[i][t.prop[i]] as string) : t.text(i);
-      texts[i] = text;
+      let text = texts[i];
+      if (text === undefined) {
+        text = t.text(i);
+        texts[i] = text;
+      }
       entries[i] = undefined;
-      if (text.length === 0) continue;
-      let entry: CacheEntry | undefined = cache === undefined ? undefined : cache.lookup(text);
+      if (text.length === 0) {
+        lastEntries[i] = undefined;
+        continue;
+      }
+      let entry: CacheEntry | undefined;
+      if (cache !== undefined) {
+        // The text at this place in the last body scanned, the text that followed the previous one
+        // last time (a history resent with other conversations' calls in between), or a lookup.
+        entry = cache.confirm(lastEntries[i], text);
+        if (entry === undefined && previous !== undefined) entry = cache.follow(previous, text);
+        entry ??= cache.lookup(text);
+      }
       // UTF-8 length: for size limits, and equal to the length only for ASCII text (no invisibles).
       let utf8 = entry === undefined ? -1 : (entry.utf8 ?? -1);
       let vs: readonly View[] | undefined;
@@ -152,7 +180,8 @@ function scanTable(
       for (let s = 0; s < textSteps.length; s++) {
         const step = textSteps[s];
         const det = step.text!;
-        let matches = entry === undefined ? undefined : entry.results.get(det.signature);
+        const slot = slots[s];
+        let matches = entry === undefined ? undefined : entry.bySlot[slot];
         if (matches === undefined) {
           if (json) matches = scanJson(det, text);
           else {
@@ -173,18 +202,35 @@ function scanTable(
           }
         }
         if (key !== undefined && det.scanKeyed) {
-          const keyed = keyedOnly(det, key, text, matches);
+          let keyed: Match[];
+          if (entry !== undefined && entry.keyedKey === key && entry.keyedSlot === slot)
+            keyed = entry.keyedMatches!;
+          else {
+            keyed = keyedOnly(det, key, text, matches);
+            if (entry !== undefined) {
+              entry.keyedKey = key;
+              entry.keyedSlot = slot;
+              entry.keyedMatches = keyed;
+            }
+          }
           for (let k = 0; k < keyed.length; k++)
             perStep = put(perStep, chain, step.index, finding(chain, step, stage, t.path(i), keyed[k]));
         }
       }
       entries[i] = entry;
+      lastEntries[i] = entry;
+      if (previous !== undefined && entry !== undefined && previous.follower !== entry) {
+        previous.follower = entry;
+        previous.followerSeams = undefined;
+      }
+      previous = entry;
       if (sizing) {
         if (utf8 < 0) utf8 = Buffer.byteLength(text, 'utf8');
         totalBytes += utf8;
       }
       if (entry !== undefined && utf8 >= 0) entry.utf8 = utf8;
     }
+    if (lastEntries.length > n) lastEntries.length = n;
     // Adjacent texts read as one: a credential split across two messages or blocks is found too.
     for (let i = 0; seamSteps.length > 0 && i + 1 < n; i++) {
       const a = texts[i]!;
@@ -195,8 +241,12 @@ function scanTable(
       for (let s = 0; s < seamSteps.length; s++) {
         const step = seamSteps[s];
         const det = step.text!;
-        let joined: JoinMatch[] | undefined =
-          ea !== undefined && eb !== undefined ? ea.joins?.get(eb)?.get(det.signature) : undefined;
+        const follows = ea !== undefined && eb !== undefined && ea.follower === eb;
+        let joined: JoinMatch[] | undefined = follows ? ea.followerSeams?.[seamSlots[s]] : undefined;
+        if (joined === undefined && ea !== undefined && eb !== undefined) {
+          joined = ea.joins?.get(eb)?.get(det.signature);
+          if (joined !== undefined && follows) rememberSeam(ea, seamSlots[s], joined);
+        }
         if (joined === undefined) {
           joined = joinMatches(det, a, b);
           if (ea !== undefined && eb !== undefined) {
@@ -208,6 +258,7 @@ function scanTable(
             }
             per.set(det.signature, joined);
           }
+          if (follows) rememberSeam(ea, seamSlots[s], joined);
         }
         for (let k = 0; k < joined.length; k++) {
           const f = joinAt(chain, step, stage, t.path(i), t.path(i + 1), a, b, joined[k]);
@@ -231,6 +282,12 @@ function scanTable(
       if (r.error) errors.push(r.error);
     }),
   ).then(() => ({ findings: perStep === undefined ? [] : perStep.flat(), errors }));
+}
+
+/** Keeps the matches across the seam between `e` and its follower, for the detector in `slot`. */
+function rememberSeam(e: CacheEntry, slot: number, joined: JoinMatch[]): void {
+  e.followerSeams ??= [];
+  e.followerSeams[slot] = joined;
 }
 
 function leafTexts(t: SlotTable): { path: string; text: string }[] {

@@ -5,7 +5,8 @@
 // the window open from its start, up to MAX_CARRY characters, after which it is reported as it stands.
 //
 // Offsets in findings are absolute within the streamed text at that path. External steps see the
-// complete texts at `end()` (MAX_EXTERNAL_CHARS of them in all); size steps count bytes as they pass.
+// complete texts at `end()` (MAX_EXTERNAL_CHARS of them in all), so with one that can block or redact
+// nothing is releasable before then; size steps count bytes as they pass.
 //
 // Normalisation (normalise.ts) runs on a window only while something in it could need it — a
 // character outside ASCII, `%` or `\`, a line break inside a long line of token characters, a run of
@@ -26,8 +27,6 @@ import type { ScanFinding, StreamScan } from './types.ts';
 /** Characters past a match that must have arrived before it is reported (covers detectors' look-ahead). */
 const LOOKAHEAD = 16;
 const MAX_CARRY = 16 * 1024;
-/** Held back for a detector that cannot say where a match may be in progress: up to its longest match. */
-const FALLBACK_HOLD = 240;
 const MAX_EXTERNAL_CHARS = 1024 * 1024;
 const NONE: ScanFinding[] = Object.freeze([]) as unknown as ScanFinding[];
 const NO_VIEWS: readonly View[] = [];
@@ -72,6 +71,12 @@ interface PathState {
   /** Base64 characters at the end of the text so far, and the length of its current line. */
   run: number;
   line: number;
+  /** Whether that run may still decode to text (what the scanner decodes a run into): see base64Step. */
+  runAlive: boolean;
+  /** The run's alphabet so far: 0 not yet told, 1 standard (`+/`), 2 URL-safe (`-_`). */
+  runAlphabet: number;
+  /** The bits of the run's current group of four characters. */
+  runBits: number;
   /**
    * The path whose text came just before this one began, and this text's first SEAM_HEAD characters
    * when the window moved past them before they were read with it (else they are the window's).
@@ -85,12 +90,6 @@ interface PathState {
 const NORMALISE_REACH = 256 + LOOKAHEAD;
 /** A run of base64 this long may be an encoded credential (normalise.ts MIN_BASE64). */
 const MIN_BASE64 = 28;
-/**
- * A trailing run of base64 this long is held until it ends: it may be an encoded credential arriving.
- * Shorter runs are words, and go out: at most this many characters (8 bytes) of an encoded credential
- * can leave before its run is long enough to be held.
- */
-const HOLD_BASE64 = 12;
 /** Only lines at least this long are taken to be hard-wrapped (normalise.ts MIN_WRAPPED_LINE). */
 const MIN_WRAPPED_LINE = 40;
 /**
@@ -102,9 +101,38 @@ const UNFINISHED =
 /** Characters of a text read with the end of the one before it (join.ts SIDE). */
 const SEAM_HEAD = 256;
 
-const B64 = new Uint8Array(128);
-for (const ch of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-')
-  B64[ch.charCodeAt(0)] = 1;
+/** Base64 digit values (standard and URL-safe alphabets), -1 for any other character. */
+const B64 = new Int8Array(128).fill(-1);
+'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'.split('').forEach((ch, v) => {
+  B64[ch.charCodeAt(0)] = v;
+});
+B64[45] = 62; // -
+B64[95] = 63; // _
+
+const printable = (b: number) => (b >= 0x20 && b <= 0x7e) || b === 9 || b === 10 || b === 13;
+
+/**
+ * Takes base64 character `c` as character `k` (0-based) of the text's trailing run; whether the run
+ * may still decode to text. The scanner decodes a run only when every group of four starts with a
+ * character in I–Z or a–f, every byte is printable and the two alphabets are not mixed
+ * (normalise.ts decodeRun), so a run that breaks one of these can never hide a credential it finds.
+ */
+function base64Step(st: PathState, c: number, k: number): boolean {
+  const pos = k & 3;
+  if (pos === 0 && !((c >= 73 && c <= 90) || (c >= 97 && c <= 102))) return false;
+  if (c === 43 || c === 47 || c === 45 || c === 95) {
+    const alphabet = c === 43 || c === 47 ? 1 : 2;
+    if (st.runAlphabet !== 0 && st.runAlphabet !== alphabet) return false;
+    st.runAlphabet = alphabet;
+  }
+  const bits = pos === 0 ? B64[c] : (st.runBits << 6) | B64[c];
+  st.runBits = bits;
+  // Each byte is known once the character that completes it arrives.
+  if (pos === 1) return printable(bits >> 4);
+  if (pos === 2) return printable((bits >> 2) & 0xff);
+  if (pos === 3) return printable(bits & 0xff);
+  return true;
+}
 
 /** Reads a delta: updates the text's base64 run and line length; whether the window needs normalising. */
 function needsNormalising(st: PathState, delta: string): boolean {
@@ -121,9 +149,14 @@ function needsNormalising(st: PathState, delta: string): boolean {
     }
     line++;
     if (c >= 0x80 || c === 37 || c === 92) dirty = true;
-    if (c < 128 && B64[c] === 1) {
+    if (c < 128 && B64[c] >= 0) {
+      if (run === 0) {
+        st.runAlive = true;
+        st.runAlphabet = 0;
+      }
+      if (st.runAlive) st.runAlive = base64Step(st, c, run);
       if (++run >= MIN_BASE64) dirty = true;
-    } else if (c !== 61) run = 0;
+    } else run = 0; // `=` padding ends a run too
   }
   st.run = run;
   st.line = line;
@@ -135,6 +168,7 @@ export function createResponseScanner(chain: CompiledChain, surface: Surface): R
   const textSteps = steps.filter((s) => s.text !== undefined);
   const sizeSteps = steps.filter((s) => s.size !== undefined);
   const externalSteps = steps.filter((s) => s.external !== undefined);
+  const externalDecides = externalSteps.some((s) => s.action !== 'log');
   const window = chain.streamWindow + LOOKAHEAD;
   const incremental = textSteps.every((step) => step.text!.streamScanner !== undefined);
   const states = new Map<string, PathState>();
@@ -263,6 +297,9 @@ export function createResponseScanner(chain: CompiledChain, surface: Surface): R
         dirtyAt: -1,
         run: 0,
         line: 0,
+        runAlive: false,
+        runAlphabet: 0,
+        runBits: 0,
         head: undefined,
         after: last,
         seamChecked: last === undefined || seamSteps.length === 0,
@@ -306,6 +343,8 @@ export function createResponseScanner(chain: CompiledChain, surface: Surface): R
     releasableTo(path: string): number {
       const st = states.get(path);
       if (st === undefined) return Number.POSITIVE_INFINITY;
+      // An external service decides on the whole answer: none of it goes out before its verdict.
+      if (externalDecides) return 0;
       if (st.releasable !== undefined) return st.releasable;
       let r = Math.min(st.pendingAt, st.base + st.buf.length);
       for (let i = 0; i < textSteps.length; i++) {
@@ -316,12 +355,13 @@ export function createResponseScanner(chain: CompiledChain, surface: Surface): R
             ? scanner.pendingFrom(st.buf, st.base)
             : det.pendingFrom !== undefined
               ? det.pendingFrom(st.buf)
-              : st.buf.length - Math.min(det.maxMatchLength, FALLBACK_HOLD) - LOOKAHEAD;
+              : st.buf.length - det.maxMatchLength - LOOKAHEAD;
         r = Math.min(r, st.base + Math.max(0, from));
       }
       if (st.dirtyAt >= 0) r = Math.min(r, normalisedHold(st));
-      // A long run of base64 still arriving may decode to a credential once it is whole.
-      if (st.run >= HOLD_BASE64) r = Math.min(r, st.base + Math.max(0, st.buf.length - st.run));
+      // A run of base64 still arriving may decode to a credential once it is whole: held from its
+      // first character for as long as it may still decode to text.
+      if (st.run > 0 && st.runAlive) r = Math.min(r, st.base + Math.max(0, st.buf.length - st.run));
       st.releasable = r;
       return r;
     },

@@ -50,6 +50,12 @@ export interface TextDetector {
    */
   seam?(tail: string, head: string): boolean;
   /**
+   * Optional, with `seam`: the matches in `joint` (the end of one text followed by the start of the
+   * next, meeting at `at`) that may run across `at`, and possibly others; without it, `scan(joint)`.
+   * When present, `seam` is not asked first.
+   */
+  scanSeam?(joint: string, at: number): Match[];
+  /**
    * Optional, for the stream scanner: where in a stream's text so far a match may still be in progress
    * (`window.length` when nowhere). Detectors without it hold back their longest match.
    */

@@ -282,18 +282,30 @@ export class SlotTable {
   nodes = 0;
   readonly up: number[] = [];
   readonly seg: (string | number)[] = [];
-  /** Room for a caller's per-entry values (the scanner's texts and cache entries), cleared by reset. */
+  /**
+   * The string at each entry when it is the text itself (no encoding), as the walk found it; the
+   * scanner stores the texts it decoded here too. Cleared by reset.
+   */
   readonly texts: (string | undefined)[] = [];
+  /** Room for a caller's per-entry values (the scanner's cache entries), cleared by reset. */
   readonly extra: unknown[] = [];
   #busy = false;
 
-  add(holder: Obj, prop: string | number, node: number, key: string | undefined, how: number): void {
+  add(
+    holder: Obj,
+    prop: string | number,
+    node: number,
+    key: string | undefined,
+    how: number,
+    value?: string,
+  ): void {
     const i = this.count++;
     this.holder[i] = holder;
     this.prop[i] = prop;
     this.key[i] = key;
     this.how[i] = how;
     this.node[i] = node;
+    this.texts[i] = value;
   }
 
   /** A container inside container `up` (-1: the body) at `seg`; returns its number. */
@@ -478,7 +490,7 @@ function addString(
     t.add(holder, prop, node, key, BASE64);
     return;
   }
-  t.add(holder, prop, node, key, 0);
+  t.add(holder, prop, node, key, 0, v);
 }
 
 /** The media type an object declares for its `data` (Anthropic `media_type`, Gemini `mimeType`). */

@@ -72,7 +72,7 @@ describe('Codex with a read-only key', { timeout: 180_000 }, () => {
     );
   });
 
-  for (const tool of ['exec', 'exec_command', 'apply_patch', 'local_shell']) {
+  for (const tool of ['exec', 'exec_command', 'shell_command', 'apply_patch', 'local_shell']) {
     test(`a model calling ${tool} anyway is refused, streamed and not`, async () => {
       const plain = await post(
         gw.url,

@@ -234,6 +234,41 @@ describe('guardrail chains through portcullis serve', { timeout: 120_000 }, () =
     assert.ok(!clean.text.includes('"error"'));
   });
 
+  test('a base64-encoded credential streamed two characters at a time: none of it reaches the client', async () => {
+    const before = 'The deploy script wants the key encoded, so here it is: ';
+    const encoded = Buffer.from(`export AWS_ACCESS_KEY_ID=${fakeAwsKey()}`).toString('base64');
+    const res = await post(
+      gw.url,
+      '/v1/messages',
+      {
+        model: 'claude-haiku-4-5',
+        max_tokens: 400,
+        stream: true,
+        messages: [{ role: 'user', content: 'key?' }],
+      },
+      {
+        'x-api-key': member.key,
+        'anthropic-version': '2023-06-01',
+        'x-sim-text': encodeURIComponent(`${before}${encoded} and that is everything it needs to run.`),
+        'x-sim-chunk-chars': '2',
+      },
+    );
+    assert.equal(res.status, 200);
+    assert.ok(res.text.trimEnd().split('\n\n').at(-1)?.startsWith('event: error\n'), res.text.slice(-300));
+    assert.match(res.text, /aws_access_key_id/);
+    const streamed = res.text
+      .split('\n')
+      .filter((l) => l.startsWith('data: '))
+      .map((l) => JSON.parse(l.slice(6)) as { delta?: { text?: string } })
+      .map((e) => e.delta?.text ?? '')
+      .join('');
+    assert.ok(
+      before.startsWith(streamed),
+      `past the prose before it: ${JSON.stringify(streamed.slice(before.length))}`,
+    );
+    assert.ok(streamed.length > 0, 'the prose before it went out');
+  });
+
   test('a private key streamed in pieces: none of its body reaches the client before the stop', async () => {
     const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 1024 });
     const pem = privateKey.export({ type: 'pkcs1', format: 'pem' }).toString();

@@ -5,6 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { Agent } from 'undici';
 import {
   compileChain,
+  createResponseScanner,
   GuardrailChainError,
   ScanCache,
   scanRequest,
@@ -239,6 +240,34 @@ describe('running a chain', () => {
     assert.equal(cache.stats().misses - misses, 1, 'only the new message was scanned');
     assert.deepEqual(next.findings, first.findings);
   });
+
+  test('a history resent changed, reordered or with a credential split anew is scanned as it is now', async () => {
+    for (const maxEntries of [1000, 3]) {
+      const cache = new ScanCache({ maxEntries });
+      const chain = compileChain(chainDoc([{ detector: 'secrets', action: 'block' }]), {
+        cache,
+        fingerprintSalt: salt,
+      });
+      const token = ghToken();
+      const found = async (...contents: string[]) => {
+        const body = { messages: contents.map((content) => ({ role: 'user', content })) };
+        const r = await scanRequest(chain, 'openai.chat', body);
+        return r.findings.map((f) => `${f.rule}@${f.path}${f.parts ? '+' : ''}`);
+      };
+      const intro = 'Please use the deploy token below for the staging remote.';
+      const head = `Here it is: ${token.slice(0, 20)}`;
+      const tail = `${token.slice(20)} and that is all.`;
+      for (let round = 0; round < 3; round++) {
+        assert.deepEqual(await found(intro, 'Thanks.'), [], `cache ${maxEntries}, round ${round}`);
+        assert.deepEqual(await found(intro, `It is ${token}.`), ['github_pat@messages[1].content']);
+        assert.deepEqual(await found(intro, 'Thanks.'), []);
+        assert.deepEqual(await found(head, tail), ['github_pat@messages[0].content+']);
+        assert.deepEqual(await found(head, 'Thanks.'), []);
+        assert.deepEqual(await found(tail, head), []);
+        assert.deepEqual(await found(intro, head, tail), ['github_pat@messages[1].content+']);
+      }
+    }
+  });
 });
 
 describe('external guardrail', () => {
@@ -375,6 +404,31 @@ describe('external guardrail', () => {
     });
     assert.deepEqual(findings, []);
     assert.match(errors[0].message, /environment variable MISSING_VAR is not set/);
+  });
+
+  test('a streamed answer is held whole until a blocking external step has judged it', async () => {
+    const step = { detector: 'external', stage: 'response', url: `${base}/scan` };
+    const compile = (action: string) =>
+      compileChain(chainDoc([{ ...step, action }]), {
+        cache: false,
+        dispatcher: agent,
+        fingerprintSalt: salt,
+      });
+    const blocking = createResponseScanner(compile('block'), 'openai.chat');
+    const path = 'choices[0].message.content';
+    for (const piece of ['The answer is ', 'simple: the ', 'launch codes', ' stay secret.'])
+      blocking.push(path, piece);
+    assert.equal(blocking.releasableTo(path), 0, 'nothing goes out before the verdict');
+    const { findings } = await blocking.end();
+    assert.deepEqual(
+      findings.map((f) => f.rule),
+      ['classified'],
+    );
+    // A step that only logs cannot stop the answer, so it holds nothing back.
+    const logging = createResponseScanner(compile('log'), 'openai.chat');
+    logging.push(path, 'The answer is simple. ');
+    assert.equal(logging.releasableTo(path), 'The answer is simple. '.length);
+    await logging.end();
   });
 });
 

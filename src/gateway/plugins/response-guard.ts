@@ -179,6 +179,15 @@ export class ResponseGuard implements ResponseFilter {
   }
 }
 
+/** An SSE event held until the text it carries is cleared. */
+interface HeldEvent {
+  raw: string;
+  /** The first text path the event carried, and how much text that path had at its end. */
+  path: string | undefined;
+  at: number;
+  more: [string, number][] | undefined;
+}
+
 /**
  * A streamed answer: SSE events go out once complete and checked — with a response chain, once no
  * credential still arriving can include their text (releasableTo); a block or a denied
@@ -195,8 +204,11 @@ class StreamGuard implements StreamSink {
   readonly #watcher: ToolCallWatcher | undefined;
   #terminal: string[] = [];
   #sequence = 0;
-  /** Scanned events not yet sent, with how much text each path had at their end. */
-  #queue: { raw: string; marks: [string, number][] }[] = [];
+  /**
+   * Scanned events not yet sent, with how much text their path had at their end (`path`/`at`: most
+   * events carry one text delta or none; `more` holds the marks of any further paths).
+   */
+  #queue: HeldEvent[] = [];
   #fed = new Map<string, number>();
   /** Events cleared while handling one upstream chunk: they leave together, in one socket write. */
   #out: string[] = [];
@@ -292,18 +304,25 @@ class StreamGuard implements StreamSink {
         this.#send(ev.raw);
         continue;
       }
-      const marks: [string, number][] = [];
-      const found: ScanFinding[] = [];
+      const held: HeldEvent = { raw: ev.raw, path: undefined, at: 0, more: undefined };
+      let found: ScanFinding[] | undefined;
       if (data !== undefined) {
         for (const d of streamDeltas(this.#ctx.surface, data)) {
-          for (const f of scanner.push(d.path, d.text)) found.push(f);
+          const now = scanner.push(d.path, d.text);
+          if (now.length > 0) found = found === undefined ? now.slice() : found.concat(now);
           const fed = (this.#fed.get(d.path) ?? 0) + d.text.length;
           this.#fed.set(d.path, fed);
-          marks.push([d.path, fed]);
+          if (held.path === undefined) {
+            held.path = d.path;
+            held.at = fed;
+          } else {
+            held.more ??= [];
+            held.more.push([d.path, fed]);
+          }
         }
       }
-      if (this.#findings(found)) return;
-      this.#queue.push({ raw: ev.raw, marks });
+      if (found !== undefined && this.#findings(found)) return;
+      this.#queue.push(held);
       this.#release(false);
     }
   }
@@ -353,8 +372,11 @@ class StreamGuard implements StreamSink {
     let i = 0;
     for (; i < queue.length; i++) {
       const held = queue[i];
-      if (!all && !held.marks.every(([path, at]) => this.#cleared(path, at))) break;
-      if (held.marks.length > 0) this.#textCleared = true;
+      if (!all && held.path !== undefined) {
+        if (!this.#cleared(held.path, held.at)) break;
+        if (held.more !== undefined && !held.more.every(([path, at]) => this.#cleared(path, at))) break;
+      }
+      if (held.path !== undefined) this.#textCleared = true;
       this.#send(held.raw);
     }
     if (i > 0) queue.splice(0, i);

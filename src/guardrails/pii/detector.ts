@@ -8,6 +8,7 @@
 // digit runs (timestamps, ids) never count; 555-01xx numbers are fiction, and published example SSNs
 // and the jwt.io-style samples of each format are not reported.
 import type { Fingerprinter } from '../fingerprint.ts';
+import { partialMatcher } from '../partial.ts';
 import type { Match, TextDetector } from '../types.ts';
 import {
   e164Valid,
@@ -59,6 +60,12 @@ for (let c = 0; c < 128; c++) {
 }
 const NOT_PERSONAL_LOCAL = /^(?:git|no-?reply|do-?not-?reply|mailer-daemon|postmaster)$/i;
 const RESERVED_DOMAIN = /(?:^|\.)(?:example\.(?:com|net|org)|example|test|invalid|localhost|local)$|noreply/i;
+/** Longest number-shaped candidate (an IPv6 address) and IBAN, in characters. */
+const MAX_NUMERIC = 48;
+const MAX_IBAN = 44;
+/** An address's local part is at most this long (emailOk). */
+const MAX_LOCAL = 64;
+
 const FILE_TLD =
   /^(?:js|mjs|cjs|jsx|ts|tsx|json|ya?ml|html?|css|scss|png|jpe?g|gif|svg|txt|lock|map|vue|min)$/i;
 
@@ -84,6 +91,61 @@ export class PiiDetector implements TextDetector {
     if (this.#types.has('phone')) alts.push(ALTERNATIVES.nanp, ALTERNATIVES.trunk, ALTERNATIVES.e164);
     this.#numeric = alts.length ? new RegExp(`${LEAD}(?:${alts.join('|')})${TRAIL}`, 'y') : undefined;
     this.signature = `pii:${[...this.#types].sort().join(',')}:${this.#includePrivate}:${options.fingerprint.saltId}`;
+  }
+
+  /** Partial matchers for pendingFrom, built on first use (only streams need them). */
+  #partial: { numeric?: RegExp; iban: RegExp; ipv6: RegExp } | undefined;
+
+  /**
+   * For a stream: where in `window` (its text so far) an address, number or IBAN may still be
+   * arriving — the earliest start of one that the text to come could complete; `window.length` when
+   * none. Every word at the end may be the local part of an address still to come, and is held until
+   * it ends; a candidate number is held while it may still become a valid shape.
+   */
+  pendingFrom(window: string): number {
+    const n = window.length;
+    let earliest = n;
+    if (this.#types.has('email')) {
+      let s = n;
+      let at = -1;
+      while (s > 0) {
+        const c = window.charCodeAt(s - 1);
+        if (c < 128 && LOCAL_CHARS[c] === 1) s--;
+        else if (c === 64 && at === -1) at = --s;
+        else break;
+      }
+      // Without an `@` yet, a run longer than a local part may be can never become an address.
+      if (s < n && (at !== -1 ? at - s <= MAX_LOCAL : n - s <= MAX_LOCAL)) earliest = s;
+    }
+    this.#partial ??= {
+      numeric: this.#numeric === undefined ? undefined : partialMatcher(this.#numeric.source),
+      iban: partialMatcher(IBAN_RE.source),
+      ipv6: partialMatcher(IPV6_ANY_RE.source),
+    };
+    const p = this.#partial;
+    const ibans = this.#types.has('iban');
+    const anyIpv6 = this.#includePrivate && this.#types.has('ip_address');
+    for (let i = Math.max(0, n - MAX_NUMERIC); i < earliest; i++) {
+      const c = window.charCodeAt(i);
+      const digit = c >= 48 && c <= 57;
+      if (p.numeric !== undefined && (digit || c === 40 || c === 43) && alive(p.numeric, window, i)) return i;
+      if (
+        ibans &&
+        c >= 65 &&
+        c <= 90 &&
+        i >= n - MAX_IBAN &&
+        ibanBoundary(window, i) &&
+        alive(p.iban, window, i)
+      )
+        return i;
+      if (
+        anyIpv6 &&
+        (digit || c === 58 || (c >= 65 && c <= 70) || (c >= 97 && c <= 102)) &&
+        alive(p.ipv6, window, i)
+      )
+        return i;
+    }
+    return earliest;
   }
 
   scan(text: string): Match[] {
@@ -223,6 +285,11 @@ function nextUnblocked(text: string, from: number): number {
     j++;
   }
   return j;
+}
+
+function alive(partial: RegExp, text: string, at: number): boolean {
+  partial.lastIndex = at;
+  return partial.test(text);
 }
 
 /** IBAN_RE's leading boundary: no letter or digit before `at`, unless it ends a JSON escape (`\\n`). */

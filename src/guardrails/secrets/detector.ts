@@ -4,7 +4,7 @@
 import { shannonEntropy as shannon } from '../entropy.ts';
 import type { Fingerprinter } from '../fingerprint.ts';
 import { KeywordIndex, keywordTail } from '../keyword-index.ts';
-import { partialMatcher } from '../partial.ts';
+import { type MatchChars, matchChars, partialMatcher, trailingRun } from '../partial.ts';
 import { maxMatchLength, parseRegex } from '../regex-safety.ts';
 import type { Match, StreamScan, TextDetector } from '../types.ts';
 import { familyOfKey, metaName, plausibleSecretValue } from './generic.ts';
@@ -94,8 +94,9 @@ export class SecretsDetector implements TextDetector {
   readonly #fingerprint: Fingerprinter;
   readonly #enabled: Set<string>;
   readonly #maxOffset: number;
-  /** Per automaton state (by ordinal): #offsetBefore's answer, -1 until computed. */
-  #prefixOffsets: Int32Array | undefined;
+  readonly #offsetRules: CompiledRule[];
+  readonly #offsetMaxLength: number;
+  #offsetCharSet: MatchChars | undefined;
 
   constructor(rules: readonly SecretRule[], options: { minEntropy?: number; fingerprint: Fingerprinter }) {
     this.#minEntropy = options.minEntropy ?? DEFAULT_MIN_ENTROPY;
@@ -122,6 +123,8 @@ export class SecretsDetector implements TextDetector {
     this.#byKeyword = [...keywords.values()];
     this.maxMatchLength = Math.max(0, ...this.#rules.map((r) => r.maxLength + r.offset));
     this.#maxOffset = Math.max(0, ...this.#rules.map((r) => r.offset));
+    this.#offsetRules = this.#rules.filter((r) => r.offset > 0);
+    this.#offsetMaxLength = Math.max(0, ...this.#offsetRules.map((r) => r.maxLength));
     this.signature = `secrets:${this.#minEntropy}:${[...this.#enabled].join(',')}:${options.fingerprint.saltId}`;
   }
 
@@ -132,24 +135,60 @@ export class SecretsDetector implements TextDetector {
   }
 
   /**
+   * Matches in `joint` that may cross `at`: such a match has its keyword before `at`, or at most
+   * `offset` characters past it, so only that stretch is searched for keywords.
+   */
+  scanSeam(joint: string, at: number): Match[] {
+    const reach = Math.min(joint.length, at + this.#maxOffset + this.#index.longest);
+    const hits = this.#index.scan(reach === joint.length ? joint : joint.slice(0, reach));
+    return this.#matches(joint, hits, at);
+  }
+
+  /**
    * For a stream: where in `window` (its text so far) a match may still be in progress — the earliest
    * place a rule's match could start and grow with the text still to come; `window.length` when none.
    * Text before it can be released: no credential can include it.
    */
   pendingFrom(window: string): number {
-    return this.#pending(window, this.#index.scan(window));
+    const chars = this.#offsetChars();
+    const run = chars === undefined ? -1 : trailingRun(window, chars, 0);
+    return this.#pending(window, this.#index.scan(window), undefined, run, 0);
+  }
+
+  /**
+   * The characters a match of any rule with an offset may contain (built on first use); undefined
+   * when there is no such rule.
+   */
+  #offsetChars(): MatchChars | undefined {
+    if (this.#offsetRules.length === 0) return undefined;
+    if (this.#offsetCharSet === undefined) {
+      const ascii = new Uint8Array(128);
+      let other = false;
+      for (const c of this.#offsetRules) {
+        const m = matchChars(c.rule.pattern);
+        for (let i = 0; i < 128; i++) ascii[i] |= m.ascii[i];
+        other ||= m.other;
+      }
+      this.#offsetCharSet = { ascii, other };
+    }
+    return this.#offsetCharSet;
   }
 
   /**
    * pendingFrom, given the keyword occurrences in `window` and, from a stream's scan, the automaton's
    * state at its end (the keyword prefix the text ends with; else it is read from the window).
    */
-  #pending(window: string, { count, hits }: { count: number; hits: Int32Array }, atEnd?: number): number {
-    // A keyword cut off at the end (`gh` of `ghp_`): its match would start there, or `offset` before.
+  #pending(
+    window: string,
+    { count, hits }: { count: number; hits: Int32Array },
+    atEnd: number | undefined,
+    run: number,
+    base: number,
+  ): number {
+    // A keyword cut off at the end (`gh` of `ghp_`): its match would start there. (For rules whose
+    // match starts `offset` before their keyword, see the search below.)
     const state = atEnd ?? this.#index.partialStateAtEnd(window);
-    const partial = this.#index.depthOf(state);
-    let earliest =
-      partial > 0 ? Math.max(0, window.length - partial - this.#offsetBefore(state)) : window.length;
+    let earliest = window.length - this.#index.depthOf(state);
     let tested = 0;
     for (let h = 0; h < count * 2; h += 2) {
       const pos = hits[h + 1];
@@ -169,23 +208,13 @@ export class SecretsDetector implements TextDetector {
         if (c.partial.test(window)) earliest = at;
       }
     }
+    // A rule whose keyword comes `offset` characters into its match (`…AZDO`) may be arriving before
+    // any of its keyword has. Such a match lies in the run of characters these rules' matches may
+    // contain at the end of the text (`run`, its absolute start; -1 when there are no such rules):
+    // that run is held while it is no longer than their longest match.
+    if (run >= 0 && base + window.length - run <= this.#offsetMaxLength)
+      earliest = Math.min(earliest, Math.max(0, run - base));
     return earliest;
-  }
-
-  /** The largest `offset` of the rules with a keyword starting with the prefix `state` stands for (memoised). */
-  #offsetBefore(state: number): number {
-    if (this.#maxOffset === 0) return 0;
-    if (this.#prefixOffsets === undefined) this.#prefixOffsets = new Int32Array(this.#index.states).fill(-1);
-    const memo = this.#prefixOffsets;
-    const i = this.#index.ordinal(state);
-    if (memo[i] < 0) {
-      const prefix = this.#index.prefixOf(state);
-      let v = 0;
-      for (const c of this.#rules)
-        if (c.offset > v && c.rule.keywords.some((k) => k.toLowerCase().startsWith(prefix))) v = c.offset;
-      memo[i] = v;
-    }
-    return memo[i];
   }
 
   get ruleIds(): string[] {
@@ -200,21 +229,31 @@ export class SecretsDetector implements TextDetector {
     const tail = keywordTail();
     // Only the text gained since the last call is read (`fresh`, when the caller has it apart): a window
     // with no keyword in it is never read, so a stream's growing text is not copied out flat per delta.
-    const scan: StreamScan = (window, base, fresh) =>
-      this.#matches(
+    // Where the run of characters a match of a rule with an offset may contain at the end of the text
+    // began (absolute), kept up from the fresh text alone.
+    const chars = this.#offsetChars();
+    let run = chars === undefined ? -1 : 0;
+    const scan: StreamScan = (window, base, fresh) => {
+      if (chars !== undefined) {
+        const text = fresh ?? window;
+        const start = trailingRun(text, chars, 0);
+        if (start > 0 || fresh === undefined) run = base + window.length - text.length + start;
+      }
+      return this.#matches(
         window,
         fresh === undefined
           ? this.#index.scanTail(window, base, tail)
           : this.#index.scanTail(fresh, base + window.length - fresh.length, tail, base),
       );
+    };
     // The keyword occurrences, and the state at the end, are already known from the scan.
     scan.pendingFrom = (window, base) =>
-      this.#pending(window, this.#index.scanTail(window, base, tail), tail.state);
+      this.#pending(window, this.#index.scanTail(window, base, tail), tail.state, run, base);
     return scan;
   }
 
   /** The matches of the rules whose keywords occur in `text` at `hits`. */
-  #matches(text: string, { count, hits }: { count: number; hits: Int32Array }): Match[] {
+  #matches(text: string, { count, hits }: { count: number; hits: Int32Array }, across = -1): Match[] {
     if (count === 0) return NO_MATCHES;
 
     const found: { c: CompiledRule; start: number; end: number }[] = [];
@@ -238,14 +277,14 @@ export class SecretsDetector implements TextDetector {
       }
     }
     if (found.length === 0) return NO_MATCHES;
-    return this.#resolve(found, text);
+    return this.#resolve(found, text, across);
   }
 
   scanKeyed(key: string, text: string): Match[] {
     const family = familyOfKey(key);
-    if (family === undefined || !this.#enabled.has(family)) return [];
+    if (family === undefined || !this.#enabled.has(family)) return NO_MATCHES;
     const value = text.trim();
-    if (!plausibleSecretValue(value, this.#minEntropy)) return [];
+    if (!plausibleSecretValue(value, this.#minEntropy)) return NO_MATCHES;
     const start = text.indexOf(value);
     return [
       {
@@ -266,8 +305,11 @@ export class SecretsDetector implements TextDetector {
     return rule.validate === undefined || rule.validate(secret);
   }
 
-  /** Keeps one finding per stretch of text: specific over generic, then longer, then earlier rule. */
-  #resolve(found: { c: CompiledRule; start: number; end: number }[], text: string): Match[] {
+  /**
+   * Keeps one finding per stretch of text: specific over generic, then longer, then earlier rule.
+   * With `across` ≥ 0, reports only the kept matches that run across that position (scanSeam).
+   */
+  #resolve(found: { c: CompiledRule; start: number; end: number }[], text: string, across: number): Match[] {
     found.sort(
       (a, b) =>
         Number(a.c.rule.generic ?? false) - Number(b.c.rule.generic ?? false) ||
@@ -280,7 +322,8 @@ export class SecretsDetector implements TextDetector {
       kept.push(f);
     }
     kept.sort((a, b) => a.start - b.start);
-    return kept.map((k) => ({
+    const reported = across < 0 ? kept : kept.filter((k) => k.start < across && across < k.end);
+    return reported.map((k) => ({
       rule: k.c.rule.id,
       type: 'secret',
       start: k.start,
