@@ -2,10 +2,12 @@
 // (issue #25's target: ≤ 200 MB steady under load with 10,000 keys). The simulator and each gateway
 // run as child processes; this process drives chat calls with undici and reads /proc.
 //   node bench/memory.ts [--keys 10000] [--workers 1,2] [--seconds 20] [--concurrency 32] [--rounds 1]
-//     [--variant NAME:VAR=value,VAR=value]   a gateway started with these environment variables
-//                                             (e.g. base: or semi16:NODE_OPTIONS=--max-semi-space-size=16);
+//     [--variant NAME:VAR=value,--flag,…]    a gateway started with these environment variables and
+//                                             node flags (e.g. base: or semi32:--max-semi-space-size=32);
 //                                             variants take turns in each round, so CPU per call
 //                                             compares under the same conditions
+//     [--cpu-bursts N]  instead: start each variant once (first worker count) and load them in turn,
+//                       N bursts of 4 s each, for CPU per call compared within each round
 //     [--breakdown]   after each load: the gateway's V8 heap spaces (from /metrics) and its memory
 //                     map by kind (/proc/<pid>/smaps), per process
 // Each line: start time (spawn to listening, the policy build included), resident set summed over
@@ -32,6 +34,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '1' },
     variant: { type: 'string', multiple: true, default: ['base:'] },
     breakdown: { type: 'boolean', default: false },
+    'cpu-bursts': { type: 'string', default: '0' },
   },
 });
 const KEYS = Number(values.keys);
@@ -42,11 +45,16 @@ const ROUNDS = Math.max(1, Number(values.rounds));
 const VARIANTS = values.variant.map((v) => {
   const [name, ...rest] = v.split(':');
   const env: Record<string, string> = {};
+  const nodeArgs: string[] = [];
   for (const pair of rest.join(':').split(',').filter(Boolean)) {
+    if (pair.startsWith('--')) {
+      nodeArgs.push(pair);
+      continue;
+    }
     const eq = pair.indexOf('=');
     env[pair.slice(0, eq)] = pair.slice(eq + 1);
   }
-  return { name, env };
+  return { name, env, nodeArgs };
 });
 
 const NODE = join(REPO_ROOT, 'node_modules/.bin/node');
@@ -56,8 +64,8 @@ process.on('exit', () => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
 });
 
-function start(args: string[], env: NodeJS.ProcessEnv, stream: 'stdout' | 'stderr') {
-  const child = spawn(NODE, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+function start(args: string[], env: NodeJS.ProcessEnv, stream: 'stdout' | 'stderr', nodeArgs: string[] = []) {
+  const child = spawn(NODE, [...nodeArgs, CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   return new Promise<{ child: ChildProcess; url: string }>((resolve, reject) => {
     let text = '';
@@ -231,6 +239,66 @@ async function main(): Promise<void> {
   process.on('exit', () => {
     for (const d of [...data, dir]) rmSync(d, { recursive: true, force: true });
   });
+  const startGateway = (workers: number, variant: (typeof VARIANTS)[number]) => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'pc-bench-mem-'));
+    data.push(dataDir);
+    return start(
+      [
+        'serve',
+        '--policy',
+        dir,
+        '--port',
+        '0',
+        '--log-level',
+        'warn',
+        '--data-dir',
+        dataDir,
+        '--workers',
+        String(workers),
+      ],
+      {
+        ...process.env,
+        ...variant.env,
+        OPENAI_API_KEY: 'sk-bench-openai',
+        ANTHROPIC_API_KEY: 'sk-ant-bench',
+        GEMINI_API_KEY: 'bench-gemini',
+        PORTCULLIS_UPSTREAM_OPENAI: sim.url,
+        PORTCULLIS_UPSTREAM_ANTHROPIC: sim.url,
+        PORTCULLIS_UPSTREAM_GOOGLE: sim.url,
+      },
+      'stderr',
+      variant.nodeArgs,
+    );
+  };
+  const bursts = Number(values['cpu-bursts']);
+  if (bursts > 0) {
+    const gws = [];
+    for (const variant of VARIANTS) gws.push({ variant, gw: await startGateway(WORKERS[0], variant) });
+    console.log(
+      `CPU per call, ${bursts} rounds of 4 s bursts per variant in turn (×${WORKERS[0]}, ${KEYS} keys)`,
+    );
+    const perCall = new Map<string, number[]>();
+    for (let round = -1; round < bursts; round++) {
+      const line: string[] = [];
+      for (const { variant, gw } of gws) {
+        const cpu0 = cpuSeconds(gw.child);
+        const { done } = await load(gw.url, keys.principal, round < 0 ? 2 : 4, () => {});
+        const us = ((cpuSeconds(gw.child) - cpu0) / done) * 1e6;
+        if (round >= 0) perCall.set(variant.name, [...(perCall.get(variant.name) ?? []), us]);
+        line.push(`${variant.name} ${us.toFixed(0)}`);
+      }
+      if (round >= 0) console.log(`  round ${round + 1}: ${line.join('  ')} µs/call`);
+    }
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+    const first = perCall.get(VARIANTS[0].name)!;
+    for (const [name, xs] of perCall) {
+      const ratios = xs.map((x, i) => x / first[i]);
+      console.log(
+        `  ${name.padEnd(12)} median ${median(xs).toFixed(0)} µs/call, ×${median(ratios).toFixed(3)} of ${VARIANTS[0].name} (median of the rounds' ratios)`,
+      );
+    }
+    return;
+  }
   console.log(
     `Memory with the example policy plus ${KEYS} keys — ${availableParallelism()} CPUs, load average ${loadavg()
       .map((l) => l.toFixed(2))
@@ -240,35 +308,8 @@ async function main(): Promise<void> {
   for (let round = 0; round < ROUNDS; round++) {
     for (const workers of WORKERS) {
       for (const variant of VARIANTS) {
-        const dataDir = mkdtempSync(join(tmpdir(), 'pc-bench-mem-'));
-        data.push(dataDir);
         const t0 = performance.now();
-        const gw = await start(
-          [
-            'serve',
-            '--policy',
-            dir,
-            '--port',
-            '0',
-            '--log-level',
-            'warn',
-            '--data-dir',
-            dataDir,
-            '--workers',
-            String(workers),
-          ],
-          {
-            ...process.env,
-            ...variant.env,
-            OPENAI_API_KEY: 'sk-bench-openai',
-            ANTHROPIC_API_KEY: 'sk-ant-bench',
-            GEMINI_API_KEY: 'bench-gemini',
-            PORTCULLIS_UPSTREAM_OPENAI: sim.url,
-            PORTCULLIS_UPSTREAM_ANTHROPIC: sim.url,
-            PORTCULLIS_UPSTREAM_GOOGLE: sim.url,
-          },
-          'stderr',
-        );
+        const gw = await startGateway(workers, variant);
         const startS = (performance.now() - t0) / 1000;
         await sleep(1000);
         const atStart = residentMb(gw.child);
