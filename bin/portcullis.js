@@ -54,7 +54,7 @@ if (!modern) {
 }
 
 /**
- * A gateway holds its memory for days: `serve` runs with a 16 MB cap on V8's new-space semi-spaces
+ * A gateway holds its memory for days: `serve` runs with a 32 MB cap on V8's new-space semi-spaces
  * (the default lets a policy build grow them to 64 MB each, kept for good) and two glibc malloc
  * arenas instead of eight per core. Both must be set before the process starts, so the process
  * replaces itself (same pid) with one that has them; cluster workers inherit both. A setting of
@@ -71,7 +71,7 @@ function tuneForServing() {
       process.execPath,
       [
         process.execPath,
-        ...(semiSpace ? ['--max-semi-space-size=16'] : []),
+        ...(semiSpace ? ['--max-semi-space-size=32'] : []),
         ...process.execArgv,
         ...process.argv.slice(1),
       ],

@@ -52,9 +52,9 @@ async function served(extraEnv: NodeJS.ProcessEnv, nodeArgs: string[] = []) {
 }
 
 describe('serve: runtime settings for a long-running gateway', { skip: process.platform !== 'linux' }, () => {
-  test('by default: 16 MB semi-spaces and two malloc arenas, in the same process', async () => {
+  test('by default: 32 MB semi-spaces and two malloc arenas, in the same process', async () => {
     const { cmdline, arenas } = await served({ MALLOC_ARENA_MAX: undefined });
-    assert.ok(cmdline.includes('--max-semi-space-size=16'), cmdline.join(' '));
+    assert.ok(cmdline.includes('--max-semi-space-size=32'), cmdline.join(' '));
     assert.ok(cmdline.includes('serve'));
     assert.equal(arenas, '2');
   });
@@ -62,7 +62,7 @@ describe('serve: runtime settings for a long-running gateway', { skip: process.p
   test('settings given by the operator are kept', async () => {
     const { cmdline, arenas } = await served({
       MALLOC_ARENA_MAX: '4',
-      NODE_OPTIONS: '--max-semi-space-size=32',
+      NODE_OPTIONS: '--max-semi-space-size=64',
     });
     assert.ok(!cmdline.some((a) => a.startsWith('--max-semi-space-size')), cmdline.join(' '));
     assert.equal(arenas, '4');
