@@ -60,8 +60,16 @@ const VARIANTS = values.variant.map((v) => {
 const NODE = join(REPO_ROOT, 'node_modules/.bin/node');
 const CLI = join(REPO_ROOT, 'bin/portcullis.js');
 const children: ChildProcess[] = [];
+// node_modules/.bin/node may run the real node as its own child: signal every process of a tree.
+const stop = (child: ChildProcess) => {
+  for (const pid of tree(child.pid).reverse()) {
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {}
+  }
+};
 process.on('exit', () => {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+  for (const c of children) if (c.exitCode === null) stop(c);
 });
 
 function start(args: string[], env: NodeJS.ProcessEnv, stream: 'stdout' | 'stderr', nodeArgs: string[] = []) {
@@ -237,7 +245,11 @@ async function main(): Promise<void> {
   if (KEYS > 0) addKeys(dir, KEYS);
   const data: string[] = [];
   process.on('exit', () => {
-    for (const d of [...data, dir]) rmSync(d, { recursive: true, force: true });
+    for (const d of [...data, dir]) {
+      try {
+        rmSync(d, { recursive: true, force: true, maxRetries: 3 });
+      } catch {}
+    }
   });
   const startGateway = (workers: number, variant: (typeof VARIANTS)[number]) => {
     const dataDir = mkdtempSync(join(tmpdir(), 'pc-bench-mem-'));
@@ -297,6 +309,11 @@ async function main(): Promise<void> {
         `  ${name.padEnd(12)} median ${median(xs).toFixed(0)} µs/call, ×${median(ratios).toFixed(3)} of ${VARIANTS[0].name} (median of the rounds' ratios)`,
       );
     }
+    for (const { gw } of gws) {
+      const exited = new Promise((r) => gw.child.once('exit', r));
+      stop(gw.child);
+      await exited;
+    }
     return;
   }
   console.log(
@@ -338,7 +355,7 @@ async function main(): Promise<void> {
           }
         }
         const exited = new Promise((r) => gw.child.once('exit', r));
-        gw.child.kill('SIGTERM');
+        stop(gw.child);
         await exited;
       }
     }
