@@ -15,7 +15,11 @@ after(() => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
 });
 
-/** Starts `serve` and returns the serving process's command line and environment (same pid). */
+/**
+ * Starts `serve` and returns the serving process's command line and environment. Not through
+ * cli-process.ts: that goes through node_modules/.bin/node, whose pid is a wrapper's; here the child
+ * is node itself, so its pid is the serving process's before and after it replaces itself.
+ */
 async function served(extraEnv: NodeJS.ProcessEnv, nodeArgs: string[] = []) {
   const { dir } = examplePolicyCopy();
   const child = spawn(
