@@ -1,8 +1,8 @@
 // Reads every YAML document under a policy directory. A file is read with a fast parser that keeps
 // no source positions; the positions later stages point at (file:line:column) come from parsing the
 // file again with `yaml`, and only for a document that has a problem to report. A file the fast
-// parser cannot take exactly as `yaml` would (bad syntax, aliases, tags, a document that is not a
-// plain mapping) is read by `yaml` from the start, so its problems are reported as before.
+// parser cannot take exactly as `yaml` would (bad syntax, directives, aliases, tags, a document that
+// is not a plain mapping) is read by `yaml` from the start, so its problems are reported as before.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import {
@@ -91,7 +91,8 @@ const isPlainMapping = (v: unknown): v is Record<string, unknown> =>
 
 /**
  * Every document of `text` with its first node's offset, when each one is an untagged, unanchored
- * mapping without aliases that js-yaml reads without complaint; else undefined (read it with `yaml`).
+ * mapping without directives or aliases that js-yaml reads without complaint; else undefined (read
+ * it with `yaml`).
  */
 function readFast(text: string): { value: Record<string, unknown>; offset: number }[] | undefined {
   let events: Event[];
@@ -104,7 +105,10 @@ function readFast(text: string): { value: Record<string, unknown>; offset: numbe
   }
   const out: { value: Record<string, unknown>; offset: number }[] = [];
   for (let i = 0; i < events.length; i++) {
-    if (events[i].type !== EVENT_ID.DOCUMENT) continue;
+    const event = events[i];
+    if (event.type !== EVENT_ID.DOCUMENT) continue;
+    // `%YAML 1.1` makes `yaml` read `yes` as true and `010` as 8: directives go the exact way.
+    if (event.directives.length > 0) return undefined;
     const root = events[i + 1];
     const value = values[out.length];
     if (root?.type !== EVENT_ID.MAPPING || root.anchorStart !== -1 || root.tagStart !== -1) return undefined;

@@ -113,6 +113,7 @@ describe('loading policy YAML', () => {
       'alias.yaml': `third: &a [1]\nfourth: *a\n${tricky}`,
       'tagged.yaml': `--- !!map\n${tricky}`,
       'null-key.yaml': `~: x\n${tricky}`,
+      'yaml-1.1.yaml': `%YAML 1.1\n---\nold: [yes, 010, on]\n${tricky}`,
     };
     const dir = dirWith(variants);
     const { documents, problems } = loadPolicyDocuments(dir);
@@ -128,7 +129,7 @@ describe('loading policy YAML', () => {
         .map(([file]) => file)
         .sort(),
       ['crlf.yaml', 'plain.yaml'],
-      'files with aliases, tags or null keys go to the exact reader',
+      'files with directives, aliases, tags or null keys go to the exact reader',
     );
   });
 
