@@ -1,5 +1,6 @@
-// Policy-plane benchmark: decision latency with 10,000 keys in the data, and validate+build time
-// of a 10,000-key policy directory. Run: npm run bench -- policy   (or node bench/policy.ts)
+// Policy-plane benchmark: decision latency with a 10,000-key policy (the keys are in the Wasm data
+// only when the Rego reads them; the example's does not), and validate+build time of a 10,000-key
+// policy directory. Run: npm run bench -- policy   (or node bench/policy.ts)
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -45,9 +45,39 @@ if (!modern) {
     process.exit(code ?? 3);
   });
 } else {
+  if (process.argv[2] === 'serve') tuneForServing();
   // A checkout has src/; the published package has only dist/.
   const source = join(root, 'src', 'cli', 'main.ts');
   const entry = existsSync(source) ? source : join(root, 'dist', 'cli', 'main.js');
   const { main } = await import(pathToFileURL(entry).href);
   process.exitCode = await main(process.argv.slice(2));
+}
+
+/**
+ * A gateway holds its memory for days: `serve` runs with a 32 MB cap on V8's new-space semi-spaces
+ * (the default lets a policy build grow them to 64 MB each, kept for good) and two glibc malloc
+ * arenas instead of eight per core. Both must be set before the process starts, so the process
+ * replaces itself (same pid) with one that has them; cluster workers inherit both. A setting of
+ * either in the environment or on the command line is left as it is (docs/workers.md).
+ */
+function tuneForServing() {
+  if (typeof process.execve !== 'function') return;
+  const flags = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
+  const semiSpace = !flags.some((f) => /^--(max|min)-semi-space-size\b/.test(f));
+  const arenas = process.platform === 'linux' && process.env.MALLOC_ARENA_MAX === undefined;
+  if (!semiSpace && !arenas) return;
+  try {
+    process.execve(
+      process.execPath,
+      [
+        process.execPath,
+        ...(semiSpace ? ['--max-semi-space-size=32'] : []),
+        ...process.execArgv,
+        ...process.argv.slice(1),
+      ],
+      arenas ? { ...process.env, MALLOC_ARENA_MAX: '2' } : process.env,
+    );
+  } catch {
+    // Not replaced: serve with the defaults.
+  }
 }

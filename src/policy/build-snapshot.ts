@@ -5,6 +5,7 @@ import { compileChain, GuardrailChainError } from '../guardrails/index.ts';
 import { compileRego, RegoCompileError, readRegoSources } from './compile.ts';
 import { defaultCredentialDetector } from './credentials.ts';
 import { crossCheck } from './crosscheck.ts';
+import { regoMayReadKeys } from './data-needs.ts';
 import { DEFAULT_DECISION_BUDGET_MS, IsolatedDecider } from './isolated-decider.ts';
 import { type LoadedDocument, loadPolicyDocuments, positionOf } from './load.ts';
 import { pricedModelId } from './models.ts';
@@ -58,12 +59,13 @@ export async function buildSnapshot(options: BuildOptions): Promise<Snapshot> {
   if (problems.length > 0) throw new PolicyInvalidError(problems);
   const source = options.source ?? (await describeRevision(dir));
   const policy = resolvePolicy(documents, options.env);
-  const data = dataDocument(policy, source.revision);
+  const rego = readRegoSources(dir);
+  const data = dataDocument(policy, source.revision, { withKeys: regoMayReadKeys(rego) });
   let compiled: Pick<Awaited<ReturnType<typeof compileRego>>, 'wasm'>;
   try {
     compiled = options.wasm
       ? { wasm: options.wasm }
-      : await compileRego(readRegoSources(dir), {
+      : await compileRego(rego, {
           revision: source.revision,
           cacheDir: options.cacheDir,
         });

@@ -26,8 +26,8 @@ import { hostBuiltins, WASM_MAX_PAGES } from './wasm-builtins.ts';
 
 export interface DecisionWorkerData {
   wasm: Uint8Array;
-  /** The data document as JSON. */
-  data: string;
+  /** The data document as UTF-8 JSON, handed to OPA as it is (`setData` takes an ArrayBuffer as JSON). */
+  data: ArrayBuffer;
   sab: SharedArrayBuffer;
 }
 
@@ -35,14 +35,16 @@ interface OpaExports {
   opa_eval(r: number, e: number, data: number, input: number, len: number, heap: number, fmt: number): number;
 }
 
-const { wasm, data, sab } = workerData as DecisionWorkerData;
+const { wasm, sab } = workerData as DecisionWorkerData;
 const channel = viewsOf(sab);
 const { ctl, cpu } = channel;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 const policy: LoadedPolicy = await loadPolicy(wasm, { initial: 16, maximum: WASM_MAX_PAGES }, hostBuiltins);
-policy.setData(JSON.parse(data) as object);
+policy.setData((workerData as DecisionWorkerData).data);
+// OPA holds its own copy; without this reference the JSON bytes can be collected.
+(workerData as Partial<DecisionWorkerData>).data = undefined;
 const evaluate = Number(policy.minorVersion) >= 2 ? rawEvaluator(policy) : sdkEvaluator(policy);
 parentPort!.postMessage({ type: 'ready', thread: ownThread() });
 

@@ -1,7 +1,19 @@
-// Reads every YAML document under a policy directory, keeping source positions so that later
-// stages can point at file:line:column.
+// Reads every YAML document under a policy directory. A file is read with a fast parser that keeps
+// no source positions; the positions later stages point at (file:line:column) come from parsing the
+// file again with `yaml`, and only for a document that has a problem to report. A file the fast
+// parser cannot take exactly as `yaml` would (bad syntax, directives, aliases, tags, a document that
+// is not a plain mapping) is read by `yaml` from the start, so its problems are reported as before.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import {
+  CORE_SCHEMA,
+  constructFromEvents,
+  defineMappingTag,
+  EVENT_ID,
+  type Event,
+  mapTag,
+  parseEvents,
+} from 'js-yaml';
 import { type Document, LineCounter, parseAllDocuments } from 'yaml';
 import type { PolicyProblem } from './problems.ts';
 
@@ -9,7 +21,8 @@ export interface LoadedDocument {
   /** Path relative to the policy directory. */
   file: string;
   value: Record<string, unknown>;
-  yaml: Document;
+  /** The document with node positions; for a fast-read file, parsed on first use. */
+  readonly yaml: Document;
   lines: LineCounter;
   /** Offset of the document's first node, for problems about the whole document. */
   offset: number;
@@ -48,6 +61,62 @@ export function positionOf(doc: LoadedDocument, offset: number): { line: number;
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
+const YAML_OPTIONS = { uniqueKeys: true, prettyErrors: false } as const;
+
+/**
+ * YAML 1.2's core schema, as `yaml` reads it by default. A null key is refused rather than read:
+ * `yaml` turns it into '' and js-yaml into 'null', so such a file goes to the exact path.
+ */
+const FAST_SCHEMA = CORE_SCHEMA.withTags(
+  defineMappingTag('tag:yaml.org,2002:map', {
+    create: mapTag.create,
+    identify: mapTag.identify,
+    has: mapTag.has,
+    keys: mapTag.keys,
+    get: mapTag.get,
+    addPair: (container, key, value) => (key === null ? 'null key' : mapTag.addPair(container, key, value)),
+  }),
+);
+
+/** Line starts of `text`, as `yaml`'s parser records them. */
+function lineCounterOf(text: string): LineCounter {
+  const lines = new LineCounter();
+  lines.addNewLine(0);
+  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) lines.addNewLine(i + 1);
+  return lines;
+}
+
+const isPlainMapping = (v: unknown): v is Record<string, unknown> =>
+  v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/**
+ * Every document of `text` with its first node's offset, when each one is an untagged, unanchored
+ * mapping without directives or aliases that js-yaml reads without complaint; else undefined (read
+ * it with `yaml`).
+ */
+function readFast(text: string): { value: Record<string, unknown>; offset: number }[] | undefined {
+  let events: Event[];
+  let values: unknown[];
+  try {
+    events = parseEvents(text, {});
+    values = constructFromEvents(events, { source: text, schema: FAST_SCHEMA, maxAliases: 0 });
+  } catch {
+    return undefined;
+  }
+  const out: { value: Record<string, unknown>; offset: number }[] = [];
+  for (let i = 0; i < events.length; i++) {
+    const event = events[i];
+    if (event.type !== EVENT_ID.DOCUMENT) continue;
+    // `%YAML 1.1` makes `yaml` read `yes` as true and `010` as 8: directives go the exact way.
+    if (event.directives.length > 0) return undefined;
+    const root = events[i + 1];
+    const value = values[out.length];
+    if (root?.type !== EVENT_ID.MAPPING || root.anchorStart !== -1 || root.tagStart !== -1) return undefined;
+    if (!isPlainMapping(value)) return undefined;
+    out.push({ value, offset: root.start });
+  }
+  return out.length === values.length ? out : undefined;
+}
 
 export function loadPolicyDocuments(
   dir: string,
@@ -71,8 +140,13 @@ export function loadPolicyDocuments(
       at('file is not valid UTF-8 text');
       continue;
     }
+    const fast = readFast(text);
+    if (fast) {
+      for (const doc of withLazyPositions(file, text, fast)) documents.push(doc);
+      continue;
+    }
     const lines = new LineCounter();
-    const parsed = parseAllDocuments(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
+    const parsed = parseAllDocuments(text, { lineCounter: lines, ...YAML_OPTIONS });
     const docs = Array.isArray(parsed) ? parsed : [];
     for (const yaml of docs) {
       if (yaml.errors.length > 0) {
@@ -95,13 +169,41 @@ export function loadPolicyDocuments(
         at(why, pos.line, pos.col);
         continue;
       }
-      if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+      if (!isPlainMapping(value)) {
         const pos = lines.linePos(offset);
         at('a policy document must be a mapping with apiVersion, kind, metadata and spec', pos.line, pos.col);
         continue;
       }
-      documents.push({ file, value: value as Record<string, unknown>, yaml, lines, offset });
+      documents.push({ file, value, yaml, lines, offset });
     }
   }
   return { documents, problems };
+}
+
+/** Documents read fast; the file is parsed with positions once, when one of them is first asked for its nodes. */
+function withLazyPositions(
+  file: string,
+  text: string,
+  read: { value: Record<string, unknown>; offset: number }[],
+): LoadedDocument[] {
+  const lines = lineCounterOf(text);
+  let positioned: Document[] | undefined;
+  const nodesOf = (index: number): Document => {
+    if (!positioned) {
+      const parsed = parseAllDocuments(text, YAML_OPTIONS);
+      positioned = Array.isArray(parsed) ? parsed : [];
+    }
+    const doc = positioned[index];
+    if (!doc) throw new Error(`${file}: document ${index + 1} could not be parsed again to locate a problem`);
+    return doc;
+  };
+  return read.map(({ value, offset }, index) => ({
+    file,
+    value,
+    lines,
+    offset,
+    get yaml() {
+      return nodesOf(index);
+    },
+  }));
 }

@@ -153,14 +153,21 @@ function readSecretRef(ref: { fromEnv?: string; fromFile?: string } | undefined,
   return ref?.fromFile ? `file:${ref.fromFile}` : undefined;
 }
 
-/** `data.portcullis` for the Rego policy: everything but key hashes and secret references. */
-export function dataDocument(policy: ResolvedPolicy, revision: string): Record<string, unknown> {
+/**
+ * `data.portcullis` for the Rego policy: everything but key hashes and secret references; the keys
+ * only with `withKeys` (default), for Rego that may read them (src/policy/data-needs.ts).
+ */
+export function dataDocument(
+  policy: ResolvedPolicy,
+  revision: string,
+  { withKeys = true }: { withKeys?: boolean } = {},
+): Record<string, unknown> {
   const specs = (kind: string) =>
     Object.fromEntries(
       [...(policy.documents.get(kind)?.values() ?? [])].map((d) => [d.metadata.name, d.spec]),
     );
   const keys: Record<string, unknown> = {};
-  for (const k of policy.keys.values()) {
+  for (const k of withKeys ? policy.keys.values() : []) {
     const { hash: _hash, ...rest } = k;
     keys[k.id] = rest;
   }
