@@ -15,16 +15,20 @@ interface Panel {
 
 test('every metric the Grafana dashboard queries is exposed at /metrics', async (t) => {
   const dataDir = mkdtempSync(join(tmpdir(), 'portcullis-grafana-'));
-  t.after(() => rmSync(dataDir, { recursive: true, force: true }));
+  let serving: Awaited<ReturnType<typeof startServing>> | undefined;
+  // One hook, in this order: the data directory goes only after the gateway has stopped writing to it.
+  t.after(async () => {
+    await serving?.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
   const { dir } = examplePolicyCopy();
-  const serving = await startServing({
+  serving = await startServing({
     policyDir: dir,
     port: 0,
     host: '127.0.0.1',
     dataDir,
     logLevel: 'silent',
   });
-  t.after(() => serving.close());
   const text = await (await fetch(`${serving.url}/metrics`)).text();
   const exposed = new Set([...text.matchAll(/^# TYPE (\S+) (\S+)/gm)].map((m) => m[1]));
 
