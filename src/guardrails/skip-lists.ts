@@ -156,10 +156,23 @@ const MCP: SkipList = {
 
 const ENCRYPTED = 'provider state encrypted or signed by the provider: opaque, not text anyone reads';
 
+/**
+ * The response's own id (`chatcmpl-…`, `msg_…`, `resp_…`, Gemini's `responseId`): the provider makes
+ * it up per call, the model does not write it. Scanning it found nothing and cost every answer a
+ * cache entry that can never be hit, and a seam scan against the first text after it.
+ */
+const providerId = (key: string): SkipRule => ({
+  key,
+  topLevel: true,
+  when: (h) => typeof h[key] === 'string' && /^[\w.:-]{1,128}$/.test(h[key] as string),
+  reason: "the response's id, made up by the provider for each call: the model did not write it",
+});
+
 const ANTHROPIC_RESPONSE: SkipList = {
   format: 'anthropic response',
   rules: [
     ...COMMON,
+    providerId('id'),
     {
       key: 'signature',
       when: (h) => h.type === 'thinking',
@@ -179,6 +192,7 @@ const OPENAI_CHAT_RESPONSE: SkipList = {
   format: 'openai chat response',
   rules: [
     ...COMMON,
+    providerId('id'),
     ...enumKeys('system_fingerprint'),
     {
       key: 'data',
@@ -196,6 +210,7 @@ const OPENAI_RESPONSES_RESPONSE: SkipList = {
   format: 'openai responses response',
   rules: [
     ...COMMON,
+    providerId('id'),
     { key: 'encrypted_content', reason: ENCRYPTED },
     {
       key: 'result',
@@ -221,6 +236,7 @@ const GEMINI_RESPONSE: SkipList = {
   format: 'gemini response',
   rules: [
     ...GEMINI.rules,
+    providerId('responseId'),
     ...enumKeys('probability', 'blockReason', 'block_reason', 'modelVersion', 'model_version'),
   ],
 };

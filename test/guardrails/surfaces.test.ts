@@ -412,6 +412,45 @@ describe('response surfaces', () => {
     });
   }
 
+  test("the response's own id, made up by the provider, is not read; anything else in that field is", () => {
+    const content = 'the answer';
+    const cases: [Surface, string, (id: string) => unknown, string][] = [
+      [
+        'openai.chat',
+        'id',
+        (id) => ({ id, choices: [{ message: { content } }] }),
+        'choices[0].message.content',
+      ],
+      [
+        'anthropic.messages',
+        'id',
+        (id) => ({ id, content: [{ type: 'text', text: content }] }),
+        'content[0].text',
+      ],
+      [
+        'openai.responses',
+        'id',
+        (id) => ({
+          id,
+          output: [{ id, type: 'message', content: [{ type: 'output_text', text: content }] }],
+        }),
+        'output[0].content[0].text',
+      ],
+      [
+        'gemini.generate',
+        'responseId',
+        (id) => ({ responseId: id, candidates: [{ content: { parts: [{ text: content }] } }] }),
+        'candidates[0].content.parts[0].text',
+      ],
+    ];
+    for (const [surface, key, body, text] of cases) {
+      const visited = paths(walkResponse, surface, body('chatcmpl-AbC123dEf456GhI789jKl012'));
+      assert.ok(!visited.includes(key), `${surface}: ${visited.join(', ')}`);
+      assert.ok(visited.includes(text), surface);
+      assert.ok(paths(walkResponse, surface, body('not an id: AKIA… here')).includes(key), surface);
+    }
+  });
+
   test('embeddings responses carry no text', () => {
     assert.deepEqual(paths(walkResponse, 'openai.embeddings', { data: [{ embedding: [0.1, 0.2] }] }), []);
   });
