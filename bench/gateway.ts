@@ -19,16 +19,15 @@
 //                           rounds: 1 s). V8 keeps compiling the gateway's code for 5-10 s of load:
 //                           after 1 s its background threads took 66-90 µs per call, after 10 s 2-14
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
-import { parseAllDocuments } from 'yaml';
-import { generateVirtualKey, hashVirtualKey } from '../src/cli/keys.ts';
 import { REPO_ROOT } from '../src/toolchain/tools.ts';
 import { examplePolicyCopy } from '../test/fixtures/keys.ts';
+import { addGeneratedKeys, liftRateLimits } from './support/example-policy.ts';
 
 const { values } = parseArgs({
   options: {
@@ -280,40 +279,6 @@ function row(name: string, r: { p50: number; p99: number }, base?: { p50: number
   return `  ${name.padEnd(20)} p50 ${us(r.p50).padStart(8)}  p99 ${us(r.p99).padStart(8)}${added}`;
 }
 
-/**
- * The load is far above any human's rate limit: drop the rate limits (budgets stay, so the limits
- * store still reserves and settles on every call) so the benchmark measures overhead, not 429s.
- */
-/** `n` virtual keys of team app-dev with a budget each, as a large organisation's policy has. */
-function addKeys(dir: string, n: number): void {
-  const docs: string[] = [];
-  for (let i = 0; i < n; i++) {
-    docs.push(`apiVersion: portcullis.dev/v1
-kind: VirtualKey
-metadata:
-  name: bench-${i}
-spec:
-  owner: bench-${i}@acme.example
-  team: app-dev
-  keyHash: sha256:${hashVirtualKey(generateVirtualKey())}
-  models: [gpt-5-mini]
-  budgets:
-    - { amountUsd: 100, period: monthly }
-`);
-  }
-  writeFileSync(join(dir, 'keys', 'bench-generated.yaml'), docs.join('---\n'));
-}
-
-function liftRateLimits(dir: string): void {
-  for (const file of ['teams/acme.yaml', 'keys/alice-principal.yaml', 'keys/app-dev.yaml']) {
-    const path = join(dir, file);
-    const docs = parseAllDocuments(readFileSync(path, 'utf8'));
-    if (!Array.isArray(docs)) continue;
-    for (const d of docs) d.deleteIn(['spec', 'rateLimits']);
-    writeFileSync(path, docs.map((d) => String(d)).join(''));
-  }
-}
-
 async function main(): Promise<void> {
   const sim = await start(
     CLI,
@@ -324,7 +289,7 @@ async function main(): Promise<void> {
   const floor = await start(process.argv[1], ['--proxy-only', sim.url], process.env, 'stdout');
   const { dir, keys } = examplePolicyCopy();
   liftRateLimits(dir);
-  if (KEYS > 0) addKeys(dir, KEYS);
+  if (KEYS > 0) addGeneratedKeys(dir, KEYS);
   const OBS = values.observability;
   const serveEnv = {
     ...process.env,

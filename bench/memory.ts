@@ -14,16 +14,15 @@
 // the gateway's processes right after start, and during the load (median and maximum of one-second
 // samples over its second half), with CPU per call summed over the processes and their threads.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
-import { parseAllDocuments } from 'yaml';
-import { generateVirtualKey, hashVirtualKey } from '../src/cli/keys.ts';
 import { REPO_ROOT } from '../src/toolchain/tools.ts';
 import { examplePolicyCopy } from '../test/fixtures/keys.ts';
+import { addGeneratedKeys, liftRateLimits } from './support/example-policy.ts';
 
 const { values } = parseArgs({
   options: {
@@ -173,37 +172,6 @@ function cpuSeconds(child: ChildProcess): number {
   return total;
 }
 
-/** `n` virtual keys of team app-dev with a budget each (as bench/gateway.ts generates them). */
-function addKeys(dir: string, n: number): void {
-  const docs: string[] = [];
-  for (let i = 0; i < n; i++) {
-    docs.push(`apiVersion: portcullis.dev/v1
-kind: VirtualKey
-metadata:
-  name: bench-${i}
-spec:
-  owner: bench-${i}@acme.example
-  team: app-dev
-  keyHash: sha256:${hashVirtualKey(generateVirtualKey())}
-  models: [gpt-5-mini]
-  budgets:
-    - { amountUsd: 100, period: monthly }
-`);
-  }
-  writeFileSync(join(dir, 'keys', 'bench-generated.yaml'), docs.join('---\n'));
-}
-
-/** The load is far above a human's rate limit: drop the rate limits, keep the budgets. */
-function liftRateLimits(dir: string): void {
-  for (const file of ['teams/acme.yaml', 'keys/alice-principal.yaml', 'keys/app-dev.yaml']) {
-    const path = join(dir, file);
-    const docs = parseAllDocuments(readFileSync(path, 'utf8'));
-    if (!Array.isArray(docs)) continue;
-    for (const d of docs) d.deleteIn(['spec', 'rateLimits']);
-    writeFileSync(path, docs.map((d) => String(d)).join(''));
-  }
-}
-
 const CHAT = JSON.stringify({
   model: 'gpt-5-mini',
   max_completion_tokens: 64,
@@ -242,7 +210,7 @@ async function main(): Promise<void> {
   const sim = await start(['simulator', '--port', '0'], process.env, 'stdout');
   const { dir, keys } = examplePolicyCopy();
   liftRateLimits(dir);
-  if (KEYS > 0) addKeys(dir, KEYS);
+  if (KEYS > 0) addGeneratedKeys(dir, KEYS);
   const data: string[] = [];
   process.on('exit', () => {
     for (const d of [...data, dir]) {
