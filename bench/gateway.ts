@@ -19,7 +19,7 @@
 //                           rounds: 1 s). V8 keeps compiling the gateway's code for 5-10 s of load:
 //                           after 1 s its background threads took 66-90 µs per call, after 10 s 2-14
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,6 +28,7 @@ import { Pool } from 'undici';
 import { REPO_ROOT } from '../src/toolchain/tools.ts';
 import { examplePolicyCopy } from '../test/fixtures/keys.ts';
 import { addGeneratedKeys, liftRateLimits } from './support/example-policy.ts';
+import { cpuSeconds, processTree, residentMb } from './support/processes.ts';
 
 const { values } = parseArgs({
   options: {
@@ -125,50 +126,6 @@ function minimalProxy(upstream: string): void {
   srv.listen(0, '127.0.0.1', () => {
     const a = srv.address() as { port: number };
     process.stdout.write(`listening on http://127.0.0.1:${a.port}\n`);
-  });
-}
-
-/**
- * CPU seconds a child has used, all threads or (`mainThread`) only its event loop's (Linux /proc;
- * undefined elsewhere).
- */
-function cpuSeconds(child: ChildProcess, mainThread = false, onlyTop = false): number | undefined {
-  let total = 0;
-  for (const pid of onlyTop ? [child.pid] : tree(child.pid)) {
-    const stat = mainThread ? `/proc/${pid}/task/${pid}/stat` : `/proc/${pid}/stat`;
-    try {
-      const fields = readFileSync(stat, 'utf8').split(') ')[1].split(' ');
-      total += (Number(fields[11]) + Number(fields[12])) / 100;
-    } catch {
-      return undefined;
-    }
-  }
-  return total;
-}
-
-/** A process and its descendants (a `serve --workers N` primary and its workers). */
-function tree(pid: number | undefined): number[] {
-  if (pid === undefined) return [];
-  let kids: number[] = [];
-  try {
-    kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
-      .trim()
-      .split(/\s+/)
-      .filter(Boolean)
-      .map(Number);
-  } catch {}
-  return [pid, ...kids.flatMap((k) => tree(k))];
-}
-
-/** Resident set (VmRSS) of each process of the tree, in MB. */
-function residentMb(child: ChildProcess): number[] {
-  return tree(child.pid).map((pid) => {
-    try {
-      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-      return m ? Number(m[1]) / 1024 : 0;
-    } catch {
-      return 0;
-    }
   });
 }
 
@@ -467,7 +424,8 @@ async function main(): Promise<void> {
       const loop = perCallOf(loop0, loop1);
       results.set(name, [...(results.get(name) ?? []), { rps, cpu, loop }]);
       // A cluster: what its primary (counters, audit, connection hand-out) spends per call.
-      const primary = tree(child.pid).length > 1 ? ` (primary ${perCallOf(top0, top1).toFixed(0)})` : '';
+      const primary =
+        processTree(child.pid).length > 1 ? ` (primary ${perCallOf(top0, top1).toFixed(0)})` : '';
       const perCall = Number.isNaN(cpu)
         ? ''
         : `   server CPU ${cpu.toFixed(0)} µs/call${primary} (event loops ${loop.toFixed(0)})`;

@@ -23,6 +23,7 @@ import { Pool } from 'undici';
 import { REPO_ROOT } from '../src/toolchain/tools.ts';
 import { examplePolicyCopy } from '../test/fixtures/keys.ts';
 import { addGeneratedKeys, liftRateLimits } from './support/example-policy.ts';
+import { cpuSeconds, processTree, residentMb } from './support/processes.ts';
 
 const { values } = parseArgs({
   options: {
@@ -61,7 +62,7 @@ const CLI = join(REPO_ROOT, 'bin/portcullis.js');
 const children: ChildProcess[] = [];
 // node_modules/.bin/node may run the real node as its own child: signal every process of a tree.
 const stop = (child: ChildProcess) => {
-  for (const pid of tree(child.pid).reverse()) {
+  for (const pid of processTree(child.pid).reverse()) {
     try {
       process.kill(pid, 'SIGTERM');
     } catch {}
@@ -86,29 +87,8 @@ function start(args: string[], env: NodeJS.ProcessEnv, stream: 'stdout' | 'stder
   });
 }
 
-/** A process and its descendants (a `serve --workers N` primary and its workers). */
-function tree(pid: number | undefined): number[] {
-  if (pid === undefined) return [];
-  let kids: number[] = [];
-  try {
-    kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
-      .trim()
-      .split(/\s+/)
-      .filter(Boolean)
-      .map(Number);
-  } catch {}
-  return [pid, ...kids.flatMap((k) => tree(k))];
-}
-
-const statusKb = (pid: number, field: string) => {
-  try {
-    const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) : 0;
-  } catch {
-    return 0;
-  }
-};
-const residentMb = (child: ChildProcess) => tree(child.pid).map((pid) => statusKb(pid, 'VmRSS') / 1024);
+/** CPU seconds of a gateway's tree; NaN (printed as such) when a process of it is gone. */
+const cpuNow = (child: ChildProcess) => cpuSeconds(child) ?? Number.NaN;
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
 /**
@@ -159,17 +139,6 @@ async function heapSpacesMb(url: string): Promise<string> {
   } catch {
     return 'unavailable';
   }
-}
-
-function cpuSeconds(child: ChildProcess): number {
-  let total = 0;
-  for (const pid of tree(child.pid)) {
-    try {
-      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-      total += (Number(fields[11]) + Number(fields[12])) / 100;
-    } catch {}
-  }
-  return total;
 }
 
 const CHAT = JSON.stringify({
@@ -261,9 +230,9 @@ async function main(): Promise<void> {
     for (let round = -1; round < bursts; round++) {
       const line: string[] = [];
       for (const { variant, gw } of gws) {
-        const cpu0 = cpuSeconds(gw.child);
+        const cpu0 = cpuNow(gw.child);
         const { done } = await load(gw.url, keys.principal, round < 0 ? 2 : 4, () => {});
-        const us = ((cpuSeconds(gw.child) - cpu0) / done) * 1e6;
+        const us = ((cpuNow(gw.child) - cpu0) / done) * 1e6;
         if (round >= 0) perCall.set(variant.name, [...(perCall.get(variant.name) ?? []), us]);
         line.push(`${variant.name} ${us.toFixed(0)}`);
       }
@@ -300,11 +269,11 @@ async function main(): Promise<void> {
         const atStart = residentMb(gw.child);
         const samples: number[] = [];
         let second = 0;
-        const cpu0 = cpuSeconds(gw.child);
+        const cpu0 = cpuNow(gw.child);
         const { done, errors } = await load(gw.url, keys.principal, SECONDS, () => {
           if (++second > SECONDS / 2) samples.push(sum(residentMb(gw.child)));
         });
-        const cpu = cpuSeconds(gw.child) - cpu0;
+        const cpu = cpuNow(gw.child) - cpu0;
         const after = residentMb(gw.child);
         samples.sort((a, b) => a - b);
         const median = samples[Math.floor(samples.length / 2)] ?? Number.NaN;
@@ -317,7 +286,7 @@ async function main(): Promise<void> {
         );
         if (values.breakdown) {
           console.log(`      V8 heap of the serving thread (MB committed): ${await heapSpacesMb(gw.url)}`);
-          for (const pid of tree(gw.child.pid)) {
+          for (const pid of processTree(gw.child.pid)) {
             const kinds = Object.entries(smapsMb(pid)).map(([k, v]) => `${k} ${v.toFixed(0)}`);
             console.log(`      pid ${pid}: ${kinds.join(', ')}`);
           }
