@@ -66,6 +66,20 @@ const COMMON: SkipRule[] = [
   ),
 ];
 
+/** A thinking block's signature and encrypted thinking, in requests and responses alike. */
+const THINKING_STATE: SkipRule[] = [
+  {
+    key: 'signature',
+    when: (h) => h.type === 'thinking',
+    reason: 'the signature of a thinking block: opaque, checked by the provider',
+  },
+  {
+    key: 'data',
+    when: (h) => h.type === 'redacted_thinking',
+    reason: 'encrypted thinking: opaque to the model and to us, checked by the provider',
+  },
+];
+
 const ANTHROPIC: SkipList = {
   format: 'anthropic',
   rules: [
@@ -76,16 +90,7 @@ const ANTHROPIC: SkipList = {
       reason:
         'a signed thinking block sent back: the provider checks the signature, and made the text itself',
     },
-    {
-      key: 'signature',
-      when: (h) => h.type === 'thinking',
-      reason: 'the signature of a thinking block: opaque, checked by the provider',
-    },
-    {
-      key: 'data',
-      when: (h) => h.type === 'redacted_thinking',
-      reason: 'encrypted thinking: opaque to the model and to us, checked by the provider',
-    },
+    ...THINKING_STATE,
     ...enumKeys('anthropic_version', 'anthropic_beta'),
   ],
 };
@@ -173,16 +178,7 @@ const ANTHROPIC_RESPONSE: SkipList = {
   rules: [
     ...COMMON,
     providerId('id'),
-    {
-      key: 'signature',
-      when: (h) => h.type === 'thinking',
-      reason: 'the signature of a thinking block: opaque, checked by the provider',
-    },
-    {
-      key: 'data',
-      when: (h) => h.type === 'redacted_thinking',
-      reason: 'encrypted thinking: opaque to the model and to us, checked by the provider',
-    },
+    ...THINKING_STATE,
     { key: 'encrypted_content', reason: ENCRYPTED },
     { key: 'encrypted_index', reason: ENCRYPTED },
   ],
