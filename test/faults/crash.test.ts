@@ -5,7 +5,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { auditCli, e2ePolicy, killAll, METERED_MODEL, startGateway, startSimulator } from '../e2e/helpers.ts';
+import { auditCli, e2ePolicy, killAll, startGateway, startSimulator } from '../e2e/helpers.ts';
+import { answeredCall } from './answered-call.ts';
 
 after(killAll);
 
@@ -14,30 +15,6 @@ const CLIENTS = 16;
 const ANSWERS_PER_TRIAL = 150;
 const LOAD_MIN_MS = 1000;
 const LOAD_MAX_MS = 15_000;
-
-/** One call, streamed or not; the request id when a 2xx answer was read to its end. */
-async function call(url: string, key: string, stream: boolean): Promise<string | undefined> {
-  const res = await fetch(`${url}/v1/messages`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      'x-api-key': key,
-      'anthropic-version': '2023-06-01',
-      'x-sim-output-tokens': '8',
-    },
-    body: JSON.stringify({
-      model: METERED_MODEL,
-      max_tokens: 16,
-      stream,
-      messages: [{ role: 'user', content: 'Say hello.' }],
-    }),
-  });
-  const text = await res.text();
-  if (res.status < 200 || res.status > 299) return undefined;
-  // A stream cut by the crash has no message_stop: the client did not get its whole answer.
-  if (stream && !text.includes('message_stop')) return undefined;
-  return res.headers.get('x-request-id') ?? undefined;
-}
 
 test('three kill -9 trials under load: every 2xx answer the client read has its audit record, and audit verify passes', async () => {
   const { sim, url: simUrl } = await startSimulator();
@@ -51,7 +28,7 @@ test('three kill -9 trials under load: every 2xx answer the client read has its 
       let stop = false;
       const clients = Array.from({ length: CLIENTS }, async (_, i) => {
         while (!stop) {
-          const id = await call(gw.url, key, i % 2 === 0).catch(() => undefined);
+          const id = await answeredCall(gw.url, key, i % 2 === 0).catch(() => undefined);
           if (id !== undefined && !stop) answered.push(id);
           else if (id !== undefined) answered.push(id);
         }

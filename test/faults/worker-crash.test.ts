@@ -6,7 +6,8 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { auditCli, e2ePolicy, killAll, METERED_MODEL, startGateway, startSimulator } from '../e2e/helpers.ts';
+import { auditCli, e2ePolicy, killAll, startGateway, startSimulator } from '../e2e/helpers.ts';
+import { answeredCall } from './answered-call.ts';
 
 after(killAll);
 
@@ -39,32 +40,6 @@ async function until(what: () => Promise<boolean>, ms: number, message: string):
   }
 }
 
-/** One call on a new connection (so that calls spread over the workers); its id when a 2xx was read whole. */
-async function call(url: string, key: string, stream: boolean): Promise<string | undefined> {
-  const res = await fetch(`${url}/v1/messages`, {
-    signal: AbortSignal.timeout(30_000),
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      connection: 'close',
-      'x-api-key': key,
-      'anthropic-version': '2023-06-01',
-      'x-sim-output-tokens': '8',
-    },
-    body: JSON.stringify({
-      model: METERED_MODEL,
-      max_tokens: 16,
-      stream,
-      messages: [{ role: 'user', content: 'Say hello.' }],
-    }),
-  });
-  const text = await res.text();
-  if (res.status < 200 || res.status > 299) return undefined;
-  // A stream cut by the crash has no message_stop: the client did not get its whole answer.
-  if (stream && !text.includes('message_stop')) return undefined;
-  return res.headers.get('x-request-id') ?? undefined;
-}
-
 test('two workers, one killed with -9 three times under load: every 2xx answer read has one audit record, and audit verify passes', async () => {
   const { sim, url: simUrl } = await startSimulator();
   // Team app-dev has budgets: each call reserves and settles through the primary, so a record
@@ -86,7 +61,9 @@ test('two workers, one killed with -9 three times under load: every 2xx answer r
     let stop = false;
     const clients = Array.from({ length: CLIENTS }, async (_, i) => {
       while (!stop) {
-        const id = await call(gw.url, key, i % 2 === 0).catch(() => undefined);
+        const id = await answeredCall(gw.url, key, i % 2 === 0, { newConnection: true }).catch(
+          () => undefined,
+        );
         if (id !== undefined) answered.push(id);
       }
     });
