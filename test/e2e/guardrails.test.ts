@@ -234,34 +234,44 @@ describe('guardrail chains through portcullis serve', { timeout: 120_000 }, () =
     assert.ok(!clean.text.includes('"error"'));
   });
 
-  test('a base64-encoded credential streamed two characters at a time: none of it reaches the client', async () => {
-    const before = 'The deploy script wants the key encoded, so here it is: ';
-    const encoded = Buffer.from(`export AWS_ACCESS_KEY_ID=${fakeAwsKey()}`).toString('base64');
+  /** A streamed Anthropic answer of `text` in `chunkChars`-character deltas, and the text the client got. */
+  async function streamedAnswer(text: string, chunkChars: number, maxTokens: number) {
     const res = await post(
       gw.url,
       '/v1/messages',
       {
         model: 'claude-haiku-4-5',
-        max_tokens: 400,
+        max_tokens: maxTokens,
         stream: true,
         messages: [{ role: 'user', content: 'key?' }],
       },
       {
         'x-api-key': member.key,
         'anthropic-version': '2023-06-01',
-        'x-sim-text': encodeURIComponent(`${before}${encoded} and that is everything it needs to run.`),
-        'x-sim-chunk-chars': '2',
+        'x-sim-text': encodeURIComponent(text),
+        'x-sim-chunk-chars': String(chunkChars),
       },
     );
-    assert.equal(res.status, 200);
-    assert.ok(res.text.trimEnd().split('\n\n').at(-1)?.startsWith('event: error\n'), res.text.slice(-300));
-    assert.match(res.text, /aws_access_key_id/);
     const streamed = res.text
       .split('\n')
       .filter((l) => l.startsWith('data: '))
       .map((l) => JSON.parse(l.slice(6)) as { delta?: { text?: string } })
       .map((e) => e.delta?.text ?? '')
       .join('');
+    return { res, streamed };
+  }
+
+  test('a base64-encoded credential streamed two characters at a time: none of it reaches the client', async () => {
+    const before = 'The deploy script wants the key encoded, so here it is: ';
+    const encoded = Buffer.from(`export AWS_ACCESS_KEY_ID=${fakeAwsKey()}`).toString('base64');
+    const { res, streamed } = await streamedAnswer(
+      `${before}${encoded} and that is everything it needs to run.`,
+      2,
+      400,
+    );
+    assert.equal(res.status, 200);
+    assert.ok(res.text.trimEnd().split('\n\n').at(-1)?.startsWith('event: error\n'), res.text.slice(-300));
+    assert.match(res.text, /aws_access_key_id/);
     assert.ok(
       before.startsWith(streamed),
       `past the prose before it: ${JSON.stringify(streamed.slice(before.length))}`,
@@ -273,32 +283,11 @@ describe('guardrail chains through portcullis serve', { timeout: 120_000 }, () =
     const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 1024 });
     const pem = privateKey.export({ type: 'pkcs1', format: 'pem' }).toString();
     const text = `Here is the deploy key you asked for:\n${pem}\nKeep it somewhere safe.`;
-    const res = await post(
-      gw.url,
-      '/v1/messages',
-      {
-        model: 'claude-haiku-4-5',
-        max_tokens: 2000,
-        stream: true,
-        messages: [{ role: 'user', content: 'key?' }],
-      },
-      {
-        'x-api-key': member.key,
-        'anthropic-version': '2023-06-01',
-        'x-sim-text': encodeURIComponent(text),
-        'x-sim-chunk-chars': '7',
-      },
-    );
+    const { res, streamed } = await streamedAnswer(text, 7, 2000);
     assert.equal(res.status, 200);
     assert.ok(res.text.trimEnd().split('\n\n').at(-1)?.startsWith('event: error\n'), res.text.slice(-300));
     assert.match(res.text, /private_key_rsa/);
     // The deltas carry 7 characters each: no piece of any body line may have reached the client.
-    const streamed = res.text
-      .split('\n')
-      .filter((l) => l.startsWith('data: '))
-      .map((l) => JSON.parse(l.slice(6)) as { delta?: { text?: string } })
-      .map((e) => e.delta?.text ?? '')
-      .join('');
     const body = pem.split('\n').filter((l) => l !== '' && !l.startsWith('-----'));
     for (const line of body)
       assert.ok(!streamed.includes(line.slice(0, 8)), `key material streamed: ${line.slice(0, 8)}`);
