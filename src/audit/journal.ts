@@ -13,6 +13,9 @@
 //
 // No fsync: the page cache survives a killed process, not a power cut. Records appended in the last
 // flush interval before a power loss may be lost (they were never committed); see README.
+//
+// Provisional lines of the responses ending in one turn of the event loop go to the file in one
+// write at the end of that turn (group-commit.ts); those responses end only after it.
 import {
   closeSync,
   existsSync,
@@ -24,6 +27,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { journalHolds, type PendingJournal } from './group-commit.ts';
 import type { AuditRecord } from './record.ts';
 
 /** A segment is closed and a new one started past this size. */
@@ -94,7 +98,10 @@ function isJsonObject(text: string): boolean {
   }
 }
 
-export class AuditJournal {
+/** Reports a group write of provisional lines that failed (the calls' final records are journaled instead). */
+export type JournalErrorHandler = (err: Error) => void;
+
+export class AuditJournal implements PendingJournal {
   readonly dir: string;
   readonly #segmentBytes: number;
   #fd: number;
@@ -108,14 +115,19 @@ export class AuditJournal {
    * and the record as written (normalized, and its JSON), from which the final one may be restated.
    */
   readonly #provisional = new Map<string, { segment: Segment; at: number; written?: WrittenRecord }>();
+  /** Provisional lines waiting for this turn's group write, and their request ids. */
+  #held: string[] = [];
+  #heldIds: string[] = [];
+  readonly #onError: JournalErrorHandler;
 
   /**
    * Opens a new segment after any left on disk (replayed and removed by the caller with `discardOld`).
    * Smaller segments are dropped sooner, so less is left to check when the journal is replayed.
    */
-  constructor(dir: string, segmentBytes = SEGMENT_BYTES) {
+  constructor(dir: string, segmentBytes = SEGMENT_BYTES, onError: JournalErrorHandler = reportToStderr) {
     this.dir = dir;
     this.#segmentBytes = segmentBytes;
+    this.#onError = onError;
     mkdirSync(dir, { recursive: true });
     const existing = segmentFiles(dir);
     this.#number = existing.length === 0 ? 1 : Number(existing[existing.length - 1].split('/').pop()) + 1;
@@ -135,6 +147,8 @@ export class AuditJournal {
    * is committed.
    */
   writeFinal(json: string, requestId: string, count: number, hasContent: boolean): void {
+    // Held lines first: they belong to the current segment, which this write may close.
+    this.flushPending();
     const provisional = this.#provisional.get(requestId);
     if (provisional !== undefined) {
       this.#provisional.delete(requestId);
@@ -152,14 +166,36 @@ export class AuditJournal {
   }
 
   /**
-   * A provisional record of a call whose final record is not ready yet. With `written` (the record
-   * and its JSON), `provisionalOf` hands it back until the final record arrives.
+   * A provisional record of a call whose final record is not ready yet, held for this turn's group
+   * write (a response waiting on it ends after that write: `afterJournalWrite`). With `written` (the
+   * record and its JSON), `provisionalOf` hands it back until the final record arrives.
    */
   writeProvisional(json: string, requestId: string, written?: WrittenRecord): void {
     const segment = this.#current;
-    this.#write(`P ${json}\n`);
+    this.#held.push(`P ${json}\n`);
+    this.#heldIds.push(requestId);
     segment.waiting.add(requestId);
     this.#provisional.set(requestId, { segment, at: Date.now(), written });
+    if (this.#held.length === 1) journalHolds(this);
+  }
+
+  /** Writes the held provisional lines in one write. */
+  flushPending(): void {
+    if (this.#held.length === 0) return;
+    const lines = this.#held.length === 1 ? this.#held[0] : this.#held.join('');
+    const ids = this.#heldIds;
+    this.#held = [];
+    this.#heldIds = [];
+    try {
+      this.#write(lines);
+    } catch (err) {
+      // Not journaled: each call's final record gets a line of its own instead of standing on these.
+      for (const id of ids) {
+        this.#provisional.get(id)?.segment.waiting.delete(id);
+        this.#provisional.delete(id);
+      }
+      this.#onError(err as Error);
+    }
   }
 
   /** The provisional record of this call as written, while its final record has not arrived. */
@@ -183,6 +219,7 @@ export class AuditJournal {
 
   /** Everything written is committed (a graceful close): the journal is emptied. */
   close(allCommitted: boolean): void {
+    this.flushPending();
     closeSync(this.#fd);
     if (!allCommitted) return;
     for (const s of this.#closed) rmSync(s.file, { force: true });
@@ -190,6 +227,7 @@ export class AuditJournal {
     this.#closed = [];
   }
 
+  /** Writes `lines` whole (one or more lines), then starts a new segment if this one is full. */
   #write(line: string): void {
     // The string goes to write(2) without a Buffer of its own; a short write (rare on a regular file)
     // finishes from a Buffer of the line.
@@ -211,4 +249,10 @@ export class AuditJournal {
     this.#fd = openSync(this.#current.file, 'a');
     this.#bytes = 0;
   }
+}
+
+function reportToStderr(err: Error): void {
+  process.stderr.write(
+    `${JSON.stringify({ level: 'error', msg: 'audit journal: provisional records not written', err: err.message })}\n`,
+  );
 }

@@ -171,7 +171,9 @@ export class AuditLog {
       this.store.close();
       throw err;
     }
-    this.journal = new AuditJournal(journalDir(this.dbPath));
+    this.journal = new AuditJournal(journalDir(this.dbPath), undefined, (err) =>
+      this.logger.error({ err: err.message }, 'audit journal: provisional records not written'),
+    );
     this.journal.discardOld();
     this.lastSeq = this.store.last().seq;
     this.writer = this.startWriter();

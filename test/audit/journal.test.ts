@@ -3,9 +3,10 @@
 // in for a call whose final record never came.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { afterJournalWrite, commitJournals } from '../../src/audit/group-commit.ts';
 import { AuditJournal } from '../../src/audit/journal.ts';
 import { AuditLog } from '../../src/audit/log.ts';
 import { type AuditRecord, normalizeRecord } from '../../src/audit/record.ts';
@@ -117,4 +118,34 @@ test("another process's journal: what the log lacks is taken once, the rest is r
     store.close();
   }
   assert.equal(verifyAuditLog(join(dir, 'audit.db')).ok, true);
+});
+
+test('provisional lines of one turn reach the file in one group write, before a final line and before what waits on them', (t) => {
+  const dir = tempDir(t);
+  const file = join(dir, 'journal', '1');
+  const journal = new AuditJournal(join(dir, 'journal'));
+  t.after(() => journal.close(false));
+  const line = (r: AuditRecord) => JSON.stringify(normalizeRecord(r));
+  const kinds = () =>
+    readFileSync(file, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.slice(0, 8));
+
+  journal.writeProvisional(line(makeRecord(1)), 'req-1');
+  journal.writeProvisional(line(makeRecord(2)), 'req-2');
+  assert.deepEqual(kinds(), [], 'held until the turn ends');
+  const released: string[] = [];
+  assert.equal(
+    afterJournalWrite({ journalWritten: () => released.push(kinds().join()) }),
+    true,
+    'a response ending now waits',
+  );
+  commitJournals();
+  assert.deepEqual(released, ['P {"cost,P {"cost'], 'released after both lines are in the file');
+  assert.equal(afterJournalWrite({ journalWritten: () => assert.fail('nothing was held') }), false);
+
+  journal.writeProvisional(line(makeRecord(3)), 'req-3');
+  journal.writeFinal(line(makeRecord(4)), 'req-4', 1, false);
+  assert.deepEqual(kinds().slice(2), ['P {"cost', 'F {"cost'], 'a held line goes before a final one');
 });
