@@ -274,9 +274,20 @@ function sameJson(a: unknown, b: unknown): boolean {
   return keys === 0;
 }
 
+// Times normalized lately: a call's provisional and final records carry the same string, and calls
+// in the same millisecond the same time.
+const recentTimes = new Map<string, string>();
+
 function normalizeTime(t: unknown): string {
-  const ms = typeof t === 'string' ? Date.parse(t) : Number.NaN;
-  return Number.isNaN(ms) ? str(t) : new Date(ms).toISOString();
+  if (typeof t !== 'string') return str(t);
+  let normalized = recentTimes.get(t);
+  if (normalized === undefined) {
+    const ms = Date.parse(t);
+    normalized = Number.isNaN(ms) ? t : new Date(ms).toISOString();
+    if (recentTimes.size >= 256) recentTimes.clear();
+    recentTimes.set(t, normalized);
+  }
+  return normalized;
 }
 
 /**

@@ -47,6 +47,7 @@ export class Call {
   /** performance.now() at arrival. */
   readonly t0: number;
   readonly timings: Timings = { decided: 0, forwarded: 0, upstreamHeaders: 0, firstByte: 0, end: 0 };
+  #startedIso: string | undefined = undefined;
 
   // ── facts (set once by the authenticate and facts stages) ──
   auth: AuthResult = { status: 'missing', key: null };
@@ -129,6 +130,12 @@ export class Call {
 
   get key(): ResolvedKey | null {
     return this.auth.key;
+  }
+
+  /** `startedAt` in ISO-8601, as records and usage events carry it: formatted once per call. */
+  get startedIso(): string {
+    this.#startedIso ??= new Date(this.startedAt).toISOString();
+    return this.#startedIso;
   }
 
   /** A response filter's finding (response stage); recorded for audit, never read by the decision. */

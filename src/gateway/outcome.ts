@@ -69,7 +69,7 @@ export function callRecord(call: Call): CallRecord {
   const { outcome, errorCode } = outcomeOf(call);
   const record: Omit<AuditRecord, 'instance' | 'content'> = {
     requestId: call.id,
-    time: new Date(call.startedAt).toISOString(),
+    time: call.startedIso,
     keyId: call.key?.id ?? null,
     owner: call.key?.owner ?? null,
     team: call.key?.team ?? null,

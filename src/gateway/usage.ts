@@ -98,7 +98,7 @@ export function usageOf(call: Call): UsageEvent {
   const price = call.route?.price;
   return {
     requestId: call.id,
-    time: new Date(call.startedAt).toISOString(),
+    time: call.startedIso,
     revision: call.snapshot.revision,
     keyId: key?.id ?? null,
     owner: key?.owner ?? null,
