@@ -1,8 +1,9 @@
 // Normalised views of a text, scanned besides the text itself, so simple encodings do not hide a
 // credential: format characters (zero-width spaces, joiners, soft hyphens, bidi controls) removed,
-// URL-encoding (`%41`) and JSON escapes (`\u0041`, `\/`) decoded, a line break inside a long token
-// (a hard-wrapped key) joined, and base64 runs long enough to hide a credential decoded when they
-// decode to text.
+// URL-encoding (`%41`, and `%2541` encoded twice) and JSON escapes (`\u0041`, `\/`) decoded, a line
+// break inside a long token (a hard-wrapped key) joined, and base64 runs long enough to hide a
+// credential decoded when they decode to text: ASCII or UTF-8, lines and all (a base64'd `.env`), and
+// in whole texts a block wrapped over lines as `base64` and MIME write it (64 or 76 columns).
 //
 // Every view character knows the original offset it came from, so a finding in a view names the
 // original characters and redaction edits the original text.
@@ -76,10 +77,19 @@ const WORTH = new Uint8Array(128);
 for (const ch of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=_-:@.')
   WORTH[ch.charCodeAt(0)] = 1;
 
-/** The edit an encoding at `i` makes (`%41`, `\u0041`, `\/`), if it decodes to something worth it. */
+/** The edit an encoding at `i` makes (`%41`, `%2541`, `\u0041`, `\/`), if it decodes to something worth it. */
 function decodeAt(text: string, i: number): Edit | undefined {
   if (text.charCodeAt(i) === 37) {
     const v = hexVal(text.charCodeAt(i + 1)) * 16 + hexVal(text.charCodeAt(i + 2));
+    if (v === 37) {
+      // `%25` is `%`: encoded twice, `%2541` is `A`.
+      const hi = hexVal(text.charCodeAt(i + 3));
+      const lo = hexVal(text.charCodeAt(i + 4));
+      const w = hi * 16 + lo;
+      return hi >= 0 && lo >= 0 && WORTH[w] === 1
+        ? { start: i, end: i + 5, text: String.fromCharCode(w) }
+        : undefined;
+    }
     return WORTH[v] === 1 ? { start: i, end: i + 3, text: String.fromCharCode(v) } : undefined;
   }
   if (text.charCodeAt(i + 1) === 47) return { start: i, end: i + 2, text: '/' };
@@ -120,7 +130,7 @@ const isB64 = (c: number) => c < 128 && (CLASS[c] & B64) !== 0;
  * found and the character MIN_BASE64 - 1 after it read, so a short run (an identifier, a path) costs
  * a few reads and a long jump.
  */
-function base64Runs(text: string): [number, number][] | undefined {
+function base64Runs(text: string, whole: boolean): [number, number][] | undefined {
   const n = text.length;
   let runs: [number, number][] | undefined;
   let p = MIN_BASE64 - 1;
@@ -143,7 +153,8 @@ function base64Runs(text: string): [number, number][] | undefined {
     }
     let z = p + 1;
     while (z < n && isB64(text.charCodeAt(z))) z++;
-    if (z - a >= MIN_BASE64 && mayBeText(text, a, z)) {
+    if (z - a >= MIN_BASE64 && leadsMayBeText(text, a, z, whole)) {
+      if (whole) z = wrappedEnd(text, a, z);
       let end = z;
       while (end < n && end - z < 2 && text.charCodeAt(end) === 61) end++;
       runs ??= [];
@@ -156,15 +167,60 @@ function base64Runs(text: string): [number, number][] | undefined {
 }
 
 /**
- * Whether the base64 run text[a, z) may decode to text: printable ASCII puts each group of four's
- * first character in I–Z or a–f (decodeRun checks the rest). Identifiers and paths fail at once.
+ * What the first character of each group of four says about the three bytes it starts: text in
+ * ASCII starts a group with a printable character (I–Z, a–f) or a tab, line feed or carriage return
+ * (C, D); a UTF-8 lead or continuation byte starts it with g–z or 0–9.
  */
-function mayBeText(text: string, a: number, z: number): boolean {
+const ASCII_LEAD = 1;
+const UTF8_LEAD = 2;
+const LEAD = new Uint8Array(128);
+for (const ch of 'IJKLMNOPQRSTUVWXYZabcdefCD') LEAD[ch.charCodeAt(0)] = ASCII_LEAD;
+for (const ch of 'ghijklmnopqrstuvwxyz0123456789') LEAD[ch.charCodeAt(0)] = UTF8_LEAD;
+
+/**
+ * Whether groups of four whose first characters are `text[a]`, `text[a + 4]`, … before `z` may encode
+ * text: every group starts as ASCII text does, or (`utf8`) at most a quarter start as UTF-8 does.
+ * Identifiers and paths fail at once; decodeRun checks the bytes.
+ */
+function leadsMayBeText(text: string, a: number, z: number, utf8: boolean): boolean {
+  let other = 0;
+  let groups = 0;
   for (let i = a; i < z; i += 4) {
     const c = text.charCodeAt(i);
-    if (!((c >= 73 && c <= 90) || (c >= 97 && c <= 102))) return false;
+    if (c === 61) break;
+    groups++;
+    const lead = c < 128 ? LEAD[c] : 0;
+    if (lead === ASCII_LEAD) continue;
+    if (lead !== UTF8_LEAD || !utf8) return false;
+    other++;
   }
-  return true;
+  return other * 4 <= groups;
+}
+
+/**
+ * Where a base64 block that `base64` or MIME wrapped over lines ends, given its first line [a, z):
+ * while a line holds a whole number of groups and the next line (after a line break and at most
+ * eight spaces of indentation) goes on in base64 that may be text, the block goes on.
+ */
+function wrappedEnd(text: string, a: number, z: number): number {
+  const n = text.length;
+  let start = a;
+  let end = z;
+  while ((end - start) % 4 === 0) {
+    let j = end;
+    if (text.charCodeAt(j) === 13) j++;
+    if (text.charCodeAt(j) !== 10) break;
+    j++;
+    const indent = j;
+    while (j < n && j - indent < 8 && (text.charCodeAt(j) === 32 || text.charCodeAt(j) === 9)) j++;
+    let k = j;
+    while (k < n && isB64(text.charCodeAt(k))) k++;
+    if (k === j || !leadsMayBeText(text, j, k, true)) break;
+    start = j;
+    end = k;
+    if (text.charCodeAt(k) === 61) break; // padding: the last line
+  }
+  return end;
 }
 
 /**
@@ -177,6 +233,7 @@ const NOTHING: { edits: undefined; runs: undefined } = { edits: undefined, runs:
 export function survey(
   text: string,
   ascii = false,
+  whole = true,
 ): { edits: Edit[] | undefined; runs: [number, number][] | undefined } {
   // Short texts (ids, names, most enum-like values) without anything to decode: one cheap pass.
   if (text.length < MIN_BASE64) {
@@ -217,7 +274,7 @@ export function survey(
     const list = edits.sort((x, y) => x.start - y.start);
     edits = list.filter((e, k) => k === 0 || e.start >= list[k - 1].end);
   }
-  const runs = base64Runs(text);
+  const runs = base64Runs(text, whole);
   return edits === undefined && runs === undefined ? NOTHING : { edits, runs };
 }
 
@@ -279,31 +336,41 @@ function editViews(text: string, edits: Edit[], out: View[]): void {
 }
 
 const PRINTABLE = (v: number) => (v >= 0x20 && v <= 0x7e) || v === 9 || v === 10 || v === 13;
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
-/** The decoded text of a base64 run when it decodes to printable text; undefined otherwise. */
-function decodeRun(run: string): string | undefined {
-  // Each group of four encodes three bytes; printable ASCII (0x20–0x7e) puts the group's first
-  // character in I–Z or a–f. Checked before decoding anything.
-  for (let i = 0; i < run.length; i += 4) {
-    const c = run.charCodeAt(i);
-    if (c === 61) break;
-    if (!((c >= 73 && c <= 90) || (c >= 97 && c <= 102))) return undefined;
-  }
-  const std = /[+/]/.test(run);
-  const url = /[_-]/.test(run);
+/**
+ * The decoded text of a base64 run (line breaks and indentation of a wrapped block dropped) when it
+ * decodes to printable ASCII or (`utf8`) valid UTF-8 without control characters; undefined otherwise.
+ */
+function decodeRun(run: string, utf8: boolean): string | undefined {
+  const body = run.replace(/\s+/g, '').replace(/=+$/, '');
+  // Checked before decoding anything.
+  if (!leadsMayBeText(body, 0, body.length, utf8)) return undefined;
+  const std = /[+/]/.test(body);
+  const url = /[_-]/.test(body);
   if (std && url) return undefined;
-  const body = run.replace(/=+$/, '');
   if (body.length % 4 === 1) return undefined;
   const bytes = Buffer.from(body, url ? 'base64url' : 'base64');
   if (bytes.length < 12) return undefined;
-  for (let i = 0; i < bytes.length; i++) if (!PRINTABLE(bytes[i])) return undefined;
-  return bytes.toString('latin1');
+  let high = false;
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i];
+    if (b >= 0x80) high = true;
+    else if (!PRINTABLE(b)) return undefined;
+  }
+  if (!high) return bytes.toString('latin1');
+  if (!utf8) return undefined;
+  try {
+    return UTF8.decode(bytes);
+  } catch {
+    return undefined;
+  }
 }
 
-function base64Views(text: string, runs: [number, number][], out: View[]): void {
+function base64Views(text: string, runs: [number, number][], whole: boolean, out: View[]): void {
   for (const [a, z] of runs) {
     if (out.length >= MAX_VIEWS) return;
-    const decoded = decodeRun(text.slice(a, z));
+    const decoded = decodeRun(text.slice(a, z), whole);
     if (decoded === undefined) continue;
     out.push({ text: decoded, map: new Int32Array(decoded.length + 1).fill(a), span: [a, z] });
     // Encoded inside the encoding (URL-encoding, invisibles): one more level.
@@ -316,14 +383,16 @@ const NO_VIEWS: readonly View[] = [];
 
 /**
  * The normalised views of `text` worth scanning besides it (usually none). `ascii`: the caller knows
- * the text has no character above U+007F.
+ * the text has no character above U+007F. `whole` false (a streamed answer's window, whose hold-back
+ * follows one line of base64 in ASCII, stream.ts): base64 wrapped over lines or encoding UTF-8 is
+ * not decoded.
  */
-export function views(text: string, ascii = false): readonly View[] {
-  const { edits, runs } = survey(text, ascii);
+export function views(text: string, ascii = false, whole = true): readonly View[] {
+  const { edits, runs } = survey(text, ascii, whole);
   if (edits === undefined && runs === undefined) return NO_VIEWS;
   const out: View[] = [];
   if (edits) editViews(text, edits, out);
-  if (runs) base64Views(text, runs, out);
+  if (runs) base64Views(text, runs, whole, out);
   return out.length === 0 ? NO_VIEWS : out;
 }
 

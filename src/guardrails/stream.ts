@@ -113,13 +113,14 @@ const printable = (b: number) => (b >= 0x20 && b <= 0x7e) || b === 9 || b === 10
 
 /**
  * Takes base64 character `c` as character `k` (0-based) of the text's trailing run; whether the run
- * may still decode to text. The scanner decodes a run only when every group of four starts with a
- * character in I–Z or a–f, every byte is printable and the two alphabets are not mixed
- * (normalise.ts decodeRun), so a run that breaks one of these can never hide a credential it finds.
+ * may still decode to text. In a streamed window the scanner decodes a run only when every group of
+ * four starts with a character in I–Z, a–f, C or D (printable ASCII, tab, line feed, carriage
+ * return), every byte is printable and the two alphabets are not mixed (normalise.ts decodeRun, with
+ * `whole` false), so a run that breaks one of these can never hide a credential it finds.
  */
 function base64Step(st: PathState, c: number, k: number): boolean {
   const pos = k & 3;
-  if (pos === 0 && !((c >= 73 && c <= 90) || (c >= 97 && c <= 102))) return false;
+  if (pos === 0 && !((c >= 73 && c <= 90) || (c >= 97 && c <= 102) || c === 67 || c === 68)) return false;
   if (c === 43 || c === 47 || c === 45 || c === 95) {
     const alphabet = c === 43 || c === 47 ? 1 : 2;
     if (st.runAlphabet !== 0 && st.runAlphabet !== alphabet) return false;
@@ -225,7 +226,7 @@ export function createResponseScanner(chain: CompiledChain, surface: Surface): R
     const certainEnd = final ? Number.POSITIVE_INFINITY : st.buf.length - LOOKAHEAD;
     let pendingFrom = st.buf.length;
     if (st.dirtyAt >= 0 && st.dirtyAt < st.base + st.buf.length - NORMALISE_REACH) st.dirtyAt = -1;
-    const vs = st.dirtyAt >= 0 ? views(st.buf) : NO_VIEWS;
+    const vs = st.dirtyAt >= 0 ? views(st.buf, false, false) : NO_VIEWS;
     for (let i = 0; i < textSteps.length; i++) {
       const step = textSteps[i];
       const raw = st.scanners[i](st.buf, st.base, fresh);
