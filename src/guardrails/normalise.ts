@@ -1,9 +1,11 @@
 // Normalised views of a text, scanned besides the text itself, so simple encodings do not hide a
 // credential: format characters (zero-width spaces, joiners, soft hyphens, bidi controls) removed,
-// URL-encoding (`%41`, and `%2541` encoded twice) and JSON escapes (`\u0041`, `\/`) decoded, a line
+// full-width forms folded to ASCII, URL-encoding (`%41`, and `%2541` encoded twice), JSON and C escapes
+// (`\u0041`, `\/`, `\x41`) and HTML character references (`&#65;`, `&#x41;`) decoded, a line
 // break inside a long token (a hard-wrapped key) joined, and base64 runs long enough to hide a
 // credential decoded when they decode to text: ASCII or UTF-8, lines and all (a base64'd `.env`), and
-// in whole texts a block wrapped over lines as `base64` and MIME write it (64 or 76 columns).
+// in whole texts a block wrapped over lines as `base64` and MIME write it (64 or 76 columns), broken
+// up by invisibles, or encoded twice.
 //
 // Every view character knows the original offset it came from, so a finding in a view names the
 // original characters and redaction edits the original text.
@@ -69,7 +71,10 @@ interface Edit {
 // they would read as combining with the character before them.
 const INVISIBLE_RE =
   /[\u00AD\u061C\u180E\u200B-\u200F\u202A-\u202E\u2060-\u206F\uFEFF]|\u034F|[\uFE00-\uFE0F]/g;
-const ENCODED_RE = /%[0-9A-Fa-f]{2}|\\(?:u[0-9A-Fa-f]{4}|\/)/g;
+const ENCODED_RE =
+  /%[0-9A-Fa-f]{2}|\\(?:u[0-9A-Fa-f]{4}|x[0-9A-Fa-f]{2}|\/)|&#(?:[0-9]{2,3}|[xX][0-9A-Fa-f]{2});/g;
+/** Full-width forms of ASCII (`ｇｈｐ＿`), which NFKC folds to ASCII. */
+const FULLWIDTH_RE = /[\uFF01-\uFF5E]/g;
 
 // What an encoding is worth decoding for: characters credentials, URLs with passwords and base64 are
 // made of. `\u0020` or `%20` in code and prose hide nothing; decoding them would only cost a rescan.
@@ -77,8 +82,21 @@ const WORTH = new Uint8Array(128);
 for (const ch of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=_-:@.')
   WORTH[ch.charCodeAt(0)] = 1;
 
-/** The edit an encoding at `i` makes (`%41`, `%2541`, `\u0041`, `\/`), if it decodes to something worth it. */
+/**
+ * The edit an encoding at `i` (`%41`, `%2541`, `\u0041`, `\x41`, `\/`, `&#65;`, `&#x41;`) makes, if it
+ * decodes to something worth it.
+ */
 function decodeAt(text: string, i: number): Edit | undefined {
+  if (text.charCodeAt(i) === 38) {
+    const close = text.indexOf(';', i);
+    const hex = (text.charCodeAt(i + 2) | 0x20) === 120;
+    const v = Number.parseInt(text.slice(i + (hex ? 3 : 2), close), hex ? 16 : 10);
+    return v < 128 && WORTH[v] === 1 ? { start: i, end: close + 1, text: String.fromCharCode(v) } : undefined;
+  }
+  if (text.charCodeAt(i + 1) === 120) {
+    const v = hexVal(text.charCodeAt(i + 2)) * 16 + hexVal(text.charCodeAt(i + 3));
+    return WORTH[v] === 1 ? { start: i, end: i + 4, text: String.fromCharCode(v) } : undefined;
+  }
   if (text.charCodeAt(i) === 37) {
     const v = hexVal(text.charCodeAt(i + 1)) * 16 + hexVal(text.charCodeAt(i + 2));
     if (v === 37) {
@@ -240,7 +258,7 @@ export function survey(
     let special = false;
     for (let i = 0; i < text.length && !special; i++) {
       const c = text.charCodeAt(i);
-      special = c === 37 || c === 92 || c === 10 || c === 13 || c >= 0x80;
+      special = c === 37 || c === 92 || c === 38 || c === 10 || c === 13 || c >= 0x80;
     }
     if (!special) return NOTHING;
   }
@@ -251,8 +269,13 @@ export function survey(
     INVISIBLE_RE.lastIndex = 0;
     for (let m = INVISIBLE_RE.exec(text); m !== null; m = INVISIBLE_RE.exec(text))
       add(found, { start: m.index, end: m.index + 1, text: '' });
+    FULLWIDTH_RE.lastIndex = 0;
+    for (let m = FULLWIDTH_RE.exec(text); m !== null; m = FULLWIDTH_RE.exec(text)) {
+      const c = m[0].charCodeAt(0) - 0xfee0;
+      if (WORTH[c] === 1) add(found, { start: m.index, end: m.index + 1, text: String.fromCharCode(c) });
+    }
   }
-  if (text.indexOf('%') !== -1 || text.indexOf('\\') !== -1) {
+  if (text.indexOf('%') !== -1 || text.indexOf('\\') !== -1 || text.indexOf('&#') !== -1) {
     ENCODED_RE.lastIndex = 0;
     for (let m = ENCODED_RE.exec(text); m !== null; m = ENCODED_RE.exec(text))
       add(found, decodeAt(text, m.index));
@@ -367,15 +390,33 @@ function decodeRun(run: string, utf8: boolean): string | undefined {
   }
 }
 
-function base64Views(text: string, runs: [number, number][], whole: boolean, out: View[]): void {
+/**
+ * The decoded base64 runs of `text`. With `map` (`text` is an edited view; map is its map back to the
+ * original), only runs an edit broke up (invisibles inside base64), placed at their original span.
+ */
+function base64Views(
+  text: string,
+  runs: [number, number][],
+  whole: boolean,
+  out: View[],
+  map?: Int32Array,
+): void {
   for (const [a, z] of runs) {
     if (out.length >= MAX_VIEWS) return;
+    const from = map === undefined ? a : map[a];
+    const to = map === undefined ? z : map[z];
+    if (map !== undefined && to - from === z - a) continue; // the text's own run, decoded already
     const decoded = decodeRun(text.slice(a, z), whole);
     if (decoded === undefined) continue;
-    out.push({ text: decoded, map: new Int32Array(decoded.length + 1).fill(a), span: [a, z] });
-    // Encoded inside the encoding (URL-encoding, invisibles): one more level.
-    const inner = survey(decoded).edits;
-    if (inner) out.push({ ...applyEdits(decoded, 0, decoded.length, inner), span: [a, z] });
+    out.push({ text: decoded, map: new Int32Array(decoded.length + 1).fill(from), span: [from, to] });
+    // Encoded inside the encoding (URL-encoding, invisibles, base64 again): one more level.
+    const { edits: inner, runs: nested } = survey(decoded, false, whole);
+    if (inner) out.push({ ...applyEdits(decoded, 0, decoded.length, inner), span: [from, to] });
+    for (const [b, y] of nested ?? []) {
+      const twice = decodeRun(decoded.slice(b, y), whole);
+      if (twice !== undefined && out.length < MAX_VIEWS)
+        out.push({ text: twice, map: new Int32Array(twice.length + 1).fill(from), span: [from, to] });
+    }
   }
 }
 
@@ -391,7 +432,15 @@ export function views(text: string, ascii = false, whole = true): readonly View[
   const { edits, runs } = survey(text, ascii, whole);
   if (edits === undefined && runs === undefined) return NO_VIEWS;
   const out: View[] = [];
-  if (edits) editViews(text, edits, out);
+  if (edits) {
+    editViews(text, edits, out);
+    // Base64 that the edits made whole again (invisibles or encodings inside a run); not in a stream's
+    // window, whose hold-back follows unbroken runs.
+    for (let k = 0, n = whole ? out.length : 0; k < n; k++) {
+      const edited = base64Runs(out[k].text, whole);
+      if (edited) base64Views(out[k].text, edited, whole, out, out[k].map);
+    }
+  }
   if (runs) base64Views(text, runs, whole, out);
   return out.length === 0 ? NO_VIEWS : out;
 }

@@ -93,11 +93,12 @@ const MIN_BASE64 = 28;
 /** Only lines at least this long are taken to be hard-wrapped (normalise.ts MIN_WRAPPED_LINE). */
 const MIN_WRAPPED_LINE = 40;
 /**
- * The end of a window that normalising it later may change: an encoding cut off, or a line break with
- * at most the start of a token after it (a hard-wrapped token may go on there).
+ * The end of a window that normalising it later may change: an encoding cut off (`%2`, `%254`, `\u00`,
+ * `\x4`, `&#6`, `&#x4`), or a line break with at most the start of a token after it (a hard-wrapped
+ * token may go on there).
  */
 const UNFINISHED =
-  /(?:%[0-9A-Fa-f]?|\\(?:u[0-9A-Fa-f]{0,3})?|(?:\r?\n|\r|\\r\\n|\\r|\\n)[ \t]{0,8}[A-Za-z0-9+/=_-]{0,19})$/;
+  /(?:%(?:25[0-9A-Fa-f]?|[0-9A-Fa-f])?|\\(?:u[0-9A-Fa-f]{0,3}|x[0-9A-Fa-f]?)?|&(?:#(?:[0-9]{0,3}|[xX][0-9A-Fa-f]{0,2}))?|(?:\r?\n|\r|\\r\\n|\\r|\\n)[ \t]{0,8}[A-Za-z0-9+/=_-]{0,19})$/;
 /** Characters of a text read with the end of the one before it (join.ts SIDE). */
 const SEAM_HEAD = 256;
 
@@ -149,7 +150,7 @@ function needsNormalising(st: PathState, delta: string): boolean {
       continue;
     }
     line++;
-    if (c >= 0x80 || c === 37 || c === 92) dirty = true;
+    if (c >= 0x80 || c === 37 || c === 92 || c === 38) dirty = true;
     if (c < 128 && B64[c] >= 0) {
       if (run === 0) {
         st.runAlive = true;
