@@ -5,7 +5,7 @@
 // break inside a long token (a hard-wrapped key) joined, and base64 runs long enough to hide a
 // credential decoded when they decode to text: ASCII or UTF-8, lines and all (a base64'd `.env`), and
 // in whole texts a block wrapped over lines as `base64` and MIME write it (64 or 76 columns), broken
-// up by invisibles, or encoded twice.
+// up by invisibles, or encoded twice; and in whole texts, text written in hex (`xxd -p`).
 //
 // Every view character knows the original offset it came from, so a finding in a view names the
 // original characters and redaction edits the original text.
@@ -171,8 +171,9 @@ function base64Runs(text: string, whole: boolean): [number, number][] | undefine
     }
     let z = p + 1;
     while (z < n && isB64(text.charCodeAt(z))) z++;
-    if (z - a >= MIN_BASE64 && leadsMayBeText(text, a, z, whole)) {
-      if (whole) z = wrappedEnd(text, a, z);
+    const hex = whole && hexMayBeText(text, a, z);
+    if (z - a >= MIN_BASE64 && (hex || leadsMayBeText(text, a, z, whole))) {
+      if (whole) z = wrappedEnd(text, a, z, hex);
       let end = z;
       while (end < n && end - z < 2 && text.charCodeAt(end) === 61) end++;
       runs ??= [];
@@ -216,11 +217,24 @@ function leadsMayBeText(text: string, a: number, z: number, utf8: boolean): bool
 }
 
 /**
+ * Whether text[a, z) may be text written in hex (`xxd -p`, `od`, a hex dump): an even number of hex
+ * digits whose every byte is printable ASCII or a tab or line break (its high digit 2–7, or 0).
+ */
+function hexMayBeText(text: string, a: number, z: number): boolean {
+  if ((z - a) % 2 !== 0) return false;
+  for (let i = a; i < z; i += 2) {
+    const hi = text.charCodeAt(i);
+    if (!((hi >= 50 && hi <= 55) || hi === 48) || hexVal(text.charCodeAt(i + 1)) < 0) return false;
+  }
+  return true;
+}
+
+/**
  * Where a base64 block that `base64` or MIME wrapped over lines ends, given its first line [a, z):
  * while a line holds a whole number of groups and the next line (after a line break and at most
  * eight spaces of indentation) goes on in base64 that may be text, the block goes on.
  */
-function wrappedEnd(text: string, a: number, z: number): number {
+function wrappedEnd(text: string, a: number, z: number, hex: boolean): number {
   const n = text.length;
   let start = a;
   let end = z;
@@ -233,7 +247,7 @@ function wrappedEnd(text: string, a: number, z: number): number {
     while (j < n && j - indent < 8 && (text.charCodeAt(j) === 32 || text.charCodeAt(j) === 9)) j++;
     let k = j;
     while (k < n && isB64(text.charCodeAt(k))) k++;
-    if (k === j || !leadsMayBeText(text, j, k, true)) break;
+    if (k === j || !(hex ? hexMayBeText(text, j, k) : leadsMayBeText(text, j, k, true))) break;
     start = j;
     end = k;
     if (text.charCodeAt(k) === 61) break; // padding: the last line
@@ -363,10 +377,12 @@ const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
  * The decoded text of a base64 run (line breaks and indentation of a wrapped block dropped) when it
- * decodes to printable ASCII or (`utf8`) valid UTF-8 without control characters; undefined otherwise.
+ * decodes to printable ASCII or (`utf8`, a whole text) valid UTF-8 without control characters; in a
+ * whole text, a run that is text written in hex is decoded as hex. Undefined otherwise.
  */
 function decodeRun(run: string, utf8: boolean): string | undefined {
   const body = run.replace(/\s+/g, '').replace(/=+$/, '');
+  if (utf8 && hexMayBeText(body, 0, body.length)) return decodeHex(body);
   // Checked before decoding anything.
   if (!leadsMayBeText(body, 0, body.length, utf8)) return undefined;
   const std = /[+/]/.test(body);
@@ -388,6 +404,14 @@ function decodeRun(run: string, utf8: boolean): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Text written in hex (hexMayBeText), decoded, when every byte is printable; undefined otherwise. */
+function decodeHex(body: string): string | undefined {
+  const bytes = Buffer.from(body, 'hex');
+  if (bytes.length < 12) return undefined;
+  for (let i = 0; i < bytes.length; i++) if (!PRINTABLE(bytes[i])) return undefined;
+  return bytes.toString('latin1');
 }
 
 /**

@@ -27,6 +27,10 @@ const ENCODED: Record<string, string> = {
     '\u200b',
   ),
   'base64 of base64': Buffer.from(Buffer.from(`export TOKEN=${TOKEN}`).toString('base64')).toString('base64'),
+  hex: Buffer.from(`export TOKEN=${TOKEN}\n`).toString('hex'),
+  'hex as `xxd -p` wraps it': Buffer.from(`export TOKEN=${TOKEN}\n`)
+    .toString('hex')
+    .replace(/(.{60})(?=.)/g, '$1\n'),
 };
 
 for (const [name, encoded] of Object.entries(ENCODED)) {
@@ -66,8 +70,11 @@ for (const name of ['HTML decimal references', '\\x escapes', 'full-width forms'
   });
 }
 
-test('ordinary HTML references, escapes and full-width text are not findings', async () => {
+test('ordinary HTML references, escapes, full-width text and hex digests are not findings', async () => {
+  const { createHash, randomUUID } = await import('node:crypto');
   const content = [
+    `sha256 ${createHash('sha256').update('release-1.2.3.tgz').digest('hex')}  release-1.2.3.tgz`,
+    `commit ${createHash('sha1').update('x').digest('hex')} request ${randomUUID()}`,
     'Tom &amp; Jerry &#169; 2024 &#x2014; all rights reserved &#8212; see &#60;docs&#62;',
     'printf("\\x1b[31mred\\x1b[0m\\n"); const tab = "\\x09";',
     'ＡＢＣ株式会社　東京都千代田区１－２－３　ＴＥＬ：０３－１２３４－５６７８',
