@@ -69,12 +69,11 @@ interface Edit {
 
 // Combining grapheme joiner and variation selectors are written as alternatives: in a character class
 // they would read as combining with the character before them.
+// Full-width forms of ASCII (`ｇｈｐ＿`, which NFKC folds to ASCII) are found in the same pass.
 const INVISIBLE_RE =
-  /[\u00AD\u061C\u180E\u200B-\u200F\u202A-\u202E\u2060-\u206F\uFEFF]|\u034F|[\uFE00-\uFE0F]/g;
+  /[\u00AD\u061C\u180E\u200B-\u200F\u202A-\u202E\u2060-\u206F\uFEFF\uFF01-\uFF5E]|\u034F|[\uFE00-\uFE0F]/g;
 const ENCODED_RE =
   /%[0-9A-Fa-f]{2}|\\(?:u[0-9A-Fa-f]{4}|x[0-9A-Fa-f]{2}|\/)|&#(?:[0-9]{2,3}|[xX][0-9A-Fa-f]{2});/g;
-/** Full-width forms of ASCII (`ｇｈｐ＿`), which NFKC folds to ASCII. */
-const FULLWIDTH_RE = /[\uFF01-\uFF5E]/g;
 
 // What an encoding is worth decoding for: characters credentials, URLs with passwords and base64 are
 // made of. `\u0020` or `%20` in code and prose hide nothing; decoding them would only cost a rescan.
@@ -281,12 +280,11 @@ export function survey(
   found.sorted = true;
   if (!ascii) {
     INVISIBLE_RE.lastIndex = 0;
-    for (let m = INVISIBLE_RE.exec(text); m !== null; m = INVISIBLE_RE.exec(text))
-      add(found, { start: m.index, end: m.index + 1, text: '' });
-    FULLWIDTH_RE.lastIndex = 0;
-    for (let m = FULLWIDTH_RE.exec(text); m !== null; m = FULLWIDTH_RE.exec(text)) {
-      const c = m[0].charCodeAt(0) - 0xfee0;
-      if (WORTH[c] === 1) add(found, { start: m.index, end: m.index + 1, text: String.fromCharCode(c) });
+    for (let m = INVISIBLE_RE.exec(text); m !== null; m = INVISIBLE_RE.exec(text)) {
+      const c = text.charCodeAt(m.index);
+      if (c < 0xff01 || c > 0xff5e) add(found, { start: m.index, end: m.index + 1, text: '' });
+      else if (WORTH[c - 0xfee0] === 1)
+        add(found, { start: m.index, end: m.index + 1, text: String.fromCharCode(c - 0xfee0) });
     }
   }
   if (text.indexOf('%') !== -1 || text.indexOf('\\') !== -1 || text.indexOf('&#') !== -1) {
