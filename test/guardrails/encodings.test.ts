@@ -4,7 +4,8 @@
 // it is reported.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { compileChain, createResponseScanner, scanRequest } from '../../src/guardrails/index.ts';
+import { compileChain, scanRequest } from '../../src/guardrails/index.ts';
+import { streamUntilReported } from './stream-feed.ts';
 
 const TOKEN = `ghp_${'R8sWq2LzVb7nXc4Tm9Pk1Jd6Hf3Gy5Ua0EeQ'}`;
 const chain = compileChain(
@@ -54,17 +55,7 @@ for (const name of ['HTML decimal references', '\\x escapes', 'full-width forms'
   test(`a streamed answer releases no character of a credential in ${name} before it is reported`, () => {
     const prose = 'Here is the value you asked for, as it appears in the page source: ';
     const text = `${prose}${ENCODED[name]} and nothing else.`;
-    const scanner = createResponseScanner(chain, 'anthropic.messages');
-    let released = 0;
-    let reported = false;
-    for (let fed = 0; fed < text.length && !reported; fed += 2) {
-      reported = scanner.push('t', text.slice(fed, fed + 2)).some((f) => f.rule === 'github_pat');
-      if (!reported) released = Math.max(released, scanner.releasableTo('t'));
-    }
-    if (!reported)
-      reported = (scanner.end() as { findings: { rule: string }[] }).findings.some(
-        (f) => f.rule === 'github_pat',
-      );
+    const { reported, released } = streamUntilReported(chain, text, 'github_pat', 2);
     assert.ok(reported, 'reported');
     assert.ok(released <= prose.length, `${released - prose.length} characters released`);
   });
