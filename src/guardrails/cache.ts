@@ -32,8 +32,12 @@ export interface CacheEntry {
   utf8?: number;
   bytes: number;
   used: boolean;
-  /** Results for this text followed by another (split-secret scan), per detector signature. */
-  joins?: WeakMap<CacheEntry, Map<string, import('./join.ts').JoinMatch[]>>;
+  /**
+   * Results for this text followed by another that is not its follower (split-secret scan), by the
+   * other's entry and then by signature slot: what followerSeams held for a former follower, and the
+   * seams of a text that occurs twice in one body.
+   */
+  joins?: WeakMap<CacheEntry, (import('./join.ts').JoinMatch[] | undefined)[]>;
   /** Next entry in the same bucket (content keying). */
   next: CacheEntry | undefined;
   /**

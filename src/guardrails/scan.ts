@@ -220,8 +220,15 @@ function scanTable(
       entries[i] = entry;
       lastEntries[i] = entry;
       if (previous !== undefined && entry !== undefined && previous.follower !== entry) {
+        // The seams with the former follower are kept by that entry (followerSeams and joins are
+        // kept this way round because nearly every seam is with the follower: a first scan then
+        // makes no map per seam).
+        if (previous.follower !== undefined && previous.followerSeams !== undefined) {
+          previous.joins ??= new WeakMap();
+          previous.joins.set(previous.follower, previous.followerSeams);
+        }
         previous.follower = entry;
-        previous.followerSeams = undefined;
+        previous.followerSeams = previous.joins?.get(entry);
       }
       previous = entry;
       if (sizing) {
@@ -242,23 +249,22 @@ function scanTable(
         const step = seamSteps[s];
         const det = step.text!;
         const follows = ea !== undefined && eb !== undefined && ea.follower === eb;
-        let joined: JoinMatch[] | undefined = follows ? ea.followerSeams?.[seamSlots[s]] : undefined;
-        if (joined === undefined && ea !== undefined && eb !== undefined) {
-          joined = ea.joins?.get(eb)?.get(det.signature);
-          if (joined !== undefined && follows) rememberSeam(ea, seamSlots[s], joined);
-        }
+        const slot = seamSlots[s];
+        let joined: JoinMatch[] | undefined;
+        if (follows) joined = ea.followerSeams?.[slot];
+        else if (ea !== undefined && eb !== undefined) joined = ea.joins?.get(eb)?.[slot];
         if (joined === undefined) {
           joined = joinMatches(det, a, b);
-          if (ea !== undefined && eb !== undefined) {
+          if (follows) rememberSeam(ea, slot, joined);
+          else if (ea !== undefined && eb !== undefined) {
             ea.joins ??= new WeakMap();
             let per = ea.joins.get(eb);
             if (per === undefined) {
-              per = new Map();
+              per = [];
               ea.joins.set(eb, per);
             }
-            per.set(det.signature, joined);
+            per[slot] = joined;
           }
-          if (follows) rememberSeam(ea, seamSlots[s], joined);
         }
         for (let k = 0; k < joined.length; k++) {
           const f = joinAt(chain, step, stage, t.path(i), t.path(i + 1), a, b, joined[k]);
