@@ -126,6 +126,9 @@ function scanBody(
   }
 }
 
+/** Per text of the table being scanned: 1 when it is known to be ASCII (scanTable's scratch). */
+let asciiScratch = new Uint8Array(256);
+
 /** Scans the texts of a walked body; reads the table only synchronously. */
 function scanTable(
   chain: CompiledChain,
@@ -149,6 +152,8 @@ function scanTable(
   const texts = t.texts;
   const entries = t.extra as (CacheEntry | undefined)[];
   let totalBytes = 0;
+  if (asciiScratch.length < n) asciiScratch = new Uint8Array(Math.max(n, 2 * asciiScratch.length));
+  const ascii = asciiScratch;
   // Index loops and no allocation on a cache hit: this loop runs over the whole history on every
   // call, and nearly every text is a hit.
   if (textSteps.length > 0 || sizing) {
@@ -160,6 +165,7 @@ function scanTable(
         texts[i] = text;
       }
       entries[i] = undefined;
+      ascii[i] = 0;
       if (text.length === 0) {
         lastEntries[i] = undefined;
         continue;
@@ -236,6 +242,7 @@ function scanTable(
         totalBytes += utf8;
       }
       if (entry !== undefined && utf8 >= 0) entry.utf8 = utf8;
+      ascii[i] = utf8 === text.length ? 1 : 0;
     }
     if (lastEntries.length > n) lastEntries.length = n;
     // Adjacent texts read as one: a credential split across two messages or blocks is found too.
@@ -254,7 +261,8 @@ function scanTable(
         if (follows) joined = ea.followerSeams?.[slot];
         else if (ea !== undefined && eb !== undefined) joined = ea.joins?.get(eb)?.[slot];
         if (joined === undefined) {
-          joined = joinMatches(det, a, b);
+          // Two ASCII texts make an ASCII joint: joinMatches need not measure it.
+          joined = joinMatches(det, a, b, ascii[i] === 1 && ascii[i + 1] === 1);
           if (follows) rememberSeam(ea, slot, joined);
           else if (ea !== undefined && eb !== undefined) {
             ea.joins ??= new WeakMap();
