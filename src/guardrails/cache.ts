@@ -32,8 +32,12 @@ export interface CacheEntry {
   utf8?: number;
   bytes: number;
   used: boolean;
-  /** Results for this text followed by another (split-secret scan), per detector signature. */
-  joins?: WeakMap<CacheEntry, Map<string, import('./join.ts').JoinMatch[]>>;
+  /**
+   * Results for this text followed by another that is not its follower (split-secret scan), by the
+   * other's entry and then by signature slot: what followerSeams held for a former follower, and the
+   * seams of a text that occurs twice in one body.
+   */
+  joins?: WeakMap<CacheEntry, (import('./join.ts').JoinMatch[] | undefined)[]>;
   /** Next entry in the same bucket (content keying). */
   next: CacheEntry | undefined;
   /**
@@ -45,6 +49,11 @@ export interface CacheEntry {
   followerSeams?: (import('./join.ts').JoinMatch[] | undefined)[];
   /** Set once the entry left the cache: a follower link to it no longer counts. */
   evicted?: boolean;
+  /** The cache whose CLOCK list holds the entry (none once it left, or the cache was cleared). */
+  owner: ScanCache | undefined;
+  /** The entries before and after it in that list (older first). */
+  older: CacheEntry | undefined;
+  newer: CacheEntry | undefined;
   /** The cache's generation when it was stored; `clear()` starts a new one. */
   generation: number;
 }
@@ -90,8 +99,11 @@ export class ScanCache {
   readonly maxBytes: number;
   readonly keyBy: 'content' | 'sha256';
   readonly #buckets = new Map<number | string, CacheEntry>();
-  /** Every entry, in CLOCK order. */
-  readonly #order = new Set<CacheEntry>();
+  // Every entry, in CLOCK order, as a list through the entries themselves: a Set cost a hash of the
+  // entry on every store, and its growth after clear() showed in a first scan.
+  #oldest: CacheEntry | undefined;
+  #newest: CacheEntry | undefined;
+  #count = 0;
   #bytes = 0;
   #generation = 0;
   #hits = 0;
@@ -153,7 +165,7 @@ export class ScanCache {
 
   /** Remembers `matches` for `text` under a detector signature; `entry` is what lookup returned, if anything. */
   store(text: string, signature: string, matches: Match[], entry?: CacheEntry): CacheEntry {
-    let e = entry !== undefined && this.#order.has(entry) ? entry : undefined;
+    let e = entry !== undefined && entry.owner === this ? entry : undefined;
     const key = e === undefined ? this.#keyOf(text) : e.key;
     e ??= this.#find(text, key);
     if (e === undefined) {
@@ -175,13 +187,16 @@ export class ScanCache {
         followerSeams: undefined,
         evicted: false,
         generation: this.#generation,
+        owner: undefined,
+        older: undefined,
+        newer: undefined,
       };
       if (!keep) {
         const old = this.#buckets.get(key);
         if (old) this.#remove(old);
       }
       this.#buckets.set(key, e);
-      this.#order.add(e);
+      this.#append(e);
       this.#bytes += e.bytes;
     }
     const slot = signatureSlot(signature);
@@ -204,7 +219,7 @@ export class ScanCache {
     e.text = undefined;
     e.follower = undefined;
     e.followerSeams = undefined;
-    this.#order.delete(e);
+    this.#unlink(e);
     this.#bytes -= e.bytes;
     const head = this.#buckets.get(e.key);
     if (head === e) {
@@ -221,14 +236,14 @@ export class ScanCache {
   }
 
   #evict(keep: CacheEntry) {
-    let guard = this.#order.size * 2 + 2;
-    while ((this.#order.size > this.maxEntries || this.#bytes > this.maxBytes) && guard-- > 0) {
-      const oldest = this.#order.values().next().value as CacheEntry;
-      if (oldest === keep && this.#order.size === 1) break;
+    let guard = this.#count * 2 + 2;
+    while ((this.#count > this.maxEntries || this.#bytes > this.maxBytes) && guard-- > 0) {
+      const oldest = this.#oldest!;
+      if (oldest === keep && this.#count === 1) break;
       if (oldest.used || oldest === keep) {
         oldest.used = false;
-        this.#order.delete(oldest);
-        this.#order.add(oldest);
+        this.#unlink(oldest);
+        this.#append(oldest);
       } else {
         this.#remove(oldest);
         this.#evictions++;
@@ -236,16 +251,49 @@ export class ScanCache {
     }
   }
 
+  /** Puts `e` at the new end of the CLOCK list. */
+  #append(e: CacheEntry): void {
+    e.owner = this;
+    e.older = this.#newest;
+    e.newer = undefined;
+    if (this.#newest === undefined) this.#oldest = e;
+    else this.#newest.newer = e;
+    this.#newest = e;
+    this.#count++;
+  }
+
+  /** Takes `e` out of the CLOCK list. */
+  #unlink(e: CacheEntry): void {
+    if (e.owner !== this) return;
+    if (e.older === undefined) this.#oldest = e.newer;
+    else e.older.newer = e.newer;
+    if (e.newer === undefined) this.#newest = e.older;
+    else e.newer.older = e.older;
+    e.owner = undefined;
+    e.older = undefined;
+    e.newer = undefined;
+    this.#count--;
+  }
+
   clear(): void {
     this.#generation++;
     this.#buckets.clear();
-    this.#order.clear();
+    for (let e = this.#oldest; e !== undefined; ) {
+      const next = e.newer;
+      e.owner = undefined;
+      e.older = undefined;
+      e.newer = undefined;
+      e = next;
+    }
+    this.#oldest = undefined;
+    this.#newest = undefined;
+    this.#count = 0;
     this.#bytes = 0;
   }
 
   stats(): ScanCacheStats {
     return {
-      entries: this.#order.size,
+      entries: this.#count,
       bytes: this.#bytes,
       hits: this.#hits,
       misses: this.#misses,

@@ -51,8 +51,8 @@ export function joinable(a: string, b: string): boolean {
 
 const NONE: JoinMatch[] = [];
 
-/** Matches of `det` over the seam between `a` and `b`. */
-export function joinMatches(det: TextDetector, a: string, b: string): JoinMatch[] {
+/** Matches of `det` over the seam between `a` and `b`; `ascii`: the caller knows both are ASCII. */
+export function joinMatches(det: TextDetector, a: string, b: string, ascii = false): JoinMatch[] {
   if (det.seam === undefined) return NONE;
   const aEnd = trimmedEnd(a);
   const bStart = trimmedStart(b);
@@ -65,7 +65,7 @@ export function joinMatches(det: TextDetector, a: string, b: string): JoinMatch[
   const head = b.slice(bStart, bStart + SIDE);
   if (det.scanSeam === undefined && !det.seam(tail, head)) return NONE;
   const joint = tail + head;
-  const vs = views(joint, Buffer.byteLength(joint, 'utf8') === joint.length);
+  const vs = views(joint, ascii || Buffer.byteLength(joint, 'utf8') === joint.length);
   const found =
     det.scanSeam === undefined
       ? scanText(det, joint, vs)

@@ -126,6 +126,9 @@ function scanBody(
   }
 }
 
+/** Per text of the table being scanned: 1 when it is known to be ASCII (scanTable's scratch). */
+let asciiScratch = new Uint8Array(256);
+
 /** Scans the texts of a walked body; reads the table only synchronously. */
 function scanTable(
   chain: CompiledChain,
@@ -149,6 +152,8 @@ function scanTable(
   const texts = t.texts;
   const entries = t.extra as (CacheEntry | undefined)[];
   let totalBytes = 0;
+  if (asciiScratch.length < n) asciiScratch = new Uint8Array(Math.max(n, 2 * asciiScratch.length));
+  const ascii = asciiScratch;
   // Index loops and no allocation on a cache hit: this loop runs over the whole history on every
   // call, and nearly every text is a hit.
   if (textSteps.length > 0 || sizing) {
@@ -160,6 +165,7 @@ function scanTable(
         texts[i] = text;
       }
       entries[i] = undefined;
+      ascii[i] = 0;
       if (text.length === 0) {
         lastEntries[i] = undefined;
         continue;
@@ -220,8 +226,15 @@ function scanTable(
       entries[i] = entry;
       lastEntries[i] = entry;
       if (previous !== undefined && entry !== undefined && previous.follower !== entry) {
+        // The seams with the former follower are kept by that entry (followerSeams and joins are
+        // kept this way round because nearly every seam is with the follower: a first scan then
+        // makes no map per seam).
+        if (previous.follower !== undefined && previous.followerSeams !== undefined) {
+          previous.joins ??= new WeakMap();
+          previous.joins.set(previous.follower, previous.followerSeams);
+        }
         previous.follower = entry;
-        previous.followerSeams = undefined;
+        previous.followerSeams = previous.joins?.get(entry);
       }
       previous = entry;
       if (sizing) {
@@ -229,6 +242,7 @@ function scanTable(
         totalBytes += utf8;
       }
       if (entry !== undefined && utf8 >= 0) entry.utf8 = utf8;
+      ascii[i] = utf8 === text.length ? 1 : 0;
     }
     if (lastEntries.length > n) lastEntries.length = n;
     // Adjacent texts read as one: a credential split across two messages or blocks is found too.
@@ -242,23 +256,23 @@ function scanTable(
         const step = seamSteps[s];
         const det = step.text!;
         const follows = ea !== undefined && eb !== undefined && ea.follower === eb;
-        let joined: JoinMatch[] | undefined = follows ? ea.followerSeams?.[seamSlots[s]] : undefined;
-        if (joined === undefined && ea !== undefined && eb !== undefined) {
-          joined = ea.joins?.get(eb)?.get(det.signature);
-          if (joined !== undefined && follows) rememberSeam(ea, seamSlots[s], joined);
-        }
+        const slot = seamSlots[s];
+        let joined: JoinMatch[] | undefined;
+        if (follows) joined = ea.followerSeams?.[slot];
+        else if (ea !== undefined && eb !== undefined) joined = ea.joins?.get(eb)?.[slot];
         if (joined === undefined) {
-          joined = joinMatches(det, a, b);
-          if (ea !== undefined && eb !== undefined) {
+          // Two ASCII texts make an ASCII joint: joinMatches need not measure it.
+          joined = joinMatches(det, a, b, ascii[i] === 1 && ascii[i + 1] === 1);
+          if (follows) rememberSeam(ea, slot, joined);
+          else if (ea !== undefined && eb !== undefined) {
             ea.joins ??= new WeakMap();
             let per = ea.joins.get(eb);
             if (per === undefined) {
-              per = new Map();
+              per = [];
               ea.joins.set(eb, per);
             }
-            per.set(det.signature, joined);
+            per[slot] = joined;
           }
-          if (follows) rememberSeam(ea, seamSlots[s], joined);
         }
         for (let k = 0; k < joined.length; k++) {
           const f = joinAt(chain, step, stage, t.path(i), t.path(i + 1), a, b, joined[k]);

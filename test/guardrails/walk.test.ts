@@ -3,7 +3,13 @@
 // credential. Findings name the original place and redaction edits it.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { compileChain, redactRequest, scanRequest, walkRequest } from '../../src/guardrails/index.ts';
+import {
+  compileChain,
+  redactRequest,
+  ScanCache,
+  scanRequest,
+  walkRequest,
+} from '../../src/guardrails/index.ts';
 import { SKIP_LISTS } from '../../src/guardrails/skip-lists.ts';
 import type { Surface } from '../../src/policy/decision.ts';
 import { randomFrom } from './fakes.ts';
@@ -267,6 +273,40 @@ describe('encodings do not hide a credential', () => {
     const redacted = redactRequest('openai.chat', body, findings);
     assert.equal(redacted.messages[0].content, 'the token is [REDACTED:github_pat]');
     assert.equal(redacted.messages[1].content, '[REDACTED:github_pat] and that is all');
+  });
+
+  test('a split secret is found again from the cache, after the texts around it changed', async () => {
+    // The cache keeps the result across each seam with the text that followed last time; these bodies
+    // change what follows the first half, repeat it within one body, then go back.
+    const cached = compileChain(
+      {
+        apiVersion: 'portcullis.dev/v1',
+        kind: 'GuardrailChain',
+        metadata: { name: 'walk-cached' },
+        spec: { steps: [{ detector: 'secrets', action: 'redact' }] },
+      },
+      { cache: new ScanCache(), fingerprintSalt: 'walk-test-salt-0123456789abcdef' },
+    );
+    const s = gh();
+    const first = `the token is ${s.slice(0, 20)}`;
+    const second = `${s.slice(20)} and that is all`;
+    const user = (content: string) => ({ role: 'user', content });
+    const paths = async (...texts: string[]) =>
+      (await scanRequest(cached, 'openai.chat', { messages: texts.map(user) })).findings.map((f) =>
+        f.parts?.map((p) => p.path).join('+'),
+      );
+    const split = 'messages[0].content+messages[1].content';
+    for (let round = 0; round < 2; round++) {
+      assert.deepEqual(await paths(first, second), [split]);
+      assert.deepEqual(await paths(first, 'something else entirely'), []);
+      assert.deepEqual(await paths(first, second, first, second), [
+        split,
+        'messages[2].content+messages[3].content',
+      ]);
+      assert.deepEqual(await paths(first, 'something else entirely', first, second), [
+        'messages[2].content+messages[3].content',
+      ]);
+    }
   });
 
   test('a secret split across two text blocks', async () => {

@@ -256,8 +256,9 @@ export class SecretsDetector implements TextDetector {
   #matches(text: string, { count, hits }: { count: number; hits: Int32Array }, across = -1): Match[] {
     if (count === 0) return NO_MATCHES;
 
-    const found: { c: CompiledRule; start: number; end: number }[] = [];
-    const seen = new Set<number>();
+    // Made on the first regex match: most texts' keyword hits all fail their rule's regex.
+    let found: { c: CompiledRule; start: number; end: number }[] | undefined;
+    let seen: Set<number> | undefined;
     for (let h = 0; h < count * 2; h += 2) {
       const pos = hits[h + 1];
       for (const ri of this.#byKeyword[hits[h]]) {
@@ -269,14 +270,16 @@ export class SecretsDetector implements TextDetector {
         if (m === null) continue;
         const span = m.indices?.groups?.s ?? m.indices![0]!;
         const key = span[0] * 1024 + ri;
+        seen ??= new Set();
         if (seen.has(key)) continue;
         seen.add(key);
         if (c.rule.generic && metaName(text.slice(m.index, span[0]).split(/[\s"'`:=\]\\]/)[0])) continue;
-        if (this.#accept(c.rule, text.slice(span[0], span[1])))
-          found.push({ c, start: span[0], end: span[1] });
+        if (!this.#accept(c.rule, text.slice(span[0], span[1]))) continue;
+        found ??= [];
+        found.push({ c, start: span[0], end: span[1] });
       }
     }
-    if (found.length === 0) return NO_MATCHES;
+    if (found === undefined) return NO_MATCHES;
     return this.#resolve(found, text, across);
   }
 
