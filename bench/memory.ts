@@ -10,11 +10,24 @@
 //                       N bursts of 4 s each, for CPU per call compared within each round
 //     [--breakdown]   after each load: the gateway's V8 heap spaces (from /metrics) and its memory
 //                     map by kind (/proc/<pid>/smaps), per process
+//     [--floor]       also, in each round, two `node -e` servers with no Portcullis code under the
+//                     same load (the floor: see FLOORS)
+//     [--diagnostics DIR]  the gateway's stdout (e.g. a variant's --trace-gc-nvp) goes to DIR, and a
+//                     heap snapshot of each process's serving thread is written there as the load ends
 // Each line: start time (spawn to listening, the policy build included), resident set summed over
 // the gateway's processes right after start, and during the load (median and maximum of one-second
 // samples over its second half), with CPU per call summed over the processes and their threads.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import {
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -35,8 +48,42 @@ const { values } = parseArgs({
     variant: { type: 'string', multiple: true, default: ['base:'] },
     breakdown: { type: 'boolean', default: false },
     'cpu-bursts': { type: 'string', default: '0' },
+    diagnostics: { type: 'string' },
+    floor: { type: 'boolean', default: false },
   },
 });
+
+/**
+ * What any Node server pays under the same load (`--floor`), as `node -e` programs with no module of
+ * Portcullis: one answers every call with a fixed completion, the other forwards it to the simulator
+ * with undici, as a do-nothing gateway would.
+ */
+const FLOORS = {
+  http: `const body = JSON.stringify({ id: 'chatcmpl-floor', object: 'chat.completion', model: 'gpt-5-mini',
+    choices: [{ index: 0, message: { role: 'assistant', content: 'A reverse proxy forwards requests.' }, finish_reason: 'stop' }],
+    usage: { prompt_tokens: 30, completion_tokens: 8, total_tokens: 38 } });
+  const srv = require('node:http').createServer((req, res) => {
+    req.resume();
+    req.on('end', () => { res.writeHead(200, { 'content-type': 'application/json' }); res.end(body); });
+  });
+  srv.listen(0, '127.0.0.1', () => console.error('listening on http://127.0.0.1:' + srv.address().port));`,
+  proxy: `const pool = new (require('undici').Pool)(process.argv[1], { connections: 256 });
+  const srv = require('node:http').createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => pool.dispatch(
+      { method: 'POST', path: req.url, body: Buffer.concat(chunks),
+        headers: { 'content-type': 'application/json', authorization: 'Bearer upstream-key' } },
+      {
+        onRequestStart() {},
+        onResponseStart(_c, status, headers) { res.writeHead(status, { 'content-type': String(headers['content-type']) }); },
+        onResponseData(_c, chunk) { res.write(chunk); },
+        onResponseEnd() { res.end(); },
+        onResponseError(_c, err) { res.destroy(err); },
+      }));
+  });
+  srv.listen(0, '127.0.0.1', () => console.error('listening on http://127.0.0.1:' + srv.address().port));`,
+};
 const KEYS = Number(values.keys);
 const WORKERS = values.workers.split(',').map((w) => Math.max(1, Number(w)));
 const SECONDS = Math.max(4, Number(values.seconds));
@@ -54,8 +101,12 @@ const VARIANTS = values.variant.map((v) => {
     const eq = pair.indexOf('=');
     env[pair.slice(0, eq)] = pair.slice(eq + 1);
   }
-  return { name, env, nodeArgs };
+  return { name, env, nodeArgs, floor: undefined as keyof typeof FLOORS | undefined };
 });
+if (values.floor) {
+  for (const floor of ['http', 'proxy'] as const)
+    VARIANTS.push({ name: `floor-${floor}`, env: {}, nodeArgs: [], floor });
+}
 
 const NODE = join(REPO_ROOT, 'node_modules/.bin/node');
 const CLI = join(REPO_ROOT, 'bin/portcullis.js');
@@ -72,9 +123,28 @@ process.on('exit', () => {
   for (const c of children) if (c.exitCode === null) stop(c);
 });
 
-function start(args: string[], env: NodeJS.ProcessEnv, stream: 'stdout' | 'stderr', nodeArgs: string[] = []) {
-  const child = spawn(NODE, [...nodeArgs, CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+const DIAGNOSTICS = values.diagnostics;
+if (DIAGNOSTICS) mkdirSync(DIAGNOSTICS, { recursive: true });
+
+/** `args` follow node's own flags: a script and its arguments, or `-e` and a program. */
+function start(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  stream: 'stdout' | 'stderr',
+  nodeArgs: string[] = [],
+  stdoutTo?: string,
+) {
+  const child = spawn(NODE, [...nodeArgs, ...args], {
+    env,
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   children.push(child);
+  // An unread pipe would stall the child once it fills.
+  if (stream === 'stderr') {
+    if (stdoutTo) child.stdout!.pipe(createWriteStream(stdoutTo));
+    else child.stdout!.resume();
+  }
   return new Promise<{ child: ChildProcess; url: string }>((resolve, reject) => {
     let text = '';
     const onData = (c: Buffer) => {
@@ -176,7 +246,7 @@ async function load(url: string, key: string, seconds: number, onSecond: () => v
 }
 
 async function main(): Promise<void> {
-  const sim = await start(['simulator', '--port', '0'], process.env, 'stdout');
+  const sim = await start([CLI, 'simulator', '--port', '0'], process.env, 'stdout');
   const { dir, keys } = examplePolicyCopy();
   liftRateLimits(dir);
   if (KEYS > 0) addGeneratedKeys(dir, KEYS);
@@ -188,11 +258,28 @@ async function main(): Promise<void> {
       } catch {}
     }
   });
+  let runs = 0;
   const startGateway = (workers: number, variant: (typeof VARIANTS)[number]) => {
     const dataDir = mkdtempSync(join(tmpdir(), 'pc-bench-mem-'));
+    const run = `${++runs}-${variant.name}-x${workers}`;
     data.push(dataDir);
+    const diagnostics = DIAGNOSTICS
+      ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${join(DIAGNOSTICS, run)}`]
+      : [];
+    const stdoutTo = DIAGNOSTICS ? join(DIAGNOSTICS, `${run}.stdout`) : undefined;
+    if (variant.floor) {
+      // `serve`'s own runtime settings (bin/portcullis.js), so that the difference is Portcullis's.
+      return start(
+        ['-e', FLOORS[variant.floor], sim.url],
+        { ...process.env, MALLOC_ARENA_MAX: '2', ...variant.env },
+        'stderr',
+        ['--max-semi-space-size=32', ...variant.nodeArgs, ...diagnostics],
+        stdoutTo,
+      ).then((gw) => ({ ...gw, run }));
+    }
     return start(
       [
+        CLI,
         'serve',
         '--policy',
         dir,
@@ -216,8 +303,9 @@ async function main(): Promise<void> {
         PORTCULLIS_UPSTREAM_GOOGLE: sim.url,
       },
       'stderr',
-      variant.nodeArgs,
-    );
+      [...variant.nodeArgs, ...diagnostics],
+      stdoutTo,
+    ).then((gw) => ({ ...gw, run }));
   };
   const bursts = Number(values['cpu-bursts']);
   if (bursts > 0) {
@@ -291,12 +379,36 @@ async function main(): Promise<void> {
             console.log(`      pid ${pid}: ${kinds.join(', ')}`);
           }
         }
+        if (DIAGNOSTICS)
+          console.log(`      heap snapshots: ${await heapSnapshots(gw.child, join(DIAGNOSTICS, gw.run))}`);
         const exited = new Promise((r) => gw.child.once('exit', r));
         stop(gw.child);
         await exited;
       }
     }
   }
+}
+
+/** Asks each process of a gateway for a heap snapshot of its serving thread; waits until all are written. */
+async function heapSnapshots(child: ChildProcess, dir: string): Promise<string> {
+  mkdirSync(dir, { recursive: true });
+  const pids = processTree(child.pid);
+  for (const pid of pids) process.kill(pid, 'SIGUSR2');
+  const files = () => readdirSync(dir).filter((f) => f.endsWith('.heapsnapshot'));
+  // A snapshot is written in one go by the thread it describes: done when its size stops changing.
+  let last = '';
+  for (let i = 0; i < 600; i++) {
+    await sleep(1000);
+    const now = files()
+      .map((f) => `${f}:${statSync(join(dir, f)).size}`)
+      .join(',');
+    if (files().length === pids.length && now === last) break;
+    last = now;
+  }
+  return files()
+    .filter((f) => existsSync(join(dir, f)))
+    .map((f) => join(dir, f))
+    .join(' ');
 }
 
 main()
