@@ -1,9 +1,11 @@
 // Resident set of `portcullis serve` with a large policy: right after start and under sustained load
 // (issue #25's target: ≤ 200 MB steady under load with 10,000 keys). The simulator and each gateway
 // run as child processes; this process drives chat calls with undici and reads /proc.
-//   node bench/memory.ts [--keys 10000] [--workers 1,2] [--seconds 20] [--concurrency 32] [--rounds 1]
+//   node bench/memory.ts [--keys 10000] [--workers 1,2] [--seconds 120] [--concurrency 32] [--rounds 1]
 //     [--variant NAME:VAR=value,--flag,…]    a gateway started with these environment variables and
 //                                             node flags (e.g. base: or semi32:--max-semi-space-size=32);
+//                                             NAME@DIR:… runs the gateway of another checkout (say, the
+//                                             parent commit, exported with its node_modules linked);
 //                                             variants take turns in each round, so CPU per call
 //                                             compares under the same conditions
 //     [--cpu-bursts N]  instead: start each variant once (first worker count) and load them in turn,
@@ -17,6 +19,8 @@
 // Each line: start time (spawn to listening, the policy build included), resident set summed over
 // the gateway's processes right after start, and during the load (median and maximum of one-second
 // samples over its second half), with CPU per call summed over the processes and their threads.
+// The default load is 120 s because the first full GC under load comes after 40-60 s: a shorter run
+// shows only the first old-generation cycle, not the steady state (docs/workers.md).
 import { type ChildProcess, spawn } from 'node:child_process';
 import {
   createWriteStream,
@@ -29,7 +33,7 @@ import {
   statSync,
 } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
@@ -42,7 +46,7 @@ const { values } = parseArgs({
   options: {
     keys: { type: 'string', default: '10000' },
     workers: { type: 'string', default: '1,2' },
-    seconds: { type: 'string', default: '20' },
+    seconds: { type: 'string', default: '120' },
     concurrency: { type: 'string', default: '32' },
     rounds: { type: 'string', default: '1' },
     variant: { type: 'string', multiple: true, default: ['base:'] },
@@ -85,12 +89,15 @@ const FLOORS = {
   srv.listen(0, '127.0.0.1', () => console.error('listening on http://127.0.0.1:' + srv.address().port));`,
 };
 const KEYS = Number(values.keys);
+const NODE = join(REPO_ROOT, 'node_modules/.bin/node');
+const CLI = join(REPO_ROOT, 'bin/portcullis.js');
 const WORKERS = values.workers.split(',').map((w) => Math.max(1, Number(w)));
 const SECONDS = Math.max(4, Number(values.seconds));
 const CONCURRENCY = Number(values.concurrency);
 const ROUNDS = Math.max(1, Number(values.rounds));
 const VARIANTS = values.variant.map((v) => {
-  const [name, ...rest] = v.split(':');
+  const [label, ...rest] = v.split(':');
+  const [name, checkout] = label.split('@');
   const env: Record<string, string> = {};
   const nodeArgs: string[] = [];
   for (const pair of rest.join(':').split(',').filter(Boolean)) {
@@ -101,15 +108,14 @@ const VARIANTS = values.variant.map((v) => {
     const eq = pair.indexOf('=');
     env[pair.slice(0, eq)] = pair.slice(eq + 1);
   }
-  return { name, env, nodeArgs, floor: undefined as keyof typeof FLOORS | undefined };
+  const cli = checkout ? join(resolve(checkout), 'bin/portcullis.js') : CLI;
+  return { name, env, nodeArgs, cli, floor: undefined as keyof typeof FLOORS | undefined };
 });
 if (values.floor) {
   for (const floor of ['http', 'proxy'] as const)
-    VARIANTS.push({ name: `floor-${floor}`, env: {}, nodeArgs: [], floor });
+    VARIANTS.push({ name: `floor-${floor}`, env: {}, nodeArgs: [], cli: CLI, floor });
 }
 
-const NODE = join(REPO_ROOT, 'node_modules/.bin/node');
-const CLI = join(REPO_ROOT, 'bin/portcullis.js');
 const children: ChildProcess[] = [];
 // node_modules/.bin/node may run the real node as its own child: signal every process of a tree.
 const stop = (child: ChildProcess) => {
@@ -279,7 +285,7 @@ async function main(): Promise<void> {
     }
     return start(
       [
-        CLI,
+        variant.cli,
         'serve',
         '--policy',
         dir,
