@@ -1,22 +1,39 @@
 // Resident set of `portcullis serve` with a large policy: right after start and under sustained load
 // (issue #25's target: ≤ 200 MB steady under load with 10,000 keys). The simulator and each gateway
 // run as child processes; this process drives chat calls with undici and reads /proc.
-//   node bench/memory.ts [--keys 10000] [--workers 1,2] [--seconds 20] [--concurrency 32] [--rounds 1]
+//   node bench/memory.ts [--keys 10000] [--workers 1,2] [--seconds 120] [--concurrency 32] [--rounds 1]
 //     [--variant NAME:VAR=value,--flag,…]    a gateway started with these environment variables and
 //                                             node flags (e.g. base: or semi32:--max-semi-space-size=32);
+//                                             NAME@DIR:… runs the gateway of another checkout (say, the
+//                                             parent commit, exported with its node_modules linked);
 //                                             variants take turns in each round, so CPU per call
 //                                             compares under the same conditions
 //     [--cpu-bursts N]  instead: start each variant once (first worker count) and load them in turn,
 //                       N bursts of 4 s each, for CPU per call compared within each round
 //     [--breakdown]   after each load: the gateway's V8 heap spaces (from /metrics) and its memory
 //                     map by kind (/proc/<pid>/smaps), per process
+//     [--floor]       also, in each round, two `node -e` servers with no Portcullis code under the
+//                     same load (the floor: see FLOORS)
+//     [--diagnostics DIR]  the gateway's stdout (e.g. a variant's --trace-gc-nvp) goes to DIR, and a
+//                     heap snapshot of each process's serving thread is written there as the load ends
 // Each line: start time (spawn to listening, the policy build included), resident set summed over
 // the gateway's processes right after start, and during the load (median and maximum of one-second
 // samples over its second half), with CPU per call summed over the processes and their threads.
+// The default load is 120 s because the first full GC under load comes after 40-60 s: a shorter run
+// shows only the first old-generation cycle, not the steady state (docs/workers.md).
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import {
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
@@ -29,21 +46,58 @@ const { values } = parseArgs({
   options: {
     keys: { type: 'string', default: '10000' },
     workers: { type: 'string', default: '1,2' },
-    seconds: { type: 'string', default: '20' },
+    seconds: { type: 'string', default: '120' },
     concurrency: { type: 'string', default: '32' },
     rounds: { type: 'string', default: '1' },
     variant: { type: 'string', multiple: true, default: ['base:'] },
     breakdown: { type: 'boolean', default: false },
     'cpu-bursts': { type: 'string', default: '0' },
+    diagnostics: { type: 'string' },
+    floor: { type: 'boolean', default: false },
   },
 });
+
+/**
+ * What any Node server pays under the same load (`--floor`), as `node -e` programs with no module of
+ * Portcullis: one answers every call with a fixed completion, the other forwards it to the simulator
+ * with undici, as a do-nothing gateway would.
+ */
+const FLOORS = {
+  http: `const body = JSON.stringify({ id: 'chatcmpl-floor', object: 'chat.completion', model: 'gpt-5-mini',
+    choices: [{ index: 0, message: { role: 'assistant', content: 'A reverse proxy forwards requests.' }, finish_reason: 'stop' }],
+    usage: { prompt_tokens: 30, completion_tokens: 8, total_tokens: 38 } });
+  const srv = require('node:http').createServer((req, res) => {
+    req.resume();
+    req.on('end', () => { res.writeHead(200, { 'content-type': 'application/json' }); res.end(body); });
+  });
+  srv.listen(0, '127.0.0.1', () => console.error('listening on http://127.0.0.1:' + srv.address().port));`,
+  proxy: `const pool = new (require('undici').Pool)(process.argv[1], { connections: 256 });
+  const srv = require('node:http').createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => pool.dispatch(
+      { method: 'POST', path: req.url, body: Buffer.concat(chunks),
+        headers: { 'content-type': 'application/json', authorization: 'Bearer upstream-key' } },
+      {
+        onRequestStart() {},
+        onResponseStart(_c, status, headers) { res.writeHead(status, { 'content-type': String(headers['content-type']) }); },
+        onResponseData(_c, chunk) { res.write(chunk); },
+        onResponseEnd() { res.end(); },
+        onResponseError(_c, err) { res.destroy(err); },
+      }));
+  });
+  srv.listen(0, '127.0.0.1', () => console.error('listening on http://127.0.0.1:' + srv.address().port));`,
+};
 const KEYS = Number(values.keys);
+const NODE = join(REPO_ROOT, 'node_modules/.bin/node');
+const CLI = join(REPO_ROOT, 'bin/portcullis.js');
 const WORKERS = values.workers.split(',').map((w) => Math.max(1, Number(w)));
 const SECONDS = Math.max(4, Number(values.seconds));
 const CONCURRENCY = Number(values.concurrency);
 const ROUNDS = Math.max(1, Number(values.rounds));
 const VARIANTS = values.variant.map((v) => {
-  const [name, ...rest] = v.split(':');
+  const [label, ...rest] = v.split(':');
+  const [name, checkout] = label.split('@');
   const env: Record<string, string> = {};
   const nodeArgs: string[] = [];
   for (const pair of rest.join(':').split(',').filter(Boolean)) {
@@ -54,11 +108,14 @@ const VARIANTS = values.variant.map((v) => {
     const eq = pair.indexOf('=');
     env[pair.slice(0, eq)] = pair.slice(eq + 1);
   }
-  return { name, env, nodeArgs };
+  const cli = checkout ? join(resolve(checkout), 'bin/portcullis.js') : CLI;
+  return { name, env, nodeArgs, cli, floor: undefined as keyof typeof FLOORS | undefined };
 });
+if (values.floor) {
+  for (const floor of ['http', 'proxy'] as const)
+    VARIANTS.push({ name: `floor-${floor}`, env: {}, nodeArgs: [], cli: CLI, floor });
+}
 
-const NODE = join(REPO_ROOT, 'node_modules/.bin/node');
-const CLI = join(REPO_ROOT, 'bin/portcullis.js');
 const children: ChildProcess[] = [];
 // node_modules/.bin/node may run the real node as its own child: signal every process of a tree.
 const stop = (child: ChildProcess) => {
@@ -72,9 +129,28 @@ process.on('exit', () => {
   for (const c of children) if (c.exitCode === null) stop(c);
 });
 
-function start(args: string[], env: NodeJS.ProcessEnv, stream: 'stdout' | 'stderr', nodeArgs: string[] = []) {
-  const child = spawn(NODE, [...nodeArgs, CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+const DIAGNOSTICS = values.diagnostics;
+if (DIAGNOSTICS) mkdirSync(DIAGNOSTICS, { recursive: true });
+
+/** `args` follow node's own flags: a script and its arguments, or `-e` and a program. */
+function start(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  stream: 'stdout' | 'stderr',
+  nodeArgs: string[] = [],
+  stdoutTo?: string,
+) {
+  const child = spawn(NODE, [...nodeArgs, ...args], {
+    env,
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   children.push(child);
+  // An unread pipe would stall the child once it fills.
+  if (stream === 'stderr') {
+    if (stdoutTo) child.stdout!.pipe(createWriteStream(stdoutTo));
+    else child.stdout!.resume();
+  }
   return new Promise<{ child: ChildProcess; url: string }>((resolve, reject) => {
     let text = '';
     const onData = (c: Buffer) => {
@@ -176,7 +252,7 @@ async function load(url: string, key: string, seconds: number, onSecond: () => v
 }
 
 async function main(): Promise<void> {
-  const sim = await start(['simulator', '--port', '0'], process.env, 'stdout');
+  const sim = await start([CLI, 'simulator', '--port', '0'], process.env, 'stdout');
   const { dir, keys } = examplePolicyCopy();
   liftRateLimits(dir);
   if (KEYS > 0) addGeneratedKeys(dir, KEYS);
@@ -188,11 +264,28 @@ async function main(): Promise<void> {
       } catch {}
     }
   });
+  let runs = 0;
   const startGateway = (workers: number, variant: (typeof VARIANTS)[number]) => {
     const dataDir = mkdtempSync(join(tmpdir(), 'pc-bench-mem-'));
+    const run = `${++runs}-${variant.name}-x${workers}`;
     data.push(dataDir);
+    const diagnostics = DIAGNOSTICS
+      ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${join(DIAGNOSTICS, run)}`]
+      : [];
+    const stdoutTo = DIAGNOSTICS ? join(DIAGNOSTICS, `${run}.stdout`) : undefined;
+    if (variant.floor) {
+      // `serve`'s own runtime settings (bin/portcullis.js), so that the difference is Portcullis's.
+      return start(
+        ['-e', FLOORS[variant.floor], sim.url],
+        { ...process.env, MALLOC_ARENA_MAX: '2', ...variant.env },
+        'stderr',
+        ['--max-semi-space-size=32', ...variant.nodeArgs, ...diagnostics],
+        stdoutTo,
+      ).then((gw) => ({ ...gw, run }));
+    }
     return start(
       [
+        variant.cli,
         'serve',
         '--policy',
         dir,
@@ -216,8 +309,9 @@ async function main(): Promise<void> {
         PORTCULLIS_UPSTREAM_GOOGLE: sim.url,
       },
       'stderr',
-      variant.nodeArgs,
-    );
+      [...variant.nodeArgs, ...diagnostics],
+      stdoutTo,
+    ).then((gw) => ({ ...gw, run }));
   };
   const bursts = Number(values['cpu-bursts']);
   if (bursts > 0) {
@@ -291,12 +385,36 @@ async function main(): Promise<void> {
             console.log(`      pid ${pid}: ${kinds.join(', ')}`);
           }
         }
+        if (DIAGNOSTICS)
+          console.log(`      heap snapshots: ${await heapSnapshots(gw.child, join(DIAGNOSTICS, gw.run))}`);
         const exited = new Promise((r) => gw.child.once('exit', r));
         stop(gw.child);
         await exited;
       }
     }
   }
+}
+
+/** Asks each process of a gateway for a heap snapshot of its serving thread; waits until all are written. */
+async function heapSnapshots(child: ChildProcess, dir: string): Promise<string> {
+  mkdirSync(dir, { recursive: true });
+  const pids = processTree(child.pid);
+  for (const pid of pids) process.kill(pid, 'SIGUSR2');
+  const files = () => readdirSync(dir).filter((f) => f.endsWith('.heapsnapshot'));
+  // A snapshot is written in one go by the thread it describes: done when its size stops changing.
+  let last = '';
+  for (let i = 0; i < 600; i++) {
+    await sleep(1000);
+    const now = files()
+      .map((f) => `${f}:${statSync(join(dir, f)).size}`)
+      .join(',');
+    if (files().length === pids.length && now === last) break;
+    last = now;
+  }
+  return files()
+    .filter((f) => existsSync(join(dir, f)))
+    .map((f) => join(dir, f))
+    .join(' ');
 }
 
 main()

@@ -12,6 +12,7 @@ import {
   type ReserveRequest,
   type ReserveResult,
 } from './store.ts';
+import { StringMap } from './string-map.ts';
 
 export interface SettledUsage {
   totals: { id: string; delta: number; expiresAt: number | null }[];
@@ -73,6 +74,19 @@ interface Reservation {
   live: boolean;
   forgetAt: number;
   holds: Hold[];
+  /** Its neighbours in its lease queue while it is live; cleared when it leaves the queue. */
+  prev?: Reservation;
+  next?: Reservation;
+}
+
+/**
+ * Live reservations of one lease length, oldest first, linked through the reservations themselves:
+ * a per-call Map entry would cost a promoted object per call (see string-map.ts).
+ */
+interface LeaseQueue {
+  head?: Reservation;
+  tail?: Reservation;
+  size: number;
 }
 
 /** How long an expired reservation is remembered so that a late settle still records its usage. */
@@ -135,9 +149,9 @@ export class MemoryCounters {
   readonly #persistence: CounterPersistence;
   readonly #defaultLeaseMs: number;
   readonly #states = new Map<string, State>();
-  readonly #live = new Map<string, Reservation>();
+  readonly #live = new StringMap<Reservation>();
   /** Live reservations per lease length: each queue is in expiry order as long as time moves on. */
-  readonly #leaseQueues = new Map<number, Map<string, Reservation>>();
+  readonly #leaseQueues = new Map<number, LeaseQueue>();
   readonly #expired = new Map<string, Reservation>();
   #clock = { callerMs: 0, realMs: 0 };
 
@@ -196,10 +210,17 @@ export class MemoryCounters {
     this.#live.set(req.requestId, reservation);
     let queue = this.#leaseQueues.get(leaseMs);
     if (!queue) {
-      queue = new Map();
+      queue = { size: 0 };
       this.#leaseQueues.set(leaseMs, queue);
     }
-    queue.set(req.requestId, reservation);
+    if (queue.tail) {
+      queue.tail.next = reservation;
+      reservation.prev = queue.tail;
+    } else {
+      queue.head = reservation;
+    }
+    queue.tail = reservation;
+    queue.size++;
     return { ok: true, reservationId: req.requestId, counters: usages };
   }
 
@@ -327,12 +348,11 @@ export class MemoryCounters {
 
   #expireLeases(nowMs: number, full: boolean): void {
     for (const queue of this.#leaseQueues.values()) {
-      for (const r of queue.values()) {
-        if (r.expiresAt > nowMs) {
-          if (full) continue;
-          break;
-        }
-        this.#expire(r);
+      for (let r = queue.head; r !== undefined; ) {
+        const next = r.next;
+        if (r.expiresAt <= nowMs) this.#expire(r);
+        else if (!full) break;
+        r = next;
       }
     }
     for (const r of this.#expired.values()) {
@@ -357,8 +377,14 @@ export class MemoryCounters {
   #unqueue(r: Reservation): void {
     this.#live.delete(r.id);
     const queue = this.#leaseQueues.get(r.leaseMs);
-    queue?.delete(r.id);
-    if (queue?.size === 0) this.#leaseQueues.delete(r.leaseMs);
+    if (!queue) return;
+    if (r.prev) r.prev.next = r.next;
+    else queue.head = r.next;
+    if (r.next) r.next.prev = r.prev;
+    else queue.tail = r.prev;
+    r.prev = undefined;
+    r.next = undefined;
+    if (--queue.size === 0) this.#leaseQueues.delete(r.leaseMs);
   }
 
   #forget(r: Reservation): void {

@@ -174,10 +174,31 @@ export function loadPolicyDocuments(
         at('a policy document must be a mapping with apiVersion, kind, metadata and spec', pos.line, pos.col);
         continue;
       }
-      documents.push({ file, value, yaml, lines, offset });
+      documents.push({ file, value: ownStrings(value), yaml, lines, offset });
     }
   }
   return { documents, problems };
+}
+
+/** V8 keeps a substring of this many characters or more as a slice that holds on to its whole source. */
+const SLICED_STRING_MIN_LENGTH = 13;
+
+/**
+ * Gives each string of a document read from `text` a copy of its own, in place. A snapshot keeps
+ * some of them for as long as it serves (a key's id, owner, hash, model globs), and any one of them
+ * kept as a slice would keep the whole file alive: 3 MB of text for 10,000 keys.
+ */
+function ownStrings<T>(value: T): T {
+  if (typeof value === 'string') {
+    return (value.length < SLICED_STRING_MIN_LENGTH ? value : JSON.parse(JSON.stringify(value))) as T;
+  }
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) value[i] = ownStrings(value[i]);
+  } else if (value !== null && typeof value === 'object') {
+    const record = value as Record<string, unknown>;
+    for (const key of Object.keys(record)) record[key] = ownStrings(record[key]);
+  }
+  return value;
 }
 
 /** Documents read fast; the file is parsed with positions once, when one of them is first asked for its nodes. */
@@ -199,7 +220,7 @@ function withLazyPositions(
   };
   return read.map(({ value, offset }, index) => ({
     file,
-    value,
+    value: ownStrings(value),
     lines,
     offset,
     get yaml() {

@@ -163,7 +163,10 @@ export interface Snapshot {
   keysByHash: ReadonlyMap<string, ResolvedKey>;
   teams: ReadonlyMap<string, ResolvedTeam>;
   providers: ReadonlyMap<string, ResolvedProvider>;
-  /** Raw validated documents by kind then name, for the parts that compile their own view. */
+  /**
+   * Raw validated documents by kind then name, for the parts that compile their own view; all kinds
+   * but VirtualKey, whose resolved form is `keys`.
+   */
   documents: ReadonlyMap<string, ReadonlyMap<string, PolicyDocument>>;
   /** The provider of `api` that serves `model`, if any. */
   providerFor(api: ProviderApi, model: string): ResolvedProvider | undefined;

@@ -267,6 +267,36 @@ export function counterStoreSuite(name: string, makeHarness: () => Promise<Store
       await store.release(afterLease.reservationId);
     });
 
+    test('leases end in order, whichever reservations were released first', async () => {
+      const slot = inFlight(id('lease-order'), 10);
+      const reserveAt = async (ms: number) => {
+        const r = await store.reserve({
+          requestId: randomUUID(),
+          counters: [slot],
+          now: at(T0 + ms),
+          leaseMs: 5_000,
+        });
+        assert.ok(r.reservationId);
+        return r.reservationId;
+      };
+      await reserveAt(0);
+      const second = await reserveAt(1_000);
+      await reserveAt(2_000);
+      const newest = await reserveAt(3_000);
+      await store.release(second);
+      await store.release(newest);
+      const usedAt = async (ms: number) => {
+        const probe = await store.reserve({ requestId: randomUUID(), counters: [slot], now: at(T0 + ms) });
+        assert.ok(probe.reservationId);
+        await store.release(probe.reservationId);
+        return probe.counters[0].used;
+      };
+      assert.equal(await usedAt(4_999), 2);
+      assert.equal(await usedAt(5_000), 1);
+      assert.equal(await usedAt(6_999), 1);
+      assert.equal(await usedAt(7_000), 0);
+    });
+
     describe('with the planner', () => {
       const keyHash = `sha256:${'ab'.repeat(32)}`;
       const key = (budgets: BudgetPolicy[], suffix: string): KeyLimits => ({

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { text as streamText } from 'node:stream/consumers';
 import { describe, test } from 'node:test';
+import { getHeapSnapshot } from 'node:v8';
 import { LineCounter, parseAllDocuments } from 'yaml';
 import { checkPolicy } from '../../src/policy/build-snapshot.ts';
 import {
@@ -199,5 +201,37 @@ describe('loading policy YAML', () => {
       problems.slice(1).every((p) => p.line > from && p.line < to && p.message.startsWith('invalid YAML')),
       problems.map(formatProblem).join('\n'),
     );
+  });
+
+  test('the values read keep no hold on the text of their file', async () => {
+    // A snapshot keeps a key's strings (id, owner, hash, model globs) for as long as it serves; a
+    // string kept as a slice of the file would keep the whole file alive (3 MB for 10,000 keys).
+    const dir = policyCopy();
+    const heldKeys = (n: number) => {
+      const docs = Array.from({ length: n }, (_, i) => KEY(`held-${i}`));
+      writeFileSync(join(dir, 'keys', 'generated.yaml'), docs.join('---\n'));
+    };
+    heldKeys(2000);
+    const size = statSync(join(dir, 'keys', 'generated.yaml')).size;
+    const kept = loadPolicyDocuments(dir)
+      .documents.filter((d) => d.file === join('keys', 'generated.yaml'))
+      .map((d) => d.value.spec as Record<string, unknown>);
+    assert.equal(kept.length, 2000);
+    const heap = JSON.parse(await streamText(getHeapSnapshot())) as {
+      snapshot: { meta: { node_fields: string[]; node_types: [string[]] } };
+      nodes: number[];
+      strings: string[];
+    };
+    const fields = heap.snapshot.meta.node_fields;
+    const [type, name, selfSize] = ['type', 'name', 'self_size'].map((f) => fields.indexOf(f));
+    const stringType = heap.snapshot.meta.node_types[0].indexOf('string');
+    const start = 'apiVersion: portcullis.dev/v1\nkind: VirtualKey\nmetadata:\n  name: held-0\n';
+    const fileTexts = [];
+    for (let i = 0; i < heap.nodes.length; i += fields.length) {
+      if (heap.nodes[i + type] !== stringType || heap.nodes[i + selfSize] < size) continue;
+      if (heap.strings[heap.nodes[i + name]].startsWith(start)) fileTexts.push(heap.nodes[i + selfSize]);
+    }
+    assert.deepEqual(fileTexts, []);
+    assert.match(String(kept[1999].keyHash), /^sha256:[0-9a-f]{64}$/);
   });
 });

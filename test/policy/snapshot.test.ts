@@ -52,6 +52,12 @@ describe('snapshot: the real Rego compiled to Wasm', async () => {
     assert.equal(snapshot.keys.get('erin-contractor')?.expiresAt, Date.parse('2026-06-30T23:59:59Z'));
   });
 
+  test('keeps each key once: resolved in keys, not again as a raw document', () => {
+    assert.equal(snapshot.documents.has('VirtualKey'), false);
+    assert.equal(snapshot.keys.get('bob-dev')?.owner, 'bob@acme.example');
+    assert.ok(snapshot.documents.get('Team')?.has('app-dev'));
+  });
+
   test('a member may use a cost-efficient model; denied agent tools are stripped', () => {
     const d = snapshot.evaluate(inputFor(snapshot, TEST_KEYS.member, 'claude-haiku-4-5-20251001'));
     assert.equal(d.allow, true);

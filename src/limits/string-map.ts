@@ -1,0 +1,40 @@
+// A string-keyed map for tables that gain and lose an entry on every call (reservations in flight).
+//
+// Why not a Map: when a Map grows or shrinks, V8 allocates a new hash table and links the replaced
+// one to it, and once a long-lived Map's table is in the old generation its new tables are allocated
+// there too. A replaced table is garbage, but until the next full GC it still points at the values it
+// held, and young-generation GCs take pointers from the old generation as roots: every entry that
+// went through such a Map outlived two young GCs and was promoted. Under sustained load that turned
+// the old generation into a stream of dead reservations (docs/workers.md, "Under sustained load").
+// An object in dictionary mode keeps its entries in one table with no such links.
+
+/** Lookups only: iterating a dictionary-mode object costs a sort of all its keys. */
+export class StringMap<V> {
+  #entries: Record<string, V> = Object.create(null);
+  #size = 0;
+
+  get size(): number {
+    return this.#size;
+  }
+
+  get(key: string): V | undefined {
+    return this.#entries[key];
+  }
+
+  has(key: string): boolean {
+    return key in this.#entries;
+  }
+
+  set(key: string, value: V): this {
+    if (!(key in this.#entries)) this.#size++;
+    this.#entries[key] = value;
+    return this;
+  }
+
+  delete(key: string): boolean {
+    if (!(key in this.#entries)) return false;
+    delete this.#entries[key];
+    this.#size--;
+    return true;
+  }
+}
