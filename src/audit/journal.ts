@@ -27,6 +27,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { StringMap } from '../serving/string-map.ts';
 import { journalHolds, type PendingJournal } from './group-commit.ts';
 import type { AuditRecord } from './record.ts';
 
@@ -52,8 +53,8 @@ interface Segment {
   file: string;
   /** Final records (counted from open) that must be committed before this segment may go. */
   end: number;
-  /** Request ids of provisional records here whose final record has not been appended yet. */
-  waiting: Set<string>;
+  /** Provisional records here whose final record has not been appended yet. */
+  waiting: number;
 }
 
 /** A provisional record whose final never came (its call's audit failed) stops pinning its segment after this. */
@@ -114,7 +115,8 @@ export class AuditJournal implements PendingJournal {
    * Provisional records waiting for their final one: request id → its segment, when it was written,
    * and the record as written (normalized, and its JSON), from which the final one may be restated.
    */
-  readonly #provisional = new Map<string, { segment: Segment; at: number; written?: WrittenRecord }>();
+  // Not a Map: an entry per call in a long-lived Map got every call's record promoted (string-map.ts).
+  readonly #provisional = new StringMap<{ segment: Segment; at: number; written?: WrittenRecord }>();
   /** Provisional lines waiting for this turn's group write, and their request ids. */
   #held: string[] = [];
   #heldIds: string[] = [];
@@ -131,7 +133,7 @@ export class AuditJournal implements PendingJournal {
     mkdirSync(dir, { recursive: true });
     const existing = segmentFiles(dir);
     this.#number = existing.length === 0 ? 1 : Number(existing[existing.length - 1].split('/').pop()) + 1;
-    this.#current = { file: join(dir, String(this.#number)), end: 0, waiting: new Set() };
+    this.#current = { file: join(dir, String(this.#number)), end: 0, waiting: 0 };
     this.#fd = openSync(this.#current.file, 'a');
   }
 
@@ -152,7 +154,7 @@ export class AuditJournal implements PendingJournal {
     const provisional = this.#provisional.get(requestId);
     if (provisional !== undefined) {
       this.#provisional.delete(requestId);
-      provisional.segment.waiting.delete(requestId);
+      provisional.segment.waiting -= 1;
       provisional.segment.end = Math.max(provisional.segment.end, count);
       if (!hasContent) return;
     }
@@ -174,7 +176,9 @@ export class AuditJournal implements PendingJournal {
     const segment = this.#current;
     this.#held.push(`P ${json}\n`);
     this.#heldIds.push(requestId);
-    segment.waiting.add(requestId);
+    const earlier = this.#provisional.get(requestId);
+    if (earlier !== undefined) earlier.segment.waiting -= 1;
+    segment.waiting += 1;
     this.#provisional.set(requestId, { segment, at: Date.now(), written });
     if (this.#held.length === 1) journalHolds(this);
   }
@@ -191,7 +195,9 @@ export class AuditJournal implements PendingJournal {
     } catch (err) {
       // Not journaled: each call's final record gets a line of its own instead of standing on these.
       for (const id of ids) {
-        this.#provisional.get(id)?.segment.waiting.delete(id);
+        const p = this.#provisional.get(id);
+        if (p === undefined) continue;
+        p.segment.waiting -= 1;
         this.#provisional.delete(id);
       }
       this.#onError(err as Error);
@@ -206,13 +212,16 @@ export class AuditJournal implements PendingJournal {
   /** The first `count` final records (counted from open) are committed: drop the segments they fill. */
   committed(count: number): void {
     const stale = Date.now() - PROVISIONAL_TTL_MS;
-    for (const [id, p] of this.#provisional) {
-      if (p.at >= stale) break;
+    const gone: string[] = [];
+    this.#provisional.forEachEntry((id, p) => {
+      if (p.at < stale) gone.push(id);
+    });
+    for (const id of gone) {
+      (this.#provisional.get(id) as { segment: Segment }).segment.waiting -= 1;
       this.#provisional.delete(id);
-      p.segment.waiting.delete(id);
     }
     // Oldest first, so that a segment goes only after every one before it.
-    while (this.#closed.length > 0 && this.#closed[0].end <= count && this.#closed[0].waiting.size === 0) {
+    while (this.#closed.length > 0 && this.#closed[0].end <= count && this.#closed[0].waiting === 0) {
       rmSync((this.#closed.shift() as Segment).file, { force: true });
     }
   }
@@ -245,7 +254,7 @@ export class AuditJournal implements PendingJournal {
     closeSync(this.#fd);
     this.#closed.push(this.#current);
     this.#number += 1;
-    this.#current = { file: join(this.dir, String(this.#number)), end: 0, waiting: new Set() };
+    this.#current = { file: join(this.dir, String(this.#number)), end: 0, waiting: 0 };
     this.#fd = openSync(this.#current.file, 'a');
     this.#bytes = 0;
   }

@@ -52,8 +52,10 @@ export class Stages {
   readonly #decisions = new DecisionBatcher();
   /** Calls between `begin` and `finish`. */
   #active = 0;
-  /** Settle/audit work still running for calls that already ended. */
-  readonly #after = new Set<Promise<void>>();
+  // Settle/audit work still running for calls that already ended: a count and who waits for none, not
+  // a Set of promises (an entry per call in a long-lived Set got each call's objects promoted).
+  #afterCount = 0;
+  #afterIdle: (() => void)[] = [];
 
   constructor(opts: StagesOptions) {
     this.plugins = opts.plugins;
@@ -110,8 +112,15 @@ export class Stages {
 
   /** Resolves once the settle/audit work of every call that ended so far has run (for shutdown). */
   async drain(): Promise<void> {
-    while (this.#after.size > 0) await Promise.allSettled([...this.#after]);
+    while (this.#afterCount > 0) await new Promise<void>((resolve) => this.#afterIdle.push(resolve));
   }
+
+  readonly #afterDone = (): void => {
+    if (--this.#afterCount > 0) return;
+    const idle = this.#afterIdle;
+    this.#afterIdle = [];
+    for (const resolve of idle) resolve();
+  };
 
   authenticate(
     snapshot: Snapshot,
@@ -357,9 +366,8 @@ export class Stages {
     // Calls refused before their facts were known (no snapshot, unreadable body) reserved nothing.
     if (call.input === undefined) return;
     if (call.reservations.length === 0 && this.#audit.length === 0) return;
-    const done = this.#settleAndAudit(call);
-    this.#after.add(done);
-    done.finally(() => this.#after.delete(done));
+    this.#afterCount++;
+    void this.#settleAndAudit(call).finally(this.#afterDone);
   }
 
   async #settleAndAudit(call: Call): Promise<void> {

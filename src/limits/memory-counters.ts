@@ -1,6 +1,8 @@
 // The counters of one gateway process, held in memory and checked synchronously, so a reservation
 // over many counters is atomic by construction (nothing else runs between check and apply). Settled
 // usage goes through a persistence hook before memory changes; counters are loaded from it lazily.
+
+import { StringMap } from '../serving/string-map.ts';
 import {
   type ActualUsage,
   actualFor,
@@ -12,7 +14,6 @@ import {
   type ReserveRequest,
   type ReserveResult,
 } from './store.ts';
-import { StringMap } from './string-map.ts';
 
 export interface SettledUsage {
   totals: { id: string; delta: number; expiresAt: number | null }[];

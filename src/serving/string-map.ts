@@ -1,4 +1,5 @@
-// A string-keyed map for tables that gain and lose an entry on every call (reservations in flight).
+// A string-keyed map for tables that gain and lose an entry on every call (reservations in flight,
+// provisional audit records waiting for their final one).
 //
 // Why not a Map: when a Map grows or shrinks, V8 allocates a new hash table and links the replaced
 // one to it, and once a long-lived Map's table is in the old generation its new tables are allocated
@@ -8,7 +9,7 @@
 // the old generation into a stream of dead reservations (docs/workers.md, "Under sustained load").
 // An object in dictionary mode keeps its entries in one table with no such links.
 
-/** Lookups only: iterating a dictionary-mode object costs a sort of all its keys. */
+/** For lookups: iterating a dictionary-mode object costs a sort of all its keys (`forEachEntry`). */
 export class StringMap<V> {
   #entries: Record<string, V> = Object.create(null);
   #size = 0;
@@ -29,6 +30,11 @@ export class StringMap<V> {
     if (!(key in this.#entries)) this.#size++;
     this.#entries[key] = value;
     return this;
+  }
+
+  /** Every entry, oldest first; sorts the keys, so for occasional sweeps of small tables only. */
+  forEachEntry(visit: (key: string, value: V) => void): void {
+    for (const key in this.#entries) visit(key, this.#entries[key] as V);
   }
 
   delete(key: string): boolean {
