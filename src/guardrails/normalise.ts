@@ -170,13 +170,15 @@ function base64Runs(text: string, whole: boolean): [number, number][] | undefine
     }
     let z = p + 1;
     while (z < n && isB64(text.charCodeAt(z))) z++;
-    const hex = whole && hexMayBeText(text, a, z);
-    if (z - a >= MIN_BASE64 && (hex || leadsMayBeText(text, a, z, whole))) {
-      if (whole) z = wrappedEnd(text, a, z, hex);
-      let end = z;
-      while (end < n && end - z < 2 && text.charCodeAt(end) === 61) end++;
-      runs ??= [];
-      runs.push([a, end]);
+    if (z - a >= MIN_BASE64) {
+      const hex = whole && hexMayBeText(text, a, z);
+      if (hex || leadsMayBeText(text, a, z, whole)) {
+        if (whole) z = wrappedEnd(text, a, z, hex);
+        let end = z;
+        while (end < n && end - z < 2 && text.charCodeAt(end) === 61) end++;
+        runs ??= [];
+        runs.push([a, end]);
+      }
     }
     done = z;
     p = z + MIN_BASE64;
@@ -194,6 +196,12 @@ const UTF8_LEAD = 2;
 const LEAD = new Uint8Array(128);
 for (const ch of 'IJKLMNOPQRSTUVWXYZabcdefCD') LEAD[ch.charCodeAt(0)] = ASCII_LEAD;
 for (const ch of 'ghijklmnopqrstuvwxyz0123456789') LEAD[ch.charCodeAt(0)] = UTF8_LEAD;
+
+/** Whether base64 character `c` may start a group of four that encodes ASCII text (see LEAD). */
+export const asciiTextLead = (c: number): boolean => c < 128 && LEAD[c] === ASCII_LEAD;
+
+/** A byte of text as the scanner decodes it: printable ASCII, a tab or a line break. */
+export const printable = (v: number): boolean => (v >= 0x20 && v <= 0x7e) || v === 9 || v === 10 || v === 13;
 
 /**
  * Whether groups of four whose first characters are `text[a]`, `text[a + 4]`, … before `z` may encode
@@ -370,19 +378,18 @@ function editViews(text: string, edits: Edit[], out: View[]): void {
   }
 }
 
-const PRINTABLE = (v: number) => (v >= 0x20 && v <= 0x7e) || v === 9 || v === 10 || v === 13;
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
  * The decoded text of a base64 run (line breaks and indentation of a wrapped block dropped) when it
- * decodes to printable ASCII or (`utf8`, a whole text) valid UTF-8 without control characters; in a
+ * decodes to printable ASCII or (`whole`, a whole text) valid UTF-8 without control characters; in a
  * whole text, a run that is text written in hex is decoded as hex. Undefined otherwise.
  */
-function decodeRun(run: string, utf8: boolean): string | undefined {
+function decodeRun(run: string, whole: boolean): string | undefined {
   const body = run.replace(/\s+/g, '').replace(/=+$/, '');
-  if (utf8 && hexMayBeText(body, 0, body.length)) return decodeHex(body);
+  if (whole && hexMayBeText(body, 0, body.length)) return decodeHex(body);
   // Checked before decoding anything.
-  if (!leadsMayBeText(body, 0, body.length, utf8)) return undefined;
+  if (!leadsMayBeText(body, 0, body.length, whole)) return undefined;
   const std = /[+/]/.test(body);
   const url = /[_-]/.test(body);
   if (std && url) return undefined;
@@ -393,10 +400,10 @@ function decodeRun(run: string, utf8: boolean): string | undefined {
   for (let i = 0; i < bytes.length; i++) {
     const b = bytes[i];
     if (b >= 0x80) high = true;
-    else if (!PRINTABLE(b)) return undefined;
+    else if (!printable(b)) return undefined;
   }
   if (!high) return bytes.toString('latin1');
-  if (!utf8) return undefined;
+  if (!whole) return undefined;
   try {
     return UTF8.decode(bytes);
   } catch {
@@ -408,7 +415,7 @@ function decodeRun(run: string, utf8: boolean): string | undefined {
 function decodeHex(body: string): string | undefined {
   const bytes = Buffer.from(body, 'hex');
   if (bytes.length < 12) return undefined;
-  for (let i = 0; i < bytes.length; i++) if (!PRINTABLE(bytes[i])) return undefined;
+  for (let i = 0; i < bytes.length; i++) if (!printable(bytes[i])) return undefined;
   return bytes.toString('latin1');
 }
 

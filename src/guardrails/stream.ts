@@ -19,7 +19,7 @@ import type { CompiledChain, CompiledStep } from './compile.ts';
 import { runExternal } from './external.ts';
 import { finding, sizeFindings } from './findings.ts';
 import { joinAt, joinable, joinMatches } from './join.ts';
-import { cleanView, type View, views, withViews } from './normalise.ts';
+import { asciiTextLead, cleanView, printable, type View, views, withViews } from './normalise.ts';
 import type { ScanResult } from './scan.ts';
 import { streamDeltas } from './surfaces.ts';
 import type { ScanFinding, StreamScan } from './types.ts';
@@ -110,8 +110,6 @@ const B64 = new Int8Array(128).fill(-1);
 B64[45] = 62; // -
 B64[95] = 63; // _
 
-const printable = (b: number) => (b >= 0x20 && b <= 0x7e) || b === 9 || b === 10 || b === 13;
-
 /**
  * Takes base64 character `c` as character `k` (0-based) of the text's trailing run; whether the run
  * may still decode to text. In a streamed window the scanner decodes a run only when every group of
@@ -121,7 +119,7 @@ const printable = (b: number) => (b >= 0x20 && b <= 0x7e) || b === 9 || b === 10
  */
 function base64Step(st: PathState, c: number, k: number): boolean {
   const pos = k & 3;
-  if (pos === 0 && !((c >= 73 && c <= 90) || (c >= 97 && c <= 102) || c === 67 || c === 68)) return false;
+  if (pos === 0 && !asciiTextLead(c)) return false;
   if (c === 43 || c === 47 || c === 45 || c === 95) {
     const alphabet = c === 43 || c === 47 ? 1 : 2;
     if (st.runAlphabet !== 0 && st.runAlphabet !== alphabet) return false;
