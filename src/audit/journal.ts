@@ -153,8 +153,7 @@ export class AuditJournal implements PendingJournal {
     this.flushPending();
     const provisional = this.#provisional.get(requestId);
     if (provisional !== undefined) {
-      this.#provisional.delete(requestId);
-      provisional.segment.waiting -= 1;
+      this.#forget(requestId, provisional);
       provisional.segment.end = Math.max(provisional.segment.end, count);
       if (!hasContent) return;
     }
@@ -177,7 +176,7 @@ export class AuditJournal implements PendingJournal {
     this.#held.push(`P ${json}\n`);
     this.#heldIds.push(requestId);
     const earlier = this.#provisional.get(requestId);
-    if (earlier !== undefined) earlier.segment.waiting -= 1;
+    if (earlier !== undefined) this.#forget(requestId, earlier);
     segment.waiting += 1;
     this.#provisional.set(requestId, { segment, at: Date.now(), written });
     if (this.#held.length === 1) journalHolds(this);
@@ -196,9 +195,7 @@ export class AuditJournal implements PendingJournal {
       // Not journaled: each call's final record gets a line of its own instead of standing on these.
       for (const id of ids) {
         const p = this.#provisional.get(id);
-        if (p === undefined) continue;
-        p.segment.waiting -= 1;
-        this.#provisional.delete(id);
+        if (p !== undefined) this.#forget(id, p);
       }
       this.#onError(err as Error);
     }
@@ -212,14 +209,9 @@ export class AuditJournal implements PendingJournal {
   /** The first `count` final records (counted from open) are committed: drop the segments they fill. */
   committed(count: number): void {
     const stale = Date.now() - PROVISIONAL_TTL_MS;
-    const gone: string[] = [];
     this.#provisional.forEachEntry((id, p) => {
-      if (p.at < stale) gone.push(id);
+      if (p.at < stale) this.#forget(id, p);
     });
-    for (const id of gone) {
-      (this.#provisional.get(id) as { segment: Segment }).segment.waiting -= 1;
-      this.#provisional.delete(id);
-    }
     // Oldest first, so that a segment goes only after every one before it.
     while (this.#closed.length > 0 && this.#closed[0].end <= count && this.#closed[0].waiting === 0) {
       rmSync((this.#closed.shift() as Segment).file, { force: true });
@@ -234,6 +226,12 @@ export class AuditJournal implements PendingJournal {
     for (const s of this.#closed) rmSync(s.file, { force: true });
     rmSync(this.#current.file, { force: true });
     this.#closed = [];
+  }
+
+  /** A provisional record no longer waits for its final one: its segment stops counting it. */
+  #forget(requestId: string, p: { segment: Segment }): void {
+    p.segment.waiting -= 1;
+    this.#provisional.delete(requestId);
   }
 
   /** Writes `lines` whole (one or more lines), then starts a new segment if this one is full. */

@@ -32,7 +32,10 @@ export class StringMap<V> {
     return this;
   }
 
-  /** Every entry, oldest first; sorts the keys, so for occasional sweeps of small tables only. */
+  /**
+   * Every entry, oldest first; sorts the keys, so for occasional sweeps of small tables only. `visit`
+   * may delete the entry it is given.
+   */
   forEachEntry(visit: (key: string, value: V) => void): void {
     for (const key in this.#entries) visit(key, this.#entries[key] as V);
   }

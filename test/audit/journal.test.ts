@@ -149,3 +149,24 @@ test('provisional lines of one turn reach the file in one group write, before a 
   journal.writeFinal(line(makeRecord(4)), 'req-4', 1, false);
   assert.deepEqual(kinds().slice(2), ['P {"cost', 'F {"cost'], 'a held line goes before a final one');
 });
+
+test('a segment is kept while a provisional record in it waits for its final one, and let go ten minutes on', (t) => {
+  t.mock.timers.enable({ apis: ['Date'], now: Date.UTC(2026, 0, 1) });
+  const dir = tempDir(t);
+  const files = () => readdirSync(join(dir, 'journal')).sort();
+  const journal = new AuditJournal(join(dir, 'journal'), 600);
+  t.after(() => journal.close(false));
+  const line = (r: AuditRecord) => JSON.stringify(normalizeRecord(r));
+  journal.writeProvisional(line(makeRecord(0)), 'orphan');
+  journal.writeProvisional(line(makeRecord(1)), 'req-1');
+  journal.flushPending();
+  // Enough final records to close the first segment and start others.
+  for (let i = 2; i <= 6; i++) journal.writeFinal(line(makeRecord(i)), `req-${i}`, i - 1, false);
+  assert.ok(files().length > 1, 'the first segment is closed');
+  journal.writeFinal(line(makeRecord(1)), 'req-1', 6, false);
+  journal.committed(6);
+  assert.equal(files()[0], '1', 'the orphan still pins its segment');
+  t.mock.timers.tick(10 * 60_000 + 1);
+  journal.committed(6);
+  assert.notEqual(files()[0], '1', 'an orphan older than ten minutes no longer does');
+});
