@@ -5,9 +5,9 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
-import { compileChain, scanRequest } from '../../src/guardrails/index.ts';
+import { compileChain, createResponseScanner, scanRequest } from '../../src/guardrails/index.ts';
 import { redactRequest } from '../../src/guardrails/redact.ts';
-import { streamUntilReported } from './stream-feed.ts';
+import { every, feed } from './stream-feed.ts';
 
 const TOKEN = `ghp_${'R8sWq2LzVb7nXc4Tm9Pk1Jd6Hf3Gy5Ua0EeQ'}`;
 const ENV = [
@@ -115,7 +115,12 @@ test('a streamed answer holds an encoded file back until the credential in it is
   const prose = 'Here is the file you asked for, encoded as the deploy script expects it: ';
   for (const prefix of ['', 'x', 'xy']) {
     const text = `${prose}${Buffer.from(prefix + ENV).toString('base64')} and that is all of it.`;
-    const { reported, released } = streamUntilReported(chainOf('block'), text, 'github_pat', 3);
+    const { reported, released } = feed(
+      createResponseScanner(chainOf('block'), 'anthropic.messages'),
+      text,
+      'github_pat',
+      every(3),
+    );
     assert.ok(reported, `prefix ${JSON.stringify(prefix)}: reported`);
     assert.ok(
       released <= prose.length,

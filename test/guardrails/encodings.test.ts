@@ -4,8 +4,8 @@
 // it is reported.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { compileChain, scanRequest } from '../../src/guardrails/index.ts';
-import { streamUntilReported } from './stream-feed.ts';
+import { compileChain, createResponseScanner, scanRequest } from '../../src/guardrails/index.ts';
+import { every, feed } from './stream-feed.ts';
 
 const TOKEN = `ghp_${'R8sWq2LzVb7nXc4Tm9Pk1Jd6Hf3Gy5Ua0EeQ'}`;
 const chain = compileChain(
@@ -55,7 +55,12 @@ for (const name of ['HTML decimal references', '\\x escapes', 'full-width forms'
   test(`a streamed answer releases no character of a credential in ${name} before it is reported`, () => {
     const prose = 'Here is the value you asked for, as it appears in the page source: ';
     const text = `${prose}${ENCODED[name]} and nothing else.`;
-    const { reported, released } = streamUntilReported(chain, text, 'github_pat', 2);
+    const { reported, released } = feed(
+      createResponseScanner(chain, 'anthropic.messages'),
+      text,
+      'github_pat',
+      every(2),
+    );
     assert.ok(reported, 'reported');
     assert.ok(released <= prose.length, `${released - prose.length} characters released`);
   });

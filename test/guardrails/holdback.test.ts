@@ -7,18 +7,23 @@ import { compileChain, createResponseScanner } from '../../src/guardrails/index.
 import { partialMatcher } from '../../src/guardrails/partial.ts';
 import { SECRET_RULES } from '../../src/guardrails/secrets/rules.ts';
 import { cardNumber, expand, ibanFor, randomFrom } from './fakes.ts';
+import { feed, upTo } from './stream-feed.ts';
 
 const ALNUM_UPPER = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
 
-const chain = compileChain(
-  {
-    apiVersion: 'portcullis.dev/v1',
-    kind: 'GuardrailChain',
-    metadata: { name: 'hold' },
-    spec: { steps: [{ detector: 'secrets', stage: 'response', action: 'block' }] },
-  },
-  { cache: false, fingerprintSalt: 'holdback-test-salt-0123456789' },
-);
+/** A chain named `hold` of these steps. */
+const chainOf = (steps: unknown[]) =>
+  compileChain(
+    {
+      apiVersion: 'portcullis.dev/v1',
+      kind: 'GuardrailChain',
+      metadata: { name: 'hold' },
+      spec: { steps },
+    },
+    { cache: false, fingerprintSalt: 'holdback-test-salt-0123456789' },
+  );
+
+const chain = chainOf([{ detector: 'secrets', stage: 'response', action: 'block' }]);
 
 /** The findings of a scanner fed `text` whole. */
 function wholeScan(text: string): { rule: string; start?: number }[] {
@@ -93,25 +98,6 @@ describe('release', () => {
   });
 });
 
-/** Feeds `text` in pieces of 1–`most` characters; returns how far it was releasable before `rule` was reported. */
-function feed(
-  scanner: ReturnType<typeof createResponseScanner>,
-  text: string,
-  rule: string,
-  most: number,
-): { reported: boolean; released: number; fed: number } {
-  let fed = 0;
-  let released = 0;
-  while (fed < text.length) {
-    const delta = text.slice(fed, fed + 1 + randomInt(most));
-    fed += delta.length;
-    if (scanner.push('t', delta).some((f) => f.rule === rule)) return { reported: true, released, fed };
-    released = Math.max(released, scanner.releasableTo('t'));
-  }
-  const reported = (scanner.end() as { findings: { rule: string }[] }).findings.some((f) => f.rule === rule);
-  return { reported, released, fed };
-}
-
 describe('release of encoded credentials', () => {
   test('no character of a base64-encoded credential goes out before it is reported, for every rule', () => {
     const prose = 'Here is the value from the vault, encoded as the deploy script expects it: ';
@@ -125,7 +111,7 @@ describe('release of encoded credentials', () => {
         const found = wholeScan(text).find((f) => f.rule === rule.id);
         if (found === undefined) continue; // decoded text another rule claims, or not printable
         assert.equal(found.start, prose.length, `${rule.id}: the finding covers the encoded run`);
-        const r = feed(createResponseScanner(chain, 'anthropic.messages'), text, rule.id, 3);
+        const r = feed(createResponseScanner(chain, 'anthropic.messages'), text, rule.id, upTo(3));
         assert.ok(r.reported, `${rule.id}: reported`);
         assert.ok(
           r.released <= prose.length,
@@ -139,19 +125,9 @@ describe('release of encoded credentials', () => {
 
   test('runs that cannot decode to text are released as they arrive', () => {
     // One rule, so that no other match in progress holds the words back.
-    const github = compileChain(
-      {
-        apiVersion: 'portcullis.dev/v1',
-        kind: 'GuardrailChain',
-        metadata: { name: 'hold' },
-        spec: {
-          steps: [
-            { detector: 'secrets', stage: 'response', action: 'block', rules: { include: ['github_pat'] } },
-          ],
-        },
-      },
-      { cache: false, fingerprintSalt: 'holdback-test-salt-0123456789' },
-    );
+    const github = chainOf([
+      { detector: 'secrets', stage: 'response', action: 'block', rules: { include: ['github_pat'] } },
+    ]);
     const s = createResponseScanner(github, 'anthropic.messages');
     // A path: a run of base64 characters, but not an encoding of text (`p` cannot begin one).
     const text = 'See packages/server-runtime/src/handlers/requestContextFactory';
@@ -168,16 +144,6 @@ describe('release of encoded credentials', () => {
 });
 
 describe('release with PII, custom and Gitleaks steps', () => {
-  const chainOf = (steps: unknown[]) =>
-    compileChain(
-      {
-        apiVersion: 'portcullis.dev/v1',
-        kind: 'GuardrailChain',
-        metadata: { name: 'hold' },
-        spec: { steps },
-      },
-      { cache: false, fingerprintSalt: 'holdback-test-salt-0123456789' },
-    );
   const pii = chainOf([
     {
       detector: 'pii',
@@ -214,7 +180,7 @@ describe('release with PII, custom and Gitleaks steps', () => {
     for (const [rule, value] of samples) {
       for (let round = 0; round < 20; round++) {
         const text = `${prose}${value} and that is all we have on file for them.`;
-        const r = feed(createResponseScanner(pii, 'anthropic.messages'), text, rule, 2);
+        const r = feed(createResponseScanner(pii, 'anthropic.messages'), text, rule, upTo(2));
         assert.ok(r.reported, `${rule} ${value}: reported`);
         assert.ok(r.released <= prose.length, `${rule} ${value}: released up to ${r.released}`);
       }
@@ -235,7 +201,7 @@ describe('release with PII, custom and Gitleaks steps', () => {
     s.push('t', prose);
     assert.equal(s.releasableTo('t'), prose.length, 'nothing there can start a match');
     const blob = `LIC1-${randomFrom(ALNUM_UPPER, 400)}`;
-    const r = feed(s, `${blob} and keep it safe.`, 'license_blob', 9);
+    const r = feed(s, `${blob} and keep it safe.`, 'license_blob', upTo(9));
     assert.ok(r.reported);
     assert.ok(r.released <= prose.length, `released ${r.released - prose.length} characters of the blob`);
   });
@@ -259,7 +225,7 @@ describe('release with PII, custom and Gitleaks steps', () => {
     s.push('t', prose);
     assert.equal(s.releasableTo('t'), prose.length);
     const token = `corp_${randomFrom('abcdefghijklmnopqrstuvwxyz0123456789', 32)}`;
-    const r = feed(s, `${token} — rotate it monthly.`, 'corp-token', 3);
+    const r = feed(s, `${token} — rotate it monthly.`, 'corp-token', upTo(3));
     assert.ok(r.reported);
     assert.ok(r.released <= prose.length);
   });

@@ -1,24 +1,30 @@
-// Feeding a streamed answer to a response scanner in fixed pieces, for the hold-back tests.
-import type { CompiledChain } from '../../src/guardrails/compile.ts';
-import { createResponseScanner } from '../../src/guardrails/index.ts';
+// Feeding a streamed answer to a response scanner piece by piece, for the hold-back tests.
+import { randomInt } from 'node:crypto';
+import type { createResponseScanner } from '../../src/guardrails/index.ts';
+
+/** Pieces of 1–`most` characters, at random. */
+export const upTo = (most: number) => () => 1 + randomInt(most);
+/** Pieces of `n` characters. */
+export const every = (n: number) => () => n;
 
 /**
- * Streams `text` through a scanner of `chain` in pieces of `piece` characters: whether `rule` was
- * reported (by the end of the answer at the latest), and how far the text was releasable before it was.
+ * Feeds `text` in pieces of `pieceLength()` characters: whether `rule` was reported (by the end of the
+ * answer at the latest), how far the text was releasable before it was, and how much had been fed.
  */
-export function streamUntilReported(
-  chain: CompiledChain,
+export function feed(
+  scanner: ReturnType<typeof createResponseScanner>,
   text: string,
   rule: string,
-  piece: number,
-): { reported: boolean; released: number } {
-  const scanner = createResponseScanner(chain, 'anthropic.messages');
+  pieceLength: () => number,
+): { reported: boolean; released: number; fed: number } {
+  let fed = 0;
   let released = 0;
-  for (let fed = 0; fed < text.length; fed += piece) {
-    if (scanner.push('t', text.slice(fed, fed + piece)).some((f) => f.rule === rule))
-      return { reported: true, released };
+  while (fed < text.length) {
+    const delta = text.slice(fed, fed + pieceLength());
+    fed += delta.length;
+    if (scanner.push('t', delta).some((f) => f.rule === rule)) return { reported: true, released, fed };
     released = Math.max(released, scanner.releasableTo('t'));
   }
-  const { findings } = scanner.end() as { findings: { rule: string }[] };
-  return { reported: findings.some((f) => f.rule === rule), released };
+  const reported = (scanner.end() as { findings: { rule: string }[] }).findings.some((f) => f.rule === rule);
+  return { reported, released, fed };
 }

@@ -6,21 +6,7 @@ import { describe, test } from 'node:test';
 import { compileChain, createResponseScanner, type ScanFinding } from '../../src/guardrails/index.ts';
 import { KeywordIndex, keywordTail } from '../../src/guardrails/keyword-index.ts';
 import { randomFrom } from './fakes.ts';
-
-/** Deterministic, so a failure replays. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const pairs = (r: { count: number; hits: Int32Array }) =>
-  Array.from({ length: r.count }, (_, i) => `${r.hits[2 * i]}@${r.hits[2 * i + 1]}`);
+import { pairs, prng } from './keyword-hits.ts';
 
 describe('incremental keyword scan', () => {
   test('a window that grows at its end and loses its start finds what a full scan finds', () => {
