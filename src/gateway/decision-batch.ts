@@ -21,7 +21,9 @@ export class DecisionBatcher {
   decide(snapshot: Snapshot, input: DecisionInput): Promise<Decision> {
     // A revision deciding in its worker thread batches there, without blocking this thread.
     const decider = snapshot.decider;
-    if (decider !== undefined && snapshot.evaluate === decider.evaluate) return decider.decide(input);
+    if (decider !== undefined && snapshot.evaluate === decider.evaluate && !decider.onCallersThread) {
+      return decider.decide(input);
+    }
     return new Promise((resolve, reject) => {
       this.#queue.push({ snapshot, input, resolve, reject });
       if (!this.#scheduled) {

@@ -75,6 +75,7 @@ export async function buildSnapshot(options: BuildOptions): Promise<Snapshot> {
   }
   const decider = await IsolatedDecider.start(compiled.wasm, data, {
     budgetMs: decisionBudgetMs(options.env),
+    meter: (options.env ?? process.env).PORTCULLIS_DECISIONS_IN_WORKER !== '1',
   });
 
   const byApi = new Map<ProviderApi, ResolvedProvider[]>();

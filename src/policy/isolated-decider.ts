@@ -1,5 +1,9 @@
-// The decision of one revision, evaluated in its own worker thread so that no Rego can stall the
-// gateway. Two ways in, over one shared-memory channel (decision-channel.ts):
+// The decision of one revision, evaluated so that no Rego can stall the gateway. A revision whose Wasm
+// takes a fuel gauge (metered-evaluator.ts) is decided on the gateway's own thread, each decision with
+// a budget's worth of fuel; one that runs out fails its call closed and faults the revision. Every
+// revision also gets a worker thread, where admission's canaries run (a runaway canary never touches
+// the gateway's thread) and where a revision that cannot be metered is decided. Two ways into the
+// worker, over one shared-memory channel (decision-channel.ts):
 // - `decide` (calls decided under load): the decisions asked for in one turn of the event loop go
 //   to the worker as one batch and the gateway's thread carries on serving; the worker posts a
 //   message when the answers are in. Evaluation runs beside the event loop instead of on it.
@@ -33,6 +37,7 @@ import {
   STATUS_OK,
 } from './decision-channel.ts';
 import type { DecisionWorkerData } from './decision-worker-thread.ts';
+import { FuelExhaustedError, loadMeteredEvaluator, type MeteredEvaluator } from './metered-evaluator.ts';
 import { DecisionError } from './wasm-policy.ts';
 
 export const DEFAULT_DECISION_BUDGET_MS = 50;
@@ -43,6 +48,12 @@ export const DEFAULT_RUNAWAY_GRACE_MS = 1000;
  * callers wait without blocking the gateway's thread, so this only bounds a call on a starved host.
  */
 const BATCH_WAIT_LIMIT_MS = 30_000;
+/**
+ * A metered decision that finished but took this many budgets of wall-clock time faults its revision:
+ * fuel bounds instructions, and this catches code whose instructions are far slower than measured.
+ * Generous, because a pause of the whole process (a full GC, a starved core) counts here too.
+ */
+const METERED_WALL_LIMIT_BUDGETS = 10;
 /** Decisions sent to the worker in one batch at most. */
 const MAX_BATCH = 256;
 
@@ -57,6 +68,8 @@ export interface DeciderOptions {
   runawayGraceMs?: number;
   /** Wall-clock time a lone call blocks for its decision at most (default 40 budgets, at least 2 s). */
   waitLimitMs?: number;
+  /** Decide on the caller's thread when the Wasm can be metered (default true). */
+  meter?: boolean;
 }
 
 /** What a timed evaluation produced: the parsed value (possibly undefined) or the error, and how long it took. */
@@ -102,10 +115,21 @@ export class IsolatedDecider {
   #batch: Batch | undefined;
   /** Where the worker's CPU clock stood when an input's wait first ran out (see #cpuSpentMs). */
   #cpuMark: { seq: number; item: number; ns: number } | undefined;
+  readonly #metered: MeteredEvaluator | undefined;
+  /** Why this revision is decided in its worker thread rather than on the caller's, when it is. */
+  readonly unmetered: string | undefined;
 
-  private constructor(channel: Channel, worker: Worker, thread: string | undefined, options: DeciderOptions) {
+  private constructor(
+    channel: Channel,
+    worker: Worker,
+    thread: string | undefined,
+    metered: MeteredEvaluator | { unmeterable: string },
+    options: DeciderOptions,
+  ) {
     this.#channel = channel;
     this.#worker = worker;
+    this.#metered = 'unmeterable' in metered ? undefined : metered;
+    this.unmetered = 'unmeterable' in metered ? metered.unmeterable : undefined;
     this.budgetMs = options.budgetMs ?? DEFAULT_DECISION_BUDGET_MS;
     this.#grace = options.runawayGraceMs ?? DEFAULT_RUNAWAY_GRACE_MS;
     this.#waitLimit = options.waitLimitMs ?? Math.max(this.budgetMs * 40, 2000);
@@ -128,6 +152,11 @@ export class IsolatedDecider {
     // The data document goes over as JSON bytes that OPA parses straight into Wasm memory: parsed
     // into JavaScript objects first (10,000 keys: ~3 MB of JSON), it grew the worker's heap for good.
     const json = encoder.encode(JSON.stringify(data));
+    const budgetMs = options.budgetMs ?? DEFAULT_DECISION_BUDGET_MS;
+    const metered =
+      options.meter === false
+        ? { unmeterable: 'metering is turned off' }
+        : await loadMeteredEvaluator(wasm, json, budgetMs);
     const workerData: DecisionWorkerData = {
       wasm: new Uint8Array(wasm),
       data: (json.byteLength === json.buffer.byteLength ? json : json.slice()).buffer as ArrayBuffer,
@@ -153,7 +182,12 @@ export class IsolatedDecider {
         resolve(ready.thread);
       });
     });
-    return new IsolatedDecider(channel, worker, thread, options);
+    return new IsolatedDecider(channel, worker, thread, metered, options);
+  }
+
+  /** Whether calls are decided on the caller's thread (metered) rather than in the worker. */
+  get onCallersThread(): boolean {
+    return this.#metered !== undefined;
   }
 
   /** Why this revision stopped deciding (a runaway decision, a dead worker), if it did. */
@@ -182,12 +216,38 @@ export class IsolatedDecider {
 
   /** The decision for `input`, or a DecisionError (undefined decision, evaluation error, time-out). */
   evaluate = (input: DecisionInput): Decision => {
+    if (this.#metered !== undefined) return decisionOf(this.#evaluateMetered(this.#metered, input));
     if (this.#batch !== undefined) this.#waitForBatch();
     const seq = this.#send(input, false);
     const timeout = this.#waitSync(seq, Math.max(this.budgetMs, this.#waitLimit));
     if (timeout !== undefined) throw timeout;
     return decisionOf(this.#result());
   };
+
+  /** A decision on this thread, within its fuel; one that runs out (or runs far too long) faults the revision. */
+  #evaluateMetered(metered: MeteredEvaluator, input: DecisionInput): unknown {
+    const refusal = this.#refusal();
+    if (refusal) throw refusal;
+    const started = performance.now();
+    let bytes: Uint8Array;
+    try {
+      bytes = metered.evaluate(JSON.stringify(input));
+    } catch (err) {
+      if (!(err instanceof FuelExhaustedError)) throw new DecisionError(errorText(err));
+      this.#faulted(
+        `a decision used up the fuel of its ${this.budgetMs} ms budget (a rule that never ends?)`,
+      );
+      throw this.#timeoutError(undefined);
+    }
+    const ms = performance.now() - started;
+    if (ms > this.budgetMs * METERED_WALL_LIMIT_BUDGETS) {
+      this.#faulted(
+        `a decision took ${Math.round(ms)} ms on the gateway's thread, over ${METERED_WALL_LIMIT_BUDGETS} budgets of ${this.budgetMs} ms`,
+      );
+      throw this.#timeoutError(undefined);
+    }
+    return this.#parse(bytes);
+  }
 
   /**
    * Evaluates off the caller's thread without blocking it (admission): the decision's value as the
@@ -506,6 +566,8 @@ function decisionOf(result: unknown): Decision {
   if (!value || typeof value.allow !== 'boolean') throw new DecisionError(UNDEFINED_DECISION);
   return value;
 }
+
+const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 function deepFreeze<T>(value: T): T {
   if (typeof value === 'object' && value !== null) {

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { SnapshotHolder } from '../../src/gateway/snapshot-holder.ts';
 import { DecisionTimeoutError } from '../../src/policy/isolated-decider.ts';
+import { DecisionError } from '../../src/policy/wasm-policy.ts';
 import { createPolicyManager } from '../../src/sync/manager.ts';
 import {
   ANONYMOUS_CALL,
@@ -143,8 +144,8 @@ describe('admission of a revision', () => {
       );
       // The budget is CPU time: on a busy host the wall-clock wait is longer, but bounded (1 s limit).
       assert.ok(performance.now() - started < 5000, 'the call is refused, not left waiting');
-      // Meanwhile this revision refuses at once rather than waiting again.
-      assert.throws(() => snapshot.evaluate(ANONYMOUS_CALL), DecisionTimeoutError);
+      // Meanwhile this revision refuses at once rather than deciding again.
+      assert.throws(() => snapshot.evaluate(ANONYMOUS_CALL), DecisionError);
       await waitFor('the quarantine', () => holder.current()?.revision === good);
       assert.equal(holder.current()?.evaluate(ANONYMOUS_CALL).status, 401);
       assert.match(m.status().rejected?.problems[0]?.message ?? '', /quarantined while serving: .*budget/);
