@@ -4,6 +4,7 @@
 // inference over HTTP; src/mcp/gateway.ts for MCP tool listings and calls. See docs/architecture.md.
 import type { ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import { commitJournals } from '../audit/group-commit.ts';
 import type { Decision } from '../policy/decision.ts';
 import type { Snapshot } from '../policy/snapshot.ts';
 import { type Authenticator, type AuthResult, type Credentials, virtualKeys } from './authenticate.ts';
@@ -104,6 +105,9 @@ export class Stages {
         this.log.error({ reqId: call.id, plugin: p.name, err: (err as Error).message }, 'ending failed');
       }
     }
+    // A call alone has no one to share the journal's group write with: it writes now, and its
+    // response ends without waiting for the end of the turn.
+    if (this.#active <= 1) commitJournals();
   }
 
   begin(): void {
