@@ -65,6 +65,8 @@ export async function runWorker(
         source,
         cacheDir: join(opts.dataDir, 'cache'),
       });
+      // The primary admitted this revision; here it only serves.
+      snapshot.decider?.releaseWorker();
       staged.clear();
       staged.set(revision, snapshot);
       link.note({ note: 'prepared', revision });

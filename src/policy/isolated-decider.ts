@@ -116,6 +116,8 @@ export class IsolatedDecider {
   /** Where the worker's CPU clock stood when an input's wait first ran out (see #cpuSpentMs). */
   #cpuMark: { seq: number; item: number; ns: number } | undefined;
   readonly #metered: MeteredEvaluator | undefined;
+  /** Admission is over and calls are decided on the caller's thread: the worker has been let go. */
+  #workerReleased = false;
   /** Why this revision is decided in its worker thread rather than on the caller's, when it is. */
   readonly unmetered: string | undefined;
 
@@ -138,7 +140,7 @@ export class IsolatedDecider {
       this.#faulted(`the decision worker failed: ${(err as Error).message}`),
     );
     worker.on('exit', (code) => {
-      if (!this.#closed) this.#faulted(`the decision worker exited (code ${code})`);
+      if (!this.#closed && !this.#workerReleased) this.#faulted(`the decision worker exited (code ${code})`);
     });
     worker.on('message', (seq: unknown) => {
       if (this.#batch?.seq === seq) this.#completeBatch();
@@ -183,6 +185,16 @@ export class IsolatedDecider {
       });
     });
     return new IsolatedDecider(channel, worker, thread, metered, options);
+  }
+
+  /**
+   * Admission is over: a revision decided on the caller's thread lets its worker thread go (its V8
+   * isolate and its copy of the policy's Wasm memory). Later timed evaluations run metered here.
+   */
+  releaseWorker(): void {
+    if (this.#metered === undefined || this.#workerReleased || this.#closed) return;
+    this.#workerReleased = true;
+    void this.#worker.terminate();
   }
 
   /** Whether calls are decided on the caller's thread (metered) rather than in the worker. */
@@ -255,6 +267,17 @@ export class IsolatedDecider {
    */
   async evaluateTimed(input: unknown, budgetMs = this.budgetMs): Promise<TimedResult> {
     const started = performance.now();
+    if (this.#workerReleased && this.#metered !== undefined) {
+      try {
+        const results = this.#evaluateMetered(this.#metered, input as DecisionInput) as {
+          result?: unknown;
+        }[];
+        return { ok: true, value: results?.[0]?.result, ms: performance.now() - started };
+      } catch (err) {
+        const timedOut = err instanceof DecisionTimeoutError;
+        return { ok: false, error: errorText(err), timedOut, ms: performance.now() - started };
+      }
+    }
     let seq: number;
     try {
       if (this.#batch !== undefined) this.#waitForBatch();

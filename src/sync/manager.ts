@@ -260,7 +260,10 @@ class Manager implements PolicyManager {
       // Falling back to the last good revision leaves the rejection of the newer one in view.
       if (reason !== 'last good') this.#rejected = undefined;
       this.#keepPrevious(previous, replaced);
-      if (snapshot.decider) snapshot.decider.onFault = (why) => this.#quarantine(revision, snapshot, why);
+      if (snapshot.decider) {
+        snapshot.decider.onFault = (why) => this.#quarantine(revision, snapshot, why);
+        snapshot.decider.releaseWorker();
+      }
       this.#metrics.activeRevision.reset();
       this.#metrics.activeRevision.set({ revision }, 1);
       this.#metrics.reloads.inc({ result: 'activated' });
