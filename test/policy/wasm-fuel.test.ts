@@ -103,6 +103,26 @@ describe('decisions on the gateway thread, metered', async () => {
     await plain.decider?.close();
   });
 
+  test('once admitted, a metered revision lets its worker go and still decides, timed evaluations too', async () => {
+    const snapshot = await buildSnapshot({ dir, env });
+    const decider = snapshot.decider!;
+    const before = await decider.evaluateTimed(call('gpt-5-mini', 'codex'));
+    decider.releaseWorker();
+    let faulted: string | undefined;
+    decider.onFault = (why) => {
+      faulted = why;
+    };
+    // The worker's exit is no fault.
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(faulted, undefined);
+    const after = await decider.evaluateTimed(call('gpt-5-mini', 'codex'));
+    assert.ok(before.ok && after.ok);
+    assert.deepEqual(after.value, before.value);
+    const runaway = await decider.evaluateTimed(call('gpt-5-mini', 'detonate'));
+    assert.ok(!runaway.ok && runaway.timedOut);
+    await decider.close();
+  });
+
   test('a rule that never ends is stopped by its fuel on this thread, refused, and faults the revision', async () => {
     const snapshot = await buildSnapshot({ dir, env });
     const decider = snapshot.decider!;
