@@ -256,6 +256,7 @@ class Manager implements PolicyManager {
         time: commit?.time,
         source: this.#source.description,
         activatedAt: new Date().toISOString(),
+        decisions: decisionsPlace(snapshot),
       };
       // Falling back to the last good revision leaves the rejection of the newer one in view.
       if (reason !== 'last good') this.#rejected = undefined;
@@ -387,4 +388,13 @@ function quarantineProblem(why: string): PolicyProblem {
 
 function errorText(err: unknown): string {
   return redactCredentials(err instanceof Error ? err.message : String(err));
+}
+
+/** For `/status`: where a revision's decisions run. */
+function decisionsPlace(snapshot: Snapshot): string | undefined {
+  const decider = snapshot.decider;
+  if (decider === undefined) return undefined;
+  return decider.onCallersThread
+    ? "on the gateway's thread, metered by fuel"
+    : `in a worker thread (${decider.unmetered})`;
 }

@@ -65,6 +65,8 @@ export interface ActiveInfo {
   time?: string;
   source: string;
   activatedAt: string;
+  /** Where its decisions run: on the gateway's thread, metered, or in a worker thread and why. */
+  decisions?: string;
 }
 
 export interface RejectedInfo {

@@ -136,6 +136,7 @@ describe('admission of a revision', () => {
       await m.triggerFetch('test');
       const snapshot = holder.current()!;
       assert.equal(snapshot.revision, trap, 'every canary decides, so it is admitted');
+      assert.match(m.status().active?.decisions ?? '', /gateway's thread, metered/);
 
       const started = performance.now();
       assert.throws(
