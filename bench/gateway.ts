@@ -15,6 +15,10 @@
 //                           CPU and memory are summed over each one's processes (default 1)
 //     [--keys N]            add N generated virtual keys to the policy (memory with a large policy)
 //     [--no-latency]        skip the one-connection phases (throughput and memory only)
+//     [--against NAME@DIR]  also serve the same policy from another checkout (say, the commit an
+//                           issue was filed at, with its own node_modules installed), compared with
+//                           this one in the same rounds: throughput, and one-connection latency
+//                           alternated in batches with this one (repeatable)
 //     [--warmup 10]         seconds of load each target gets before its first measured round (later
 //                           rounds: 1 s). V8 keeps compiling the gateway's code for 5-10 s of load:
 //                           after 1 s its background threads took 66-90 µs per call, after 10 s 2-14
@@ -47,6 +51,7 @@ const { values } = parseArgs({
     keys: { type: 'string', default: '0' },
     'no-latency': { type: 'boolean', default: false },
     warmup: { type: 'string', default: '10' },
+    against: { type: 'string', multiple: true, default: [] },
   },
 });
 const SECONDS = Number(values.seconds);
@@ -324,6 +329,21 @@ async function main(): Promise<void> {
     const name = WORKERS.length > 1 ? `Portcullis ×${w}` : 'Portcullis';
     gateways.push({ workers: w, name, gw: await startGateway(w) });
   }
+  // Other checkouts serve with their own code and defaults (an old one may not know --workers).
+  const others: { name: string; gw: Child }[] = [];
+  for (const spec of values.against) {
+    const at = spec.indexOf('@');
+    if (at <= 0) throw new Error(`--against ${spec}: expected NAME@DIR`);
+    const dataDir = mkdtempSync(join(tmpdir(), 'pc-bench-'));
+    process.on('exit', () => rmSync(dataDir, { recursive: true, force: true }));
+    const gwOther = await start(
+      join(spec.slice(at + 1), 'bin/portcullis.js'),
+      ['serve', '--policy', dir, '--port', '0', '--log-level', values['log-level'], '--data-dir', dataDir],
+      { ...serveEnv, ...(OBS ? { PORTCULLIS_CALL_METRICS: 'off' } : {}) },
+      'stderr',
+    );
+    others.push({ name: spec.slice(0, at), gw: gwOther });
+  }
   const gw = gateways[0].gw;
   const headers = (key: string) => ({
     'content-type': 'application/json',
@@ -346,7 +366,7 @@ async function main(): Promise<void> {
   );
 
   if (KEYS > 0) console.log(`Policy: the example plus ${KEYS} generated virtual keys.\n`);
-  const idle = new Map(gateways.map((g) => [g.name, residentMb(g.gw.child)]));
+  const idle = new Map([...gateways, ...others].map((g) => [g.name, residentMb(g.gw.child)]));
   if (!values['no-latency']) {
     const d1 = target('simulator direct', sim.url, 'sim-key', 1);
     const f1 = target('do-nothing proxy', floor.url, 'sim-key', 1);
@@ -363,6 +383,19 @@ async function main(): Promise<void> {
     console.log(
       `  Portcullis over the do-nothing proxy: p50 ${us(gwLat.b.p50 - gwLat.a.p50 - (floorLat.b.p50 - floorLat.a.p50))}\n`,
     );
+    for (const o of others) {
+      const o1 = target(o.name, o.gw.url, keys.principal, 1);
+      const vs = await latency(g1, o1, chat, REQUESTS);
+      const direct = gwLat.a.p50;
+      const added = (r: { p50: number }) => r.p50 - direct;
+      console.log(`  alternated with ${o.name}, ${REQUESTS} calls each:`);
+      console.log(row('Portcullis', vs.a));
+      console.log(row(o.name, vs.b));
+      console.log(
+        `  added p50 over the simulator: ${us(added(vs.a))} against ${us(added(vs.b))} (×${(added(vs.a) / added(vs.b)).toFixed(3)})\n`,
+      );
+      await o1.pool.close();
+    }
 
     const n = Math.max(200, REQUESTS / 2);
     const floorTtfb = await latency(d1, f1, firstByte, n);
@@ -386,6 +419,9 @@ async function main(): Promise<void> {
       g.gw.child,
     ]),
   ];
+  for (const o of others) {
+    runs.push([o.name, target(o.name, o.gw.url, keys.principal, CONCURRENCY), o.gw.child]);
+  }
   if (withMetrics && withTracing) {
     runs.push([
       'Portcullis + metrics',
@@ -453,7 +489,7 @@ async function main(): Promise<void> {
   }
   for (const [, t] of runs) await t.pool.close();
   console.log('\nResident set (VmRSS, MB; primary first): idle → after the load');
-  for (const g of gateways) {
+  for (const g of [...gateways, ...others]) {
     const after = residentMb(g.gw.child);
     const fmt = (xs: number[] | undefined) => (xs ?? []).map((x) => x.toFixed(0)).join(' + ');
     const sum = after.reduce((a, b) => a + b, 0);
