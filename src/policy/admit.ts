@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import { findTool, OPA } from '../toolchain/tools.ts';
 import { type Canary, recordedCanaries, syntheticCanaries } from './canary.ts';
 import { decisionProblem } from './decision-shape.ts';
+import type { IsolatedDecider } from './isolated-decider.ts';
 import type { PolicyProblem } from './problems.ts';
 import type { Snapshot } from './snapshot.ts';
 
@@ -80,7 +81,7 @@ export async function decideCanaries(
     } else if (!result.ok) {
       why = `evaluating the decision failed: ${result.error}`;
     } else {
-      why = decisionProblem(result.value);
+      why = decisionProblem(result.value) ?? fuelProblem(decider, canary.input);
     }
     if (why !== undefined) {
       problems.push({ file: 'rego/', line: 1, column: 1, message: `admission, ${canary.label}: ${why}` });
@@ -152,4 +153,13 @@ function failedTests(stdout: string, dir: string): PolicyProblem[] {
 function hasTests(dir: string): boolean {
   if (!existsSync(dir)) return false;
   return readdirSync(dir, { recursive: true, encoding: 'utf8' }).some((f) => f.endsWith('_test.rego'));
+}
+
+/**
+ * A revision decided on the gateway's thread must also decide within the fuel its budget gives there
+ * (metered-evaluator.ts), or it would be quarantined on its first real call.
+ */
+function fuelProblem(decider: IsolatedDecider, input: unknown): string | undefined {
+  if (decider.fuelUsed(input) !== Number.POSITIVE_INFINITY) return undefined;
+  return `the decision needs more than the ${decider.fuel.toLocaleString('en-US')} units of fuel a ${decider.budgetMs} ms budget gives on the gateway's thread (PORTCULLIS_DECISION_BUDGET_MS)`;
 }

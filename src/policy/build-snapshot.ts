@@ -76,6 +76,7 @@ export async function buildSnapshot(options: BuildOptions): Promise<Snapshot> {
   const decider = await IsolatedDecider.start(compiled.wasm, data, {
     budgetMs: decisionBudgetMs(options.env),
     meter: (options.env ?? process.env).PORTCULLIS_DECISIONS_IN_WORKER !== '1',
+    fuelPerMs: positive((options.env ?? process.env).PORTCULLIS_DECISION_FUEL_PER_MS),
   });
 
   const byApi = new Map<ProviderApi, ResolvedProvider[]>();
@@ -112,6 +113,10 @@ function withoutKeyDocuments(
 
 /** `PORTCULLIS_DECISION_BUDGET_MS`: how long one decision may take before its call is refused. */
 export function decisionBudgetMs(env: NodeJS.ProcessEnv = process.env): number {
-  const value = Number(env.PORTCULLIS_DECISION_BUDGET_MS);
-  return Number.isFinite(value) && value > 0 ? value : DEFAULT_DECISION_BUDGET_MS;
+  return positive(env.PORTCULLIS_DECISION_BUDGET_MS) ?? DEFAULT_DECISION_BUDGET_MS;
+}
+
+function positive(text: string | undefined): number | undefined {
+  const value = Number(text);
+  return text !== undefined && Number.isFinite(value) && value > 0 ? value : undefined;
 }

@@ -70,6 +70,8 @@ export interface DeciderOptions {
   waitLimitMs?: number;
   /** Decide on the caller's thread when the Wasm can be metered (default true). */
   meter?: boolean;
+  /** Fuel per ms of budget for decisions on the caller's thread (default FUEL_PER_MS). */
+  fuelPerMs?: number;
 }
 
 /** What a timed evaluation produced: the parsed value (possibly undefined) or the error, and how long it took. */
@@ -158,7 +160,7 @@ export class IsolatedDecider {
     const metered =
       options.meter === false
         ? { unmeterable: 'metering is turned off' }
-        : await loadMeteredEvaluator(wasm, json, budgetMs);
+        : await loadMeteredEvaluator(wasm, json, budgetMs, options.fuelPerMs);
     const workerData: DecisionWorkerData = {
       wasm: new Uint8Array(wasm),
       data: (json.byteLength === json.buffer.byteLength ? json : json.slice()).buffer as ArrayBuffer,
@@ -235,6 +237,28 @@ export class IsolatedDecider {
     if (timeout !== undefined) throw timeout;
     return decisionOf(this.#result());
   };
+
+  /**
+   * For admission: the fuel `input`'s decision uses on the caller's thread (Infinity when it runs
+   * out, which here faults nothing), or undefined when decisions run in the worker or it fails
+   * otherwise (the worker's evaluation reports that). Run it only after the worker has shown the
+   * decision ends within its budget: it blocks this thread for as long as the decision runs.
+   */
+  fuelUsed(input: unknown): number | undefined {
+    const metered = this.#metered;
+    if (metered === undefined) return undefined;
+    try {
+      metered.evaluate(JSON.stringify(input));
+      return metered.fuel - metered.fuelLeft;
+    } catch (err) {
+      return err instanceof FuelExhaustedError ? Number.POSITIVE_INFINITY : undefined;
+    }
+  }
+
+  /** The fuel each decision on the caller's thread gets (0 when decisions run in the worker). */
+  get fuel(): number {
+    return this.#metered?.fuel ?? 0;
+  }
 
   /** A decision on this thread, within its fuel; one that runs out (or runs far too long) faults the revision. */
   #evaluateMetered(metered: MeteredEvaluator, input: DecisionInput): unknown {

@@ -16,13 +16,16 @@ import { FUEL_EXPORT, meterWasm, UnmeterableWasmError } from './wasm-fuel.ts';
 const BOUNDED_HOST_BUILTINS = new Set(['time.now_ns', 'time.parse_rfc3339_ns', 'sprintf', 'json.is_valid']);
 
 /**
- * Fuel per millisecond of budget. A unit is an instruction the code may run (an upper bound: a loop
- * pays for every instruction in its body, taken or not). Measured on a 2-core VM: runaway
- * `numbers.range` comprehensions burn 7–40 million units per ms, and the example policy's decision
- * uses ~0.7 million in ~17 µs; so a 50 ms budget (50 million units) stops a runaway within ~2–7 ms and
- * leaves a real decision some seventy times the fuel it needs.
+ * Fuel per millisecond of budget. A unit is an instruction the code may run, an upper bound: a loop
+ * pays for every instruction in its body, taken or not, and a call into a host builtin counts as one.
+ * Measured on a 2-core VM, comprehensions burn 2.4 million units per ms when each element calls `sprintf` (host JavaScript),
+ * 5–23 million over `numbers.range`, and 42–60 million in nested loops; the example policy's decision
+ * uses ~0.7 million in ~17 µs. At 4 million per ms, a decision gets about its budget in time where
+ * fuel burns slowest and stops far sooner in pure Wasm loops: a 50 ms budget is 200 million units.
  */
-export const FUEL_PER_MS = 1_000_000;
+export const FUEL_PER_MS = 4_000_000;
+/** The gauge is an i32. */
+const MAX_FUEL = 2 ** 31 - 1;
 
 /** A decision ran out of fuel: its call is refused and the revision no longer decides. */
 export class FuelExhaustedError extends Error {
@@ -55,6 +58,7 @@ export async function loadMeteredEvaluator(
   wasm: Uint8Array,
   dataJson: Uint8Array,
   budgetMs: number,
+  fuelPerMs = FUEL_PER_MS,
 ): Promise<MeteredEvaluator | { unmeterable: string }> {
   let metered: Uint8Array;
   try {
@@ -87,7 +91,7 @@ export async function loadMeteredEvaluator(
   policy.setData(
     dataJson.buffer.slice(dataJson.byteOffset, dataJson.byteOffset + dataJson.byteLength) as ArrayBuffer,
   );
-  const fuel = Math.max(1, Math.round(budgetMs * FUEL_PER_MS));
+  const fuel = Math.min(MAX_FUEL, Math.max(1, Math.round(budgetMs * fuelPerMs)));
   return {
     fuel,
     get fuelLeft() {

@@ -4,7 +4,9 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { decideCanaries } from '../../src/policy/admit.ts';
 import { buildSnapshot } from '../../src/policy/build-snapshot.ts';
+import { syntheticCanaries } from '../../src/policy/canary.ts';
 import type { DecisionInput } from '../../src/policy/decision.ts';
 import { DecisionTimeoutError } from '../../src/policy/isolated-decider.ts';
 import { FUEL_EXPORT, meterWasm, UnmeterableWasmError } from '../../src/policy/wasm-fuel.ts';
@@ -138,6 +140,25 @@ describe('decisions on the gateway thread, metered', async () => {
     assert.match(faulted ?? '', /used up the fuel of its 50 ms budget/);
     assert.throws(() => snapshot.evaluate(call('gpt-5-mini')), /no longer decides/);
     await decider.close();
+  });
+
+  test('admission refuses a revision whose decisions need more fuel than their budget gives on this thread', async () => {
+    const { dir: example } = examplePolicyCopy();
+    const starved = await buildSnapshot({
+      dir: example,
+      env: { ...env, PORTCULLIS_DECISION_FUEL_PER_MS: '1000' },
+    });
+    const fed = await buildSnapshot({ dir: example, env });
+    // The worker decides them all within the 50 ms budget; only the fuel differs.
+    const refused = await decideCanaries(starved, syntheticCanaries(starved));
+    assert.match(
+      refused.problems[0]?.message ?? '',
+      /needs more than the 50,000 units of fuel a 50 ms budget gives/,
+    );
+    assert.equal(starved.decider?.fault, undefined, 'a probe faults nothing');
+    assert.deepEqual((await decideCanaries(fed, syntheticCanaries(fed))).problems, []);
+    await starved.decider?.close();
+    await fed.decider?.close();
   });
 
   test('a policy that calls a JavaScript builtin without a bound is decided in its worker', async () => {
