@@ -278,6 +278,17 @@ function sameJson(a: unknown, b: unknown): boolean {
 // in the same millisecond the same time.
 const recentTimes = new Map<string, string>();
 
+/**
+ * `ms` in a record's time format (ISO-8601, UTC, milliseconds), known to be normalized already: a
+ * lone call's record then does not parse and format its own start time again (~8 µs cold).
+ */
+export function recordTime(ms: number): string {
+  const iso = new Date(ms).toISOString();
+  if (recentTimes.size >= 256) recentTimes.clear();
+  recentTimes.set(iso, iso);
+  return iso;
+}
+
 function normalizeTime(t: unknown): string {
   if (typeof t !== 'string') return str(t);
   let normalized = recentTimes.get(t);

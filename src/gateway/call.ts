@@ -1,6 +1,7 @@
 // One call as it moves through the pipeline: facts that never change once the facts stage set them,
 // and one typed slot per thing a stage produces. Only the pipeline writes the slots (from what the
 // plugins return); the forwarder writes the response state; plugins read.
+import { recordTime } from '../audit/record.ts';
 import type { Decision, DecisionInput, GuardrailFinding, Surface } from '../policy/decision.ts';
 import type { ModelPrice, ProviderApi, ResolvedKey, ResolvedProvider, Snapshot } from '../policy/snapshot.ts';
 import type { RouteRun } from '../providers/routing/run.ts';
@@ -134,7 +135,7 @@ export class Call {
 
   /** `startedAt` in ISO-8601, as records and usage events carry it: formatted once per call. */
   get startedIso(): string {
-    this.#startedIso ??= new Date(this.startedAt).toISOString();
+    this.#startedIso ??= recordTime(this.startedAt);
     return this.#startedIso;
   }
 
