@@ -22,7 +22,9 @@ export type WorkerNote =
   | { note: 'failed'; exitCode: number; message: string; hint?: string }
   | { note: 'audit'; records: AuditRecord[] }
   | { note: 'prepared'; revision: string; error?: string }
-  | { note: 'activated'; revision: string };
+  | { note: 'activated'; revision: string }
+  /** A revision's decision ran away in this worker: the primary quarantines it for all. */
+  | { note: 'fault'; revision: string; reason: string };
 
 export interface ErrorShape {
   name: string;

@@ -254,6 +254,14 @@ export async function startPrimary(opts: PrimaryOptions): Promise<Primary> {
       } else if (note.note === 'activated') {
         m.active = note.revision;
         pushStatus();
+      } else if (note.note === 'fault') {
+        log.error(
+          { pid: m.worker.process.pid, revision: note.revision, err: note.reason },
+          'a decision ran away',
+        );
+        // The policy manager quarantines the revision and restores the one before, in every worker.
+        const current = holder.current();
+        if (current?.revision === note.revision) current.decider?.reportFault(`in a worker: ${note.reason}`);
       }
     }
     if (raw.metrics !== undefined) {

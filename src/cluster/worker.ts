@@ -65,8 +65,13 @@ export async function runWorker(
         source,
         cacheDir: join(opts.dataDir, 'cache'),
       });
-      // The primary admitted this revision; here it only serves.
-      snapshot.decider?.releaseWorker();
+      // The primary admitted this revision; here it only serves, and tells the primary when a
+      // decision runs away so that it quarantines the revision in every worker.
+      const decider = snapshot.decider;
+      if (decider !== undefined) {
+        decider.releaseWorker();
+        decider.onFault = (reason) => link.note({ note: 'fault', revision, reason });
+      }
       staged.clear();
       staged.set(revision, snapshot);
       link.note({ note: 'prepared', revision });

@@ -199,6 +199,11 @@ export class IsolatedDecider {
     void this.#worker.terminate();
   }
 
+  /** The revision ran away elsewhere (another process deciding it): it stops deciding here too. */
+  reportFault(reason: string): void {
+    this.#faulted(reason);
+  }
+
   /** Whether calls are decided on the caller's thread (metered) rather than in the worker. */
   get onCallersThread(): boolean {
     return this.#metered !== undefined;

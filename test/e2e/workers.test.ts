@@ -95,3 +95,67 @@ test('two workers: 200 concurrent calls on a budget for 50 → exactly 50; one v
   assert.equal(records.length, 200);
   assert.equal(new Set(records.map((r) => r.instance)).size, 2, 'records from both workers');
 });
+
+test('two workers: a decision that runs away in one worker quarantines its revision in all, and the one before serves again', async () => {
+  const { sim, url: simUrl } = await startSimulator();
+  const policy = e2ePolicy([{ id: 'e2e-trap', budgets: [{ amountUsd: 100, period: 'daily' }] }]);
+  const gw = await startGateway({ policyDir: policy.dir, simUrl, env: { PORTCULLIS_WORKERS: '2' } });
+  try {
+    const good = await until(
+      () => status(gw.url),
+      (s) => s.workers?.serving.length === 2,
+    );
+    // Reached only by one client, so every canary decides and the revision is admitted.
+    writeFileSync(
+      join(policy.dir, 'rego', 'trap.rego'),
+      `package portcullis.gateway
+
+denials contains {"priority": 1, "status": 403, "code": "x", "message": "x"} if {
+\tinput.userAgent == "detonate"
+\tcount([x | some x in numbers.range(1, 100000); some y in numbers.range(1, 100000); x == y]) < 0
+}
+`,
+    );
+    const trapped = await until(
+      () => status(gw.url),
+      (s) =>
+        s.policy?.revision !== good.policy?.revision &&
+        s.workers.serving.length === 2 &&
+        s.workers.serving.every((w) => w.revision === s.policy?.revision),
+    );
+    assert.notEqual(trapped.policy?.revision, good.policy?.revision);
+
+    const key = policy.keys['e2e-trap'];
+    const refused = await anthropicCall(gw.url, key, {
+      headers: { 'user-agent': 'detonate', connection: 'close' },
+    });
+    assert.equal(refused.status, 500, 'the runaway call fails closed');
+    const restored = await until(
+      () => status(gw.url),
+      (s) =>
+        s.policy?.revision === good.policy?.revision &&
+        s.workers.serving.every((w) => w.revision === good.policy?.revision),
+      30_000,
+    );
+    assert.equal(restored.policy?.revision, good.policy?.revision, 'the revision before serves again');
+    const sync = (await (await fetch(`${gw.url}/status`)).json()) as {
+      sync: { rejected?: { revision: string; problems: { message: string }[] } };
+    };
+    assert.equal(sync.sync.rejected?.revision, trapped.policy?.revision);
+    assert.match(
+      sync.sync.rejected?.problems[0]?.message ?? '',
+      /quarantined while serving: in a worker: .*fuel/,
+    );
+    // Every worker serves calls again, on the revision before.
+    const answers = await Promise.all(
+      Array.from({ length: 6 }, () => anthropicCall(gw.url, key, { headers: { connection: 'close' } })),
+    );
+    assert.deepEqual(
+      answers.map((a) => a.status),
+      [200, 200, 200, 200, 200, 200],
+    );
+  } finally {
+    assert.equal(await gw.stop(), 0);
+    await sim.close();
+  }
+});
