@@ -129,13 +129,14 @@ function longLine(text: string, i: number): boolean {
 function joinAt(text: string, i: number, br: number): Edit | undefined {
   let before = 0;
   for (let k = i - 1; k >= 0 && before < MIN_JOINED && isToken(text.charCodeAt(k)); k--) before++;
-  if (before < 4 || !longLine(text, i)) return undefined;
+  if (before < 4) return undefined;
   const n = text.length;
   let j = i + br;
   while (j < n && j - i - br < 8 && (text.charCodeAt(j) === 32 || text.charCodeAt(j) === 9)) j++;
   let after = 0;
   while (j + after < n && after < MIN_JOINED && isToken(text.charCodeAt(j + after))) after++;
-  if (after < 4 || before + after < MIN_JOINED) return undefined;
+  // The line's length last: it reads the most.
+  if (after < 4 || before + after < MIN_JOINED || !longLine(text, i)) return undefined;
   return { start: i, end: j, text: '' };
 }
 
@@ -295,7 +296,9 @@ export function survey(
         add(found, { start: m.index, end: m.index + 1, text: String.fromCharCode(c - 0xfee0) });
     }
   }
-  if (text.indexOf('%') !== -1 || text.indexOf('\\') !== -1 || text.indexOf('&#') !== -1) {
+  // Each search reads the whole text: a text without a backslash has no JSON escape to look for.
+  const escapes = text.indexOf('\\') !== -1;
+  if (escapes || text.indexOf('%') !== -1 || text.indexOf('&#') !== -1) {
     ENCODED_RE.lastIndex = 0;
     for (let m = ENCODED_RE.exec(text); m !== null; m = ENCODED_RE.exec(text))
       add(found, decodeAt(text, m.index));
@@ -308,7 +311,7 @@ export function survey(
     if (isToken(text.charCodeAt(i - cr - 1))) add(found, joinAt(text, i - cr, 1 + cr));
   }
   // Line breaks written as JSON escapes, in text that is itself JSON-encoded.
-  for (let i = text.indexOf('\\n'); i >= 0; i = text.indexOf('\\n', i + 2)) {
+  for (let i = escapes ? text.indexOf('\\n') : -1; i >= 0; i = text.indexOf('\\n', i + 2)) {
     const cr = i > 1 && text.charCodeAt(i - 1) === 114 && text.charCodeAt(i - 2) === 92 ? 2 : 0;
     if (i - cr > 0 && isToken(text.charCodeAt(i - cr - 1))) add(found, joinAt(text, i - cr, 2 + cr));
   }
