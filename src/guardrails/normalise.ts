@@ -12,13 +12,64 @@
 import type { Match, TextDetector } from './types.ts';
 
 export interface View {
-  text: string;
+  readonly text: string;
   /** Original offset of each view character, plus one entry past the end. */
-  map: Int32Array;
+  readonly map: Int32Array;
   /** For a decoded base64 run: every finding covers the whole run (its original span). */
-  span?: readonly [number, number];
+  readonly span?: readonly [number, number];
   /** The original spans edited: a finding in the view counts only if it covers one. */
-  edited?: readonly (readonly [number, number])[];
+  readonly edited?: readonly (readonly [number, number])[];
+}
+
+/**
+ * A view whose map is built on first read: most views have no match, and building the map cost more
+ * than making the view's text.
+ */
+class LazyView implements View {
+  readonly text: string;
+  readonly span: readonly [number, number] | undefined;
+  readonly edited: readonly (readonly [number, number])[] | undefined;
+  /** The edits applied to original[from, to) to make the text; none: the text came from `from`. */
+  readonly #edits: Edit[] | undefined;
+  readonly #from: number;
+  readonly #to: number;
+  #map: Int32Array | undefined;
+
+  constructor(
+    text: string,
+    from: number,
+    to: number,
+    edits: Edit[] | undefined,
+    span: readonly [number, number] | undefined,
+  ) {
+    this.text = text;
+    this.#from = from;
+    this.#to = to;
+    this.#edits = edits;
+    this.span = span;
+    this.edited = edits?.map((e) => [e.start, e.end] as const);
+    this.#map = undefined;
+  }
+
+  get map(): Int32Array {
+    if (this.#map === undefined) {
+      const map = new Int32Array(this.text.length + 1);
+      if (this.#edits === undefined) map.fill(this.#from);
+      else {
+        let at = this.#from;
+        let k = 0;
+        for (const e of this.#edits) {
+          for (let i = at; i < e.start; i++) map[k++] = i;
+          for (let i = 0; i < e.text.length; i++) map[k++] = e.start;
+          at = e.end;
+        }
+        for (let i = at; i < this.#to; i++) map[k++] = i;
+        map[k] = this.#to;
+      }
+      this.#map = map;
+    }
+    return this.#map;
+  }
 }
 
 // Character classes for one pass over the text.
@@ -345,23 +396,21 @@ function add(found: Found, e: Edit | undefined): void {
 }
 
 /** Applies the edits to text[from, to) (edits all inside it), with the map back to the original. */
-function applyEdits(text: string, from: number, to: number, edits: Edit[]): View {
-  let length = to - from;
-  for (const e of edits) length += e.text.length - (e.end - e.start);
-  const map = new Int32Array(length + 1);
+function applyEdits(
+  text: string,
+  from: number,
+  to: number,
+  edits: Edit[],
+  span?: readonly [number, number],
+): View {
   let out = '';
   let at = from;
-  let k = 0;
   for (const e of edits) {
     out += text.slice(at, e.start) + e.text;
-    for (let i = at; i < e.start; i++) map[k++] = i;
-    for (let i = 0; i < e.text.length; i++) map[k++] = e.start;
     at = e.end;
   }
   out += text.slice(at, to);
-  for (let i = at; i < to; i++) map[k++] = i;
-  map[k] = to;
-  return { text: out, map, edited: edits.map((e) => [e.start, e.end]) };
+  return new LazyView(out, from, to, edits, span);
 }
 
 /**
@@ -440,14 +489,14 @@ function base64Views(
     if (map !== undefined && to - from === z - a) continue; // the text's own run, decoded already
     const decoded = decodeRun(text.slice(a, z), whole);
     if (decoded === undefined) continue;
-    out.push({ text: decoded, map: new Int32Array(decoded.length + 1).fill(from), span: [from, to] });
+    out.push(new LazyView(decoded, from, from, undefined, [from, to]));
     // Encoded inside the encoding (URL-encoding, invisibles, base64 again): one more level.
     const { edits: inner, runs: nested } = survey(decoded, false, whole);
-    if (inner) out.push({ ...applyEdits(decoded, 0, decoded.length, inner), span: [from, to] });
+    if (inner) out.push(applyEdits(decoded, 0, decoded.length, inner, [from, to]));
     for (const [b, y] of nested ?? []) {
       const twice = decodeRun(decoded.slice(b, y), whole);
       if (twice !== undefined && out.length < MAX_VIEWS)
-        out.push({ text: twice, map: new Int32Array(twice.length + 1).fill(from), span: [from, to] });
+        out.push(new LazyView(twice, from, from, undefined, [from, to]));
     }
   }
 }
