@@ -9,6 +9,7 @@
 //
 // Every view character knows the original offset it came from, so a finding in a view names the
 // original characters and redaction edits the original text.
+import { latin1 } from './latin1.ts';
 import type { Match, TextDetector } from './types.ts';
 
 export interface View {
@@ -197,10 +198,11 @@ const isB64 = (c: number) => c < 128 && (CLASS[c] & B64) !== 0;
  * Runs of at least MIN_BASE64 base64 characters (and their `=` padding). A run that long covers one of
  * every MIN_BASE64-th position, so only those are read; at one that is base64, the run's start is
  * found and the character MIN_BASE64 - 1 after it read, so a short run (an identifier, a path) costs
- * a few reads and a long jump.
+ * a few reads and a long jump. A long text is probed four bytes at a time instead (probeWords).
  */
 function base64Runs(text: string, whole: boolean): [number, number][] | undefined {
   const n = text.length;
+  if (n >= WORD_PROBE_MIN) return probeWords(text, whole);
   let runs: [number, number][] | undefined;
   let p = MIN_BASE64 - 1;
   // No run reaches back before `done`: the character before it is not base64.
@@ -210,32 +212,106 @@ function base64Runs(text: string, whole: boolean): [number, number][] | undefine
       p += MIN_BASE64;
       continue;
     }
-    let a = p;
-    while (a > done && isB64(text.charCodeAt(a - 1))) a--;
-    const probe = a + MIN_BASE64 - 1;
-    if (probe >= n) break;
-    if (!isB64(text.charCodeAt(probe))) {
-      // No run through p is long enough, and none can cross `probe`.
-      done = probe + 1;
-      p = probe + MIN_BASE64;
-      continue;
-    }
-    let z = p + 1;
-    while (z < n && isB64(text.charCodeAt(z))) z++;
-    if (z - a >= MIN_BASE64) {
-      const hex = whole && hexMayBeText(text, a, z);
-      if (hex || leadsMayBeText(text, a, z, whole)) {
-        if (whole) z = wrappedEnd(text, a, z, hex);
-        let end = z;
-        while (end < n && end - z < 2 && text.charCodeAt(end) === 61) end++;
-        runs ??= [];
-        runs.push([a, end]);
-      }
-    }
-    done = z;
-    p = z + MIN_BASE64;
+    const next = runAt(text, p, done, whole);
+    if (next < 0) break;
+    runs = found(runs);
+    done = next;
+    p = next + MIN_BASE64 - 1;
   }
   return runs;
+}
+
+/** Texts at least this long are probed four bytes at a time. */
+const WORD_PROBE_MIN = 256;
+/** Full aligned words of four characters every run of MIN_BASE64 holds: ⌊(28 − 3) / 4⌋ + 1. */
+const RUN_WORDS = 6;
+/** Per pair of bytes (low byte first): 1 when both are base64 characters. */
+const B64_PAIR = new Uint8Array(65536);
+for (let x = 0; x < 65536; x++) B64_PAIR[x] = isB64(x & 0xff) && isB64(x >>> 8) ? 1 : 0;
+/** Whether all four bytes of a word are base64 characters. */
+const b64Word = (w: number): boolean => (B64_PAIR[w & 0xffff] & B64_PAIR[w >>> 16]) !== 0;
+
+/**
+ * base64Runs over the text's bytes read four at a time: a run of MIN_BASE64 holds RUN_WORDS whole
+ * aligned words of base64, so only every RUN_WORDS-th word is read, and only where all four of its
+ * bytes are base64 is the text itself read (runAt). A character above U+00FF may read as base64 in
+ * its byte; runAt reads the real character.
+ */
+function probeWords(text: string, whole: boolean): [number, number][] | undefined {
+  const { words } = latin1(text);
+  const full = text.length >> 2;
+  let runs: [number, number][] | undefined;
+  let done = 0;
+  let k = RUN_WORDS - 1;
+  while (k < full) {
+    if (!b64Word(words[k])) {
+      k += RUN_WORDS;
+      continue;
+    }
+    // RUN_WORDS whole words of base64 in a row through word k, or no run holds it.
+    let lo = k;
+    while (lo > k - RUN_WORDS + 1 && b64Word(words[lo - 1])) lo--;
+    let hi = k;
+    while (hi - lo < RUN_WORDS - 1 && hi + 1 < full && b64Word(words[hi + 1])) hi++;
+    if (hi - lo < RUN_WORDS - 1) {
+      // Word hi + 1 is not base64 (or the text ends): the next run's words start after it.
+      k = hi + 1 + RUN_WORDS;
+      continue;
+    }
+    const p = k << 2;
+    if (!isB64(text.charCodeAt(p))) {
+      // Its byte only looked like base64; no run holds this word.
+      done = Math.max(done, p + 1);
+      k += RUN_WORDS;
+      continue;
+    }
+    const next = runAt(text, p, done, whole);
+    if (next < 0) break;
+    runs = found(runs);
+    done = next;
+    // The next run starts at `done` or later; its first RUN_WORDS whole words hold a probe.
+    k = ((done + 3) >> 2) + RUN_WORDS - 1;
+  }
+  return runs;
+}
+
+/** runAt's run, when it found one (read by `found`). */
+let lastRun: [number, number] | undefined;
+
+/** Adds runAt's run, if any, to `runs`. */
+function found(runs: [number, number][] | undefined): [number, number][] | undefined {
+  if (lastRun === undefined) return runs;
+  runs ??= [];
+  runs.push(lastRun);
+  lastRun = undefined;
+  return runs;
+}
+
+/**
+ * At base64 character `p` (no run reaches back before `done`): the run through it, when it is at least
+ * MIN_BASE64 long and may encode text, goes to `lastRun` (a block wrapped over lines whole, padding
+ * included). Returns where the next run may start, or -1 when none can (the text ends first).
+ */
+function runAt(text: string, p: number, done: number, whole: boolean): number {
+  const n = text.length;
+  let a = p;
+  while (a > done && isB64(text.charCodeAt(a - 1))) a--;
+  const probe = a + MIN_BASE64 - 1;
+  if (probe >= n) return -1;
+  // No run through p is long enough, and none can cross `probe`.
+  if (!isB64(text.charCodeAt(probe))) return probe + 1;
+  let z = p + 1;
+  while (z < n && isB64(text.charCodeAt(z))) z++;
+  if (z - a >= MIN_BASE64) {
+    const hex = whole && hexMayBeText(text, a, z);
+    if (hex || leadsMayBeText(text, a, z, whole)) {
+      if (whole) z = wrappedEnd(text, a, z, hex);
+      let end = z;
+      while (end < n && end - z < 2 && text.charCodeAt(end) === 61) end++;
+      lastRun = [a, end];
+    }
+  }
+  return z;
 }
 
 /**
