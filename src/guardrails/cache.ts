@@ -109,6 +109,9 @@ export class ScanCache {
   #hits = 0;
   #misses = 0;
   #evictions = 0;
+  /** The last text `lookup` missed and its key: a miss is nearly always followed by its store. */
+  #missed: string | undefined;
+  #missedKey: number | string = 0;
 
   constructor(options: ScanCacheOptions = {}) {
     this.maxEntries = options.maxEntries ?? 50_000;
@@ -129,9 +132,12 @@ export class ScanCache {
 
   /** The entry for exactly this text, if remembered. */
   lookup(text: string): CacheEntry | undefined {
-    const e = this.#find(text, this.#keyOf(text));
+    const key = this.#keyOf(text);
+    const e = this.#find(text, key);
     if (e === undefined) {
       this.#misses++;
+      this.#missed = text;
+      this.#missedKey = key;
       return undefined;
     }
     e.used = true;
@@ -166,39 +172,14 @@ export class ScanCache {
   /** Remembers `matches` for `text` under a detector signature; `entry` is what lookup returned, if anything. */
   store(text: string, signature: string, matches: Match[], entry?: CacheEntry): CacheEntry {
     let e = entry !== undefined && entry.owner === this ? entry : undefined;
+    if (e === undefined && text === this.#missed) {
+      // Just looked up and not found: the key is known, and only a store could have added the entry.
+      this.#missed = undefined;
+      e = this.#create(text, this.#missedKey);
+    }
     const key = e === undefined ? this.#keyOf(text) : e.key;
     e ??= this.#find(text, key);
-    if (e === undefined) {
-      const keep = this.keyBy === 'content';
-      e = {
-        key,
-        text: keep ? text : undefined,
-        bySlot: [],
-        bytes: ENTRY_OVERHEAD + (typeof key === 'string' ? key.length * 2 : 8) + (keep ? text.length * 2 : 0),
-        used: false,
-        next: keep ? this.#buckets.get(key) : undefined,
-        // Every field from the start: entries of one shape keep the scan loop's reads monomorphic.
-        utf8: undefined,
-        keyedKey: undefined,
-        keyedSlot: undefined,
-        keyedMatches: undefined,
-        joins: undefined,
-        follower: undefined,
-        followerSeams: undefined,
-        evicted: false,
-        generation: this.#generation,
-        owner: undefined,
-        older: undefined,
-        newer: undefined,
-      };
-      if (!keep) {
-        const old = this.#buckets.get(key);
-        if (old) this.#remove(old);
-      }
-      this.#buckets.set(key, e);
-      this.#append(e);
-      this.#bytes += e.bytes;
-    }
+    e ??= this.#create(text, key);
     const slot = signatureSlot(signature);
     const previous = e.bySlot[slot];
     const delta =
@@ -209,6 +190,40 @@ export class ScanCache {
     e.bytes += delta;
     this.#bytes += delta;
     this.#evict(e);
+    return e;
+  }
+
+  /** A new entry for `text` under `key`, not yet holding any detector's results. */
+  #create(text: string, key: number | string): CacheEntry {
+    const keep = this.keyBy === 'content';
+    const e: CacheEntry = {
+      key,
+      text: keep ? text : undefined,
+      bySlot: [],
+      bytes: ENTRY_OVERHEAD + (typeof key === 'string' ? key.length * 2 : 8) + (keep ? text.length * 2 : 0),
+      used: false,
+      next: keep ? this.#buckets.get(key) : undefined,
+      // Every field from the start: entries of one shape keep the scan loop's reads monomorphic.
+      utf8: undefined,
+      keyedKey: undefined,
+      keyedSlot: undefined,
+      keyedMatches: undefined,
+      joins: undefined,
+      follower: undefined,
+      followerSeams: undefined,
+      evicted: false,
+      generation: this.#generation,
+      owner: undefined,
+      older: undefined,
+      newer: undefined,
+    };
+    if (!keep) {
+      const old = this.#buckets.get(key);
+      if (old) this.#remove(old);
+    }
+    this.#buckets.set(key, e);
+    this.#append(e);
+    this.#bytes += e.bytes;
     return e;
   }
 
@@ -276,6 +291,7 @@ export class ScanCache {
   }
 
   clear(): void {
+    this.#missed = undefined;
     this.#generation++;
     this.#buckets.clear();
     for (let e = this.#oldest; e !== undefined; ) {

@@ -15,16 +15,14 @@
 // each, interleaved in one loop, over a byte copy of the text (a native Latin-1 write, which keeps the
 // low byte of each character as above): the independent reads overlap, about twice as fast.
 
+import { latin1 } from './latin1.ts';
+
 const MAX_STATES = 0xffff;
 const MAX_KEPT_HITS = 1 << 20;
 /** Automata run side by side over one text in `scan`. */
 const STREAMS = 4;
 /** Texts shorter than this are read in one pass: cutting them saves less than it costs. */
 const MIN_SPLIT = 128;
-/** The byte copy of a text is kept for the next scan up to this size. */
-const MAX_KEPT_BYTES = 1 << 20;
-/** The byte copy of the text a split scan reads, shared by every index (a scan runs to its end). */
-let scratchBytes: Buffer = Buffer.allocUnsafeSlow(0);
 
 /**
  * Where `KeywordIndex.scanTail` stopped in a stream: the automaton's state (opaque; 0 is the start) at
@@ -232,12 +230,7 @@ export class KeywordIndex {
    */
   #scanSplit(text: string): { count: number; hits: Int32Array } {
     const len = text.length;
-    let bytes = scratchBytes;
-    if (bytes.length < len) {
-      bytes = Buffer.allocUnsafeSlow(Math.max(len, Math.min(MAX_KEPT_BYTES, 2 * bytes.length)));
-      if (bytes.length <= MAX_KEPT_BYTES) scratchBytes = bytes;
-    }
-    bytes.write(text, 0, len, 'latin1');
+    const { bytes } = latin1(text);
     const delta = this.#delta;
     const cls = this.#cls;
     const firstOut = this.#firstOut;

@@ -9,16 +9,68 @@
 //
 // Every view character knows the original offset it came from, so a finding in a view names the
 // original characters and redaction edits the original text.
+import { latin1 } from './latin1.ts';
 import type { Match, TextDetector } from './types.ts';
 
 export interface View {
-  text: string;
+  readonly text: string;
   /** Original offset of each view character, plus one entry past the end. */
-  map: Int32Array;
+  readonly map: Int32Array;
   /** For a decoded base64 run: every finding covers the whole run (its original span). */
-  span?: readonly [number, number];
+  readonly span?: readonly [number, number];
   /** The original spans edited: a finding in the view counts only if it covers one. */
-  edited?: readonly (readonly [number, number])[];
+  readonly edited?: readonly (readonly [number, number])[];
+}
+
+/**
+ * A view whose map is built on first read: most views have no match, and building the map cost more
+ * than making the view's text.
+ */
+class LazyView implements View {
+  readonly text: string;
+  readonly span: readonly [number, number] | undefined;
+  readonly edited: readonly (readonly [number, number])[] | undefined;
+  /** The edits applied to original[from, to) to make the text; none: the text came from `from`. */
+  readonly #edits: Edit[] | undefined;
+  readonly #from: number;
+  readonly #to: number;
+  #map: Int32Array | undefined;
+
+  constructor(
+    text: string,
+    from: number,
+    to: number,
+    edits: Edit[] | undefined,
+    span: readonly [number, number] | undefined,
+  ) {
+    this.text = text;
+    this.#from = from;
+    this.#to = to;
+    this.#edits = edits;
+    this.span = span;
+    this.edited = edits?.map((e) => [e.start, e.end] as const);
+    this.#map = undefined;
+  }
+
+  get map(): Int32Array {
+    if (this.#map === undefined) {
+      const map = new Int32Array(this.text.length + 1);
+      if (this.#edits === undefined) map.fill(this.#from);
+      else {
+        let at = this.#from;
+        let k = 0;
+        for (const e of this.#edits) {
+          for (let i = at; i < e.start; i++) map[k++] = i;
+          for (let i = 0; i < e.text.length; i++) map[k++] = e.start;
+          at = e.end;
+        }
+        for (let i = at; i < this.#to; i++) map[k++] = i;
+        map[k] = this.#to;
+      }
+      this.#map = map;
+    }
+    return this.#map;
+  }
 }
 
 // Character classes for one pass over the text.
@@ -129,13 +181,14 @@ function longLine(text: string, i: number): boolean {
 function joinAt(text: string, i: number, br: number): Edit | undefined {
   let before = 0;
   for (let k = i - 1; k >= 0 && before < MIN_JOINED && isToken(text.charCodeAt(k)); k--) before++;
-  if (before < 4 || !longLine(text, i)) return undefined;
+  if (before < 4) return undefined;
   const n = text.length;
   let j = i + br;
   while (j < n && j - i - br < 8 && (text.charCodeAt(j) === 32 || text.charCodeAt(j) === 9)) j++;
   let after = 0;
   while (j + after < n && after < MIN_JOINED && isToken(text.charCodeAt(j + after))) after++;
-  if (after < 4 || before + after < MIN_JOINED) return undefined;
+  // The line's length last: it reads the most.
+  if (after < 4 || before + after < MIN_JOINED || !longLine(text, i)) return undefined;
   return { start: i, end: j, text: '' };
 }
 
@@ -145,10 +198,11 @@ const isB64 = (c: number) => c < 128 && (CLASS[c] & B64) !== 0;
  * Runs of at least MIN_BASE64 base64 characters (and their `=` padding). A run that long covers one of
  * every MIN_BASE64-th position, so only those are read; at one that is base64, the run's start is
  * found and the character MIN_BASE64 - 1 after it read, so a short run (an identifier, a path) costs
- * a few reads and a long jump.
+ * a few reads and a long jump. A long text is probed four bytes at a time instead (probeWords).
  */
 function base64Runs(text: string, whole: boolean): [number, number][] | undefined {
   const n = text.length;
+  if (n >= WORD_PROBE_MIN) return probeWords(text, whole);
   let runs: [number, number][] | undefined;
   let p = MIN_BASE64 - 1;
   // No run reaches back before `done`: the character before it is not base64.
@@ -158,32 +212,106 @@ function base64Runs(text: string, whole: boolean): [number, number][] | undefine
       p += MIN_BASE64;
       continue;
     }
-    let a = p;
-    while (a > done && isB64(text.charCodeAt(a - 1))) a--;
-    const probe = a + MIN_BASE64 - 1;
-    if (probe >= n) break;
-    if (!isB64(text.charCodeAt(probe))) {
-      // No run through p is long enough, and none can cross `probe`.
-      done = probe + 1;
-      p = probe + MIN_BASE64;
-      continue;
-    }
-    let z = p + 1;
-    while (z < n && isB64(text.charCodeAt(z))) z++;
-    if (z - a >= MIN_BASE64) {
-      const hex = whole && hexMayBeText(text, a, z);
-      if (hex || leadsMayBeText(text, a, z, whole)) {
-        if (whole) z = wrappedEnd(text, a, z, hex);
-        let end = z;
-        while (end < n && end - z < 2 && text.charCodeAt(end) === 61) end++;
-        runs ??= [];
-        runs.push([a, end]);
-      }
-    }
-    done = z;
-    p = z + MIN_BASE64;
+    const next = runAt(text, p, done, whole);
+    if (next < 0) break;
+    runs = found(runs);
+    done = next;
+    p = next + MIN_BASE64 - 1;
   }
   return runs;
+}
+
+/** Texts at least this long are probed four bytes at a time. */
+const WORD_PROBE_MIN = 256;
+/** Full aligned words of four characters every run of MIN_BASE64 holds: ⌊(28 − 3) / 4⌋ + 1. */
+const RUN_WORDS = 6;
+/** Per pair of bytes (low byte first): 1 when both are base64 characters. */
+const B64_PAIR = new Uint8Array(65536);
+for (let x = 0; x < 65536; x++) B64_PAIR[x] = isB64(x & 0xff) && isB64(x >>> 8) ? 1 : 0;
+/** Whether all four bytes of a word are base64 characters. */
+const b64Word = (w: number): boolean => (B64_PAIR[w & 0xffff] & B64_PAIR[w >>> 16]) !== 0;
+
+/**
+ * base64Runs over the text's bytes read four at a time: a run of MIN_BASE64 holds RUN_WORDS whole
+ * aligned words of base64, so only every RUN_WORDS-th word is read, and only where all four of its
+ * bytes are base64 is the text itself read (runAt). A character above U+00FF may read as base64 in
+ * its byte; runAt reads the real character.
+ */
+function probeWords(text: string, whole: boolean): [number, number][] | undefined {
+  const { words } = latin1(text);
+  const full = text.length >> 2;
+  let runs: [number, number][] | undefined;
+  let done = 0;
+  let k = RUN_WORDS - 1;
+  while (k < full) {
+    if (!b64Word(words[k])) {
+      k += RUN_WORDS;
+      continue;
+    }
+    // RUN_WORDS whole words of base64 in a row through word k, or no run holds it.
+    let lo = k;
+    while (lo > k - RUN_WORDS + 1 && b64Word(words[lo - 1])) lo--;
+    let hi = k;
+    while (hi - lo < RUN_WORDS - 1 && hi + 1 < full && b64Word(words[hi + 1])) hi++;
+    if (hi - lo < RUN_WORDS - 1) {
+      // Word hi + 1 is not base64 (or the text ends): the next run's words start after it.
+      k = hi + 1 + RUN_WORDS;
+      continue;
+    }
+    const p = k << 2;
+    if (!isB64(text.charCodeAt(p))) {
+      // Its byte only looked like base64; no run holds this word.
+      done = Math.max(done, p + 1);
+      k += RUN_WORDS;
+      continue;
+    }
+    const next = runAt(text, p, done, whole);
+    if (next < 0) break;
+    runs = found(runs);
+    done = next;
+    // The next run starts at `done` or later; its first RUN_WORDS whole words hold a probe.
+    k = ((done + 3) >> 2) + RUN_WORDS - 1;
+  }
+  return runs;
+}
+
+/** runAt's run, when it found one (read by `found`). */
+let lastRun: [number, number] | undefined;
+
+/** Adds runAt's run, if any, to `runs`. */
+function found(runs: [number, number][] | undefined): [number, number][] | undefined {
+  if (lastRun === undefined) return runs;
+  runs ??= [];
+  runs.push(lastRun);
+  lastRun = undefined;
+  return runs;
+}
+
+/**
+ * At base64 character `p` (no run reaches back before `done`): the run through it, when it is at least
+ * MIN_BASE64 long and may encode text, goes to `lastRun` (a block wrapped over lines whole, padding
+ * included). Returns where the next run may start, or -1 when none can (the text ends first).
+ */
+function runAt(text: string, p: number, done: number, whole: boolean): number {
+  const n = text.length;
+  let a = p;
+  while (a > done && isB64(text.charCodeAt(a - 1))) a--;
+  const probe = a + MIN_BASE64 - 1;
+  if (probe >= n) return -1;
+  // No run through p is long enough, and none can cross `probe`.
+  if (!isB64(text.charCodeAt(probe))) return probe + 1;
+  let z = p + 1;
+  while (z < n && isB64(text.charCodeAt(z))) z++;
+  if (z - a >= MIN_BASE64) {
+    const hex = whole && hexMayBeText(text, a, z);
+    if (hex || leadsMayBeText(text, a, z, whole)) {
+      if (whole) z = wrappedEnd(text, a, z, hex);
+      let end = z;
+      while (end < n && end - z < 2 && text.charCodeAt(end) === 61) end++;
+      lastRun = [a, end];
+    }
+  }
+  return z;
 }
 
 /**
@@ -295,7 +423,9 @@ export function survey(
         add(found, { start: m.index, end: m.index + 1, text: String.fromCharCode(c - 0xfee0) });
     }
   }
-  if (text.indexOf('%') !== -1 || text.indexOf('\\') !== -1 || text.indexOf('&#') !== -1) {
+  // Each search reads the whole text: a text without a backslash has no JSON escape to look for.
+  const escapes = text.indexOf('\\') !== -1;
+  if (escapes || text.indexOf('%') !== -1 || text.indexOf('&#') !== -1) {
     ENCODED_RE.lastIndex = 0;
     for (let m = ENCODED_RE.exec(text); m !== null; m = ENCODED_RE.exec(text))
       add(found, decodeAt(text, m.index));
@@ -308,7 +438,7 @@ export function survey(
     if (isToken(text.charCodeAt(i - cr - 1))) add(found, joinAt(text, i - cr, 1 + cr));
   }
   // Line breaks written as JSON escapes, in text that is itself JSON-encoded.
-  for (let i = text.indexOf('\\n'); i >= 0; i = text.indexOf('\\n', i + 2)) {
+  for (let i = escapes ? text.indexOf('\\n') : -1; i >= 0; i = text.indexOf('\\n', i + 2)) {
     const cr = i > 1 && text.charCodeAt(i - 1) === 114 && text.charCodeAt(i - 2) === 92 ? 2 : 0;
     if (i - cr > 0 && isToken(text.charCodeAt(i - cr - 1))) add(found, joinAt(text, i - cr, 2 + cr));
   }
@@ -342,23 +472,21 @@ function add(found: Found, e: Edit | undefined): void {
 }
 
 /** Applies the edits to text[from, to) (edits all inside it), with the map back to the original. */
-function applyEdits(text: string, from: number, to: number, edits: Edit[]): View {
-  let length = to - from;
-  for (const e of edits) length += e.text.length - (e.end - e.start);
-  const map = new Int32Array(length + 1);
+function applyEdits(
+  text: string,
+  from: number,
+  to: number,
+  edits: Edit[],
+  span?: readonly [number, number],
+): View {
   let out = '';
   let at = from;
-  let k = 0;
   for (const e of edits) {
     out += text.slice(at, e.start) + e.text;
-    for (let i = at; i < e.start; i++) map[k++] = i;
-    for (let i = 0; i < e.text.length; i++) map[k++] = e.start;
     at = e.end;
   }
   out += text.slice(at, to);
-  for (let i = at; i < to; i++) map[k++] = i;
-  map[k] = to;
-  return { text: out, map, edited: edits.map((e) => [e.start, e.end]) };
+  return new LazyView(out, from, to, edits, span);
 }
 
 /**
@@ -437,14 +565,14 @@ function base64Views(
     if (map !== undefined && to - from === z - a) continue; // the text's own run, decoded already
     const decoded = decodeRun(text.slice(a, z), whole);
     if (decoded === undefined) continue;
-    out.push({ text: decoded, map: new Int32Array(decoded.length + 1).fill(from), span: [from, to] });
+    out.push(new LazyView(decoded, from, from, undefined, [from, to]));
     // Encoded inside the encoding (URL-encoding, invisibles, base64 again): one more level.
     const { edits: inner, runs: nested } = survey(decoded, false, whole);
-    if (inner) out.push({ ...applyEdits(decoded, 0, decoded.length, inner), span: [from, to] });
+    if (inner) out.push(applyEdits(decoded, 0, decoded.length, inner, [from, to]));
     for (const [b, y] of nested ?? []) {
       const twice = decodeRun(decoded.slice(b, y), whole);
       if (twice !== undefined && out.length < MAX_VIEWS)
-        out.push({ text: twice, map: new Int32Array(twice.length + 1).fill(from), span: [from, to] });
+        out.push(new LazyView(twice, from, from, undefined, [from, to]));
     }
   }
 }

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { compileChain, createResponseScanner, scanRequest } from '../../src/guardrails/index.ts';
+import { survey } from '../../src/guardrails/normalise.ts';
 import { redactRequest } from '../../src/guardrails/redact.ts';
 import { every, feed } from './stream-feed.ts';
 
@@ -54,6 +55,31 @@ test('a base64-encoded file is decoded with its line breaks, wherever they fall 
       found.map((f) => f.rule),
       ['github_pat'],
       `prefix ${JSON.stringify(prefix)}: ${encoded}`,
+    );
+  }
+});
+
+test('in a long text a base64 run is found at every offset, down to the shortest decoded', async () => {
+  const prose = 'The handler validates the request and forwards it upstream; ';
+  const shortest = Buffer.from('the retry limit is 3x').toString('base64');
+  assert.equal(shortest.length, 28);
+  const encoded = Buffer.from(`GITHUB_TOKEN=${TOKEN}`).toString('base64');
+  for (let offset = 0; offset < 12; offset++) {
+    const before = prose.repeat(6).slice(0, 300 + offset);
+    // Ł (U+0141) is `A` in its low byte: beside a run it must not be taken for part of it.
+    const text = `${before} ${shortest} then Ł${'Ł'.repeat(offset % 4)}${encoded}Ł. ${prose.repeat(4)}`;
+    const runs = survey(text).runs ?? [];
+    assert.deepEqual(
+      runs.map(([a, z]) => text.slice(a, z)),
+      [shortest, encoded],
+      `offset ${offset}`,
+    );
+    const shorter = `${before} ${shortest.slice(1)} ${prose.repeat(4)}`;
+    assert.equal(survey(shorter).runs, undefined, `offset ${offset}: 27 characters are not a run`);
+    assert.deepEqual(
+      (await findingsIn(text)).map((f) => f.rule),
+      ['github_pat'],
+      `offset ${offset}`,
     );
   }
 });
