@@ -11,8 +11,9 @@
 //           at least --sample-ms of CPU in chunks of --iterations calls, the parts taking turns
 //           within each round so drift hits them alike; median and range over rounds
 //   http    child processes under the same load, in alternating rounds, CPU per call from /proc: the
-//           simulator's do-nothing proxy (bench/gateway.ts's floor target), a node:http server and a
-//           fastify server configured as the gateway's, both answering a fixed completion
+//           simulator's do-nothing proxy (bench/gateway.ts's floor target; also with 8 MB semi-spaces),
+//           a node:http server and a fastify server configured as the gateway's, both answering a
+//           fixed completion
 //   memory  child processes, each holding one mandated part (with `serve`'s runtime settings): the
 //           resident set its modules add to an empty process, and what its state adds after that,
 //           each after two full GCs (the proxy's own resident set under load is printed by `http`)
@@ -333,6 +334,12 @@ async function httpPhase(
       ...(await startChild([join(REPO, 'bench/gateway.ts'), '--proxy-only', simUrl], env, SERVE_FLAGS)),
     },
     {
+      name: '  the same with --max-semi-space-size=8',
+      ...(await startChild([join(REPO, 'bench/gateway.ts'), '--proxy-only', simUrl], env, [
+        '--max-semi-space-size=8',
+      ])),
+    },
+    {
       name: 'node:http, fixed answer',
       ...(await startChild([SCRIPT, '--serve', 'node-http'], env, SERVE_FLAGS)),
     },
@@ -392,8 +399,8 @@ async function httpPhase(
         .toFixed(0)} MB`,
     );
   }
-  const fastify = perCall.get(targets[2].name)!;
-  const nodeHttp = perCall.get(targets[1].name)!;
+  const fastify = perCall.get(targets[3].name)!;
+  const nodeHttp = perCall.get(targets[2].name)!;
   const diff = fastify.map((f, i) => f - nodeHttp[i]);
   console.log(
     `  fastify over node:http, per round: median ${median(diff).toFixed(1)} µs/call (${range(diff)})`,
