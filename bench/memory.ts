@@ -14,6 +14,8 @@
 //                     map by kind (/proc/<pid>/smaps), per process
 //     [--floor]       also, in each round, two `node -e` servers with no Portcullis code under the
 //                     same load (the floor: see FLOORS)
+//     [--body-kb N]   pad each chat call to about N KB with a file the agent read (default: a
+//                     0.2 KB call, as bench/gateway.ts sends); agents send 10-500 KB
 //     [--diagnostics DIR]  the gateway's stdout (e.g. a variant's --trace-gc-nvp) goes to DIR, and a
 //                     heap snapshot of each process's serving thread is written there as the load ends
 // Each line: start time (spawn to listening, the policy build included), resident set summed over
@@ -54,6 +56,7 @@ const { values } = parseArgs({
     'cpu-bursts': { type: 'string', default: '0' },
     diagnostics: { type: 'string' },
     floor: { type: 'boolean', default: false },
+    'body-kb': { type: 'string', default: '0' },
   },
 });
 
@@ -217,11 +220,23 @@ async function heapSpacesMb(url: string): Promise<string> {
   }
 }
 
+const BODY_KB = Number(values['body-kb']);
+/** The chat call; with --body-kb, a file the agent read pads it to about that size. */
 const CHAT = JSON.stringify({
   model: 'gpt-5-mini',
   max_completion_tokens: 64,
   messages: [
     { role: 'system', content: 'You are a helpful coding assistant.' },
+    ...(BODY_KB > 0
+      ? [
+          {
+            role: 'user',
+            content: Array.from({ length: Math.ceil((BODY_KB * 1024) / 64) }, (_, i) =>
+              `const line${String(i).padStart(6, '0')} = compute(${i}, 'step');\n`.padEnd(64, ' '),
+            ).join(''),
+          },
+        ]
+      : []),
     { role: 'user', content: 'Explain what a reverse proxy does in one paragraph.' },
   ],
 });
