@@ -864,6 +864,8 @@ async function memoryPhase(
   // The modules compiled as `npm pack` compiles them, beside schemas/ as dist/ is (removed after).
   const compiled = join(REPO, '.floor-parts-dist');
   rmSync(compiled, { recursive: true, force: true });
+  // Left behind, the compiled tree would be scanned by tests that walk the checkout.
+  process.on('exit', () => rmSync(compiled, { recursive: true, force: true }));
   const tsc = spawnSync(
     process.execPath,
     [
