@@ -22,6 +22,7 @@ import {
   threadCpuMicros,
   viewsOf,
 } from './decision-channel.ts';
+import { evaluateInput, hasOpaEval, inputBytes, opaExports } from './opa-abi.ts';
 import { hostBuiltins, WASM_MAX_PAGES } from './wasm-builtins.ts';
 
 export interface DecisionWorkerData {
@@ -29,10 +30,6 @@ export interface DecisionWorkerData {
   /** The data document as UTF-8 JSON, handed to OPA as it is (`setData` takes an ArrayBuffer as JSON). */
   data: ArrayBuffer;
   sab: SharedArrayBuffer;
-}
-
-interface OpaExports {
-  opa_eval(r: number, e: number, data: number, input: number, len: number, heap: number, fmt: number): number;
 }
 
 const { wasm, sab } = workerData as DecisionWorkerData;
@@ -45,7 +42,7 @@ const policy: LoadedPolicy = await loadPolicy(wasm, { initial: 16, maximum: WASM
 policy.setData((workerData as DecisionWorkerData).data);
 // OPA holds its own copy; without this reference the JSON bytes can be collected.
 (workerData as Partial<DecisionWorkerData>).data = undefined;
-const evaluate = Number(policy.minorVersion) >= 2 ? rawEvaluator(policy) : sdkEvaluator(policy);
+const evaluate = hasOpaEval(policy) ? rawEvaluator(policy) : sdkEvaluator(policy);
 parentPort!.postMessage({ type: 'ready', thread: ownThread() });
 
 /** `<pid>/task/<tid>` under /proc, where the caller reads this thread's CPU clock; undefined off Linux. */
@@ -57,18 +54,12 @@ function ownThread(): string | undefined {
   }
 }
 
-/** ABI ≥ 1.2: `opa_eval` with the input bytes already in Wasm memory; returns the result's bytes. */
+/** ABI ≥ 1.2: the input's bytes copied from the channel into Wasm memory; returns the result's bytes. */
 function rawEvaluator(p: LoadedPolicy): (offset: number, len: number) => Uint8Array {
-  const exports = (p.wasmInstance as unknown as { exports: OpaExports }).exports;
-  const mem = p.mem;
+  const exports = opaExports(p);
   return (offset, len) => {
-    const addr: number = p.dataHeapPtr;
-    const room = addr + len - mem.buffer.byteLength;
-    if (room > 0) mem.grow(Math.ceil(room / 65536));
-    new Uint8Array(mem.buffer, addr, len).set(channel.bytes.subarray(offset, offset + len));
-    const out = exports.opa_eval(0, 0, p.dataAddr, addr, len, addr + len, 0);
-    const all = new Uint8Array(mem.buffer, out);
-    return all.subarray(0, all.indexOf(0));
+    inputBytes(p, len).set(channel.bytes.subarray(offset, offset + len));
+    return evaluateInput(p, exports, len);
   };
 }
 

@@ -9,6 +9,7 @@
 // JavaScript runs outside the gauge, and the SDK's `regex.split` (a backtracking JavaScript RegExp)
 // or `yaml.unmarshal` (aliases) could run long on one call. Those revisions keep the worker thread.
 import { type LoadedPolicy, loadPolicy } from '@open-policy-agent/opa-wasm';
+import { evaluateInput, hasOpaEval, hostBuiltinNames, inputBytes, opaExports } from './opa-abi.ts';
 import { hostBuiltins, WASM_MAX_PAGES } from './wasm-builtins.ts';
 import { FUEL_EXPORT, meterWasm, UnmeterableWasmError } from './wasm-fuel.ts';
 
@@ -32,12 +33,6 @@ export class FuelExhaustedError extends Error {
   override name = 'FuelExhaustedError';
 }
 
-interface OpaExports {
-  opa_eval(r: number, e: number, data: number, input: number, len: number, heap: number, fmt: number): number;
-  opa_json_dump(addr: number): number;
-  builtins(): number;
-}
-
 export interface MeteredEvaluator {
   /** OPA's result set for `input` as JSON bytes (valid until the next call), or a throw. */
   evaluate(inputJson: string): Uint8Array;
@@ -48,7 +43,6 @@ export interface MeteredEvaluator {
 }
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 /**
  * Loads the revision's Wasm with a fuel gauge; the reason instead when it cannot be evaluated on the
@@ -72,16 +66,11 @@ export async function loadMeteredEvaluator(
     { initial: 16, maximum: WASM_MAX_PAGES },
     hostBuiltins,
   );
-  if (!(Number(policy.minorVersion) >= 2))
-    return { unmeterable: 'the policy was built for OPA Wasm ABI < 1.2' };
-  const instance = policy.wasmInstance as unknown as {
-    exports: OpaExports & Record<string, { value: number } | undefined>;
-  };
-  const exports = instance.exports;
-  const gauge = exports[FUEL_EXPORT];
+  if (!hasOpaEval(policy)) return { unmeterable: 'the policy was built for OPA Wasm ABI < 1.2' };
+  const exports = opaExports(policy);
+  const gauge = (exports as unknown as Record<string, { value: number } | undefined>)[FUEL_EXPORT];
   if (gauge === undefined) return { unmeterable: 'the fuel gauge is missing' };
-  const mem = policy.mem;
-  const unbounded = hostBuiltinsOf(exports, mem).filter((b) => !BOUNDED_HOST_BUILTINS.has(b));
+  const unbounded = hostBuiltinNames(policy, exports).filter((b) => !BOUNDED_HOST_BUILTINS.has(b));
   if (unbounded.length > 0) {
     return {
       unmeterable: `it calls builtins that run in JavaScript without a bound: ${unbounded.join(', ')}`,
@@ -98,29 +87,16 @@ export async function loadMeteredEvaluator(
       return gauge.value;
     },
     evaluate(inputJson: string): Uint8Array {
-      const addr: number = policy.dataHeapPtr;
       // UTF-8 needs at most three bytes per UTF-16 unit.
-      const room = addr + inputJson.length * 3 - mem.buffer.byteLength;
-      if (room > 0) mem.grow(Math.ceil(room / 65536));
-      const { written } = encoder.encodeInto(inputJson, new Uint8Array(mem.buffer, addr));
+      const { written } = encoder.encodeInto(inputJson, inputBytes(policy, inputJson.length * 3));
       gauge.value = fuel;
-      let out: number;
       try {
-        out = exports.opa_eval(0, 0, policy.dataAddr, addr, written, addr + written, 0);
+        return evaluateInput(policy, exports, written);
       } catch (err) {
         if (gauge.value < 0)
           throw new FuelExhaustedError(`the decision ran out of its ${fuel} units of fuel`);
         throw err;
       }
-      const all = new Uint8Array(mem.buffer, out);
-      return all.subarray(0, all.indexOf(0));
     },
   };
-}
-
-/** The builtins the policy leaves to its host, by name. */
-function hostBuiltinsOf(exports: OpaExports, mem: { buffer: ArrayBuffer }): string[] {
-  const addr = exports.opa_json_dump(exports.builtins());
-  const bytes = new Uint8Array(mem.buffer, addr);
-  return Object.keys(JSON.parse(decoder.decode(bytes.subarray(0, bytes.indexOf(0)))) as object);
 }

@@ -1,6 +1,7 @@
 // The Rego decision compiled to Wasm, evaluated in-process with OPA's Wasm SDK.
 import { type LoadedPolicy, loadPolicy } from '@open-policy-agent/opa-wasm';
 import type { Decision, DecisionInput } from './decision.ts';
+import { evaluateInput, hasOpaEval, inputBytes, opaExports } from './opa-abi.ts';
 import { hostBuiltins, WASM_MAX_PAGES } from './wasm-builtins.ts';
 
 export class DecisionError extends Error {}
@@ -9,43 +10,24 @@ export interface WasmDecider {
   evaluate(input: DecisionInput): Decision;
 }
 
-interface OpaExports {
-  opa_eval(
-    reserved: number,
-    entrypoint: number,
-    data: number,
-    input: number,
-    inputLen: number,
-    heap: number,
-    format: number,
-  ): number;
-}
-
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /**
  * The SDK's own ABI 1.2 evaluation (`opa_eval`: input JSON in, result JSON out) without its per-call
- * allocations: the input is encoded straight into Wasm memory and the encoder and decoder are reused.
- * Most calls get the same answer (the plain allow), so the last few distinct answers are kept with
- * their bytes and handed out again, frozen, when the policy writes the same bytes.
- * Policies built for an older ABI use the SDK's evaluate.
+ * allocations (opa-abi.ts). Most calls get the same answer (the plain allow), so the last few
+ * distinct answers are kept with their bytes and handed out again, frozen, when the policy writes the
+ * same bytes. Policies built for an older ABI use the SDK's evaluate.
  */
 function fastEvaluator(policy: LoadedPolicy): ((input: unknown) => unknown) | undefined {
-  if (!(Number(policy.minorVersion) >= 2)) return undefined;
-  const exports = (policy.wasmInstance as unknown as { exports: OpaExports }).exports;
-  const mem = policy.mem;
+  if (!hasOpaEval(policy)) return undefined;
+  const exports = opaExports(policy);
   const recent: { bytes: Buffer; result: unknown }[] = [];
   return (input) => {
     const json = JSON.stringify(input);
-    const inputAddr: number = policy.dataHeapPtr;
     // UTF-8 needs at most three bytes per UTF-16 unit.
-    const room = inputAddr + json.length * 3 - mem.buffer.byteLength;
-    if (room > 0) mem.grow(Math.ceil(room / 65536));
-    const { written } = encoder.encodeInto(json, new Uint8Array(mem.buffer, inputAddr));
-    const out = exports.opa_eval(0, 0, policy.dataAddr, inputAddr, written, inputAddr + written, 0);
-    const all = new Uint8Array(mem.buffer, out);
-    const bytes = all.subarray(0, all.indexOf(0));
+    const { written } = encoder.encodeInto(json, inputBytes(policy, json.length * 3));
+    const bytes = evaluateInput(policy, exports, written);
     for (const r of recent) if (r.bytes.equals(bytes)) return r.result;
     const result = deepFreeze(JSON.parse(decoder.decode(bytes)));
     if (recent.length >= RECENT_RESULTS) recent.pop();
