@@ -117,6 +117,11 @@ export class AuditJournal implements PendingJournal {
    */
   // Not a Map: an entry per call in a long-lived Map got every call's record promoted (string-map.ts).
   readonly #provisional = new StringMap<{ segment: Segment; at: number; written?: WrittenRecord }>();
+  /**
+   * No provisional record is stale before this time (the oldest one's time plus the TTL, or earlier):
+   * the sweep visits the whole table, so a commit runs it only from then on.
+   */
+  #sweepFrom = Number.POSITIVE_INFINITY;
   /** Provisional lines waiting for this turn's group write, and their request ids. */
   #held: string[] = [];
   #heldIds: string[] = [];
@@ -178,7 +183,9 @@ export class AuditJournal implements PendingJournal {
     const earlier = this.#provisional.get(requestId);
     if (earlier !== undefined) this.#forget(requestId, earlier);
     segment.waiting += 1;
-    this.#provisional.set(requestId, { segment, at: Date.now(), written });
+    const at = Date.now();
+    this.#sweepFrom = Math.min(this.#sweepFrom, at + PROVISIONAL_TTL_MS);
+    this.#provisional.set(requestId, { segment, at, written });
     if (this.#held.length === 1) journalHolds(this);
   }
 
@@ -208,10 +215,16 @@ export class AuditJournal implements PendingJournal {
 
   /** The first `count` final records (counted from open) are committed: drop the segments they fill. */
   committed(count: number): void {
-    const stale = Date.now() - PROVISIONAL_TTL_MS;
-    this.#provisional.forEachEntry((id, p) => {
-      if (p.at < stale) this.#forget(id, p);
-    });
+    const now = Date.now();
+    if (now >= this.#sweepFrom) {
+      const stale = now - PROVISIONAL_TTL_MS;
+      let oldest = Number.POSITIVE_INFINITY;
+      this.#provisional.forEachEntry((id, p) => {
+        if (p.at < stale) this.#forget(id, p);
+        else oldest = Math.min(oldest, p.at);
+      });
+      this.#sweepFrom = oldest + PROVISIONAL_TTL_MS;
+    }
     // Oldest first, so that a segment goes only after every one before it.
     while (this.#closed.length > 0 && this.#closed[0].end <= count && this.#closed[0].waiting === 0) {
       rmSync((this.#closed.shift() as Segment).file, { force: true });
