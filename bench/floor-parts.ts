@@ -451,6 +451,7 @@ async function buildParts(
   const { trailingObject } = await import('../src/providers/tail.ts');
   const { compileChain, scanRequest, scanResponse } = await import('../src/guardrails/index.ts');
   const limits = await import('../src/limits/index.ts');
+  const { keyLimitPlan } = await import('../src/gateway/plugins/limits.ts');
   const { normalizeRecord, chainHash, GENESIS_HASH } = await import('../src/audit/record.ts');
   const { AuditStore, indexedColumns } = await import('../src/audit/store.ts');
 
@@ -493,24 +494,7 @@ async function buildParts(
   const coldChain = compileChain(chainDoc as never, { cache: false });
 
   const store = new limits.SqliteCounterStore({ path: join(work, 'limits.sqlite') });
-  const plan = limits.planLimits({
-    key: {
-      id: key.id,
-      keyHash: key.hash,
-      budgets: key.budgets,
-      rateLimits: key.rateLimits,
-      modelRateLimits: key.modelRateLimits,
-    },
-    teams: key.teams.flatMap((id) => {
-      const team = policy.teams.get(id);
-      return team === undefined
-        ? []
-        : [{ id, budgets: team.budgets, rateLimits: team.rateLimits, modelRateLimits: team.modelRateLimits }];
-    }),
-    budgetTimezone: policy.gateway.budgetTimezone,
-    worstCase: { costMicroUsd: 0, tokens: 0 },
-    now: new Date(),
-  });
+  const plan = keyLimitPlan(policy, key, new Date());
   const budgets = plan.facts.filter((f) => f.type === 'budget').length;
 
   const bodies = { bench: BENCH_CHAT, agent: agentChat() };

@@ -141,10 +141,34 @@ export function remainingHeaders(plan: LimitPlan, result: ReserveResult): Record
   return out;
 }
 
-function teamLimits(snapshot: Snapshot, teamIds: readonly string[]): OwnerLimits[] {
+/**
+ * The limits a call of `key` at `now` reserves against before the call's own worst case is known: the
+ * key's and each of its teams', in the policy's budget time zone.
+ */
+export function keyLimitPlan(
+  policy: Pick<Snapshot, 'teams' | 'gateway'>,
+  key: ResolvedKey,
+  now: Date,
+): LimitPlan {
+  return planLimits({
+    key: {
+      id: key.id,
+      keyHash: key.hash,
+      budgets: key.budgets,
+      rateLimits: key.rateLimits,
+      modelRateLimits: key.modelRateLimits,
+    },
+    teams: teamLimits(policy.teams, key.teams),
+    budgetTimezone: policy.gateway.budgetTimezone,
+    worstCase: NOTHING,
+    now,
+  });
+}
+
+function teamLimits(teams: Snapshot['teams'], teamIds: readonly string[]): OwnerLimits[] {
   const out: OwnerLimits[] = [];
   for (const id of teamIds) {
-    const team = snapshot.teams.get(id);
+    const team = teams.get(id);
     if (team !== undefined) {
       out.push({
         id,
@@ -281,19 +305,7 @@ export function createLimitsPlugin(opts: LimitsPluginOptions): LimitsPlugin {
   const planOf = (snapshot: Snapshot, key: ResolvedKey, nowMs: number): LimitPlan => {
     let plan = plans.get(key);
     if (plan === undefined || nowMs < plan.validFromMs || nowMs >= plan.validUntilMs) {
-      plan = planLimits({
-        key: {
-          id: key.id,
-          keyHash: key.hash,
-          budgets: key.budgets,
-          rateLimits: key.rateLimits,
-          modelRateLimits: key.modelRateLimits,
-        },
-        teams: teamLimits(snapshot, key.teams),
-        budgetTimezone: snapshot.gateway.budgetTimezone,
-        worstCase: NOTHING,
-        now: new Date(nowMs),
-      });
+      plan = keyLimitPlan(snapshot, key, new Date(nowMs));
       plans.set(key, plan);
     }
     return plan;
