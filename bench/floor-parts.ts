@@ -24,6 +24,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { benchChat } from './support/chat.ts';
 
 const { values } = parseArgs({
   options: {
@@ -53,14 +54,7 @@ const SERVE_ENV = { MALLOC_ARENA_MAX: '2' };
 const SERVE_FLAGS = ['--max-semi-space-size=32'];
 
 /** The chat call bench/gateway.ts and bench/memory.ts send (~0.2 KB). */
-const BENCH_CHAT = JSON.stringify({
-  model: 'gpt-5-mini',
-  max_completion_tokens: 64,
-  messages: [
-    { role: 'system', content: 'You are a helpful coding assistant.' },
-    { role: 'user', content: 'Explain what a reverse proxy does in one paragraph.' },
-  ],
-});
+const BENCH_CHAT = benchChat();
 
 /** A 3.6 KB chat call of a coding agent: a system prompt, a file it read, a question about it. */
 function agentChat(): string {

@@ -31,6 +31,7 @@ import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
 import { REPO_ROOT } from '../src/toolchain/tools.ts';
 import { examplePolicyCopy } from '../test/fixtures/keys.ts';
+import { benchChat } from './support/chat.ts';
 import { addGeneratedKeys, liftRateLimits } from './support/example-policy.ts';
 import { cpuSeconds, processTree, residentMb } from './support/processes.ts';
 
@@ -145,14 +146,7 @@ interface Target {
   headers: Record<string, string>;
 }
 
-const CHAT = JSON.stringify({
-  model: 'gpt-5-mini',
-  max_completion_tokens: 64,
-  messages: [
-    { role: 'system', content: 'You are a helpful coding assistant.' },
-    { role: 'user', content: 'Explain what a reverse proxy does in one paragraph.' },
-  ],
-});
+const CHAT = benchChat();
 const STREAM = JSON.stringify({
   model: 'claude-haiku-4-5',
   max_tokens: Math.max(64, STREAM_TOKENS * 2),

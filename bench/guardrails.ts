@@ -22,6 +22,7 @@ import {
 } from '../src/guardrails/index.ts';
 import type { Surface } from '../src/policy/decision.ts';
 import { findTools } from '../src/tools/index.ts';
+import { benchChat } from './support/chat.ts';
 
 const ITER = Number(process.argv[2] ?? 300);
 const TARGET = 100_000;
@@ -188,15 +189,8 @@ for (const [label, text] of hostile) {
 
 // ---- Small requests: the gateway's per-call cost ------------------------------------------------
 
-// The chat body bench/gateway.ts sends (keep in step with it).
-const GATEWAY_CHAT = JSON.stringify({
-  model: 'gpt-5-mini',
-  max_completion_tokens: 64,
-  messages: [
-    { role: 'system', content: 'You are a helpful coding assistant.' },
-    { role: 'user', content: 'Explain what a reverse proxy does in one paragraph.' },
-  ],
-});
+// The chat body bench/gateway.ts sends.
+const GATEWAY_CHAT = benchChat();
 
 // A small agent-style chat request, ~3.6 KB: instructions, a tool, one tool round trip, a question.
 const SMALL_CHAT = JSON.stringify({

@@ -41,6 +41,7 @@ import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
 import { REPO_ROOT } from '../src/toolchain/tools.ts';
 import { examplePolicyCopy } from '../test/fixtures/keys.ts';
+import { benchChat } from './support/chat.ts';
 import { addGeneratedKeys, liftRateLimits } from './support/example-policy.ts';
 import { cpuSeconds, processTree, residentMb } from './support/processes.ts';
 
@@ -222,24 +223,13 @@ async function heapSpacesMb(url: string): Promise<string> {
 
 const BODY_KB = Number(values['body-kb']);
 /** The chat call; with --body-kb, a file the agent read pads it to about that size. */
-const CHAT = JSON.stringify({
-  model: 'gpt-5-mini',
-  max_completion_tokens: 64,
-  messages: [
-    { role: 'system', content: 'You are a helpful coding assistant.' },
-    ...(BODY_KB > 0
-      ? [
-          {
-            role: 'user',
-            content: Array.from({ length: Math.ceil((BODY_KB * 1024) / 64) }, (_, i) =>
-              `const line${String(i).padStart(6, '0')} = compute(${i}, 'step');\n`.padEnd(64, ' '),
-            ).join(''),
-          },
-        ]
-      : []),
-    { role: 'user', content: 'Explain what a reverse proxy does in one paragraph.' },
-  ],
-});
+const CHAT = benchChat(
+  BODY_KB > 0
+    ? Array.from({ length: Math.ceil((BODY_KB * 1024) / 64) }, (_, i) =>
+        `const line${String(i).padStart(6, '0')} = compute(${i}, 'step');\n`.padEnd(64, ' '),
+      ).join('')
+    : undefined,
+);
 
 async function load(url: string, key: string, seconds: number, onSecond: () => void) {
   const pool = new Pool(url, { connections: CONCURRENCY });
