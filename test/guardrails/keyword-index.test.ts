@@ -29,6 +29,15 @@ function mixedCase(rand: () => number, keyword: string): string {
 const keywords = [...new Set(SECRET_RULES.flatMap((r) => r.keywords.map((k) => k.toLowerCase())))];
 const index = new KeywordIndex(keywords);
 
+/** Keyword `k` put over `base` at `at`, in mixed case: the split scan finds it there, and finds what one pass finds. */
+function assertFoundAt(rand: () => number, base: string, k: number, at: number): void {
+  const keyword = index.keywords[k];
+  const text = base.slice(0, at) + mixedCase(rand, keyword) + base.slice(at + keyword.length);
+  const found = pairs(index.scan(text));
+  assert.ok(found.includes(`${k}@${at}`), `'${keyword}' at ${at} of ${base.length}`);
+  assert.deepEqual(found, onePass(index, text), `'${keyword}' at ${at} of ${base.length}`);
+}
+
 describe('split keyword scan', () => {
   test('every rule keyword, at every position of short texts, in mixed case', () => {
     const rand = prng(1);
@@ -38,10 +47,7 @@ describe('split keyword scan', () => {
         if (keyword.length > length) continue;
         const base = filler(rand, length);
         for (let at = 0; at + keyword.length <= length; at++) {
-          const text = base.slice(0, at) + mixedCase(rand, keyword) + base.slice(at + keyword.length);
-          const found = pairs(index.scan(text));
-          assert.ok(found.includes(`${k}@${at}`), `'${keyword}' at ${at} of ${length}`);
-          assert.deepEqual(found, onePass(index, text), `'${keyword}' at ${at} of ${length}`);
+          assertFoundAt(rand, base, k, at);
         }
       }
     }
@@ -56,10 +62,7 @@ describe('split keyword scan', () => {
       for (let j = 1; j < 8; j++) {
         const cut = Math.floor((length * j) / 8);
         for (let at = Math.max(0, cut - keyword.length - 2); at <= cut + 2; at++) {
-          const text = base.slice(0, at) + mixedCase(rand, keyword) + base.slice(at + keyword.length);
-          const found = pairs(index.scan(text));
-          assert.ok(found.includes(`${k}@${at}`), `'${keyword}' at ${at} of ${length}`);
-          assert.deepEqual(found, onePass(index, text), `'${keyword}' at ${at} of ${length}`);
+          assertFoundAt(rand, base, k, at);
         }
       }
     }
